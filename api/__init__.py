@@ -1,0 +1,1 @@
+"""The FastAPI service: starts and signals order workflows, serves the read model."""

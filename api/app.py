@@ -1,0 +1,202 @@
+"""FastAPI application: /v1 orders, reviews and rejections. Every route but /healthz needs a key."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import require
+from api.errors import field_errors
+from api.intake import current_state, submit
+from domain.review import Decision, ReviewDecision
+from store import read_model
+from store.db import engine_for, migrate
+from workers.temporal_client import connect
+from workflows.order import CancelRequest, OrderWorkflow
+from zhongshu.settings import Settings, get_settings
+
+
+class DecisionIn(BaseModel):
+    decision: Decision
+    reviewer: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=500)
+    warehouse: str | None = None
+    address: str | None = None
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=300)
+    actor: str = Field(default="api", max_length=64)
+
+
+def _age(row: dict[str, Any]) -> dict[str, Any]:
+    created = row.get("created_at")
+    if created:
+        row["age_seconds"] = int((datetime.now(timezone.utc) - created).total_seconds())
+    row["escalated"] = row.get("escalated_at") is not None
+    row["red"] = row.get("red_at") is not None
+    return row
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        migrate(settings.db_url)
+        app.state.engine = engine_for(settings.db_url)
+        app.state.client = client or await connect(settings)
+        yield
+
+    app = FastAPI(
+        title="Zhongshu 订单中枢 API",
+        version="1",
+        description="Start and signal order workflows; list orders, reviews and rejections. "
+        "Send the API key in `X-API-Key`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = settings.api_keys()
+
+    def engine(request: Request):
+        return request.app.state.engine
+
+    def temporal(request: Request) -> Client:
+        return request.app.state.client
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz():
+        return {"ok": True}
+
+    # ------------------------------------------------------------------ orders
+
+    @app.post("/v1/orders", tags=["orders"], status_code=202)
+    async def post_order(
+        request: Request,
+        payload: Any = Body(..., description="a canonical order (see OrderSubmission)"),
+        _role: str = Depends(require()),
+    ):
+        result = await submit(temporal(request), engine(request), settings, payload, source="api")
+        return JSONResponse(result.body, status_code=result.http_status)
+
+    @app.get("/v1/orders", tags=["orders"])
+    async def list_orders(
+        request: Request,
+        status: str | None = None,
+        channel: str | None = None,
+        customer_id: str | None = None,
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+        _role: str = Depends(require("reviewer", "readonly")),
+    ):
+        total, items = read_model.list_orders(
+            engine(request), status=status, channel=channel, customer_id=customer_id, limit=limit, offset=offset
+        )
+        return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+    @app.get("/v1/orders/{order_id}", tags=["orders"])
+    async def get_order(request: Request, order_id: str, _role: str = Depends(require("reviewer", "readonly", "device"))):
+        state = await current_state(temporal(request), engine(request), order_id)
+        if state is None:
+            raise HTTPException(404, f"order {order_id!r} not found")
+        return state
+
+    @app.post("/v1/orders/{order_id}/cancel", tags=["orders"], status_code=202)
+    async def cancel_order(request: Request, order_id: str, body: CancelIn, _role: str = Depends(require())):
+        try:
+            await temporal(request).get_workflow_handle(order_id).signal(
+                OrderWorkflow.cancel, CancelRequest(reason=body.reason, actor=body.actor)
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                if read_model.get_order(engine(request), order_id):
+                    raise HTTPException(409, f"order {order_id!r} is closed and cannot be cancelled") from None
+                raise HTTPException(404, f"order {order_id!r} not found") from None
+            raise
+        return {"order_id": order_id, "cancel_requested": True}
+
+    # ------------------------------------------------------------------ reviews
+
+    @app.get("/v1/reviews", tags=["reviews"])
+    async def list_reviews(
+        request: Request,
+        state: str | None = Query(None, description="open | decided | cancelled"),
+        kind: str | None = Query(None, description="address | routing | risk"),
+        _role: str = Depends(require("reviewer", "readonly")),
+    ):
+        items = [_age(r) for r in read_model.list_reviews(engine(request), state=state, kind=kind)]
+        return {"total": len(items), "items": items}
+
+    @app.post("/v1/reviews/{review_id}/decision", tags=["reviews"])
+    async def decide(request: Request, review_id: str, body: DecisionIn, _role: str = Depends(require("reviewer"))):
+        order_id, sep, _ = review_id.partition("~")
+        if not sep:
+            raise HTTPException(404, f"review {review_id!r} not found (review ids look like order-…~address-1)")
+        decision = ReviewDecision(review_id=review_id, **body.model_dump())
+        try:
+            task = await temporal(request).get_workflow_handle(order_id).execute_update(OrderWorkflow.decide_review, decision)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise HTTPException(409, getattr(cause, "message", None) or str(cause)) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                known = read_model.get_review(engine(request), review_id)
+                msg = f"review {review_id!r} is closed (its order has finished)" if known else f"review {review_id!r} not found"
+                raise HTTPException(409 if known else 404, msg) from None
+            raise
+        return task.model_dump(mode="json")
+
+    # ------------------------------------------------------------------ rejections
+
+    @app.get("/v1/rejections", tags=["rejections"])
+    async def list_rejections(
+        request: Request,
+        limit: int = Query(100, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+        _role: str = Depends(require("reviewer", "readonly")),
+    ):
+        total, items = read_model.list_rejections(engine(request), limit=limit, offset=offset)
+        return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+    @app.get("/v1/rejections/{rejection_id}", tags=["rejections"])
+    async def get_rejection(request: Request, rejection_id: int, _role: str = Depends(require("reviewer", "readonly"))):
+        row = read_model.get_rejection(engine(request), rejection_id)
+        if row is None:
+            raise HTTPException(404, f"rejection {rejection_id} not found")
+        return row
+
+    @app.post("/v1/rejections/{rejection_id}/replay", tags=["rejections"])
+    async def replay_rejection(
+        request: Request,
+        rejection_id: int,
+        corrected: Any = Body(None, description="a fixed payload; omit to replay the stored one as is"),
+        _role: str = Depends(require()),
+    ):
+        row = read_model.get_rejection(engine(request), rejection_id)
+        if row is None:
+            raise HTTPException(404, f"rejection {rejection_id} not found")
+        payload = corrected if corrected is not None else row["payload"]
+        result = await submit(temporal(request), engine(request), settings, payload, source=f"replay:{rejection_id}")
+        if result.http_status < 300 and "order_id" in result.body:
+            read_model.mark_rejection_replayed(engine(request), rejection_id, result.body["order_id"])
+        return JSONResponse(result.body, status_code=result.http_status)
+
+    @app.exception_handler(ValidationError)
+    async def _validation(_request: Request, exc: ValidationError):
+        return JSONResponse(
+            {"message": "invalid request", "errors": [e.model_dump() for e in field_errors(exc)]}, status_code=422
+        )
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: `uvicorn api.app:app_from_env --factory`."""
+    return create_app()

@@ -1,0 +1,143 @@
+"""Accepting an order: validate, record rejections, start-or-find the workflow, ask it for admission.
+
+Shared by POST /v1/orders, rejection replay and (later) channel webhooks, so every entry point has
+the same guarantees: a payload becomes an order or a recorded rejection, and re-delivery of the
+same channel order never starts a second workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.errors import field_errors
+from domain.cleansing import cleanse, mask_phone
+from domain.errors import FieldError
+from domain.order import OrderSubmission
+from domain.policy import OrderPolicy, OrderWorkflowInput
+from domain.state import Admission, OrderState
+from store import read_model
+from workflows import search_attributes as sa
+from workflows.order import OrderWorkflow
+from zhongshu.settings import Settings
+
+ADMISSION_WAIT_SECONDS = 10.0
+
+
+@dataclass
+class SubmitResult:
+    http_status: int
+    body: dict[str, Any]
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def policy_from(settings: Settings) -> OrderPolicy:
+    return OrderPolicy(
+        dedupe_window_seconds=settings.dedupe_window_seconds,
+        review_escalation_seconds=settings.review_escalation_seconds,
+        review_red_seconds=settings.review_red_seconds,
+        console_url=settings.console_url,
+    )
+
+
+def _reject(engine: Engine, payload: Any, errors: list[FieldError], source: str) -> SubmitResult:
+    channel = payload.get("channel") if isinstance(payload, dict) else None
+    coid = payload.get("channel_order_id") if isinstance(payload, dict) else None
+    rid = read_model.record_rejection(
+        engine,
+        source=source,
+        payload=payload,
+        errors=[e.model_dump() for e in errors],
+        channel=str(channel)[:20] if channel else None,
+        channel_order_id=str(coid)[:64] if coid else None,
+    )
+    return SubmitResult(
+        422,
+        {
+            "message": f"order rejected: {len(errors)} invalid field(s); recorded as rejection {rid}",
+            "rejection_id": rid,
+            "errors": [e.model_dump() for e in errors],
+        },
+        errors,
+    )
+
+
+def summary(sub: OrderSubmission) -> str:
+    """Readable one-liner for the Temporal UI."""
+    goods = ", ".join(f"{l.name}×{l.quantity}" for l in sub.lines[:3])
+    return f"{sub.channel.value} {sub.channel_order_id} · {sub.customer.name} · ¥{sub.paid_amount} · {goods}"[:200]
+
+
+async def submit(
+    client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str = "api"
+) -> SubmitResult:
+    try:
+        sub = OrderSubmission.model_validate(payload)
+    except ValidationError as exc:
+        return _reject(engine, payload, field_errors(exc), source)
+    cleansed = cleanse(sub)
+    if cleansed.errors:
+        return _reject(engine, payload, cleansed.errors, source)
+
+    order_id = sub.order_id
+    try:
+        handle = await client.start_workflow(
+            OrderWorkflow.run,
+            OrderWorkflowInput(submission=sub, policy=policy_from(settings), received_by=source),
+            id=order_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.ORDER_STATUS, "received"),
+                    SearchAttributePair(sa.CHANNEL, sub.channel.value),
+                    SearchAttributePair(sa.CUSTOMER_ID, sub.customer.id),
+                ]
+            ),
+            static_summary=summary(sub),
+            static_details=f"customer {sub.customer.id} · phone {mask_phone(cleansed.order.phone)}",
+        )
+    except WorkflowAlreadyStartedError:
+        # closed already (completed, merged, rejected …): the same order again is not a new order
+        existing = await current_state(client, engine, order_id)
+        status = existing["status"] if existing else "unknown"
+        return SubmitResult(
+            200,
+            {"order_id": order_id, "status": status, "created": False, "merged_into": existing and existing.get("merged_into")},
+        )
+
+    try:
+        adm: Admission = await asyncio.wait_for(
+            handle.execute_update(OrderWorkflow.admit), timeout=ADMISSION_WAIT_SECONDS
+        )
+    except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError):
+        # the workflow exists durably; the worker is slow or down: it will be processed
+        return SubmitResult(202, {"order_id": order_id, "status": "received", "created": True, "merged_into": None})
+    body = {"order_id": order_id, "status": adm.status.value, "created": adm.created, "merged_into": adm.merged_into}
+    if adm.errors:
+        body["errors"] = [e.model_dump() for e in adm.errors]
+    return SubmitResult(202 if adm.created and not adm.merged_into else 200, body)
+
+
+async def current_state(client: Client, engine: Engine, order_id: str) -> dict[str, Any] | None:
+    """Live state from the workflow (query); the read model when the workflow cannot answer."""
+    try:
+        state: OrderState = await client.get_workflow_handle(order_id).query(OrderWorkflow.get_state)
+        d = state.model_dump(mode="json")
+        d["source"] = "workflow"
+        return d
+    except RPCError:
+        row = read_model.get_order(engine, order_id)
+        if row is None:
+            return None
+        row["source"] = "read_model"
+        return row

@@ -1,0 +1,156 @@
+"""Field cleansing: one pure function from a submission to a clean order or a list of field errors.
+
+Runs in the API (so a bad payload gets a synchronous 422 naming the field) and in the workflow's
+first activity (so orders from any channel are cleansed the same way). Address resolution is
+offline (cpca's administrative-division tables); phones use Google's libphonenumber.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+from pydantic import BaseModel
+
+from domain.catalogue import normalize_text, parse_category, parse_vehicle_model
+from domain.errors import FieldError
+from domain.order import CleanLine, CleanOrder, OrderSubmission, ResolvedAddress
+
+MUNICIPALITIES = {"北京市", "上海市", "天津市", "重庆市"}
+
+
+class CleansingResult(BaseModel):
+    order: CleanOrder | None
+    errors: list[FieldError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def clean_name(name: str) -> str:
+    """Trim, fold full-width characters, collapse inner whitespace (Chinese names keep no spaces)."""
+    text = normalize_text(name)
+    if re.fullmatch(r"[\u4e00-\u9fff\s·]+", text):
+        text = text.replace(" ", "")
+    return text
+
+
+def normalize_phone(raw: str) -> str:
+    """E.164 form of a Chinese (or explicitly international) number; ValueError says why not."""
+    text = normalize_text(raw)
+    text = re.sub(r"[\s\-()（）.]", "", text)
+    if text.startswith("0086"):
+        text = "+86" + text[4:]
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {raw!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=4096)
+def resolve_address(text: str) -> ResolvedAddress | None:
+    """Official province/city/district + adcode, or None when no district can be determined."""
+    import cpca  # heavy (pandas); imported lazily so pure modules stay light
+
+    cleaned = re.sub(r"\s+", "", normalize_text(text))
+    if not cleaned:
+        return None
+    row = cpca.transform([cleaned]).iloc[0]
+    province, city, district, detail, adcode = (row.get(k) for k in ("省", "市", "区", "地址", "adcode"))
+
+    def present(v) -> bool:
+        return isinstance(v, str) and bool(v)
+
+    if not (present(province) and present(city) and present(district) and present(adcode)):
+        return None
+    if city in ("市辖区", "县") and province in MUNICIPALITIES:
+        city = province
+    detail = detail if present(detail) else ""
+    return ResolvedAddress(
+        province=province,
+        city=city,
+        district=district,
+        adcode=str(adcode),
+        detail=detail,
+        text=f"{province}{'' if city == province else city}{district}{detail}",
+    )
+
+
+def cleanse(sub: OrderSubmission) -> CleansingResult:
+    errors: list[FieldError] = []
+
+    name = clean_name(sub.customer.name)
+    if not name:
+        errors.append(FieldError(field="customer.name", message="recipient name is empty after trimming"))
+    phone = ""
+    try:
+        phone = normalize_phone(sub.customer.phone)
+    except ValueError as exc:
+        errors.append(FieldError(field="customer.phone", message=str(exc)))
+
+    lines: list[CleanLine] = []
+    for i, line in enumerate(sub.lines):
+        category = line.category
+        try:
+            category = parse_category(line.category).value
+        except ValueError as exc:
+            errors.append(FieldError(field=f"lines[{i}].category", message=str(exc)))
+        vehicle = None
+        if line.vehicle_model:
+            try:
+                vehicle = parse_vehicle_model(line.vehicle_model).name
+            except ValueError as exc:
+                errors.append(FieldError(field=f"lines[{i}].vehicle_model", message=str(exc)))
+        lines.append(
+            CleanLine(
+                line_no=i + 1,
+                sku=normalize_text(line.sku).upper(),
+                name=normalize_text(line.name),
+                category=category,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vehicle_model=vehicle,
+                weight_kg=line.weight_kg,
+            )
+        )
+
+    if sub.coupon and sub.coupon.amount > sum((l.amount for l in lines), 0):
+        errors.append(FieldError(field="coupon.amount", message="coupon exceeds the goods value"))
+
+    if errors:
+        return CleansingResult(order=None, errors=errors)
+
+    raw_address = normalize_text(sub.address.as_text())
+    return CleansingResult(
+        order=CleanOrder(
+            order_id=sub.order_id,
+            channel=sub.channel,
+            channel_order_id=sub.channel_order_id,
+            ordered_at=sub.ordered_at,
+            customer_id=sub.customer.id,
+            customer_name=name,
+            phone=phone,
+            address_raw=raw_address,
+            address=resolve_address(raw_address),
+            lines=lines,
+            coupon=sub.coupon,
+            freight=sub.freight,
+            paid_amount=sub.paid_amount,
+            note=normalize_text(sub.note),
+        ),
+        errors=[],
+    )
+
+
+def mask_phone(phone: str) -> str:
+    """For logs: +8613812345678 → +86138****5678."""
+    return phone[:-8] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def mask_address(text: str) -> str:
+    return text[:6] + "…" if len(text) > 6 else text

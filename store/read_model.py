@@ -1,0 +1,282 @@
+"""Writes (idempotent projections of workflow state) and reads (lists for the API and console).
+
+Every write is keyed by what the workflow already knows (order id, event seq, review id), so an
+activity retry or a replayed projection changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.dedupe import DedupeKey
+from domain.state import OrderState
+from store.db import is_postgres
+from store.schema import dedupe_keys, order_lines, orders, rejected_payloads, review_tasks, timeline_events
+
+
+def _insert(engine: Engine, table):
+    return (postgresql.insert if is_postgres(engine) else sqlite.insert)(table)
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def project_order(engine: Engine, state: OrderState) -> None:
+    """Upsert the order row, its lines, new timeline events and its review tasks."""
+    o = state.order
+    sub = state.submission
+    last_seq = state.timeline[-1].seq if state.timeline else 0
+    row: dict[str, Any] = {
+        "order_id": state.order_id,
+        "channel": sub.channel.value,
+        "channel_order_id": sub.channel_order_id,
+        "status": state.status.value,
+        "customer_id": sub.customer.id,
+        "customer_name": o.customer_name if o else sub.customer.name,
+        "phone": o.phone if o else sub.customer.phone,
+        "province": o.address.province if o and o.address else None,
+        "city": o.address.city if o and o.address else None,
+        "district": o.address.district if o and o.address else None,
+        "adcode": o.address.adcode if o and o.address else None,
+        "address_text": (o.address.text if o and o.address else sub.address.as_text())[:300],
+        "goods_amount": o.goods_amount if o else None,
+        "coupon_code": sub.coupon.code if sub.coupon else None,
+        "coupon_amount": sub.coupon.amount if sub.coupon else None,
+        "freight": sub.freight,
+        "paid_amount": sub.paid_amount,
+        "flags": list(state.flags),
+        "risk_level": state.risk_level,
+        "merged_into": state.merged_into,
+        "warehouse": state.warehouse,
+        "carrier": state.carrier,
+        "ordered_at": sub.ordered_at,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "last_seq": last_seq,
+        "projected_at": datetime.now(timezone.utc),
+    }
+    with engine.begin() as conn:
+        ins = _insert(engine, orders).values(**row)
+        update_cols = {k: ins.excluded[k] for k in row if k != "order_id"}
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[orders.c.order_id],
+                set_=update_cols,
+                where=orders.c.last_seq <= ins.excluded.last_seq,
+            )
+        )
+        if o:
+            lines = [
+                {
+                    "order_id": state.order_id,
+                    "line_no": ln.line_no,
+                    "sku": ln.sku,
+                    "name": ln.name,
+                    "category": ln.category,
+                    "quantity": ln.quantity,
+                    "unit_price": ln.unit_price,
+                    "vehicle_model": ln.vehicle_model,
+                }
+                for ln in o.lines
+            ]
+            conn.execute(delete(order_lines).where(order_lines.c.order_id == state.order_id))
+            conn.execute(order_lines.insert(), lines)
+        if state.timeline:
+            events = [
+                {
+                    "order_id": state.order_id,
+                    "seq": e.seq,
+                    "at": e.at,
+                    "event": e.event,
+                    "status": e.status,
+                    "actor": e.actor,
+                    "reason": e.reason,
+                    "data": e.data,
+                }
+                for e in state.timeline
+            ]
+            conn.execute(_insert(engine, timeline_events).values(events).on_conflict_do_nothing())
+        for r in state.reviews:
+            rrow = r.model_dump(mode="json")
+            rrow.update(
+                created_at=r.created_at, escalated_at=r.escalated_at, red_at=r.red_at, decided_at=r.decided_at
+            )
+            ins = _insert(engine, review_tasks).values(**rrow)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[review_tasks.c.review_id],
+                    set_={k: ins.excluded[k] for k in rrow if k != "review_id"},
+                )
+            )
+
+
+def claim_dedupe(engine: Engine, keys: list[DedupeKey], window: timedelta) -> list[DedupeKey]:
+    """Keys of other orders colliding with ``keys`` (same phone + SKU within the window).
+
+    Serialised per phone (advisory lock on PostgreSQL; SQLite serialises writers) so two copies of
+    a brushing order arriving together cannot both miss each other. The caller stores its own keys
+    with ``store_dedupe`` only when it is not itself a duplicate.
+    """
+    if not keys:
+        return []
+    phone = keys[0].phone
+    lo = min(k.ordered_at for k in keys) - window
+    hi = max(k.ordered_at for k in keys) + window
+    with engine.begin() as conn:
+        if is_postgres(engine):
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:p))"), {"p": phone})
+        rows = conn.execute(
+            select(dedupe_keys).where(
+                and_(
+                    dedupe_keys.c.phone == phone,
+                    dedupe_keys.c.sku.in_([k.sku for k in keys]),
+                    dedupe_keys.c.ordered_at.between(lo, hi),
+                    dedupe_keys.c.order_id != keys[0].order_id,
+                )
+            )
+        ).all()
+        found = [
+            DedupeKey(order_id=r.order_id, phone=r.phone, sku=r.sku, ordered_at=_utc(r.ordered_at)) for r in rows
+        ]
+        if not found:
+            # nobody to collide with: ours become the anchor, in the same locked transaction
+            conn.execute(
+                _insert(engine, dedupe_keys)
+                .values([k.model_dump() for k in keys])
+                .on_conflict_do_nothing()
+            )
+        return found
+
+
+def record_rejection(
+    engine: Engine,
+    *,
+    source: str,
+    payload: Any,
+    errors: list[dict],
+    channel: str | None = None,
+    channel_order_id: str | None = None,
+) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            rejected_payloads.insert().values(
+                received_at=datetime.now(timezone.utc),
+                source=source,
+                channel=channel,
+                channel_order_id=channel_order_id,
+                payload=payload,
+                errors=errors,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+# ---------- reads ----------
+
+
+def _row(r) -> dict[str, Any]:
+    d = dict(r._mapping)
+    for k, v in d.items():
+        if isinstance(v, datetime):
+            d[k] = _utc(v)
+    return d
+
+
+def list_orders(
+    engine: Engine,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    customer_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    conds = []
+    if status:
+        conds.append(orders.c.status == status)
+    if channel:
+        conds.append(orders.c.channel == channel)
+    if customer_id:
+        conds.append(orders.c.customer_id == customer_id)
+    where = and_(*conds) if conds else None
+    with engine.connect() as conn:
+        q = select(orders)
+        c = select(func.count()).select_from(orders)
+        if where is not None:
+            q, c = q.where(where), c.where(where)
+        total = conn.execute(c).scalar_one()
+        rows = conn.execute(q.order_by(orders.c.updated_at.desc(), orders.c.order_id).limit(limit).offset(offset))
+        return total, [_row(r) for r in rows]
+
+
+def get_order(engine: Engine, order_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        r = conn.execute(select(orders).where(orders.c.order_id == order_id)).first()
+        if r is None:
+            return None
+        d = _row(r)
+        d["lines"] = [
+            _row(x)
+            for x in conn.execute(
+                select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.line_no)
+            )
+        ]
+        d["timeline"] = [
+            _row(x)
+            for x in conn.execute(
+                select(timeline_events).where(timeline_events.c.order_id == order_id).order_by(timeline_events.c.seq)
+            )
+        ]
+        return d
+
+
+def list_reviews(engine: Engine, *, state: str | None = None, kind: str | None = None, limit: int = 200):
+    with engine.connect() as conn:
+        q = select(review_tasks)
+        if state:
+            q = q.where(review_tasks.c.state == state)
+        if kind:
+            q = q.where(review_tasks.c.kind == kind)
+        return [_row(r) for r in conn.execute(q.order_by(review_tasks.c.created_at).limit(limit))]
+
+
+def get_review(engine: Engine, review_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        r = conn.execute(select(review_tasks).where(review_tasks.c.review_id == review_id)).first()
+        return _row(r) if r else None
+
+
+def list_rejections(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(rejected_payloads)).scalar_one()
+        rows = conn.execute(
+            select(rejected_payloads).order_by(rejected_payloads.c.id.desc()).limit(limit).offset(offset)
+        )
+        return total, [_row(r) for r in rows]
+
+
+def get_rejection(engine: Engine, rejection_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        r = conn.execute(select(rejected_payloads).where(rejected_payloads.c.id == rejection_id)).first()
+        return _row(r) if r else None
+
+
+def mark_rejection_replayed(engine: Engine, rejection_id: int, order_id: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            rejected_payloads.update()
+            .where(rejected_payloads.c.id == rejection_id)
+            .values(replayed_at=datetime.now(timezone.utc), replay_order_id=order_id)
+        )
+
+
+def status_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {s: n for s, n in conn.execute(select(orders.c.status, func.count()).group_by(orders.c.status))}

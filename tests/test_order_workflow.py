@@ -1,0 +1,187 @@
+"""OrderWorkflow on the time-skipping server: hours of review timers pass in milliseconds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowUpdateFailedError
+
+from domain.policy import OrderPolicy
+from domain.review import Decision, ReviewDecision
+from domain.status import OrderStatus
+from store import read_model
+from store.db import engine_for
+from tests.support import order_payload
+from tests.workflow_helpers import keep_history, start_order, state_of, until
+from workers.order_worker import build_worker
+from workflows.order import CancelRequest, OrderWorkflow
+
+
+@pytest_asyncio.fixture
+async def worker(ts_env, task_queue, sqlite_session_url):
+    async with build_worker(ts_env.client, task_queue, engine_for(sqlite_session_url)):
+        yield ts_env
+
+
+async def test_happy_path_completes_with_timeline_and_read_model(worker, task_queue, sqlite_session_url):
+    h = await start_order(worker.client, task_queue, order_payload())
+    result = await h.result()
+    assert result.status == OrderStatus.COMPLETED
+    assert [e.event for e in result.timeline] == [
+        "order.received", "order.validated", "order.routed", "order.completed"
+    ]
+    assert [e.seq for e in result.timeline] == [1, 2, 3, 4]
+    assert result.order.address.region == "浙江省杭州市萧山区"
+    row = read_model.get_order(engine_for(sqlite_session_url), result.order_id)
+    assert row["status"] == "completed" and len(row["timeline"]) == 4 and row["district"] == "萧山区"
+    desc = await h.describe()
+    assert desc.typed_search_attributes.get(__import__("workflows.search_attributes", fromlist=["x"]).ORDER_STATUS) == "completed"
+    await keep_history(h, "happy_path")
+
+
+async def test_order_waits_for_merge_window_before_completing(worker, task_queue):
+    payload = order_payload(ordered_at=(await worker.get_current_time()).isoformat())
+    h = await start_order(worker.client, task_queue, payload)
+    st = await until(h, lambda s: s.status == OrderStatus.ROUTED)
+    assert st.status == OrderStatus.ROUTED  # still open: a duplicate could arrive
+    result = await h.result()  # the time-skipping server jumps the 5 minutes
+    assert result.status == OrderStatus.COMPLETED
+
+
+async def test_duplicate_merges_into_first_and_both_timelines_say_so(worker, task_queue):
+    now = await worker.get_current_time()
+    first = order_payload(ordered_at=now.isoformat())
+    second = order_payload(ordered_at=(now + timedelta(minutes=4)).isoformat())
+    second["customer"]["phone"] = first["customer"]["phone"]
+    h1 = await start_order(worker.client, task_queue, first)
+    await until(h1, lambda s: s.status == OrderStatus.ROUTED)
+    h2 = await start_order(worker.client, task_queue, second)
+    dup = await h2.result()
+    assert dup.status == OrderStatus.MERGED
+    assert dup.merged_into == h1.id and "suspected_brushing" in dup.flags
+    anchor = await h1.result()
+    assert anchor.status == OrderStatus.COMPLETED
+    assert anchor.merged_duplicates == [h2.id] and "suspected_brushing" in anchor.flags
+    assert any(e.event == "duplicate.merged" and h2.id in e.reason for e in anchor.timeline)
+    await keep_history(h1, "duplicate_anchor")
+    await keep_history(h2, "duplicate_merged")
+
+
+async def test_same_phone_other_sku_or_outside_window_is_not_a_duplicate(worker, task_queue):
+    now = await worker.get_current_time() - timedelta(hours=1)
+    a = order_payload(ordered_at=now.isoformat())
+    b = order_payload(ordered_at=(now + timedelta(minutes=5, seconds=1)).isoformat())
+    b["customer"]["phone"] = a["customer"]["phone"]
+    c = order_payload(ordered_at=(now + timedelta(minutes=1)).isoformat())
+    c["customer"]["phone"] = a["customer"]["phone"]
+    c["lines"][0]["sku"] = "MANN-OF-W712"
+    for p in (a, b, c):
+        res = await (await start_order(worker.client, task_queue, p)).result()
+        assert res.status == OrderStatus.COMPLETED, p
+
+
+def unresolvable() -> dict:
+    return order_payload(address={"raw": "老地方仓库后门"})
+
+
+async def test_address_review_approve_after_correction(worker, task_queue):
+    h = await start_order(worker.client, task_queue, unresolvable())
+    st = await until(h, lambda s: s.status == OrderStatus.HELD)
+    task = st.open_review()
+    assert task.kind == "address" and "老地方仓库后门" in task.reason
+    decided = await h.execute_update(
+        OrderWorkflow.decide_review,
+        ReviewDecision(review_id=task.review_id, decision=Decision.CORRECT_ADDRESS, reviewer="小王",
+                       address="浙江省杭州市西湖区文三路90号"),
+    )
+    assert decided.state == "decided" and decided.reviewer == "小王"
+    result = await h.result()
+    assert result.status == OrderStatus.COMPLETED
+    assert result.order.address.district == "西湖区"
+    events = [e.event for e in result.timeline]
+    assert events[:5] == ["order.received", "review.opened", "review.decided", "address.corrected", "order.validated"]
+    decided_event = next(e for e in result.timeline if e.event == "review.decided")
+    assert decided_event.actor == "小王"
+    await keep_history(h, "address_review_corrected")
+
+
+async def test_address_review_reject(worker, task_queue):
+    h = await start_order(worker.client, task_queue, unresolvable())
+    st = await until(h, lambda s: s.status == OrderStatus.HELD)
+    await h.execute_update(
+        OrderWorkflow.decide_review,
+        ReviewDecision(review_id=st.open_review().review_id, decision=Decision.REJECT, reviewer="小李", note="空地址"),
+    )
+    result = await h.result()
+    assert result.status == OrderStatus.REJECTED
+    assert result.timeline[-1].event == "order.rejected" and result.timeline[-1].actor == "小李"
+    await keep_history(h, "address_review_rejected")
+
+
+async def test_invalid_decisions_are_refused_synchronously(worker, task_queue):
+    h = await start_order(worker.client, task_queue, unresolvable())
+    st = await until(h, lambda s: s.status == OrderStatus.HELD)
+    rid = st.open_review().review_id
+    with pytest.raises(WorkflowUpdateFailedError) as wrong_kind:
+        await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.REROUTE, reviewer="x", warehouse="HZ-CLOUD"))
+    assert "not a decision for a address review" in str(wrong_kind.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError) as unknown:
+        await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid + "9", decision=Decision.APPROVE, reviewer="x"))
+    assert "does not belong" in str(unknown.value.cause)
+    await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.APPROVE, reviewer="x"))
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.REJECT, reviewer="y"))
+    assert "already" in str(twice.value.cause)
+    result = await h.result()
+    assert result.status == OrderStatus.COMPLETED  # approved as-is: continues without a district
+    assert any(e.event == "address.accepted_unresolved" for e in result.timeline)
+
+
+async def test_escalation_after_two_hours_and_red_after_a_day(worker, task_queue, sqlite_session_url):
+    h = await start_order(worker.client, task_queue, unresolvable(), OrderPolicy())
+    st = await until(h, lambda s: s.status == OrderStatus.HELD)
+    rid = st.open_review().review_id
+    await worker.sleep(timedelta(hours=1, minutes=59))
+    assert (await state_of(h)).open_review().escalated_at is None
+    await worker.sleep(timedelta(minutes=2))
+    st = await until(h, lambda s: s.open_review().escalated_at is not None)
+    assert st.timeline[-1].event == "review.escalated"
+    row = read_model.get_review(engine_for(sqlite_session_url), rid)
+    assert row["escalated_at"] is not None and row["red_at"] is None
+    await worker.sleep(timedelta(hours=22, minutes=1))
+    st = await until(h, lambda s: s.open_review().red_at is not None)
+    assert st.timeline[-1].event == "review.red"
+    await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.REJECT, reviewer="主管"))
+    assert (await h.result()).status == OrderStatus.REJECTED
+    await keep_history(h, "review_escalated_red")
+
+
+async def test_cancel_while_held(worker, task_queue):
+    h = await start_order(worker.client, task_queue, unresolvable())
+    await until(h, lambda s: s.status == OrderStatus.HELD)
+    await h.signal(OrderWorkflow.cancel, CancelRequest(reason="客户取消", actor="客服小周"))
+    result = await h.result()
+    assert result.status == OrderStatus.CANCELLED
+    assert result.reviews[0].state == "cancelled"
+    assert result.timeline[-1].actor == "客服小周"
+    await keep_history(h, "cancel_while_held")
+
+
+async def test_bad_data_from_a_channel_is_rejected_and_recorded(worker, task_queue, sqlite_session_url):
+    payload = order_payload()
+    payload["customer"]["phone"] = "12345"  # the API would 422 this; a channel sync starts it directly
+    h = await start_order(worker.client, task_queue, payload)
+    result = await h.result()
+    assert result.status == OrderStatus.REJECTED
+    assert result.errors[0].field == "customer.phone"
+    rid = result.timeline[-1].data["rejection_id"]
+    assert read_model.get_rejection(engine_for(sqlite_session_url), rid)["channel_order_id"] == payload["channel_order_id"]
+
+
+async def test_admit_update_reports_creation_once(worker, task_queue):
+    h = await start_order(worker.client, task_queue, order_payload(ordered_at=(await worker.get_current_time()).isoformat()))
+    first = await h.execute_update(OrderWorkflow.admit)
+    second = await h.execute_update(OrderWorkflow.admit)
+    assert first.created and not second.created and first.order_id == second.order_id

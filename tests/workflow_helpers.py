@@ -1,0 +1,59 @@
+"""Helpers for workflow tests on the time-skipping server: start orders, wait, keep histories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from domain.order import OrderSubmission
+from domain.policy import OrderPolicy, OrderWorkflowInput
+from domain.state import OrderState
+from workflows import search_attributes as sa
+from workflows.order import OrderWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORDED: dict[str, str] = {}  # name → history JSON, recorded during this run
+
+
+async def start_order(
+    client: Client, task_queue: str, payload: dict, policy: OrderPolicy | None = None
+) -> WorkflowHandle:
+    sub = OrderSubmission.model_validate(payload)
+    return await client.start_workflow(
+        OrderWorkflow.run,
+        OrderWorkflowInput(submission=sub, policy=policy or OrderPolicy()),
+        id=sub.order_id,
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.CHANNEL, sub.channel.value)]),
+    )
+
+
+async def state_of(handle: WorkflowHandle) -> OrderState:
+    return await handle.query(OrderWorkflow.get_state)
+
+
+async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> OrderState:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        st = await state_of(handle)
+        if predicate(st):
+            return st
+        if loop.time() > deadline:
+            raise AssertionError(f"state never matched; last status {st.status}, events {[e.event for e in st.timeline]}")
+        await asyncio.sleep(0.05)
+
+
+async def keep_history(handle: WorkflowHandle, name: str) -> None:
+    """Remember the history for the replay test; with ZHONGSHU_RECORD_HISTORIES=1 also save it."""
+    history = await handle.fetch_history()
+    text = history.to_json()
+    RECORDED[name] = text
+    if os.environ.get("ZHONGSHU_RECORD_HISTORIES") == "1":
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(text), ensure_ascii=False, indent=1))

@@ -1,0 +1,29 @@
+"""Entry point of `zhongshu worker`: connect, make sure the read model is migrated, poll forever."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from store.db import engine_for, migrate
+from workers.order_worker import build_worker
+from workers.temporal_client import connect
+from zhongshu.settings import Settings, get_settings
+
+log = logging.getLogger("zhongshu.worker")
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    s = settings or get_settings()
+    migrate(s.db_url)
+    client = await connect(s)
+    worker = build_worker(client, s.task_queue, engine_for(s.db_url))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", s.task_queue, s.temporal_address)
+    async with worker:
+        await stop.wait()
+    log.info("worker stopped")

@@ -1,0 +1,13 @@
+"""One way to connect to Temporal: pydantic payloads, tracing when configured."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from zhongshu.settings import Settings, get_settings
+
+
+async def connect(settings: Settings | None = None) -> Client:
+    s = settings or get_settings()
+    return await Client.connect(s.temporal_address, namespace=s.temporal_namespace, data_converter=pydantic_data_converter)

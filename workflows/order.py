@@ -1,0 +1,374 @@
+"""OrderWorkflow: one durable process per order, from intake to completion.
+
+The run method walks a list of stages; each stage moves the order through the state machine in
+``domain.status`` with ``_transition``, which records a timeline event, updates the search
+attributes and projects the state into the read model. Waiting for people (review tasks) is a
+durable wait on an update, with escalation timers; nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.intake import DuplicateCheck, RejectionIn
+    from domain.cleansing import CleansingResult
+    from domain.order import ResolvedAddress
+    from domain.policy import OrderWorkflowInput
+    from domain.review import (
+        Decision,
+        InvalidDecision,
+        ReviewDecision,
+        ReviewKind,
+        ReviewState,
+        ReviewTask,
+        validate_decision,
+    )
+    from domain.state import Admission, OrderState
+    from domain.status import OrderStatus, check_transition
+    from domain.timeline import TimelineEvent
+    from workflows import search_attributes as sa
+
+S = OrderStatus
+IO = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+SYSTEM = "system"
+
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+
+class DuplicateNotice(BaseModel):
+    duplicate_order_id: str
+    skus: list[str]
+    channel: str
+
+
+class CancelRequest(BaseModel):
+    reason: str
+    actor: str
+
+
+@workflow.defn(name="OrderWorkflow")
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, inp: OrderWorkflowInput) -> None:
+        now = workflow.now()
+        self.policy = inp.policy
+        self.received_by = inp.received_by
+        self.state = OrderState(
+            order_id=inp.submission.order_id,
+            status=S.RECEIVED,
+            submission=inp.submission,
+            created_at=now,
+            updated_at=now,
+        )
+        self.intake_done = False
+        self.decisions: dict[str, ReviewDecision] = {}
+        self.cancel_request: CancelRequest | None = None
+
+    # ---------------------------------------------------------------- run
+
+    @workflow.run
+    async def run(self, inp: OrderWorkflowInput) -> OrderState:
+        self._event("order.received", actor=self.received_by, reason=f"delivered via {self.received_by}")
+        await self._project()
+        stages: list[Callable[[], Awaitable[None]]] = [self._intake, self._route, self._complete]
+        for stage in stages:
+            if self.state.status.terminal:
+                break
+            await stage()
+        self.intake_done = True
+        return self.state
+
+    # ---------------------------------------------------------------- stages
+
+    async def _intake(self) -> None:
+        """Cleanse, reject bad data, fold duplicates, hold unresolvable addresses."""
+        result: CleansingResult = await workflow.execute_activity(
+            "cleanse_order", self.state.submission, result_type=CleansingResult, **IO
+        )
+        if result.errors:
+            self.state.errors = result.errors
+            rid = await workflow.execute_activity(
+                "record_rejection",
+                RejectionIn(source=self.received_by, submission=self.state.submission, errors=result.errors),
+                result_type=int,
+                **IO,
+            )
+            why = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
+            await self._transition(S.REJECTED, "order.rejected", reason=why, data={"rejection_id": rid})
+            self.intake_done = True
+            return
+        order = result.order
+        assert order is not None
+        self.state.order = order
+
+        anchor = await workflow.execute_activity(
+            "find_duplicate",
+            DuplicateCheck(
+                order_id=order.order_id,
+                phone=order.phone,
+                skus=order.skus,
+                ordered_at=order.ordered_at,
+                window_seconds=self.policy.dedupe_window_seconds,
+            ),
+            result_type=str | None,
+            **IO,
+        )
+        if anchor:
+            await self._merge_into(anchor)
+            self.intake_done = True
+            return
+
+        if order.address is None:
+            self.intake_done = True  # the caller learns it is held; the wait is the reviewer's
+            await self._address_review()
+            if self.state.status.terminal:
+                return
+        await self._transition(
+            S.VALIDATED,
+            "order.validated",
+            reason=f"address resolved to {order.address.region} ({order.address.adcode})" if order.address else "",
+        )
+        self.intake_done = True
+
+    async def _route(self) -> None:
+        """Placeholder until routing rules land: nothing to decide yet."""
+        await self._transition(S.ROUTED, "order.routed", reason="no routing rules configured")
+
+    async def _complete(self) -> None:
+        """Close the order once its duplicate window has passed (late duplicates can still merge)."""
+        deadline = self.state.submission.ordered_at + timedelta(seconds=self.policy.dedupe_window_seconds)
+        remaining = (deadline - workflow.now()).total_seconds()
+        if remaining > 0:
+            await self._wait_or_cancel(timedelta(seconds=remaining))
+            if self.state.status.terminal:
+                return
+        await self._transition(S.COMPLETED, "order.completed")
+
+    # ---------------------------------------------------------------- duplicates
+
+    async def _merge_into(self, anchor: str) -> None:
+        self._flag("suspected_brushing")
+        self.state.merged_into = anchor
+        order = self.state.order
+        assert order is not None
+        try:
+            await workflow.get_external_workflow_handle(anchor).signal(
+                "duplicate_merged",
+                DuplicateNotice(duplicate_order_id=order.order_id, skus=order.skus, channel=order.channel.value),
+            )
+            delivered = True
+        except Exception:  # the anchor closed meanwhile; our own timeline still says where we went
+            delivered = False
+        await self._transition(
+            S.MERGED,
+            "duplicate.merged_into",
+            reason=f"促销刷单疑似: same phone and SKU ({', '.join(order.skus)}) within "
+            f"{self.policy.dedupe_window_seconds // 60} min of {anchor}",
+            data={"merged_into": anchor, "anchor_notified": delivered},
+        )
+
+    @workflow.signal(name="duplicate_merged")
+    async def duplicate_merged(self, notice: DuplicateNotice) -> None:
+        if notice.duplicate_order_id in self.state.merged_duplicates:
+            return
+        self.state.merged_duplicates.append(notice.duplicate_order_id)
+        self._flag("suspected_brushing")
+        self._event(
+            "duplicate.merged",
+            reason=f"促销刷单疑似: {notice.duplicate_order_id} merged into this order (SKU {', '.join(notice.skus)})",
+            data={"duplicate_order_id": notice.duplicate_order_id},
+        )
+        await self._project()
+
+    # ---------------------------------------------------------------- reviews
+
+    async def _address_review(self) -> None:
+        order = self.state.order
+        assert order is not None
+        while order.address is None and not self.state.status.terminal:
+            d = await self._review(ReviewKind.ADDRESS, f"地址无法解析到区县: {order.address_raw}", ["address_unresolved"])
+            if d is None:
+                return
+            if d.decision == Decision.REJECT:
+                await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "address rejected")
+                return
+            if d.decision == Decision.APPROVE:
+                self._event("address.accepted_unresolved", actor=d.reviewer, reason=d.note)
+                return
+            resolved = await workflow.execute_activity(
+                "resolve_address", d.address, result_type=ResolvedAddress | None, **IO
+            )
+            order.address_raw = d.address or order.address_raw
+            order.address = resolved
+            self._event(
+                "address.corrected",
+                actor=d.reviewer,
+                reason=f"{d.address} → {resolved.region if resolved else 'still unresolved'}",
+            )
+
+    async def _review(self, kind: ReviewKind, reason: str, features: list[str]) -> ReviewDecision | None:
+        """Open a review task and wait durably for its decision; escalate and mark red on timers."""
+        n = len(self.state.reviews) + 1
+        task = ReviewTask(
+            review_id=f"{self.state.order_id}~{kind.value}-{n}",
+            order_id=self.state.order_id,
+            kind=kind,
+            reason=reason,
+            features=features,
+            created_at=workflow.now(),
+        )
+        self.state.reviews.append(task)
+        await self._transition(S.HELD, "review.opened", reason=reason, data={"review_id": task.review_id, "kind": kind})
+
+        decided = lambda: task.review_id in self.decisions or self.cancel_request is not None  # noqa: E731
+        escalation = timedelta(seconds=self.policy.review_escalation_seconds)
+        red = timedelta(seconds=max(0, self.policy.review_red_seconds - self.policy.review_escalation_seconds))
+        try:
+            await workflow.wait_condition(decided, timeout=escalation)
+        except asyncio.TimeoutError:
+            task.escalated_at = workflow.now()
+            self._event("review.escalated", reason=f"no decision within {escalation}", data={"review_id": task.review_id})
+            await self._project()
+            try:
+                await workflow.wait_condition(decided, timeout=red)
+            except asyncio.TimeoutError:
+                task.red_at = workflow.now()
+                self._event("review.red", reason="no decision within 24 h", data={"review_id": task.review_id})
+                await self._project()
+                await workflow.wait_condition(decided)
+
+        if self.cancel_request is not None and task.review_id not in self.decisions:
+            task.state = ReviewState.CANCELLED
+            await self._cancel()
+            return None
+        d = self.decisions[task.review_id]
+        task.state = ReviewState.DECIDED
+        task.decision = d.decision
+        task.reviewer = d.reviewer
+        task.note = d.note
+        task.decided_at = workflow.now()
+        self._event(
+            "review.decided",
+            actor=d.reviewer,
+            reason=f"{d.decision}" + (f": {d.note}" if d.note else ""),
+            data={"review_id": task.review_id, "decision": d.decision},
+        )
+        await self._project()
+        return d
+
+    def _find_review(self, review_id: str) -> ReviewTask | None:
+        return next((r for r in self.state.reviews if r.review_id == review_id), None)
+
+    @workflow.update(name="decide_review")
+    async def decide_review(self, d: ReviewDecision) -> ReviewTask:
+        self.decisions[d.review_id] = d
+        task = self._find_review(d.review_id)
+        assert task is not None
+        await workflow.wait_condition(lambda: task.state != ReviewState.OPEN)
+        return task
+
+    @decide_review.validator
+    def _validate_decision(self, d: ReviewDecision) -> None:
+        try:
+            if d.review_id in self.decisions:
+                raise InvalidDecision(f"review {d.review_id} already has a decision")
+            validate_decision(self._find_review(d.review_id), d)
+        except InvalidDecision as exc:
+            raise ApplicationError(str(exc), type="InvalidDecision", non_retryable=True) from None
+
+    # ---------------------------------------------------------------- intake answer, queries, cancel
+
+    @workflow.update(name="admit")
+    async def admit(self) -> Admission:
+        """Answer a delivery once intake has decided; the first delivery is the one that created it."""
+        self.state.deliveries += 1
+        created = self.state.deliveries == 1
+        await workflow.wait_condition(lambda: self.intake_done)
+        return Admission(
+            order_id=self.state.order_id,
+            status=self.state.status,
+            created=created,
+            merged_into=self.state.merged_into,
+            errors=self.state.errors,
+        )
+
+    @workflow.query(name="state")
+    def get_state(self) -> OrderState:
+        return self.state
+
+    @workflow.signal(name="cancel")
+    async def cancel(self, req: CancelRequest) -> None:
+        if not self.state.status.terminal and self.cancel_request is None:
+            self.cancel_request = req
+
+    async def _wait_or_cancel(self, timeout: timedelta) -> None:
+        try:
+            await workflow.wait_condition(lambda: self.cancel_request is not None, timeout=timeout)
+        except asyncio.TimeoutError:
+            return
+        await self._cancel()
+
+    async def _cancel(self) -> None:
+        req = self.cancel_request
+        assert req is not None
+        await self._transition(S.CANCELLED, "order.cancelled", actor=req.actor, reason=req.reason)
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def _flag(self, flag: str) -> None:
+        if flag not in self.state.flags:
+            self.state.flags.append(flag)
+
+    def _event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
+        now = workflow.now()
+        self.state.timeline.append(
+            TimelineEvent(
+                seq=len(self.state.timeline) + 1,
+                at=now,
+                event=event,
+                status=self.state.status,
+                actor=actor,
+                reason=reason,
+                data=data or {},
+            )
+        )
+        self.state.updated_at = now
+
+    async def _transition(
+        self, target: OrderStatus, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None
+    ) -> None:
+        try:
+            self.state.status = check_transition(self.state.status, target)
+        except ValueError as exc:  # a bug in a stage: fail the task, not the order; fix and it resumes
+            raise RuntimeError(str(exc)) from exc
+        self._event(event, actor=actor, reason=reason, data=data)
+        self._upsert_search_attributes()
+        await self._project()
+
+    def _upsert_search_attributes(self) -> None:
+        st = self.state
+        updates = [
+            sa.ORDER_STATUS.value_set(st.status.value),
+            sa.CHANNEL.value_set(st.submission.channel.value),
+            sa.CUSTOMER_ID.value_set(st.submission.customer.id),
+            sa.RISK_LEVEL.value_set(st.risk_level),
+        ]
+        if st.warehouse:
+            updates.append(sa.WAREHOUSE.value_set(st.warehouse))
+        if st.carrier:
+            updates.append(sa.CARRIER.value_set(st.carrier))
+        workflow.upsert_search_attributes(updates)
+
+    async def _project(self) -> None:
+        await workflow.execute_activity("project_order", self.state, **IO)
+
+

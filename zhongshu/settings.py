@@ -1,0 +1,99 @@
+"""All tunables in one place, read from ``ZHONGSHU_*`` environment variables.
+
+Ports live here so two stacks can run side by side on one machine; thresholds live here so
+operators change policy without touching code.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZHONGSHU_", env_file=".env", extra="ignore")
+
+    # where things live
+    var_dir: Path = ROOT / "var"
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_URL", "ZHONGSHU_DATABASE_URL"),
+        description="SQLAlchemy URL; empty means the SQLite file var/zhongshu.db",
+    )
+
+    # temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "zhongshu-orders"
+
+    # processes
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    console_port: int = 8501
+    public_base_url: str = ""  # how people reach the API / console links; default derived from ports
+    console_base_url: str = ""
+    fakes_base_port: int = 8600  # fake channel/carrier/WeCom servers of the embedded stack
+
+    # notifications
+    wecom_webhook_url: str = ""
+
+    # security: the service key plus optional role keys ("key:role,key:role")
+    api_key: str = ""
+    extra_api_keys: str = ""
+
+    # order policy
+    dedupe_window_seconds: int = 300
+    review_escalation_seconds: int = 2 * 3600
+    review_red_seconds: int = 24 * 3600
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.var_dir / 'zhongshu.db'}"
+
+    @property
+    def api_base_url(self) -> str:
+        return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def console_url(self) -> str:
+        return self.console_base_url or f"http://127.0.0.1:{self.console_port}"
+
+    def effective_api_key(self) -> str:
+        """The service key; generated once per var dir when unset so `make up` always prints one."""
+        if self.api_key:
+            return self.api_key
+        path = self.var_dir / "dev-api-key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = "zs-dev-" + secrets.token_urlsafe(18)
+        path.write_text(key)
+        return key
+
+    def api_keys(self) -> dict[str, str]:
+        """key → role. The service key may do everything."""
+        keys = {self.effective_api_key(): "service"}
+        for item in filter(None, (p.strip() for p in self.extra_api_keys.split(","))):
+            key, _, role = item.partition(":")
+            keys[key] = role or "service"
+        return keys
+
+    @property
+    def dedupe_window(self) -> timedelta:
+        return timedelta(seconds=self.dedupe_window_seconds)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
