@@ -91,7 +91,7 @@ _MAKES = {
     "宝马": "BMW", "bmw": "BMW",
     "奥迪": "AUDI", "audi": "AUDI",
 }
-_MODELS = {
+_MODELS: dict[str, tuple[str, str] | None] = {
     "卡罗拉": ("TOYOTA", "COROLLA"), "corolla": ("TOYOTA", "COROLLA"),
     "凯美瑞": ("TOYOTA", "CAMRY"), "camry": ("TOYOTA", "CAMRY"),
     "思域": ("HONDA", "CIVIC"), "civic": ("HONDA", "CIVIC"),
@@ -105,8 +105,11 @@ _MODELS = {
     "帝豪": ("GEELY", "EMGRAND"), "emgrand": ("GEELY", "EMGRAND"),
     "3系": ("BMW", "3"),
     "a4l": ("AUDI", "A4L"),
+    # known models that are NOT in the catalogue; listed so a shorter keyword cannot claim them
+    "汉兰达": None, "highlander": None,
 }
-_YEAR = re.compile(r"(?:(19|20)?(\d{2}))\s*(?:款|年款|年|my)?", re.IGNORECASE)
+_YEAR_FULL = re.compile(r"(?<!\d)(19|20)(\d{2})(?!\d)")
+_YEAR_SHORT = re.compile(r"(?<!\d)(\d{2})\s*(?:款|年款|年)")
 
 
 def normalize_text(text: str) -> str:
@@ -122,7 +125,7 @@ def parse_vehicle_model(text: str) -> VehicleModel:
     for v in VehicleModel:
         if t in (v.value, v.name) or t.replace(" ", "") == v.value.replace(" ", ""):
             return v
-    if t in ("通用", "universal", "全车型"):
+    if t.lower() in ("通用", "universal", "全车型"):
         return VehicleModel.UNIVERSAL
     low = t.lower().replace(" ", "")
     found = None
@@ -139,9 +142,12 @@ def parse_vehicle_model(text: str) -> VehicleModel:
         if alias in low and m != make:
             raise ValueError(f"vehicle model {text!r}: make does not match model {model.title()}")
     year = None
-    for m in _YEAR.finditer(low_rest):
-        year = 2000 + int(m.group(2)) if m.group(1) in (None, "20") else 1900 + int(m.group(2))
-        break
+    full = _YEAR_FULL.search(low_rest)
+    short = _YEAR_SHORT.search(low_rest)
+    if full:
+        year = int(full.group(1) + full.group(2))
+    elif short:
+        year = 2000 + int(short.group(1))
     candidates = [v for v in VehicleModel if v.name.startswith(f"{make}_{model}_")]
     if year is not None:
         candidates = [v for v in candidates if v.name.endswith(str(year))]

@@ -18,6 +18,13 @@ from domain.errors import FieldError
 from domain.order import CleanLine, CleanOrder, OrderSubmission, ResolvedAddress
 
 MUNICIPALITIES = {"北京市", "上海市", "天津市", "重庆市"}
+PLACEHOLDER_CITIES = {"省直辖县级行政区划", "自治区直辖县级行政区划"}
+
+
+def _ambiguous_district_only(cpca, text: str) -> bool:
+    """True when the text names no province/city and its district name exists in several cities."""
+    first = next(iter(cpca.matcher.iter(text)), None)
+    return first is not None and len(first.attr_infos) > 1 and all(a.rank == 2 for a in first.attr_infos)
 
 
 class CleansingResult(BaseModel):
@@ -32,7 +39,7 @@ class CleansingResult(BaseModel):
 def clean_name(name: str) -> str:
     """Trim, fold full-width characters, collapse inner whitespace (Chinese names keep no spaces)."""
     text = normalize_text(name)
-    if re.fullmatch(r"[\u4e00-\u9fff\s·]+", text):
+    if re.fullmatch(r"[\u3007\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f\s·]+", text):
         text = text.replace(" ", "")
     return text
 
@@ -60,6 +67,8 @@ def resolve_address(text: str) -> ResolvedAddress | None:
     cleaned = re.sub(r"\s+", "", normalize_text(text))
     if not cleaned:
         return None
+    if _ambiguous_district_only(cpca, cleaned):
+        return None  # '西湖区文三路' is in 杭州 or 南昌: a person must say which, not a guess
     row = cpca.transform([cleaned]).iloc[0]
     province, city, district, detail, adcode = (row.get(k) for k in ("省", "市", "区", "地址", "adcode"))
 
@@ -70,6 +79,8 @@ def resolve_address(text: str) -> ResolvedAddress | None:
         return None
     if city in ("市辖区", "县") and province in MUNICIPALITIES:
         city = province
+    if city in PLACEHOLDER_CITIES:  # county-level cities run by the province (湖北省仙桃市)
+        city = district
     detail = detail if present(detail) else ""
     return ResolvedAddress(
         province=province,
@@ -77,7 +88,7 @@ def resolve_address(text: str) -> ResolvedAddress | None:
         district=district,
         adcode=str(adcode),
         detail=detail,
-        text=f"{province}{'' if city == province else city}{district}{detail}",
+        text=f"{province}{'' if city in (province, district) else city}{district}{detail}",
     )
 
 

@@ -52,9 +52,11 @@ class AddressIn(BaseModel):
         return self
 
     def as_text(self) -> str:
-        parts = [self.province, self.city, self.district, self.detail]
-        structured = "".join(p for p in parts if p)
-        return self.raw if self.raw and not structured else (structured or self.raw or "")
+        """One line for the resolver: complete structured parts win; otherwise parts + raw text."""
+        text = "".join(p for p in (self.province, self.city, self.district, self.detail) if p)
+        if self.raw and not self.detail and self.raw not in text:
+            text = self.raw if text and self.raw.startswith(text) else text + self.raw
+        return text
 
 
 class LineIn(BaseModel):

@@ -80,7 +80,7 @@ def validate_decision(task: ReviewTask | None, d: ReviewDecision) -> None:
     if d.decision not in ALLOWED_DECISIONS[task.kind]:
         allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
         raise InvalidDecision(f"{d.decision} is not a decision for a {task.kind} review; use one of: {allowed}")
-    if d.decision == Decision.REROUTE and not d.warehouse:
+    if d.decision == Decision.REROUTE and not (d.warehouse and d.warehouse.strip()):
         raise InvalidDecision("reroute needs the target warehouse")
     if d.decision == Decision.CORRECT_ADDRESS and not (d.address and d.address.strip()):
         raise InvalidDecision("correct_address needs the corrected address text")
