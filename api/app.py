@@ -21,6 +21,7 @@ from store.db import engine_for, migrate
 from workers.temporal_client import connect
 from workflows.order import CancelRequest, OrderWorkflow
 from zhongshu.settings import Settings, get_settings
+from zhongshu.tracing import instrument_fastapi
 
 
 class DecisionIn(BaseModel):
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI):
         migrate(settings.db_url)
         app.state.engine = engine_for(settings.db_url)
-        app.state.client = client or await connect(settings)
+        app.state.client = client or await connect(settings, service="api")
         yield
 
     app = FastAPI(
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    instrument_fastapi(app, settings)
     app.state.api_keys = settings.api_keys()
 
     def engine(request: Request):

@@ -17,7 +17,7 @@ log = logging.getLogger("zhongshu.worker")
 async def run_worker(settings: Settings | None = None) -> None:
     s = settings or get_settings()
     migrate(s.db_url)
-    client = await connect(s)
+    client = await connect(s, service="worker")
     worker = build_worker(client, s.task_queue, engine_for(s.db_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -6,8 +6,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from zhongshu.settings import Settings, get_settings
+from zhongshu.tracing import temporal_interceptors
 
 
-async def connect(settings: Settings | None = None) -> Client:
+async def connect(settings: Settings | None = None, service: str = "client") -> Client:
     s = settings or get_settings()
-    return await Client.connect(s.temporal_address, namespace=s.temporal_namespace, data_converter=pydantic_data_converter)
+    return await Client.connect(
+        s.temporal_address,
+        namespace=s.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=temporal_interceptors(s, service),
+    )

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     console_base_url: str = ""
     fakes_base_port: int = 8600  # fake channel/carrier/WeCom servers of the embedded stack
 
+    # observability: none | console | file (var/logs/traces-<service>.jsonl)
+    otel_exporter: str = "none"
+
     # notifications
     wecom_webhook_url: str = ""
 

@@ -20,6 +20,7 @@ def _env(settings: Settings, api_key: str, extra: dict[str, str] | None = None) 
         "ZHONGSHU_API_PORT": str(settings.api_port),
         "ZHONGSHU_CONSOLE_PORT": str(settings.console_port),
         "ZHONGSHU_VAR_DIR": str(settings.var_dir),
+        "ZHONGSHU_OTEL_EXPORTER": settings.otel_exporter if settings.otel_exporter != "none" else "file",
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
