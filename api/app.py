@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
-from api.errors import field_errors
+from api.errors import field_errors, field_path
 from api.intake import current_state, submit
 from domain.review import Decision, ReviewDecision
 from store import read_model
@@ -29,6 +30,7 @@ class DecisionIn(BaseModel):
     reviewer: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=500)
     warehouse: str | None = None
+    carrier: str | None = None
     address: str | None = None
 
 
@@ -189,6 +191,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         if result.http_status < 300 and "order_id" in result.body:
             read_model.mark_rejection_replayed(engine(request), rejection_id, result.body["order_id"])
         return JSONResponse(result.body, status_code=result.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(_request: Request, exc: RequestValidationError):
+        errors = [
+            {"field": field_path(tuple(e["loc"])), "message": "field required" if e["type"] == "missing" else e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"message": "invalid request", "errors": errors}, status_code=422)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError):

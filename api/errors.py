@@ -12,7 +12,7 @@ def field_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("body",):
+        elif part in ("body", "query", "path"):
             continue
         else:
             out += ("." if out else "") + str(part)

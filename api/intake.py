@@ -45,6 +45,7 @@ def policy_from(settings: Settings) -> OrderPolicy:
         review_escalation_seconds=settings.review_escalation_seconds,
         review_red_seconds=settings.review_red_seconds,
         console_url=settings.console_url,
+        risk=settings.risk,
     )
 
 

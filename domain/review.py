@@ -45,6 +45,7 @@ class ReviewDecision(BaseModel):
     reviewer: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=500)
     warehouse: str | None = Field(default=None, description="for reroute")
+    carrier: str | None = Field(default=None, description="for reroute: optional carrier code (else the cheapest eligible)")
     address: str | None = Field(default=None, description="for correct_address: the fixed address text")
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from domain.errors import FieldError
 from domain.order import CleanOrder, OrderSubmission
 from domain.review import ReviewTask
+from domain.risk import RiskHit
+from domain.routing import RoutingDecision
 from domain.status import OrderStatus
 from domain.timeline import TimelineEvent
 
@@ -28,6 +30,10 @@ class OrderState(BaseModel):
     timeline: list[TimelineEvent] = []
     warehouse: str | None = None
     carrier: str | None = None
+    rule_version: int | None = None  # pinned at first routing; reroutes use the same version
+    routing: RoutingDecision | None = None
+    risk_hits: list[RiskHit] = []
+    coupon_redeemed: bool = False
     deliveries: int = 0  # how many times the channel delivered this order (idempotent intake)
     created_at: datetime
     updated_at: datetime

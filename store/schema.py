@@ -124,3 +124,57 @@ dedupe_keys = Table(
     Column("ordered_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_dedupe_phone_sku_at", dedupe_keys.c.phone, dedupe_keys.c.sku, dedupe_keys.c.ordered_at)
+
+# ---- risk reference data (migration 0003) ----
+blacklist = Table(
+    "blacklist",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # customer | phone | address
+    Column("value", String(300), primary_key=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sku_reference = Table(
+    "sku_reference",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(128), nullable=False, default=""),
+    Column("floor_price", Numeric(14, 2), nullable=False),
+    Column("fitment", JSON, nullable=False, default=list),  # VehicleModel names
+)
+
+coupon_redemptions = Table(
+    "coupon_redemptions",
+    metadata,
+    Column("coupon_code", String(64), primary_key=True),
+    Column("order_id", String(100), primary_key=True),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("redeemed_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_orders_customer_address_ordered", orders.c.customer_id, orders.c.address_text, orders.c.ordered_at)
+
+# --- routing rule versions (store/rules.py; migration 0002) ---
+from sqlalchemy import Boolean, LargeBinary, text  # noqa: E402
+
+rule_versions = Table(
+    "rule_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),  # max+1, immutable once written
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("source_filename", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("ruleset", JSON, nullable=False),
+    Column("workbook", LargeBinary, nullable=False),
+    Column("active", Boolean, nullable=False, default=False),
+    Column("activated_at", DateTime(timezone=True)),
+)
+# at most one active version, enforced by the database on both backends
+Index(
+    "ux_rule_versions_active",
+    rule_versions.c.active,
+    unique=True,
+    postgresql_where=text("active"),
+    sqlite_where=text("active"),
+)

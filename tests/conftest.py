@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from pathlib import Path
@@ -97,7 +98,7 @@ class Stack:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def stack(dev_env, tmp_path_factory):
+async def stack(dev_env, tmp_path_factory, fake_wecom):
     from api.app import create_app
     from tests.support import ThreadedServer, ThreadedWorker
     from zhongshu.settings import Settings
@@ -114,8 +115,33 @@ async def stack(dev_env, tmp_path_factory):
             extra_api_keys="test-reviewer-key:reviewer,test-readonly-key:readonly",
             var_dir=tmp_path_factory.mktemp("var"),
             dedupe_window_seconds=300,
+            wecom_webhook_url=fake_wecom.webhook_url,
         )
         with ThreadedWorker(settings, url):
             with ThreadedServer(create_app(settings)) as api:
                 yield Stack(dev_env, settings, api.url, "test-service-key", url)
         engine_for(url).dispose()
+
+
+class FakeWeCom:
+    """The shipped fake WeCom robot, over real HTTP; each test reads messages by its own key."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.webhook_url = f"{url}/cgi-bin/webhook/send?key=tests"
+
+    def messages(self, order_id: str | None = None) -> list[dict]:
+        import httpx
+
+        items = httpx.get(f"{self.url}/messages", timeout=10).json()["items"]
+        return [m for m in items if order_id is None or order_id in json.dumps(m, ensure_ascii=False)]
+
+
+@pytest.fixture(scope="session")
+def fake_wecom():
+    from fakes.serve import serve_in_thread
+    from fakes.wecom import create_app
+
+    server = serve_in_thread(create_app())
+    yield FakeWeCom(server.url)
+    server.stop()

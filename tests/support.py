@@ -113,6 +113,7 @@ class ThreadedWorker:
     def _run(self) -> None:
         import asyncio
 
+        from store import risk_data, rules
         from store.db import engine_for
         from workers.order_worker import build_worker
         from workers.temporal_client import connect
@@ -121,7 +122,10 @@ class ThreadedWorker:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             client = await connect(self.settings)
-            async with build_worker(client, self.settings.task_queue, engine_for(self.db_url)):
+            engine = engine_for(self.db_url)
+            risk_data.seed_defaults(engine)
+            rules.ensure_default(engine)
+            async with build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url):
                 self._ready.set()
                 await self._stop.wait()
 

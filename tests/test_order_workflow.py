@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain.policy import OrderPolicy
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus
-from store import read_model
+from store import read_model, risk_data
 from store.db import engine_for
 from tests.support import order_payload
 from tests.workflow_helpers import keep_history, start_order, state_of, until
@@ -20,8 +20,10 @@ from workflows.order import CancelRequest, OrderWorkflow
 
 
 @pytest_asyncio.fixture
-async def worker(ts_env, task_queue, sqlite_session_url):
-    async with build_worker(ts_env.client, task_queue, engine_for(sqlite_session_url)):
+async def worker(ts_env, task_queue, sqlite_session_url, fake_wecom):
+    engine = engine_for(sqlite_session_url)
+    risk_data.seed_defaults(engine)
+    async with build_worker(ts_env.client, task_queue, engine, wecom_webhook_url=fake_wecom.webhook_url):
         yield ts_env
 
 
@@ -30,18 +32,18 @@ async def test_happy_path_completes_with_timeline_and_read_model(worker, task_qu
     result = await h.result()
     assert result.status == OrderStatus.COMPLETED
     assert [e.event for e in result.timeline] == [
-        "order.received", "order.validated", "order.routed", "order.completed"
+        "order.received", "order.validated", "risk.scanned", "order.routed", "order.completed"
     ]
-    assert [e.seq for e in result.timeline] == [1, 2, 3, 4]
+    assert [e.seq for e in result.timeline] == [1, 2, 3, 4, 5]
     assert result.order.address.region == "浙江省杭州市萧山区"
     row = read_model.get_order(engine_for(sqlite_session_url), result.order_id)
-    assert row["status"] == "completed" and len(row["timeline"]) == 4 and row["district"] == "萧山区"
+    assert row["status"] == "completed" and len(row["timeline"]) == 5 and row["district"] == "萧山区"
     desc = await h.describe()
     assert desc.typed_search_attributes.get(__import__("workflows.search_attributes", fromlist=["x"]).ORDER_STATUS) == "completed"
     await keep_history(h, "happy_path")
 
 
-async def test_order_waits_for_merge_window_before_completing(worker, task_queue):
+async def test_order_waits_for_release_window_before_completing(worker, task_queue):
     payload = order_payload(ordered_at=(await worker.get_current_time()).isoformat())
     h = await start_order(worker.client, task_queue, payload)
     st = await until(h, lambda s: s.status == OrderStatus.ROUTED)
@@ -76,7 +78,7 @@ async def test_same_phone_other_sku_or_outside_window_is_not_a_duplicate(worker,
     b["customer"]["phone"] = a["customer"]["phone"]
     c = order_payload(ordered_at=(now + timedelta(minutes=1)).isoformat())
     c["customer"]["phone"] = a["customer"]["phone"]
-    c["lines"][0]["sku"] = "MANN-OF-W712"
+    c["lines"][0].update(sku="MANN-OF-W712", name="曼牌机油滤清器", category="机油滤清器", unit_price="268.00", vehicle_model="大众朗逸2019款")
     for p in (a, b, c):
         res = await (await start_order(worker.client, task_queue, p)).result()
         assert res.status == OrderStatus.COMPLETED, p
@@ -101,7 +103,7 @@ async def test_address_review_approve_after_correction(worker, task_queue):
     assert result.status == OrderStatus.COMPLETED
     assert result.order.address.district == "西湖区"
     events = [e.event for e in result.timeline]
-    assert events[:5] == ["order.received", "review.opened", "review.decided", "address.corrected", "order.validated"]
+    assert events[:6] == ["order.received", "review.opened", "review.decided", "address.corrected", "order.validated", "risk.scanned"]
     decided_event = next(e for e in result.timeline if e.event == "review.decided")
     assert decided_event.actor == "小王"
     await keep_history(h, "address_review_corrected")
@@ -133,10 +135,19 @@ async def test_invalid_decisions_are_refused_synchronously(worker, task_queue):
     await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.APPROVE, reviewer="x"))
     with pytest.raises(WorkflowUpdateFailedError) as twice:
         await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.REJECT, reviewer="y"))
-    assert "already" in str(twice.value.cause)
+    assert "already decided (approve by x)" in str(twice.value.cause)
+    # approved as-is: no district, so routing needs a person too
+    st = await until(h, lambda s: s.open_review() is not None and s.open_review().kind == "routing")
+    assert st.open_review().features == ["NO_RULE_MATCH"]
+    await h.execute_update(
+        OrderWorkflow.decide_review,
+        ReviewDecision(review_id=st.open_review().review_id, decision=Decision.REROUTE, reviewer="x",
+                       warehouse="HZ-CLOUD", carrier="SF"),
+    )
     result = await h.result()
-    assert result.status == OrderStatus.COMPLETED  # approved as-is: continues without a district
+    assert result.status == OrderStatus.COMPLETED
     assert any(e.event == "address.accepted_unresolved" for e in result.timeline)
+    assert (result.warehouse, result.carrier, result.routing.rule_id) == ("HZ-CLOUD", "SF", "manual")
 
 
 async def test_escalation_after_two_hours_and_red_after_a_day(worker, task_queue, sqlite_session_url):

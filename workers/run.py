@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from store import risk_data, rules
 from store.db import engine_for, migrate
 from workers.order_worker import build_worker
 from workers.temporal_client import connect
@@ -17,8 +18,12 @@ log = logging.getLogger("zhongshu.worker")
 async def run_worker(settings: Settings | None = None) -> None:
     s = settings or get_settings()
     migrate(s.db_url)
+    engine = engine_for(s.db_url)
+    seeded = risk_data.seed_defaults(engine)
+    version = rules.ensure_default(engine)
+    log.info("reference data %s; routing rules version %s active", seeded, version)
     client = await connect(s, service="worker")
-    worker = build_worker(client, s.task_queue, engine_for(s.db_url))
+    worker = build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,7 +17,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.assessment import CouponRequest, RiskAssessment, RiskRequest, RouteRequest
     from activities.intake import DuplicateCheck, RejectionIn
+    from activities.notify import NotifyRequest
+    from domain.risk import Severity
+    from domain.routing import RoutingDecision
     from domain.cleansing import CleansingResult
     from domain.order import ResolvedAddress
     from domain.policy import OrderWorkflowInput
@@ -55,6 +59,21 @@ class CancelRequest(BaseModel):
     actor: str
 
 
+class BurstNotice(BaseModel):
+    """Sent by the order that tripped the burst breaker to the earlier orders of the burst."""
+
+    by_order_id: str
+    count: int
+    reason: str
+
+
+NOTIFY = dict(
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=2), maximum_attempts=10),
+)
+
+
 @workflow.defn(name="OrderWorkflow")
 class OrderWorkflow:
     @workflow.init
@@ -72,6 +91,9 @@ class OrderWorkflow:
         self.intake_done = False
         self.decisions: dict[str, ReviewDecision] = {}
         self.cancel_request: CancelRequest | None = None
+        self.burst_notices: list[BurstNotice] = []
+        self.burst_seen: set[str] = set()
+        self._background: set[asyncio.Task] = set()
 
     # ---------------------------------------------------------------- run
 
@@ -79,7 +101,7 @@ class OrderWorkflow:
     async def run(self, inp: OrderWorkflowInput) -> OrderState:
         self._event("order.received", actor=self.received_by, reason=f"delivered via {self.received_by}")
         await self._project()
-        stages: list[Callable[[], Awaitable[None]]] = [self._intake, self._route, self._complete]
+        stages: list[Callable[[], Awaitable[None]]] = [self._intake, self._assess, self._release]
         for stage in stages:
             if self.state.status.terminal:
                 break
@@ -139,19 +161,168 @@ class OrderWorkflow:
         )
         self.intake_done = True
 
-    async def _route(self) -> None:
-        """Placeholder until routing rules land: nothing to decide yet."""
-        await self._transition(S.ROUTED, "order.routed", reason="no routing rules configured")
-
-    async def _complete(self) -> None:
-        """Close the order once its duplicate window has passed (late duplicates can still merge)."""
-        deadline = self.state.submission.ordered_at + timedelta(seconds=self.policy.dedupe_window_seconds)
-        remaining = (deadline - workflow.now()).total_seconds()
-        if remaining > 0:
-            await self._wait_or_cancel(timedelta(seconds=remaining))
-            if self.state.status.terminal:
+    async def _assess(self) -> None:
+        """Risk scan on every order (17 features), then routing by the pinned rules version."""
+        order = self.state.order
+        assert order is not None
+        if self.state.rule_version is None:
+            self.state.rule_version = await workflow.execute_activity("pin_rules_version", result_type=int, **IO)
+        acknowledged = ["ADDRESS_UNRESOLVED"] if self._has_event("address.accepted_unresolved") else []
+        assessment: RiskAssessment = await workflow.execute_activity(
+            "assess_risk",
+            RiskRequest(order=order, flags=self.state.flags, rule_version=self.state.rule_version,
+                        thresholds=self.policy.risk, acknowledged=acknowledged),
+            result_type=RiskAssessment,
+            **IO,
+        )
+        hits = assessment.hits
+        self.state.risk_hits = hits
+        self.state.risk_level = assessment.level
+        self._event(
+            "risk.scanned",
+            reason="; ".join(f"[{h.severity}] {h.reason}" for h in hits) or "17项风险特征均未命中 no risk feature hit",
+            data={"level": assessment.level, "codes": [h.code for h in hits]},
+        )
+        blocks = [h for h in hits if h.severity == Severity.BLOCK]
+        if blocks:
+            await self._transition(
+                S.REJECTED, "order.intercepted", reason="拦截 intercepted: " + "; ".join(h.reason for h in blocks),
+                data={"codes": [h.code for h in blocks]},
+            )
+            return
+        if any(h.code == "BURST_SAME_ADDRESS" for h in hits):
+            await self._trip_burst_breaker(assessment.burst_order_ids, len(assessment.burst_order_ids) + 1)
+        holds = [h for h in hits if h.severity == Severity.HOLD]
+        override: tuple[str, str | None] | None = None
+        if holds:
+            d = await self._review(ReviewKind.RISK, "; ".join(h.reason for h in holds), [h.code for h in holds])
+            if d is None:
                 return
-        await self._transition(S.COMPLETED, "order.completed")
+            if d.decision == Decision.REJECT:
+                await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "风控驳回 rejected in risk review")
+                return
+            if d.decision == Decision.REROUTE:
+                override = (d.warehouse or "", d.carrier)
+        await self._redeem_coupon()
+        await self._route(override)
+
+    async def _route(self, override: tuple[str, str | None] | None) -> None:
+        """Warehouse and carrier from the decision tables; no match or no carrier → routing review."""
+        order = self.state.order
+        assert order is not None and self.state.rule_version is not None
+        while not self.state.status.terminal:
+            decision: RoutingDecision | None = None
+            if order.address is not None or override:
+                decision = await workflow.execute_activity(
+                    "route_order",
+                    RouteRequest(order=order, rule_version=self.state.rule_version,
+                                 warehouse=override[0] if override else None, carrier=override[1] if override else None),
+                    result_type=RoutingDecision,
+                    **IO,
+                )
+                if not decision.needs_review:
+                    break
+            reason = (
+                f"{decision.reason}; {decision.carrier_reason}" if decision
+                else "地址未解析到区县,无法自动分单 address has no district: routing needs a person"
+            )
+            features = ["NO_RULE_MATCH"] if decision is None or not decision.matched else ["NO_CARRIER"]
+            d = await self._review(ReviewKind.ROUTING, reason, features)
+            if d is None:
+                return
+            if d.decision == Decision.REJECT:
+                await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "分单驳回 rejected in routing review")
+                return
+            override = (d.warehouse or "", d.carrier)
+        else:
+            return
+        assert decision is not None
+        self.state.routing = decision
+        self.state.warehouse = decision.warehouse
+        self.state.carrier = decision.carrier
+        await self._transition(
+            S.ROUTED,
+            "order.routed",
+            actor="reviewer" if decision.rule_id == "manual" else "rules",
+            reason=f"{decision.reason}; 快递 carrier {decision.carrier}: {decision.carrier_reason}",
+            data={
+                "rule_version": decision.rule_version,
+                "rule_id": decision.rule_id,
+                "warehouse": decision.warehouse,
+                "carrier": decision.carrier,
+                "freight": str(decision.freight) if decision.freight is not None else None,
+            },
+        )
+
+    async def _release(self) -> None:
+        """Keep the routed order open through its release window (late duplicates can merge, a burst
+        breaker can still hold it), then complete."""
+        deadline = self.state.submission.ordered_at + timedelta(seconds=self.policy.release_delay_seconds)
+        while not self.state.status.terminal:
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                break
+            try:
+                await workflow.wait_condition(
+                    lambda: self.cancel_request is not None or bool(self.burst_notices), timeout=timedelta(seconds=remaining)
+                )
+            except asyncio.TimeoutError:
+                break
+            if self.cancel_request is not None:
+                await self._cancel()
+                return
+            notices, self.burst_notices = self.burst_notices, []
+            await self._burst_review(notices)
+        if not self.state.status.terminal:
+            await self._transition(S.COMPLETED, "order.completed")
+
+    # ---------------------------------------------------------------- burst breaker
+
+    async def _trip_burst_breaker(self, earlier: list[str], count: int) -> None:
+        """Hold every other order of the burst too (they may already be routed)."""
+        notice = BurstNotice(
+            by_order_id=self.state.order_id, count=count,
+            reason=f"熔断: 同一客户同一地址{self.policy.risk.burst_window_minutes}分钟内{count}单 (由 {self.state.order_id} 触发)",
+        )
+        for oid in earlier:
+            try:
+                await workflow.get_external_workflow_handle(oid).signal("burst_hold", notice)
+            except Exception:  # noqa: BLE001 - that order has closed; nothing left to hold
+                self._event("burst.peer_closed", reason=f"{oid} already closed", data={"order_id": oid})
+
+    @workflow.signal(name="burst_hold")
+    def burst_hold(self, notice: BurstNotice) -> None:
+        if self.state.status.terminal or notice.by_order_id in self.burst_seen:
+            return
+        self.burst_seen.add(notice.by_order_id)
+        if any(r.state == ReviewState.OPEN and r.kind == ReviewKind.RISK for r in self.state.reviews):
+            return  # already held for risk review: the reviewer sees the burst there
+        if self.state.status == S.ROUTED:
+            self.burst_notices.append(notice)
+        # earlier than routing: this order's own scan counts the burst
+
+    async def _burst_review(self, notices: list[BurstNotice]) -> None:
+        d = await self._review(ReviewKind.RISK, notices[-1].reason, ["BURST_SAME_ADDRESS"])
+        if d is None:
+            return
+        if d.decision == Decision.REJECT:
+            await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "熔断驳回 rejected after burst hold")
+            return
+        if d.decision == Decision.REROUTE:
+            await self._route((d.warehouse or "", d.carrier))
+            return
+        await self._transition(S.ROUTED, "order.released_from_hold", actor=d.reviewer, reason=d.note)
+
+    # ---------------------------------------------------------------- coupon ledger
+
+    async def _redeem_coupon(self) -> None:
+        order = self.state.order
+        if order is None or order.coupon is None or self.state.coupon_redeemed:
+            return
+        first = await workflow.execute_activity("redeem_coupon", CouponRequest(order=order), result_type=str | None, **IO)
+        self.state.coupon_redeemed = first == order.order_id
+        self._event("coupon.redeemed", reason=f"{order.coupon.code} ¥{order.coupon.amount}",
+                    data={"code": order.coupon.code, "first_redeemed_by": first})
 
     # ---------------------------------------------------------------- duplicates
 
@@ -227,7 +398,13 @@ class OrderWorkflow:
             created_at=workflow.now(),
         )
         self.state.reviews.append(task)
-        await self._transition(S.HELD, "review.opened", reason=reason, data={"review_id": task.review_id, "kind": kind})
+        opened = {"review_id": task.review_id, "kind": kind, "features": features}
+        if self.state.status == S.HELD:
+            self._event("review.opened", reason=reason, data=opened)
+            await self._project()
+        else:
+            await self._transition(S.HELD, "review.opened", reason=reason, data=opened)
+        self._notify(task, escalated=False)
 
         decided = lambda: task.review_id in self.decisions or self.cancel_request is not None  # noqa: E731
         escalation = timedelta(seconds=self.policy.review_escalation_seconds)
@@ -238,6 +415,7 @@ class OrderWorkflow:
             task.escalated_at = workflow.now()
             self._event("review.escalated", reason=f"no decision within {escalation}", data={"review_id": task.review_id})
             await self._project()
+            self._notify(task, escalated=True)
             try:
                 await workflow.wait_condition(decided, timeout=red)
             except asyncio.TimeoutError:
@@ -280,7 +458,8 @@ class OrderWorkflow:
     def _validate_decision(self, d: ReviewDecision) -> None:
         try:
             if d.review_id in self.decisions:
-                raise InvalidDecision(f"review {d.review_id} already has a decision")
+                first = self.decisions[d.review_id]
+                raise InvalidDecision(f"review {d.review_id} is already decided ({first.decision} by {first.reviewer})")
             validate_decision(self._find_review(d.review_id), d)
         except InvalidDecision as exc:
             raise ApplicationError(str(exc), type="InvalidDecision", non_retryable=True) from None
@@ -322,6 +501,27 @@ class OrderWorkflow:
         assert req is not None
         await self._transition(S.CANCELLED, "order.cancelled", actor=req.actor, reason=req.reason)
 
+    def _notify(self, task: ReviewTask, *, escalated: bool) -> None:
+        """WeCom to-do for the review; runs beside the order and never blocks it."""
+
+        async def send() -> None:
+            try:
+                await workflow.execute_activity(
+                    "notify_wecom",
+                    NotifyRequest(order_id=task.order_id, kind=task.kind.value, reason=task.reason,
+                                  features=task.features, console_url=self.policy.console_url, escalated=escalated),
+                    **NOTIFY,
+                )
+            except Exception as exc:  # noqa: BLE001 - a lost notification must not fail the order
+                self._event("notify.failed", reason=str(exc)[:300], data={"review_id": task.review_id})
+
+        background = asyncio.create_task(send())
+        self._background.add(background)
+        background.add_done_callback(self._background.discard)
+
+    def _has_event(self, name: str) -> bool:
+        return any(e.event == name for e in self.state.timeline)
+
     # ---------------------------------------------------------------- bookkeeping
 
     def _flag(self, flag: str) -> None:
@@ -352,6 +552,9 @@ class OrderWorkflow:
             raise RuntimeError(str(exc)) from exc
         self._event(event, actor=actor, reason=reason, data=data)
         self._upsert_search_attributes()
+        if target in (S.REJECTED, S.CANCELLED) and self.state.coupon_redeemed and self.state.order:
+            await workflow.execute_activity("release_coupon", CouponRequest(order=self.state.order), result_type=bool, **IO)
+            self.state.coupon_redeemed = False
         await self._project()
 
     def _upsert_search_attributes(self) -> None:

@@ -14,11 +14,15 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.risk import RiskThresholds
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ZHONGSHU_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHONGSHU_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     # where things live
     var_dir: Path = ROOT / "var"
@@ -56,6 +60,8 @@ class Settings(BaseSettings):
     dedupe_window_seconds: int = 300
     review_escalation_seconds: int = 2 * 3600
     review_red_seconds: int = 24 * 3600
+    # risk thresholds, e.g. ZHONGSHU_RISK__BURST_COUNT=5, ZHONGSHU_RISK__NEW_CUSTOMER_AMOUNT=5000
+    risk: RiskThresholds = RiskThresholds()
 
     @property
     def db_url(self) -> str:

@@ -1,0 +1,43 @@
+"""Console entry point: `streamlit run console/app.py`.
+
+Only navigation and the sidebar live here; each page is its own module in ``pages_/``. WeCom
+messages link to ``{console_url}/?order_id=…``, i.e. the default page, so a root URL carrying an
+order id is forwarded to the timeline page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts console/ on the path, not the project
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from console.api_client import ApiError, from_env, md_escape  # noqa: E402
+
+st.set_page_config(page_title="订单中枢 · 审核台", page_icon="📦", layout="wide")
+
+orders = st.Page("pages_/orders.py", title="订单列表", icon="📋", url_path="orders", default=True)
+timeline = st.Page("pages_/timeline.py", title="订单轨迹", icon="🧭", url_path="timeline")
+reviews = st.Page("pages_/reviews.py", title="审核队列", icon="🧑‍⚖️", url_path="reviews")
+rejections = st.Page("pages_/rejections.py", title="拒收记录", icon="📮", url_path="rejections")
+rules = st.Page("pages_/rules.py", title="规则", icon="📐", url_path="rules")
+
+page = st.navigation([orders, timeline, reviews, rejections, rules])
+
+if page.url_path == orders.url_path and st.query_params.get("order_id"):
+    st.switch_page(timeline, query_params={"order_id": st.query_params["order_id"]})
+
+with st.sidebar:
+    api = from_env()
+    st.caption(f"API: `{api.base_url}`")
+    try:
+        api.get("/healthz")
+        st.markdown(":green[● API 正常]")
+    except ApiError as exc:
+        st.markdown(f":red[● API 不可用] — {md_escape(str(exc))}")
+
+page.run()

@@ -1,0 +1,128 @@
+"""订单轨迹: one order from GET /v1/orders/{id} — header facts, then every event with who and why.
+
+The API answers from the live workflow (``source: workflow``) or, once the workflow has closed,
+from the read model (``source: read_model``); the two shapes differ, so ``view`` flattens both
+into what this page shows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import streamlit as st
+
+from console.api_client import ApiError, from_env, md_escape, show_error
+from console.ui import (
+    CHANNELS, DECISIONS, KINDS, event_text, flags_text, fmt_money, fmt_time, region, status_badge, status_text,
+)
+
+TIMELINE = "pages_/timeline.py"
+
+
+def view(d: dict[str, Any]) -> dict[str, Any]:
+    """Both API shapes → one flat dict."""
+    if d.get("source") != "workflow":
+        addr = {k: d.get(k) for k in ("province", "city", "district", "adcode")} | {"text": d.get("address_text")}
+        return d | {"address": addr if d.get("adcode") else None, "address_raw": d.get("address_text"),
+                    "reviews": d.get("reviews", []), "merged_duplicates": d.get("merged_duplicates", [])}
+    sub, order = d["submission"], d.get("order") or {}
+    lines = order.get("lines") or sub["lines"]
+    goods = sum((Decimal(str(ln["unit_price"])) * ln["quantity"] for ln in lines), Decimal("0"))
+    coupon = order.get("coupon") or sub.get("coupon") or {}
+    return d | {
+        "channel": sub["channel"], "channel_order_id": sub["channel_order_id"],
+        "customer_id": sub["customer"]["id"], "customer_name": order.get("customer_name") or sub["customer"]["name"],
+        "phone": order.get("phone") or sub["customer"]["phone"],
+        "address": order.get("address"), "address_raw": order.get("address_raw") or sub["address"].get("raw"),
+        "lines": lines, "goods_amount": goods, "coupon_code": coupon.get("code"), "coupon_amount": coupon.get("amount"),
+        "freight": sub.get("freight"), "paid_amount": sub.get("paid_amount"), "ordered_at": sub.get("ordered_at"),
+    }
+
+
+def link(order_id: str) -> None:
+    st.page_link(TIMELINE, label=order_id, icon="🧭", query_params={"order_id": order_id})
+
+
+st.title("🧭 订单轨迹")
+current = st.query_params.get("order_id", "")
+with st.form("timeline_lookup", border=False):
+    entered = st.text_input("订单号", value=current, placeholder="order-tmall-…")
+    if st.form_submit_button("查询") and entered.strip() != current:
+        st.query_params["order_id"] = entered.strip()
+        st.rerun()
+if not current:
+    st.info("输入订单号，或从订单列表 / 审核队列打开一个订单。")
+    st.stop()
+
+try:
+    o = view(from_env().get(f"/v1/orders/{current}"))
+except ApiError as exc:
+    show_error(exc, "查询订单")
+    st.stop()
+
+label, colour = status_badge(o["status"])
+st.subheader(md_escape(o["order_id"]))
+st.badge(label, color=colour)
+if st.button("刷新", icon="🔄"):
+    st.rerun()
+
+c1, c2, c3 = st.columns(3)
+c1.markdown(f"**渠道** {CHANNELS.get(o['channel'], o['channel'])} · `{o['channel_order_id']}`  \n"
+            f"**下单时间** {fmt_time(o.get('ordered_at'))}")
+c1.markdown(f"**客户** {md_escape(o.get('customer_name') or '')} ({md_escape(o['customer_id'])})  \n"
+            f"**电话** {md_escape(o.get('phone') or '-')}")
+a = o.get("address")
+if a:
+    c2.markdown(f"**地址** {region(a.get('province'), a.get('city'), a.get('district'))}  \n"
+                f"**行政区划码** `{a.get('adcode')}`  \n{md_escape(a.get('text') or '')}")
+else:
+    c2.markdown(f"**地址** :orange[未解析到区县] — {md_escape(o.get('address_raw') or '-')}")
+c3.markdown(f"**商品金额** {fmt_money(o.get('goods_amount'))} · **运费** {fmt_money(o.get('freight'))}  \n"
+            f"**优惠券** {md_escape(o.get('coupon_code') or '-')} {fmt_money(o.get('coupon_amount')) if o.get('coupon_code') else ''}  \n"
+            f"**实付** {fmt_money(o.get('paid_amount'))}")
+c3.markdown(f"**仓库** {o.get('warehouse') or '-'} · **承运商** {o.get('carrier') or '-'}  \n"
+            f"**风险等级** {o.get('risk_level') or '-'} · **规则版本** {o.get('rule_version') or '-'}")
+if o.get("flags"):
+    st.warning(f"标记: {flags_text(o['flags'])}")
+if o.get("merged_into"):
+    st.markdown("**已并入订单**")
+    link(o["merged_into"])
+if o.get("merged_duplicates"):
+    st.markdown("**并入本单的重复订单**")
+    for dup in o["merged_duplicates"]:
+        link(dup)
+if o.get("risk_hits"):
+    st.markdown("#### 风险命中")
+    st.dataframe([{"特征": h.get("code"), "级别": h.get("severity"), "原因": h.get("reason")} for h in o["risk_hits"]],
+                 hide_index=True)
+for e in o.get("errors") or []:
+    st.error(md_escape(f"{e.get('field')}: {e.get('message')}"))
+
+st.markdown("#### 商品")
+st.dataframe(
+    [{"行": ln.get("line_no", i + 1), "SKU": ln["sku"], "名称": ln["name"], "品类": ln["category"],
+      "数量": ln["quantity"], "单价": fmt_money(ln["unit_price"]), "适配车型": ln.get("vehicle_model") or ""}
+     for i, ln in enumerate(o.get("lines") or [])],
+    hide_index=True,
+)
+
+if o.get("reviews"):
+    st.markdown("#### 审核任务")
+    st.dataframe(
+        [{"审核单": r["review_id"], "类型": KINDS.get(r["kind"], r["kind"]), "状态": r["state"],
+          "原因": r["reason"], "风险特征": "、".join(r.get("features") or []), "创建": fmt_time(r["created_at"]),
+          "决定": DECISIONS.get(r.get("decision") or "", r.get("decision") or ""), "审核人": r.get("reviewer") or "",
+          "备注": r.get("note") or ""} for r in o["reviews"]],
+        hide_index=True,
+    )
+elif o.get("source") != "workflow":
+    st.caption("订单已结束，审核任务详情见轨迹中的 review.* 事件。")
+
+st.markdown("#### 轨迹")
+st.dataframe(
+    [{"时间": fmt_time(e["at"]), "事件": event_text(e["event"]), "状态": status_text(e["status"]),
+      "操作人": e["actor"], "原因": e.get("reason") or ""} for e in o.get("timeline") or []],
+    hide_index=True,
+)
+st.caption(f"数据来源: {'工作流实时状态' if o.get('source') == 'workflow' else '读模型'}")

@@ -1,0 +1,124 @@
+"""Labels and formats shared by the console pages: one place for the Chinese words and the colours.
+
+Statuses, flags, review kinds and timeline events have English machine names in the API; people on
+the floor read the Chinese label with an icon, so a status is recognisable at a glance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+CN_TZ = timezone(timedelta(hours=8))  # China has no DST; no tz database needed
+
+# status → (icon, label, badge colour)
+STATUS: dict[str, tuple[str, str, str]] = {
+    "received": ("📥", "已接收", "blue"),
+    "validated": ("✅", "已校验", "green"),
+    "held": ("⏸️", "待审核", "orange"),
+    "routed": ("🚚", "已分单", "violet"),
+    "completed": ("🏁", "已完成", "green"),
+    "rejected": ("⛔", "已拒绝", "red"),
+    "cancelled": ("✖️", "已取消", "gray"),
+    "merged": ("🔗", "已合并", "gray"),
+}
+TERMINAL = {"completed", "rejected", "cancelled", "merged"}
+CHANNELS = {"tmall": "天猫", "taobao": "淘宝", "douyin": "抖音", "miniprogram": "小程序", "erp": "ERP", "manual": "手工"}
+FLAGS = {"suspected_brushing": "促销刷单疑似"}
+KINDS = {"address": "地址", "routing": "分单", "risk": "风控"}
+DECISIONS = {"approve": "通过", "reject": "拒绝", "reroute": "改派仓库", "correct_address": "更正地址"}
+WAREHOUSES = ["HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"]  # no warehouse list endpoint yet
+EVENTS = {
+    "order.received": "订单接收",
+    "order.validated": "校验通过",
+    "order.routed": "已分单",
+    "order.completed": "已完成",
+    "order.rejected": "订单拒绝",
+    "order.cancelled": "订单取消",
+    "review.opened": "创建审核任务",
+    "review.escalated": "审核已升级",
+    "review.red": "审核超24小时",
+    "review.decided": "审核已决定",
+    "address.corrected": "地址已更正",
+    "address.accepted_unresolved": "地址按原文接受",
+    "duplicate.merged": "合并重复订单",
+    "duplicate.merged_into": "并入其他订单",
+}
+
+
+def status_text(status: str | None) -> str:
+    icon, label, _ = STATUS.get(status or "", ("❔", status or "-", "gray"))
+    return f"{icon} {label}"
+
+
+def status_badge(status: str | None) -> tuple[str, str]:
+    """(label, colour) for st.badge."""
+    icon, label, colour = STATUS.get(status or "", ("❔", status or "-", "gray"))
+    return f"{icon} {label} ({status})", colour
+
+
+def flags_text(flags: list[str] | None) -> str:
+    return "、".join(FLAGS.get(f, f) for f in flags or [])
+
+
+def stale(order: dict[str, Any], hours: int = 24) -> bool:
+    """An open order nobody touched for a day: the small-team rule 'untouched 24 h turns red'."""
+    at = parse_time(order.get("updated_at"))
+    return bool(at) and order.get("status") not in TERMINAL and datetime.now(timezone.utc) - at > timedelta(hours=hours)
+
+
+def event_text(event: str) -> str:
+    label = EVENTS.get(event)
+    return f"{label} ({event})" if label else event
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def fmt_time(value: Any) -> str:
+    """Beijing time, to the second: what a reviewer compares with WeCom messages."""
+    dt = parse_time(value)
+    if dt is None:
+        return str(value or "")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(CN_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_age(seconds: int | float | None) -> str:
+    """8000 → '2小时13分'; days when it is that bad."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{minutes}分"
+    if minutes:
+        return f"{minutes}分"
+    return f"{secs}秒"
+
+
+def fmt_money(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    try:
+        return f"¥{Decimal(str(value)):,.2f}"
+    except InvalidOperation:
+        return str(value)
+
+
+def region(province: Any, city: Any, district: Any) -> str:
+    return "".join(p for p in (province, city, district) if p) or "-"
