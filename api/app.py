@@ -16,8 +16,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import require
 from api.errors import field_errors, field_path
 from api.intake import current_state, submit
+from api.rules_routes import router as rules_router
 from domain.review import Decision, ReviewDecision
-from store import read_model
+from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
 from workflows.order import CancelRequest, OrderWorkflow
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI):
         migrate(settings.db_url)
         app.state.engine = engine_for(settings.db_url)
+        rules.ensure_default(app.state.engine)
         app.state.client = client or await connect(settings, service="api")
         yield
 
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     def temporal(request: Request) -> Client:
         return request.app.state.client
+
+    app.include_router(rules_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():
@@ -133,9 +137,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request: Request,
         state: str | None = Query(None, description="open | decided | cancelled"),
         kind: str | None = Query(None, description="address | routing | risk"),
+        order_id: str | None = Query(None),
         _role: str = Depends(require("reviewer", "readonly")),
     ):
-        items = [_age(r) for r in read_model.list_reviews(engine(request), state=state, kind=kind)]
+        items = [_age(r) for r in read_model.list_reviews(engine(request), state=state, kind=kind, order_id=order_id)]
         return {"total": len(items), "items": items}
 
     @app.post("/v1/reviews/{review_id}/decision", tags=["reviews"])

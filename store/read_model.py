@@ -45,7 +45,7 @@ def project_order(engine: Engine, state: OrderState) -> None:
         "city": o.address.city if o and o.address else None,
         "district": o.address.district if o and o.address else None,
         "adcode": o.address.adcode if o and o.address else None,
-        "address_text": (o.address.text if o and o.address else sub.address.as_text())[:300],
+        "address_text": (o.address.text if o and o.address else o.address_raw if o else sub.address.as_text())[:300],
         "goods_amount": o.goods_amount if o else None,
         "coupon_code": sub.coupon.code if sub.coupon else None,
         "coupon_amount": sub.coupon.amount if sub.coupon else None,
@@ -234,12 +234,25 @@ def get_order(engine: Engine, order_id: str) -> dict[str, Any] | None:
                 select(timeline_events).where(timeline_events.c.order_id == order_id).order_by(timeline_events.c.seq)
             )
         ]
+        d["reviews"] = [
+            _row(x)
+            for x in conn.execute(
+                select(review_tasks).where(review_tasks.c.order_id == order_id).order_by(review_tasks.c.created_at)
+            )
+        ]
+        d["merged_duplicates"] = [
+            x.order_id for x in conn.execute(select(orders.c.order_id).where(orders.c.merged_into == order_id))
+        ]
         return d
 
 
-def list_reviews(engine: Engine, *, state: str | None = None, kind: str | None = None, limit: int = 200):
+def list_reviews(
+    engine: Engine, *, state: str | None = None, kind: str | None = None, order_id: str | None = None, limit: int = 200
+):
     with engine.connect() as conn:
         q = select(review_tasks)
+        if order_id:
+            q = q.where(review_tasks.c.order_id == order_id)
         if state:
             q = q.where(review_tasks.c.state == state)
         if kind:
