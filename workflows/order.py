@@ -199,7 +199,7 @@ class OrderWorkflow:
             if d is None:
                 return
             if d.decision == Decision.REJECT:
-                await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "风控驳回 rejected in risk review")
+                await self._rejected_by(d, "风控驳回 rejected in risk review")
                 return
             if d.decision == Decision.REROUTE:
                 override = (d.warehouse or "", d.carrier)
@@ -231,7 +231,7 @@ class OrderWorkflow:
             if d is None:
                 return
             if d.decision == Decision.REJECT:
-                await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "分单驳回 rejected in routing review")
+                await self._rejected_by(d, "分单驳回 rejected in routing review")
                 return
             override = (d.warehouse or "", d.carrier)
         else:
@@ -306,7 +306,7 @@ class OrderWorkflow:
         if d is None:
             return
         if d.decision == Decision.REJECT:
-            await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "熔断驳回 rejected after burst hold")
+            await self._rejected_by(d, "熔断驳回 rejected after burst hold")
             return
         if d.decision == Decision.REROUTE:
             await self._route((d.warehouse or "", d.carrier))
@@ -370,7 +370,7 @@ class OrderWorkflow:
             if d is None:
                 return
             if d.decision == Decision.REJECT:
-                await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or "address rejected")
+                await self._rejected_by(d, "address rejected")
                 return
             if d.decision == Decision.APPROVE:
                 self._event("address.accepted_unresolved", actor=d.reviewer, reason=d.note)
@@ -442,6 +442,9 @@ class OrderWorkflow:
         )
         await self._project()
         return d
+
+    async def _rejected_by(self, d: ReviewDecision, default_reason: str) -> None:
+        await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or default_reason)
 
     def _find_review(self, review_id: str) -> ReviewTask | None:
         return next((r for r in self.state.reviews if r.review_id == review_id), None)
