@@ -226,6 +226,28 @@ def test_rules_page_follows_the_api(api):
         assert any("当前生效版本" in m.value for m in at.markdown)
 
 
+def test_rules_page_lists_diffs_and_activates(api):
+    from tests.test_rules_api import edited_default, set_cell
+
+    before = api.get("/v1/rules").json()["active"]
+    data = edited_default(lambda wb: set_cell(wb, "仓库规则", "R3", "warehouse", "HZ-CLOUD2"))
+    new = api.post("/v1/rules", files={"file": ("console-test.xlsx", data)}).json()["version"]
+    try:
+        at = console("pages_/rules.py")
+        assert any(f"v{before}" in m.value for m in at.markdown), [m.value for m in at.markdown]
+        at.selectbox(key="rules_diff_from").set_value(before)
+        at.selectbox(key="rules_diff_to").set_value(new)
+        at.button(key="rules_diff_go").click().run()
+        assert not at.exception
+        shown = " ".join(m.value for m in at.markdown) + " ".join(e.label for e in at.expander)
+        assert "R3" in shown and "仓库规则" in shown
+        at.selectbox(key="rules_activate_v").set_value(new)
+        at.button(key="rules_activate_go").click().run()
+        assert api.get("/v1/rules").json()["active"] == new
+    finally:
+        api.post(f"/v1/rules/{before}/activate")
+
+
 def test_age_format():
     assert fmt_age(2 * 3600 + 13 * 60 + 5) == "2小时13分"
     assert fmt_age(26 * 3600) == "1天2小时" and fmt_age(42) == "42秒" and fmt_age(None) == "-"

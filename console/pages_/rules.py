@@ -47,7 +47,7 @@ tab_act, tab_diff, tab_export, tab_upload = st.tabs(["启用版本", "版本对�
 with tab_act:
     if versions:
         v = st.selectbox("版本", versions, format_func=lambda x: f"v{x}", key="rules_activate_v")
-        if st.button("启用此版本", disabled=v == active):
+        if st.button("启用此版本", disabled=v == active, key="rules_activate_go"):
             try:
                 api.post(f"/v1/rules/{v}/activate")
                 st.session_state.rules_flash = f"已启用 v{v}，新订单将按此版本分单。"
@@ -60,11 +60,17 @@ with tab_act:
 with tab_diff:
     if len(versions) >= 2:
         c1, c2 = st.columns(2)
-        a = c1.selectbox("从", versions, index=1 if versions[0] > versions[1] else 0, format_func=lambda x: f"v{x}")
-        b = c2.selectbox("到", versions, index=0 if versions[0] > versions[1] else 1, format_func=lambda x: f"v{x}")
-        if st.button("对比"):
+        a = c1.selectbox("从", versions, index=1 if versions[0] > versions[1] else 0, format_func=lambda x: f"v{x}",
+                         key="rules_diff_from")
+        b = c2.selectbox("到", versions, index=0 if versions[0] > versions[1] else 1, format_func=lambda x: f"v{x}",
+                         key="rules_diff_to")
+        if st.button("对比", key="rules_diff_go"):
             try:
-                sheets = api.get("/v1/rules/diff", **{"from": a, "to": b}).get("sheets") or {}
+                result = api.get("/v1/rules/diff", **{"from": a, "to": b})
+                sheets = {} if result.get("empty") else {
+                    name: d for name, d in (result.get("sheets") or {}).items()
+                    if d.get("added") or d.get("removed") or d.get("changed")
+                }
             except ApiError as exc:
                 failed(exc, "版本对比")
                 sheets = None
