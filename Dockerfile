@@ -26,6 +26,7 @@ COPY workers/ workers/
 COPY api/ api/
 COPY console/ console/
 COPY fakes/ fakes/
+COPY devices/ devices/
 COPY rules/ rules/
 
 # Installed in place (editable): the code finds its data next to it (store/migrations,

@@ -14,9 +14,12 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
+from api.channel_routes import router as channel_router
 from api.errors import field_errors, field_path
 from api.intake import current_state, submit
 from api.rules_routes import router as rules_router
+from api.metrics_routes import router as metrics_router
+from api.warehouse_routes import router as warehouse_router
 from domain.review import Decision, ReviewDecision
 from store import read_model, rules
 from store.db import engine_for, migrate
@@ -78,6 +81,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return request.app.state.client
 
     app.include_router(rules_router)
+    app.include_router(channel_router)  # webhooks, OAuth2 token, mini-program, channel replay
+    app.include_router(metrics_router)  # issue 7: metrics, order status enquiries, reconciliation
+    app.include_router(warehouse_router)  # issue 5: waves, pick tasks, devices, pick lists
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():
@@ -89,7 +95,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def post_order(
         request: Request,
         payload: Any = Body(..., description="a canonical order (see OrderSubmission)"),
-        _role: str = Depends(require()),
+        _role: str = Depends(require("channel")),
     ):
         result = await submit(temporal(request), engine(request), settings, payload, source="api")
         return JSONResponse(result.body, status_code=result.http_status)

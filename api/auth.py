@@ -1,11 +1,12 @@
 """API keys with roles: service callers may do everything, reviewers decide reviews, devices report
-picks. Keys come from settings; /healthz is the only open endpoint."""
+picks, channels (OAuth2 client-credentials bearer tokens from /v1/oauth/token) submit orders.
+Keys come from settings; tokens from the read model; /healthz is the only open endpoint."""
 
 from __future__ import annotations
 
 from fastapi import Depends, HTTPException, Request, status
 
-ALL_ROLES = {"service", "reviewer", "device", "readonly"}
+ALL_ROLES = {"service", "reviewer", "device", "readonly", "channel"}
 
 
 def caller_role(request: Request) -> str:
@@ -18,7 +19,11 @@ def caller_role(request: Request) -> str:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send it in the X-API-Key header")
     role = keys.get(key)
     if role is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key")
+        from api.channel_routes import token_role
+
+        role = token_role(request.app.state.engine, key)
+    if role is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key or expired token")
     return role
 
 

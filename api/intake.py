@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -120,7 +120,7 @@ async def submit(
         adm: Admission = await asyncio.wait_for(
             handle.execute_update(OrderWorkflow.admit), timeout=ADMISSION_WAIT_SECONDS
         )
-    except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError):
+    except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
         # the workflow exists durably; the worker is slow or down: it will be processed
         return SubmitResult(202, {"order_id": order_id, "status": "received", "created": True, "merged_into": None})
     body = {"order_id": order_id, "status": adm.status.value, "created": adm.created, "merged_into": adm.merged_into}

@@ -25,8 +25,11 @@ timeline = st.Page("pages_/timeline.py", title="订单轨迹", icon="🧭", url_
 reviews = st.Page("pages_/reviews.py", title="审核队列", icon="🧑‍⚖️", url_path="reviews")
 rejections = st.Page("pages_/rejections.py", title="拒收记录", icon="📮", url_path="rejections")
 rules = st.Page("pages_/rules.py", title="规则", icon="📐", url_path="rules")
+dashboard = st.Page("pages_/dashboard.py", title="数据看板", icon="📊", url_path="dashboard")
+reconciliation = st.Page("pages_/reconciliation.py", title="财务对账", icon="💰", url_path="reconciliation")
+warehouse = st.Page("pages_/warehouse.py", title="仓库看板", icon="🏭", url_path="warehouse")
 
-page = st.navigation([orders, timeline, reviews, rejections, rules])
+page = st.navigation([orders, timeline, reviews, rejections, rules, dashboard, reconciliation, warehouse])
 
 if page.url_path == orders.url_path and st.query_params.get("order_id"):
     st.switch_page(timeline, query_params={"order_id": st.query_params["order_id"]})

@@ -34,6 +34,7 @@ class OrderState(BaseModel):
     routing: RoutingDecision | None = None
     risk_hits: list[RiskHit] = []
     coupon_redeemed: bool = False
+    erp_doc_no: str | None = None  # the ERP's sales order number once pushed
     deliveries: int = 0  # how many times the channel delivered this order (idempotent intake)
     created_at: datetime
     updated_at: datetime

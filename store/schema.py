@@ -178,3 +178,227 @@ Index(
     postgresql_where=text("active"),
     sqlite_where=text("active"),
 )
+
+# ---- finance and metrics (store/metrics.py, store/finance.py; migration 0005) ----
+from sqlalchemy import BigInteger  # noqa: E402
+
+order_finance = Table(  # an order's money at completion, allocated per line in fen
+    "order_finance",
+    metadata,
+    Column("order_id", String(100), primary_key=True),
+    Column("day", String(10), nullable=False),  # Beijing date of completion, YYYY-MM-DD
+    Column("channel", String(20), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False),
+    Column("goods_fen", BigInteger, nullable=False),
+    Column("coupon_code", String(64)),
+    Column("coupon_fen", BigInteger, nullable=False),
+    Column("freight_fen", BigInteger, nullable=False),
+    Column("paid_fen", BigInteger, nullable=False),
+    Column("lines", JSON, nullable=False, default=list),  # [LineAllocation]
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_order_finance_day", order_finance.c.day, order_finance.c.order_id)
+
+finance_statements = Table(  # what the channels and the ERP said about a day, as fetched
+    "finance_statements",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("source", String(32), primary_key=True),  # channel:<name> | erp
+    Column("ref", String(160), primary_key=True),
+    Column("order_id", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+
+reconciliation_runs = Table(  # the latest report per day (a re-run replaces it)
+    "reconciliation_runs",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("run_at", DateTime(timezone=True), nullable=False),
+    Column("workflow_id", String(200), nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("differences", JSON, nullable=False),
+    Column("workbook", LargeBinary, nullable=False),
+)
+
+status_enquiries = Table(  # each call of GET /v1/orders/{id}/status: the experience index
+    "status_enquiries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("role", String(16), nullable=False),
+)
+Index("ix_status_enquiries_order", status_enquiries.c.order_id)
+Index("ix_status_enquiries_at", status_enquiries.c.at)
+Index("ix_orders_ordered", orders.c.ordered_at)
+Index("ix_orders_warehouse_ordered", orders.c.warehouse, orders.c.ordered_at)
+# Migration 0005 also adds timeline_events.recorded_at (filled by a server default when the
+# projection inserts the event). It is deliberately not declared on the Table above, so existing
+# selects and inserts stay as they are; store/metrics.py reads it as a literal column.
+
+# ---- warehouse execution: stock per bin, waves, pick tasks, floor exceptions, scans (migration 0006) ----
+warehouse_stock = Table(  # imported from Excel (`zhongshu stock import`); picking decrements it
+    "warehouse_stock",
+    metadata,
+    Column("warehouse", String(32), primary_key=True),
+    Column("bin", String(16), primary_key=True),  # A-03-12
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(128), nullable=False, default=""),
+    Column("quantity", Integer, nullable=False),
+    Column("barcode", String(64), nullable=False, default=""),
+    Column("notes", String(200), nullable=False, default=""),  # e.g. 易碎品轻拿
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_warehouse_stock_sku", warehouse_stock.c.warehouse, warehouse_stock.c.sku)
+
+stock_moves = Table(  # one row per confirmed pick / put-away: the idempotency key of a decrement
+    "stock_moves",
+    metadata,
+    Column("move_id", String(160), primary_key=True),
+    Column("warehouse", String(32), nullable=False),
+    Column("bin", String(16), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+waves = Table(
+    "waves",
+    metadata,
+    Column("wave_id", String(80), primary_key=True),  # HZ-DIRECT-20261126-07
+    Column("warehouse", String(32), nullable=False),
+    Column("wave_no", String(16), nullable=False),  # B26-07
+    Column("carrier", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # open | picking | packing | done
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("cutoff_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("close_reason", String(16)),
+    Column("order_ids", JSON, nullable=False, default=list),
+    Column("task_count", Integer, nullable=False, default=0),
+    Column("done_count", Integer, nullable=False, default=0),
+    Column("short_count", Integer, nullable=False, default=0),
+    Column("qc_pending_count", Integer, nullable=False, default=0),
+    Column("putaway_pending_count", Integer, nullable=False, default=0),
+    Column("packed_by", String(64)),
+    Column("packed_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_waves_warehouse_state", waves.c.warehouse, waves.c.state, waves.c.opened_at)
+
+pick_tasks = Table(
+    "pick_tasks",
+    metadata,
+    Column("task_id", String(100), primary_key=True),
+    Column("wave_id", String(80), nullable=False),
+    Column("warehouse", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # pick | putaway
+    Column("seq", Integer, nullable=False),  # walking order
+    Column("bin", String(16), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("name", String(128), nullable=False, default=""),
+    Column("barcode", String(64), nullable=False, default=""),
+    Column("quantity", Integer, nullable=False),
+    Column("picked_qty", Integer, nullable=False, default=0),
+    Column("image_url", String(500)),
+    Column("notes", JSON, nullable=False, default=list),
+    Column("qc_required", Boolean, nullable=False, default=False),
+    Column("state", String(20), nullable=False),
+    Column("allocations", JSON, nullable=False, default=list),
+    Column("device_id", String(64)),
+    Column("picker", String(64)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_pick_tasks_wave_seq", pick_tasks.c.wave_id, pick_tasks.c.seq)
+Index("ix_pick_tasks_warehouse_state", pick_tasks.c.warehouse, pick_tasks.c.state)
+
+warehouse_exceptions = Table(  # short picks, reprint-label requests, QC failures: the lead's tasks
+    "warehouse_exceptions",
+    metadata,
+    Column("exception_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("warehouse", String(32), nullable=False),
+    Column("wave_id", String(80)),
+    Column("task_id", String(100)),
+    Column("bin", String(16)),
+    Column("sku", String(64)),
+    Column("picker", String(64)),
+    Column("device_id", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("order_ids", JSON, nullable=False, default=list),
+    Column("state", String(16), nullable=False),  # open | resolved
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+Index("ix_warehouse_exceptions_state", warehouse_exceptions.c.warehouse, warehouse_exceptions.c.state, warehouse_exceptions.c.created_at)
+
+scan_events = Table(  # every mis-scan a device caught, per picker: the dashboard's error rate
+    "scan_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # chosen by the device: retries never double-count
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("warehouse", String(32), nullable=False),
+    Column("picker", String(64), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("task_id", String(100)),
+    Column("kind", String(20), nullable=False),  # unreadable | wrong_bin | wrong_item | wrong_quantity
+    Column("barcode", String(200), nullable=False, default=""),
+)
+Index("ix_scan_events_picker_at", scan_events.c.picker, scan_events.c.at)
+
+# ---- channels: accounts, webhook attempts, OAuth2 clients/tokens, ERP document no. (migration 0004) ----
+channel_accounts = Table(  # one row per polled/pushed channel account (`zhongshu channels add`)
+    "channel_accounts",
+    metadata,
+    Column("account_id", String(64), primary_key=True),  # e.g. tmall-hz-flagship
+    Column("channel", String(20), nullable=False),
+    Column("base_url", String(300), nullable=False),
+    Column("app_key", String(128), nullable=False),
+    Column("app_secret", String(256), nullable=False),  # never put in workflow inputs/histories
+    Column("options", JSON, nullable=False, default=dict),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_attempts = Table(  # every push we received, accepted or not (bad signatures included)
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("outcome", String(20), nullable=False),  # accepted | bad_signature | unmappable | ignored | error
+    Column("http_status", Integer, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("body_sha256", String(64), nullable=False),
+    Column("body_bytes", Integer, nullable=False),
+    Column("order_ids", JSON, nullable=False, default=list),
+    Column("remote", String(64)),
+)
+Index("ix_webhook_attempts_received", webhook_attempts.c.received_at)
+
+oauth_clients = Table(  # OAuth2 client-credentials callers (the mini-program backend)
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("token_ttl_seconds", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+oauth_tokens = Table(  # issued bearer tokens, stored hashed
+    "oauth_tokens",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_oauth_tokens_expires", oauth_tokens.c.expires_at)
+orders.append_column(Column("erp_doc_no", String(40)))  # set by push_order_to_erp, never by the projection
+orders.append_column(Column("erp_pushed_at", DateTime(timezone=True)))

@@ -79,7 +79,7 @@ def order_payload(coid: str | None = None, **overrides: Any) -> dict[str, Any]:
         "channel": "miniprogram",
         "channel_order_id": coid or f"T{uuid.uuid4().hex[:12]}",
         "ordered_at": (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat(),
-        "customer": {"id": "SHOP-HZ-001", "name": " 王建国 ", "phone": random_mobile()},
+        "customer": {"id": f"SHOP-T{uuid.uuid4().hex[:8]}", "name": " 王建国 ", "phone": random_mobile()},
         "address": {"raw": "杭州萧山区北干街道金城路188号"},
         "lines": [
             {

@@ -44,7 +44,7 @@ async def test_order_over_http_reaches_completed_and_read_model(stack):
         assert state["order"]["address"]["district"] == "萧山区"
 
         def listed():
-            got = http.get("/v1/orders", params={"status": "completed", "customer_id": "SHOP-HZ-001"}).json()
+            got = http.get("/v1/orders", params={"status": "completed", "customer_id": payload["customer"]["id"]}).json()
             return any(i["order_id"] == order_id for i in got["items"])
 
         await wait_for(listed)

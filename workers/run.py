@@ -23,6 +23,12 @@ async def run_worker(settings: Settings | None = None) -> None:
     version = rules.ensure_default(engine)
     log.info("reference data %s; routing rules version %s active", seeded, version)
     client = await connect(s, service="worker")
+    from workflows.reconciliation import ensure_reconciliation_schedule
+
+    try:
+        await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
+    except Exception:  # noqa: BLE001 - a schedule problem must not keep orders from flowing
+        log.exception("could not ensure the reconciliation schedule")
     worker = build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,6 +18,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.assessment import CouponRequest, RiskAssessment, RiskRequest, RouteRequest
+    from activities.channels import ErpPushRequest, ErpPushResult
+    from activities.finance import OrderFinanceRequest
     from activities.intake import DuplicateCheck, RejectionIn
     from activities.notify import NotifyRequest
     from domain.risk import Severity
@@ -67,6 +69,11 @@ class BurstNotice(BaseModel):
     reason: str
 
 
+ERP_PUSH = dict(  # no attempt limit: the ERP being down delays the push, never the order
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=10)),
+)
 NOTIFY = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -94,6 +101,7 @@ class OrderWorkflow:
         self.burst_notices: list[BurstNotice] = []
         self.burst_seen: set[str] = set()
         self._background: set[asyncio.Task] = set()
+        self._erp_push: asyncio.Task | None = None
 
     # ---------------------------------------------------------------- run
 
@@ -160,6 +168,8 @@ class OrderWorkflow:
             reason=f"address resolved to {order.address.region} ({order.address.adcode})" if order.address else "",
         )
         self.intake_done = True
+        if workflow.patched("erp-push-v1"):
+            self._erp_push = asyncio.create_task(self._push_to_erp())
 
     async def _assess(self) -> None:
         """Risk scan on every order (17 features), then routing by the pinned rules version."""
@@ -274,7 +284,27 @@ class OrderWorkflow:
             notices, self.burst_notices = self.burst_notices, []
             await self._burst_review(notices)
         if not self.state.status.terminal:
+            if self._erp_push is not None:
+                await self._erp_push  # completed means the ERP has the order too
+            if workflow.patched("finance-record-v1") and self.state.order is not None:
+                await workflow.execute_activity(
+                    "record_order_finance",
+                    OrderFinanceRequest(order=self.state.order, completed_at=workflow.now()),
+                    result_type=bool,
+                    **IO,
+                )
             await self._transition(S.COMPLETED, "order.completed")
+
+    async def _push_to_erp(self) -> None:
+        """Push the accepted order to the ERP beside the order's own progress; record the doc number."""
+        assert self.state.order is not None
+        result: ErpPushResult = await workflow.execute_activity(
+            "push_order_to_erp", ErpPushRequest(order=self.state.order), result_type=ErpPushResult, **ERP_PUSH
+        )
+        if result.doc_no:
+            self.state.erp_doc_no = result.doc_no
+            self._event("erp.pushed", reason=f"ERP 销售订单 {result.doc_no}", data={"doc_no": result.doc_no})
+            await self._project()
 
     # ---------------------------------------------------------------- burst breaker
 

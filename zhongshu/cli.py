@@ -189,5 +189,209 @@ def bench_routing(n: int = typer.Option(10000, help="how many orders to route"))
     run(n)
 
 
+@app.command()
+def reconcile(
+    day: str = typer.Option("", help="YYYY-MM-DD (Beijing); default: yesterday"),
+    wait: bool = typer.Option(True, help="wait for the report and print its summary"),
+    schedule: bool = typer.Option(False, help="only make sure the daily schedule exists"),
+) -> None:
+    """Finance reconciliation for a day (ReconciliationWorkflow), or create the daily schedule."""
+    from datetime import datetime, timedelta, timezone
+
+    from workers.temporal_client import connect
+    from workflows.reconciliation import ensure_reconciliation_schedule, start_reconciliation
+
+    s = get_settings()
+    day = day or (datetime.now(timezone(timedelta(hours=8))).date() - timedelta(days=1)).isoformat()
+
+    async def main() -> None:
+        client = await connect(s)
+        if schedule:
+            created = await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
+            console.print(f"daily reconciliation schedule {'created' if created else 'already there (updated)'}")
+            return
+        handle = await start_reconciliation(client, s.task_queue, day)
+        console.print(f"reconciliation {day} started: workflow {handle.id}")
+        if wait:
+            summary = await handle.result()
+            console.print(summary.model_dump())
+            console.print(f"report: {s.api_base_url}/v1/reconciliation/runs/{day}/report.xlsx")
+
+    asyncio.run(main())
+
+
+# ---- channels (issue 4): accounts, ERP history import, intake benchmark ----
+channels_app = typer.Typer(help="Sales channels: accounts that are polled, OAuth2 clients that push.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+import_app = typer.Typer(help="Import history from other systems without re-keying.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@channels_app.command("add")
+def channels_add(
+    channel: str = typer.Argument(..., help="tmall | taobao | erp | miniprogram"),
+    account_id: str = typer.Option("", help="account id (tmall/taobao/erp); default: the channel name"),
+    url: str = typer.Option("", help="the channel's API base (TOP: …/router/rest; ERP: the WebAPI base)"),
+    app_key: str = typer.Option("", help="app key / ERP client id / OAuth2 client id (miniprogram)"),
+    secret: str = typer.Option(..., prompt=True, hide_input=True, help="app secret / client secret"),
+    start_sync: bool = typer.Option(True, help="tmall/taobao: start the account's ChannelSyncWorkflow"),
+    poll_seconds: int = typer.Option(0, help="poll interval; default from settings"),
+    token_ttl: int = typer.Option(0, help="miniprogram: lifetime of issued tokens (s)"),
+) -> None:
+    """Add (or update) a channel account; for Tmall/Taobao also start polling it."""
+    from activities.channels import ChannelAccount, save_account
+
+    s = get_settings()
+    engine = _rules_engine()
+    if channel == "miniprogram":
+        from api.channel_routes import create_oauth_client
+
+        create_oauth_client(engine, app_key or "miniprogram", secret, ttl_seconds=token_ttl or s.oauth_token_ttl_seconds)
+        console.print(f"OAuth2 client {app_key or 'miniprogram'!r} can now get tokens at {s.api_base_url}/v1/oauth/token")
+        return
+    if channel not in ("tmall", "taobao", "erp") or not url:
+        console.print("[red]tmall/taobao/erp need --url[/red]" if url == "" else f"[red]unknown channel {channel!r}[/red]")
+        raise typer.Exit(1)
+    acc = ChannelAccount(account_id=account_id or channel, channel=channel, base_url=url, app_key=app_key, app_secret=secret)
+    save_account(engine, acc)
+    console.print(f"account {acc.account_id!r} ({channel}) saved")
+    if channel in ("tmall", "taobao") and start_sync:
+        from workers.temporal_client import connect
+        from workflows.channel_sync import ensure_sync_workflow
+
+        async def main() -> str:
+            return await ensure_sync_workflow(await connect(s), acc.account_id, s.task_queue,
+                                              poll_interval_seconds=poll_seconds or s.channel_poll_seconds)
+
+        console.print(f"polling: workflow {asyncio.run(main())}")
+
+
+@channels_app.command("list")
+def channels_list() -> None:
+    """Accounts (secrets not shown) and, for polled ones, their sync status."""
+    from rich.table import Table
+
+    from activities.channels import list_accounts
+
+    s = get_settings()
+    accounts = list_accounts(_rules_engine())
+
+    async def statuses() -> dict:
+        from workers.temporal_client import connect
+        from workflows.channel_sync import ChannelSyncWorkflow, sync_workflow_id
+
+        out = {}
+        try:
+            client = await connect(s)
+        except Exception:  # noqa: BLE001 - Temporal not running: list the accounts anyway
+            return out
+        for a in accounts:
+            try:
+                out[a["account_id"]] = await client.get_workflow_handle(sync_workflow_id(a["account_id"])).query(ChannelSyncWorkflow.status)
+            except Exception:  # noqa: BLE001 - not polled / not running
+                pass
+        return out
+
+    st = asyncio.run(statuses())
+    table = Table("account", "channel", "url", "enabled", "cursor", "created", "dup", "rejected", "last error")
+    for a in accounts:
+        x = st.get(a["account_id"])
+        table.add_row(a["account_id"], a["channel"], a["base_url"], "✅" if a["enabled"] else "",
+                      f"{x.cursor:%Y-%m-%d %H:%M:%S}" if x and x.cursor else "", str(x.totals.created) if x else "",
+                      str(x.totals.duplicates) if x else "", str(x.totals.rejected) if x else "", (x.last_error or "") if x else "")
+    console.print(table)
+
+
+@import_app.command("erp")
+def import_erp(
+    since: str = typer.Option(..., help="YYYY-MM-DD: import ERP sales orders dated on or after this day (Beijing)"),
+    account_id: str = typer.Option("erp", help="the ERP account (`channels add erp …` or ZHONGSHU_ERP_*)"),
+) -> None:
+    """Pull historical ERP sales orders into Zhongshu (order id = bill number: safe to run twice)."""
+    from datetime import datetime, timedelta, timezone
+
+    from activities.channels import import_erp_history
+    from workers.temporal_client import connect
+
+    s = get_settings()
+    engine = _rules_engine()
+    start = datetime.fromisoformat(since).replace(tzinfo=timezone(timedelta(hours=8)))
+
+    async def main():
+        return await import_erp_history(await connect(s), engine, s, start, account_id=account_id,
+                                        on_page=lambda r: console.print(f"  … {r.fetched} fetched", highlight=False))
+
+    r = asyncio.run(main())
+    console.print(f"ERP import since {since}: {r.fetched} fetched, {r.created} new orders, "
+                  f"{r.duplicates} already imported, {r.rejected} rejected (see /v1/rejections)")
+
+
+@bench_app.command("intake")
+def bench_intake(
+    n: int = typer.Option(5000, help="how many webhook pushes"),
+    concurrency: int = typer.Option(32, help="pushes in flight"),
+) -> None:
+    """N signed Douyin pushes at the running API: accepted/s, accept p50/p99, accept→read-model p50/p99."""
+    from zhongshu.bench_intake import run
+
+    run(n, concurrency)
+
+
+# ---- warehouse execution (issue 5): stock import, the device worker, the waves benchmark ----
+stock_app = typer.Typer(help="Stock per bin (imported from Excel; picking decrements it).", no_args_is_help=True)
+app.add_typer(stock_app, name="stock")
+
+
+@stock_app.command("import")
+def stock_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="xlsx: 仓库, 库位, SKU, 品名, 数量, 条码, 备注"),
+    warehouse: str = typer.Option("", help="for a workbook without a 仓库 column"),
+    merge: bool = typer.Option(False, help="upsert rows instead of replacing each warehouse's stock"),
+) -> None:
+    """Validate every row (nothing half-imported) and store the stock per bin."""
+    from activities.warehouse import StockImportError, import_stock, parse_stock_workbook
+
+    try:
+        rows = parse_stock_workbook(file.read_bytes(), warehouse or None)
+    except StockImportError as exc:
+        console.print(f"[red]{file.name} rejected, nothing imported: {len(exc.errors)} error(s)[/red]")
+        for e in exc.errors:
+            console.print(f"  {e}")
+        raise typer.Exit(1) from None
+    for wh, n in import_stock(_rules_engine(), rows, replace=not merge).items():
+        console.print(f"{wh}: {n} bin row(s) imported")
+
+
+@app.command()
+def device(
+    port: str = typer.Option(..., help="pyserial URL: /dev/rfcomm0, /dev/ttyUSB0, socket://host:port, loop://"),
+    warehouse: str = typer.Option(..., help="the warehouse this device picks in, e.g. HZ-DIRECT"),
+    device_id: str = typer.Option("", help="default: derived from the port"),
+    picker: str = typer.Option(..., help="who carries the scanner (mis-scans are counted per picker)"),
+    api_url: str = typer.Option("", help="defaults to the configured API"),
+    api_key: str = typer.Option("", envvar="ZHONGSHU_DEVICE_API_KEY", help="a key with the device role"),
+    voice: str = typer.Option("", help="auto | espeak | pyttsx3 | log (default: ZHONGSHU_DEVICE_VOICE)"),
+) -> None:
+    """Run the device worker for one barcode scanner in serial pass-through mode."""
+    _logging()
+    from devices.worker import run_device
+
+    s = get_settings()
+    run_device(port, api_url=api_url or s.api_base_url, api_key=api_key or s.effective_api_key(), warehouse=warehouse,
+               device_id=device_id or port.rstrip("/").split("/")[-1], picker=picker, voice=voice or s.device_voice,
+               state_dir=s.var_dir / "devices", baudrate=s.serial_baudrate)
+
+
+@bench_app.command("waves")
+def bench_waves(
+    n: int = typer.Option(2000, help="how many routed orders"),
+    wrong_rate: float = typer.Option(0.05, help="share of scans replaced by an injected wrong scan"),
+) -> None:
+    """Routed orders into waves and through simulated scanners with injected wrong scans."""
+    from zhongshu.bench_waves import run
+
+    raise typer.Exit(0 if run(n, wrong_rate=wrong_rate) else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

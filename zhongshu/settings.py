@@ -52,9 +52,37 @@ class Settings(BaseSettings):
     # notifications
     wecom_webhook_url: str = ""
 
+    # finance and metrics (issue 7): settlement statements + ERP receipts source, daily schedule
+    settlement_url: str = ""  # base URL of the channel settlement / ERP receipts service (fake in dev)
+    reconciliation_cron: str = "30 2 * * *"  # Asia/Shanghai; reconciles yesterday
+    ship_sla_hours: int = 24  # due-to-ship deadline after the order time, unless the stage sets ship_by
+
     # security: the service key plus optional role keys ("key:role,key:role")
     api_key: str = ""
     extra_api_keys: str = ""
+
+    # channels (issue 4): real endpoints and credentials plug in here or via `zhongshu channels add`
+    douyin_app_key: str = "zhongshu-douyin"  # the app key Douyin signs pushes with
+    douyin_app_secret: str = ""  # empty: the Douyin webhook answers 401 to every push
+    tmall_url: str = ""  # TOP gateway, e.g. https://eco.taobao.com/router/rest (fake: …/router/rest)
+    tmall_app_key: str = ""
+    tmall_app_secret: str = ""
+    erp_url: str = ""  # Kingdee K3 Cloud-style WebAPI base URL; empty: orders are not pushed to an ERP
+    erp_app_id: str = ""
+    erp_app_secret: str = ""
+    oauth_token_ttl_seconds: int = 7200  # bearer tokens we issue to the mini-program backend
+    channel_poll_seconds: int = 30  # ChannelSyncWorkflow poll interval
+    # the fake channels' control endpoints for `make up` / bench (set by zhongshu/fakes_stack.py)
+    fake_douyin_url: str = ""
+    fake_miniprogram_url: str = ""
+
+    # warehouse execution (issue 5): waves close at N orders or at the cut-off, whichever first
+    wave_size: int = 30
+    wave_cutoffs: str = "11:00,16:00"  # Beijing clock times, comma-separated
+    wave_auto_pack: bool = False  # packing confirms itself once a wave is picked (demo/bench)
+    erp_images_url: str = ""  # ERP image library base URL (GET /v1/items/{sku}/image); empty: no images
+    serial_baudrate: int = 9600  # scanners in serial pass-through mode
+    device_voice: str = "auto"  # auto | espeak | pyttsx3 | log
 
     # order policy
     dedupe_window_seconds: int = 300

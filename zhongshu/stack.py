@@ -1,16 +1,26 @@
-"""The embedded stack behind `make up`: dev server, worker, API, console and fake servers."""
+"""The embedded stack behind `make up`: dev server, worker, API, console and fake servers.
+
+Every port comes from settings (``ZHONGSHU_*``), so a second stack runs beside the first with e.g.
+``ZHONGSHU_TEMPORAL_ADDRESS=127.0.0.1:17233 ZHONGSHU_TEMPORAL_UI_PORT=18233 ZHONGSHU_API_PORT=18000
+ZHONGSHU_CONSOLE_PORT=18501 ZHONGSHU_FAKES_BASE_PORT=18600 ZHONGSHU_VAR_DIR=/tmp/x/var``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import time
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.table import Table
 
 from zhongshu.binaries import temporal_cli
-from zhongshu.settings import Settings
-from zhongshu.supervisor import Child, Supervisor, port_open
+from zhongshu.settings import ROOT, Settings
+from zhongshu.supervisor import Child, StartupError, Supervisor, port_open
+
+UP_BANNER = "Zhongshu 订单中枢 is up"
 
 
 def _env(settings: Settings, api_key: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -28,81 +38,194 @@ def _env(settings: Settings, api_key: str, extra: dict[str, str] | None = None) 
     return env
 
 
-async def _prepare_temporal(settings: Settings) -> list[str]:
+def temporal_ui_url(settings: Settings, query: str | None = None) -> str:
+    url = f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
+    return f"{url}?query={quote(query)}" if query else url
+
+
+def _grpc(settings: Settings) -> tuple[str, int]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _ports(settings: Settings) -> list[tuple[str, int, str]]:
+    from zhongshu.fakes_stack import FAKES, fake_ports
+
+    _, grpc_port = _grpc(settings)
+    ports = [
+        ("Temporal gRPC", grpc_port, "ZHONGSHU_TEMPORAL_ADDRESS"),
+        ("Temporal Web UI", settings.temporal_ui_port, "ZHONGSHU_TEMPORAL_UI_PORT"),
+        ("API", settings.api_port, "ZHONGSHU_API_PORT"),
+        ("console", settings.console_port, "ZHONGSHU_CONSOLE_PORT"),
+    ]
+    ports += [(f.label, p, "ZHONGSHU_FAKES_BASE_PORT") for f, p in zip(FAKES, fake_ports(settings))]
+    return ports
+
+
+async def _prepare_temporal(settings: Settings, timeout: float = 30) -> list[str]:
+    """Connect and register the search attributes; retried while the fresh server settles."""
     from workers.temporal_client import connect
     from zhongshu.search_attributes import register_search_attributes
 
-    client = await connect(settings)
-    return await register_search_attributes(client)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = await connect(settings, service="stack")
+            return await register_search_attributes(client)
+        except Exception:  # noqa: BLE001 - the namespace may not be ready for a second or two
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -> int:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # URLs never wrap in logs/pipes
+    busy = [f"{name} :{port} (set {var})" for name, port, var in _ports(settings) if port_open(port)]
+    if busy:
+        console.print("[red]cannot start: these ports are in use[/red]\n  " + "\n  ".join(busy))
+        console.print("Another stack running? Stop it, or give this one other ports via the ZHONGSHU_* variables.")
+        return 2
+
     api_key = settings.effective_api_key()
-    host, _, grpc_port = settings.temporal_address.rpartition(":")
-    for name, port in (("Temporal gRPC", int(grpc_port)), ("API", settings.api_port), ("console", settings.console_port)):
-        if port_open(port):
-            console.print(f"[red]port {port} ({name}) is in use; set ZHONGSHU_* ports to run a second stack[/red]")
-            return 2
+    key_source = "from ZHONGSHU_API_KEY" if settings.api_key else f"generated, kept in {settings.var_dir / 'dev-api-key'}"
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    sup = Supervisor(settings.var_dir / "logs")
+    log_dir = settings.var_dir / "logs"
+    # the project root first on every child's path: its packages import from any working directory,
+    # even when an editable install predates a package (setuptools maps top-level packages at install)
+    pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    sup = Supervisor(log_dir, env={"PYTHONPATH": pythonpath})
     env = _env(settings, api_key)
     py = sys.executable
-    try:
-        with console.status("starting Temporal dev server …"):
-            sup.start(
-                Child(
-                    "temporal",
-                    [temporal_cli(), "server", "start-dev", "--db-filename", str(settings.var_dir / "temporal.db"),
-                     "--ip", host or "127.0.0.1", "--port", grpc_port, "--ui-port", str(settings.temporal_ui_port),
-                     "--log-level", "warn"],
-                    ready_port=int(grpc_port),
-                ),
-                timeout=90,
-            )
-            asyncio.run(_prepare_temporal(settings))
-        with console.status("starting fake servers …"):
-            from zhongshu.fakes_stack import start_fakes
+    host, grpc_port = _grpc(settings)
+    t0 = time.monotonic()
 
-            fake_env = start_fakes(sup, settings)
-            env.update(fake_env)
-        with console.status("starting worker, API and console …"):
-            sup.start(Child("worker", [py, "-m", "zhongshu.cli", "worker"], env=env), timeout=5)
-            sup.start(
-                Child("api", [py, "-m", "zhongshu.cli", "api"], env=env,
-                      ready_url=f"http://127.0.0.1:{settings.api_port}/healthz"),
-                timeout=60,
-            )
-            sup.start(
-                Child("console", [py, "-m", "zhongshu.cli", "console"], env=env,
-                      ready_url=f"http://127.0.0.1:{settings.console_port}/_stcore/health"),
-                timeout=90,
-            )
-    except Exception as exc:  # noqa: BLE001 - report and tear down whatever started
-        console.print(f"[red]could not start the stack: {exc}[/red]")
-        sup.stop()
-        return 1
+    def ready(what: str, took: float) -> None:
+        console.print(f"  [green]✓[/green] {what} [dim]({took:.1f} s)[/dim]")
 
-    table = Table(title="Zhongshu 订单中枢 is up", show_header=False)
-    table.add_row("Console (审核台)", settings.console_url)
-    table.add_row("API", settings.api_base_url)
-    table.add_row("API docs (OpenAPI)", f"{settings.api_base_url}/docs")
-    table.add_row("Temporal Web UI", f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows")
-    table.add_row("Temporal gRPC", settings.temporal_address)
-    for k, v in fake_env.items():
-        if k.endswith("_URL"):
-            table.add_row(f"fake: {k.removeprefix('ZHONGSHU_').removesuffix('_URL').lower()}", v)
-    table.add_row("Read model", settings.db_url)
-    table.add_row("Logs", str(settings.var_dir / "logs"))
-    table.add_row("API key (X-API-Key)", api_key)
-    console.print(table)
+    with sup.stop_signals_interrupt():
+        try:
+            console.print(f"starting the Zhongshu stack [dim](logs: {log_dir})[/dim]")
+            with console.status("starting the Temporal dev server …"):
+                from workflows.search_attributes import ALL
 
-    if demo:
-        from zhongshu.demo import run_demo
+                sa_flags = [a for k in ALL for a in ("--search-attribute", f"{k.name}=Keyword")]
+                took = sup.start(
+                    Child(
+                        "temporal",
+                        [temporal_cli(), "server", "start-dev", "--db-filename", str(settings.var_dir / "temporal.db"),
+                         "--ip", host, "--port", str(grpc_port), "--ui-port", str(settings.temporal_ui_port),
+                         "--namespace", settings.temporal_namespace, "--log-level", "warn", *sa_flags],
+                        ready_port=grpc_port,
+                        ready_url=f"http://127.0.0.1:{settings.temporal_ui_port}/",
+                        stop_last=True,
+                    ),
+                    timeout=90,
+                )
+                asyncio.run(_prepare_temporal(settings))
+            ready("Temporal dev server, search attributes registered", took)
+
+            with console.status("starting the fake servers …"):
+                from zhongshu.fakes_stack import start_fakes
+
+                fake_env, fakes = start_fakes(sup, settings, on_ready=ready)
+                env.update(fake_env)
+
+            with console.status("starting the worker (migrates and seeds the read model) …"):
+                took = sup.start(Child("worker", [py, "-m", "zhongshu.cli", "worker"], env=env, ready_log="worker polling"),
+                                 timeout=90)
+            ready(f"worker polling task queue {settings.task_queue}", took)
+
+            with console.status("starting the API and the console …"):
+                # uvicorn directly (not `zhongshu api`) to bound its shutdown when requests are in flight
+                api = sup.launch(Child("api", [py, "-m", "uvicorn", "api.app:app_from_env", "--factory",
+                                               "--host", settings.api_host, "--port", str(settings.api_port),
+                                               "--timeout-graceful-shutdown", "3"], env=env,
+                                       ready_url=f"http://127.0.0.1:{settings.api_port}/healthz"))
+                ui = sup.launch(Child(
+                    "console",
+                    [py, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"),
+                     "--server.port", str(settings.console_port), "--server.address", settings.api_host,
+                     "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                    env=env, ready_url=f"http://127.0.0.1:{settings.console_port}/_stcore/health",
+                ))
+                ready("API", sup.wait_ready(api, 90))
+                ready("console", sup.wait_ready(ui, 120))
+        except KeyboardInterrupt:
+            console.print("\n[yellow]interrupted while starting; stopping what started …[/yellow]")
+            return _stop(sup, settings, console)
+        except (StartupError, Exception) as exc:  # noqa: BLE001 - report and tear down whatever started
+            console.print(f"[red]could not start the stack: {exc}[/red]")
+            if isinstance(exc, StartupError) and exc.log_tail:
+                console.print(f"[dim]{exc.log_tail}[/dim]", markup=False, highlight=False)
+            _stop(sup, settings, console)
+            return 1
 
         try:
-            run_demo(settings.api_base_url, api_key, demo_orders)
-        except Exception as exc:  # noqa: BLE001 - the stack stays up even if the demo fails
-            console.print(f"[yellow]demo failed: {exc}[/yellow]")
-    console.print("[green]running — Ctrl-C stops everything[/green]")
-    return sup.wait()
+            table = Table(title=f"{UP_BANNER} ({time.monotonic() - t0:.0f} s)", show_header=False, title_justify="left")
+            table.add_column(no_wrap=True)
+            table.add_column(no_wrap=True, overflow="ignore")
+            table.add_row("Console (审核台)", settings.console_url)
+            table.add_row("  review queue", f"{settings.console_url}/reviews")
+            table.add_row("API", settings.api_base_url)
+            table.add_row("API docs (OpenAPI)", f"{settings.api_base_url}/docs")
+            table.add_row("Temporal Web UI", temporal_ui_url(settings))
+            table.add_row("Temporal gRPC", settings.temporal_address)
+            for f in fakes:
+                for label, path in f.fake.links.items():
+                    table.add_row(f"{f.fake.label}: {label}", f.url + path)
+                if not f.wired:
+                    table.add_row("", "[dim](not wired in: a real endpoint is configured)[/dim]")
+            table.add_row("Read model", _masked(settings.db_url))
+            table.add_row("Logs", str(log_dir))
+            table.add_row("API key (X-API-Key)", api_key)
+            table.add_row("", f"[dim]{key_source}[/dim]")
+            console.print(table)
+
+            if demo and demo_orders > 0:
+                from zhongshu.demo import run_demo
+
+                wecom = next((f for f in fakes if f.fake.name == "fake-wecom" and f.wired), None)
+                try:
+                    run_demo(
+                        settings.api_base_url, api_key, demo_orders, console=console,
+                        console_url=settings.console_url, temporal_ui=temporal_ui_url(settings),
+                        wecom_messages_url=f"{wecom.url}/messages" if wecom else None,
+                    )
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the stack stays up even if the demo fails
+                    console.print(f"[yellow]demo failed: {exc!r} — the stack is still up[/yellow]")
+            console.print("[green]running — Ctrl-C stops everything[/green]")
+            code = sup.wait()
+        except KeyboardInterrupt:
+            code = 0
+        console.print("\nstopping …")
+        stop_code = _stop(sup, settings, console)
+        return code or stop_code
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - never fail the banner over a URL
+        return url.split("@")[-1]
+
+
+def _stop(sup: Supervisor, settings: Settings, console: Console) -> int:
+    n = len(sup.children)
+    t = time.monotonic()
+    killed = sup.stop()
+    deadline = time.monotonic() + 5
+    busy = [(name, port) for name, port, _ in _ports(settings)]
+    while busy and time.monotonic() < deadline:
+        busy = [(name, port) for name, port in busy if port_open(port)]
+        if busy:
+            time.sleep(0.2)
+    note = f"; killed after the grace period: {', '.join(killed)}" if killed else ""
+    if busy:
+        console.print(f"[red]stopped {n} processes{note}, but ports still answer: {busy}[/red]")
+        return 1
+    console.print(f"stopped {n} processes in {time.monotonic() - t:.1f} s{note}; ports are free")
+    return 0

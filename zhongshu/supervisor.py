@@ -1,31 +1,56 @@
 """`zhongshu up`: the whole embedded stack as one supervised process tree.
 
-Children run in their own process groups with logs in var/logs/; if one dies the others are
-stopped, and Ctrl-C stops everything cleanly (SIGTERM, then SIGKILL after a grace period).
+Each child runs in its own session/process group with its log in var/logs/<name>.log, so the
+terminal's Ctrl-C reaches only the supervisor, which then stops the children in order: the
+applications first, the infrastructure (Temporal, fakes) last — SIGTERM to each whole process
+group, SIGKILL after a grace period, and a second Ctrl-C skips the grace. SIGTERM and SIGHUP to the
+supervisor stop the stack the same way; on Linux the children also get SIGTERM if the supervisor
+itself is killed outright (PR_SET_PDEATHSIG), so nothing is left orphaned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+class StartupError(RuntimeError):
+    """A child did not come up; ``log_tail`` holds the end of its log."""
+
+    def __init__(self, message: str, log_tail: str = ""):
+        super().__init__(message)
+        self.log_tail = log_tail
 
 
 @dataclass
 class Child:
     name: str
     argv: list[str]
-    ready_port: int | None = None
-    ready_url: str | None = None
+    ready_port: int | None = None  # ready once this TCP port accepts connections
+    ready_url: str | None = None  # ready once this URL answers < 500
+    ready_log: str | None = None  # ready once this text appears in the child's log (this run's part)
     env: dict[str, str] = field(default_factory=dict)
+    stop_last: bool = False  # infrastructure: stopped after the applications that use it
     proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+    log_offset: int = 0
+    started_at: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -34,70 +59,190 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _libc_prctl() -> Callable[[int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        return None
+
+
+_PRCTL = _libc_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:  # runs in the forked child, before exec
+    # the supervisor blocks the stop signals while it forks; the child must not inherit that
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def tail(path: Path | None, lines: int = 25, offset: int = 0) -> str:
+    if path is None or not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
 class Supervisor:
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, env: dict[str, str] | None = None):
         self.log_dir = log_dir
+        self.env = env or {}  # for every child, under each child's own env
         self.children: list[Child] = []
+        self._hurry = False
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, child: Child, timeout: float = 60) -> Child:
-        log = open(self.log_dir / f"{child.name}.log", "ab")
-        env = {**os.environ, **child.env, "PYTHONUNBUFFERED": "1"}
-        child.proc = subprocess.Popen(child.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self.children.append(child)
-        self._wait_ready(child, timeout)
+    # ------------------------------------------------------------------ start
+
+    def start(self, child: Child, timeout: float = 60) -> float:
+        """Start ``child`` and wait until it is ready; returns the seconds it took.
+
+        Raises StartupError (with the end of its log) if it exits or is not ready in time."""
+        self.launch(child)
+        return self.wait_ready(child, timeout)
+
+    def launch(self, child: Child) -> Child:
+        """Start ``child`` without waiting (pair with wait_ready to start several at once)."""
+        child.log_path = self.log_dir / f"{child.name}.log"
+        env = {**os.environ, **self.env, **child.env, "PYTHONUNBUFFERED": "1"}
+        with open(child.log_path, "ab") as log:
+            child.log_offset = log.tell()
+            log.write(f"\n----- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(child.argv)}\n".encode())
+            log.flush()
+            child.log_offset = log.tell()
+            # no Ctrl-C between fork and bookkeeping: a child we do not know about would be orphaned
+            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                child.proc = subprocess.Popen(
+                    child.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                    start_new_session=True, preexec_fn=_child_setup,
+                )
+                child.started_at = time.monotonic()
+                self.children.append(child)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return child
 
-    def _wait_ready(self, child: Child, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if child.proc and child.proc.poll() is not None:
-                raise RuntimeError(f"{child.name} exited with {child.proc.returncode}; see {self.log_dir / child.name}.log")
-            if child.ready_url:
-                try:
-                    if httpx.get(child.ready_url, timeout=1).status_code < 500:
-                        return
-                except httpx.HTTPError:
-                    pass
-            elif child.ready_port:
-                if port_open(child.ready_port):
-                    return
-            else:
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"{child.name} not ready after {timeout:.0f}s; see {self.log_dir / child.name}.log")
+    def _is_ready(self, child: Child) -> bool:
+        if child.ready_url:
+            try:
+                if httpx.get(child.ready_url, timeout=1).status_code >= 500:
+                    return False
+            except httpx.HTTPError:
+                return False
+        if child.ready_port and not port_open(child.ready_port):
+            return False
+        if child.ready_log and child.ready_log not in tail(child.log_path, 200, child.log_offset):
+            return False
+        return True
+
+    def wait_ready(self, child: Child, timeout: float = 60) -> float:
+        """Wait until a launched child is ready; returns the seconds since it was launched."""
+        deadline = child.started_at + timeout
+        while True:
+            if child.proc is not None and child.proc.poll() is not None:
+                raise StartupError(
+                    f"{child.name} exited with code {child.proc.returncode} while starting; log: {child.log_path}",
+                    tail(child.log_path, offset=child.log_offset),
+                )
+            if self._is_ready(child):
+                return time.monotonic() - child.started_at
+            if time.monotonic() > deadline:
+                raise StartupError(
+                    f"{child.name} not ready after {timeout:.0f}s; log: {child.log_path}",
+                    tail(child.log_path, offset=child.log_offset),
+                )
+            time.sleep(0.25)
+
+    # ------------------------------------------------------------------ run
+
+    @contextlib.contextmanager
+    def stop_signals_interrupt(self) -> Iterator[None]:
+        """Inside this block SIGTERM and SIGHUP behave like Ctrl-C (KeyboardInterrupt), and SIGINT
+        does even if the shell started us with it ignored (``cmd &`` in a script)."""
+
+        def interrupt(signum, _frame):
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+        saved = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        for s in saved:
+            signal.signal(s, signal.default_int_handler if s == signal.SIGINT else interrupt)
+        try:
+            yield
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if c.proc is not None and c.proc.poll() is not None), None)
 
     def wait(self) -> int:
-        """Block until a child dies or we are interrupted; then stop the rest."""
+        """Block until a child dies (1) or we are interrupted (0); the caller then calls stop()."""
         try:
             while True:
-                for c in self.children:
-                    if c.proc and c.proc.poll() is not None:
-                        print(f"\n{c.name} exited ({c.proc.returncode}); stopping the stack", file=sys.stderr)
-                        return 1
+                dead = self.dead_child()
+                if dead is not None:
+                    print(
+                        f"\n{dead.name} exited ({dead.proc.returncode}); stopping the stack. Its log ends:\n"
+                        + tail(dead.log_path, offset=dead.log_offset),
+                        file=sys.stderr,
+                    )
+                    return 1
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            print("\nstopping …")
             return 0
-        finally:
-            self.stop()
 
-    def stop(self, grace: float = 10) -> None:
-        for c in reversed(self.children):
-            if c.proc and c.proc.poll() is None:
-                try:
-                    os.killpg(c.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+    # ------------------------------------------------------------------ stop
+
+    def stop(self, grace: float = 10) -> list[str]:
+        """Stop every child (applications first, then infrastructure); returns the names that had
+        to be killed. Safe to call twice; a Ctrl-C while stopping skips the remaining grace."""
+
+        def hurry(_signum, _frame):
+            self._hurry = True
+
+        saved = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        for s in STOP_SIGNALS:
+            signal.signal(s, hurry)
+        killed: list[str] = []
+        try:
+            apps = [c for c in reversed(self.children) if not c.stop_last]
+            infra = [c for c in reversed(self.children) if c.stop_last]
+            for tier in (apps, infra):
+                killed += self._stop_tier(tier, grace)
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+        self.children.clear()
+        return killed
+
+    def _stop_tier(self, tier: list[Child], grace: float) -> list[str]:
+        for c in tier:
+            if c.proc is not None:
+                _killpg(c.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for c in reversed(self.children):
+        killed = []
+        for c in tier:
             if c.proc is None:
                 continue
-            try:
-                c.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(c.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.children.clear()
+            while c.proc.poll() is None and time.monotonic() < deadline and not self._hurry:
+                time.sleep(0.05)
+            if c.proc.poll() is None:
+                killed.append(c.name)
+            # the whole group, also when the leader is gone (a grandchild may linger)
+            _killpg(c.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                c.proc.wait(5)
+        return killed
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -1,0 +1,604 @@
+"""Channel adapters: httpx clients for the channels, the token cache, accepting channel orders, and
+the activities ChannelSyncWorkflow and the ERP push run.
+
+* ``TokenCache`` — one expiring token per (account, endpoint): refreshed *ahead* of expiry by a
+  single caller (single-flight lock) while the others keep using the still-valid token, so a
+  thousand concurrent activities cause one token request, not a thundering herd.
+* ``TopClient`` (Tmall/Taobao open platform: signed requests, session token, incremental trades by
+  modified time with pages) and ``ErpClient`` (Kingdee K3 Cloud-style: signed requests, login
+  session, Save and bill query). HTTP 5xx, timeouts and refused connections raise a *retryable*
+  ``ChannelError`` (the activity's RetryPolicy backs off); configuration errors (bad signature,
+  unknown app key) a non-retryable one.
+* ``accept_payload`` — the channel twin of ``api.intake.submit``: validate → cleanse → recorded
+  rejection, or start the order workflow with the same id and reuse policy (a re-delivered order
+  never starts twice) — without waiting for admission, so webhooks ack fast and a page of trades
+  costs one RPC per order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable
+
+import httpx
+from pydantic import BaseModel
+from sqlalchemy import Engine, select
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from domain.channels import MappingError, map_payload
+from domain.channels import erp as erp_mapper
+from domain.channels import tmall as tmall_mapper
+from domain.channels.signing import kingdee_sign, top_sign
+from domain.order import CleanOrder
+from zhongshu.settings import Settings, get_settings
+
+log = logging.getLogger("zhongshu.channels")
+TOP_TIME = "%Y-%m-%d %H:%M:%S"
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+class ChannelError(RuntimeError):
+    def __init__(self, message: str, *, retryable: bool = True, status_code: int | None = None, code: Any = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status_code = status_code
+        self.code = code
+
+    def to_application_error(self) -> ApplicationError:
+        return ApplicationError(str(self), type="ChannelError", non_retryable=not self.retryable)
+
+
+# ---------------------------------------------------------------------------------------- tokens
+
+
+@dataclass
+class Token:
+    value: str
+    expires_at: float  # clock() seconds
+    issued_at: float
+
+
+class TokenCache:
+    """An expiring token, refreshed ahead of expiry by exactly one caller.
+
+    ``get()`` returns the cached token while it is fresh. Inside the refresh window (the last
+    ``refresh_ahead`` seconds, at most a third of the token's life) the first caller refreshes under
+    the lock; callers arriving meanwhile get the still-valid old token instead of queueing. Only when
+    there is no valid token at all do callers wait — on the same single refresh.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]], *, refresh_ahead: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self._fetch = fetch  # → (token, expires_in seconds)
+        self.refresh_ahead = refresh_ahead
+        self.clock = clock
+        self._token: Token | None = None
+        self._lock = asyncio.Lock()
+        self.refreshes = 0
+
+    def _window(self, tok: Token) -> float:
+        return min(self.refresh_ahead, (tok.expires_at - tok.issued_at) / 3)
+
+    def _fresh(self, tok: Token | None) -> bool:
+        return tok is not None and self.clock() < tok.expires_at - self._window(tok)
+
+    def _valid(self, tok: Token | None) -> bool:
+        return tok is not None and self.clock() < tok.expires_at
+
+    async def get(self) -> str:
+        tok = self._token
+        if self._fresh(tok):
+            return tok.value
+        if self._valid(tok) and self._lock.locked():
+            return tok.value  # someone is already refreshing ahead of expiry
+        async with self._lock:
+            tok = self._token
+            if self._fresh(tok):
+                return tok.value
+            value, expires_in = await self._fetch()
+            now = self.clock()
+            self._token = Token(value, now + float(expires_in), now)
+            self.refreshes += 1
+            return value
+
+    def invalidate(self, value: str | None = None) -> None:
+        """The channel said the token is invalid (revoked, clock skew): fetch a new one next time."""
+        if self._token is not None and (value is None or self._token.value == value):
+            self._token = None
+
+
+# ---------------------------------------------------------------------------------------- accounts
+
+
+class ChannelAccount(BaseModel):
+    account_id: str
+    channel: str
+    base_url: str
+    app_key: str
+    app_secret: str
+    options: dict[str, Any] = {}
+
+    @property
+    def timeout(self) -> float:
+        return float(self.options.get("timeout_seconds", 10))
+
+
+def account_from_settings(account_id: str, settings: Settings) -> ChannelAccount | None:
+    """The accounts configured by environment (``ZHONGSHU_TMALL_*``, ``ZHONGSHU_ERP_*``)."""
+    if account_id in ("tmall", "tmall-default") and settings.tmall_url:
+        return ChannelAccount(account_id=account_id, channel="tmall", base_url=settings.tmall_url,
+                              app_key=settings.tmall_app_key, app_secret=settings.tmall_app_secret)
+    if account_id == "erp" and settings.erp_url:
+        return ChannelAccount(account_id="erp", channel="erp", base_url=settings.erp_url,
+                              app_key=settings.erp_app_id, app_secret=settings.erp_app_secret)
+    return None
+
+
+def load_account(engine: Engine, account_id: str, settings: Settings | None = None) -> ChannelAccount:
+    from store.schema import channel_accounts
+
+    with engine.connect() as conn:
+        row = conn.execute(select(channel_accounts).where(channel_accounts.c.account_id == account_id)).first()
+    if row is not None:
+        if not row.enabled:
+            raise ChannelError(f"channel account {account_id!r} is disabled", retryable=False)
+        return ChannelAccount(**{k: row._mapping[k] for k in ChannelAccount.model_fields})
+    acc = account_from_settings(account_id, settings or get_settings())
+    if acc is None:
+        raise ChannelError(f"unknown channel account {account_id!r}: `zhongshu channels add` it", retryable=False)
+    return acc
+
+
+def save_account(engine: Engine, acc: ChannelAccount, *, enabled: bool = True) -> None:
+    from store.read_model import _insert
+    from store.schema import channel_accounts
+
+    row = acc.model_dump() | {"enabled": enabled, "created_at": datetime.now(timezone.utc)}
+    with engine.begin() as conn:
+        ins = _insert(engine, channel_accounts).values(**row)
+        conn.execute(ins.on_conflict_do_update(
+            index_elements=[channel_accounts.c.account_id],
+            set_={k: ins.excluded[k] for k in row if k not in ("account_id", "created_at")},
+        ))
+
+
+def list_accounts(engine: Engine) -> list[dict[str, Any]]:
+    from store.schema import channel_accounts
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(channel_accounts).order_by(channel_accounts.c.account_id))
+        return [{k: v for k, v in r._mapping.items() if k != "app_secret"} for r in rows]
+
+
+# ---------------------------------------------------------------------------------------- http
+
+
+async def _send(http: httpx.AsyncClient, method: str, url: str, *, what: str, **kw) -> httpx.Response:
+    try:
+        resp = await http.request(method, url, **kw)
+    except httpx.TimeoutException as exc:
+        raise ChannelError(f"{what}: timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise ChannelError(f"{what}: {type(exc).__name__}: {exc}") from None
+    if resp.status_code >= 500 or resp.status_code == 429:
+        raise ChannelError(f"{what}: HTTP {resp.status_code}", status_code=resp.status_code)
+    return resp
+
+
+def _top_time(dt: datetime) -> str:
+    return dt.astimezone(CHINA_TZ).strftime(TOP_TIME)
+
+
+class TopClient:
+    """Taobao/Tmall open platform (TOP) gateway: every call signed over its sorted parameters."""
+
+    def __init__(self, account: ChannelAccount, http: httpx.AsyncClient, tokens: TokenCache | None = None):
+        self.account = account
+        self.http = http
+        self.sign_method = account.options.get("sign_method", "hmac-sha256")
+        self.tokens = tokens or TokenCache(self._fetch_session, refresh_ahead=float(account.options.get("refresh_ahead", 300)))
+
+    def _signed(self, params: dict[str, Any]) -> dict[str, str]:
+        p = {k: str(v) for k, v in params.items() if v is not None}
+        p["sign"] = top_sign(p, self.account.app_secret, self.sign_method)
+        return p
+
+    async def _fetch_session(self) -> tuple[str, float]:
+        url = self.account.base_url.rsplit("/router/rest", 1)[0] + "/oauth/token"
+        resp = await _send(self.http, "POST", url, what="tmall token", timeout=self.account.timeout, data={
+            "grant_type": "client_credentials", "client_id": self.account.app_key, "client_secret": self.account.app_secret})
+        if resp.status_code != 200:
+            raise ChannelError(f"tmall token: HTTP {resp.status_code} {resp.text[:200]}", retryable=False)
+        body = resp.json()
+        return body["access_token"], float(body.get("expires_in", 86400))
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        for attempt in range(2):
+            session = await self.tokens.get()
+            p = self._signed({
+                "method": method, "app_key": self.account.app_key, "session": session,
+                "timestamp": _top_time(datetime.now(timezone.utc)), "format": "json", "v": "2.0",
+                "sign_method": self.sign_method, **params,
+            })
+            resp = await _send(self.http, "POST", self.account.base_url, what=f"tmall {method}",
+                               data=p, timeout=self.account.timeout)
+            body = resp.json()
+            err = body.get("error_response")
+            if not err:
+                return body
+            code = int(err.get("code", 0))
+            msg = f"tmall {method}: error {code} {err.get('msg')} {err.get('sub_msg') or ''}".strip()
+            if code in (26, 27) and attempt == 0:  # missing/invalid session: expired early or revoked
+                self.tokens.invalidate(session)
+                continue
+            # 7 = call limit, 15 = remote service error: transient. 25 signature, 29 app key: configuration
+            raise ChannelError(msg, retryable=code in (7, 15, 26, 27), code=code)
+        raise AssertionError("unreachable")
+
+    async def increment(self, start: datetime, end: datetime, page_no: int, page_size: int) -> tuple[list[dict], int, bool]:
+        body = await self.call(
+            "taobao.trades.sold.increment.get", start_modified=_top_time(start), end_modified=_top_time(end),
+            page_no=page_no, page_size=page_size, use_has_next="false",
+            fields="tid,status,created,modified,pay_time,buyer_open_uid,receiver_name,receiver_mobile,"
+                   "receiver_phone,receiver_state,receiver_city,receiver_district,receiver_town,receiver_address,"
+                   "payment,post_fee,coupon_fee,buyer_message,orders",
+        )
+        r = body.get("trades_sold_increment_get_response") or {}
+        trades = (r.get("trades") or {}).get("trade") or []
+        return trades, int(r.get("total_results") or 0), bool(r.get("has_next"))
+
+
+class ErpClient:
+    """Kingdee K3 Cloud-style WebAPI: signed headers, a login session that expires, Save and query."""
+
+    def __init__(self, account: ChannelAccount, http: httpx.AsyncClient, tokens: TokenCache | None = None):
+        self.account = account
+        self.http = http
+        self.tokens = tokens or TokenCache(self._login, refresh_ahead=float(account.options.get("refresh_ahead", 120)))
+
+    def _headers(self, path: str, session: str | None) -> dict[str, str]:
+        ts, nonce = str(int(time.time())), secrets.token_hex(8)
+        h = {"X-Api-ClientID": self.account.app_key, "X-Api-Auth-Version": "2.0", "x-api-timestamp": ts,
+             "x-api-nonce": nonce, "X-Api-Signature": kingdee_sign(self.account.app_secret, "POST", path, ts, nonce)}
+        if session:
+            h["kdservice-sessionid"] = session
+        return h
+
+    async def _post(self, path: str, body: dict[str, Any], session: str | None, what: str) -> httpx.Response:
+        return await _send(self.http, "POST", self.account.base_url.rstrip("/") + path, what=what,
+                           json=body, headers=self._headers(path, session), timeout=self.account.timeout)
+
+    async def _login(self) -> tuple[str, float]:
+        resp = await self._post("/k3cloud/login", {"acctId": self.account.options.get("acct_id", "default")}, None, "erp login")
+        if resp.status_code != 200:
+            raise ChannelError(f"erp login: HTTP {resp.status_code} {resp.text[:200]}", retryable=False, status_code=resp.status_code)
+        body = resp.json()
+        return body["KDSVCSessionId"], float(body.get("expires_in", 1800))
+
+    async def _call(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        for attempt in range(2):
+            session = await self.tokens.get()
+            resp = await self._post(path, body, session, what)
+            if resp.status_code == 401 and attempt == 0:  # session expired or revoked
+                self.tokens.invalidate(session)
+                continue
+            if resp.status_code != 200:
+                raise ChannelError(f"{what}: HTTP {resp.status_code} {resp.text[:200]}", retryable=False,
+                                   status_code=resp.status_code)
+            return resp.json()
+        raise ChannelError(f"{what}: session rejected twice")
+
+    async def save(self, bill: dict[str, Any]) -> str:
+        resp = await self._call("/k3cloud/save", bill, "erp save")
+        try:
+            return erp_mapper.bill_no_of(resp)
+        except MappingError as exc:
+            raise ChannelError(f"erp save refused: {exc.reason}", retryable=False) from None
+
+    async def query(self, since: datetime, start_row: int, limit: int) -> list[dict[str, Any]]:
+        resp = await self._call("/k3cloud/query", {
+            "FormId": "SAL_SaleOrder", "FilterString": f"FDate>='{_top_time(since)}'",
+            "OrderString": "FDate ASC, FBillNo ASC", "StartRow": start_row, "Limit": limit}, "erp query")
+        return resp.get("Result") or []
+
+
+# ---------------------------------------------------------------------------------------- accepting
+
+
+class AcceptResult(BaseModel):
+    order_id: str | None = None
+    outcome: str  # created | duplicate | rejected | ignored
+    rejection_id: int | None = None
+    reason: str = ""
+
+
+def record_rejection_once(engine: Engine, *, source: str, payload: Any, errors: list[dict], channel: str | None,
+                          channel_order_id: str | None) -> int:
+    """Record a rejection unless the identical one (same source, channel order and payload, not yet
+    replayed) is already recorded: activity retries and channel re-deliveries record it once."""
+    from store import read_model
+    from store.schema import rejected_payloads
+
+    if channel_order_id:
+        with engine.connect() as conn:
+            rows = conn.execute(select(rejected_payloads.c.id, rejected_payloads.c.payload).where(
+                rejected_payloads.c.channel == channel, rejected_payloads.c.channel_order_id == channel_order_id,
+                rejected_payloads.c.source == source, rejected_payloads.c.replayed_at.is_(None)))
+            canon = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+            for rid, stored in rows:
+                if json.dumps(stored, sort_keys=True, ensure_ascii=False, default=str) == canon:
+                    return int(rid)
+    return read_model.record_rejection(engine, source=source, payload=payload, errors=errors,
+                                       channel=channel, channel_order_id=channel_order_id)
+
+
+def raw_order_id(channel: str, raw: Any) -> str | None:
+    """The channel's order id from a raw payload, for rejections of payloads that do not map."""
+    if not isinstance(raw, dict):
+        return None
+    for key in ("tid", "shop_order_id", "order_id", "out_trade_no", "FBillNo", "channel_order_id"):
+        if raw.get(key) not in (None, ""):
+            return str(raw[key])[:64]
+    return None
+
+
+async def accept_payload(client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str) -> AcceptResult:
+    """A canonical order payload → the started order workflow, or a recorded rejection (same rules as
+    ``api.intake.submit``; does not wait for admission)."""
+    from pydantic import ValidationError
+
+    from api.errors import field_errors
+    from api.intake import policy_from, summary
+    from domain.cleansing import cleanse, mask_phone
+    from domain.order import OrderSubmission
+    from domain.policy import OrderWorkflowInput
+    from workflows import search_attributes as sa
+    from workflows.order import OrderWorkflow
+
+    channel = payload.get("channel") if isinstance(payload, dict) else None
+    coid = payload.get("channel_order_id") if isinstance(payload, dict) else None
+    try:
+        sub = OrderSubmission.model_validate(payload)
+        errors = cleanse(sub).errors
+    except ValidationError as exc:
+        sub, errors = None, field_errors(exc)
+    if errors:
+        rid = await asyncio.to_thread(
+            record_rejection_once, engine, source=source, payload=payload, errors=[e.model_dump() for e in errors],
+            channel=str(channel)[:20] if channel else None, channel_order_id=str(coid)[:64] if coid else None)
+        return AcceptResult(outcome="rejected", rejection_id=rid, reason="; ".join(f"{e.field}: {e.message}" for e in errors))
+    assert sub is not None
+    try:
+        await client.start_workflow(
+            OrderWorkflow.run,
+            OrderWorkflowInput(submission=sub, policy=policy_from(settings), received_by=source),
+            id=sub.order_id,
+            task_queue=settings.task_queue,
+            # FAIL (not USE_EXISTING as in api.intake): same effect — never a second workflow — but
+            # tells us whether this delivery created the order, for the sync counters
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(sa.ORDER_STATUS, "received"),
+                SearchAttributePair(sa.CHANNEL, sub.channel.value),
+                SearchAttributePair(sa.CUSTOMER_ID, sub.customer.id),
+            ]),
+            static_summary=summary(sub),
+            static_details=f"customer {sub.customer.id} · phone {mask_phone(sub.customer.phone)} · via {source}",
+        )
+    except WorkflowAlreadyStartedError:
+        return AcceptResult(order_id=sub.order_id, outcome="duplicate")
+    return AcceptResult(order_id=sub.order_id, outcome="created")
+
+
+async def accept_channel_payload(client: Client, engine: Engine, settings: Settings, channel: str, raw: Any, *,
+                                 source: str) -> AcceptResult:
+    """A raw channel payload → mapped → ``accept_payload``; unmappable → rejection with the raw payload."""
+    try:
+        payload = map_payload(channel, raw)
+    except MappingError as exc:
+        rid = await asyncio.to_thread(
+            record_rejection_once, engine, source=source, payload=raw,
+            errors=[{"field": f"{channel}:{exc.field}", "message": exc.reason}],
+            channel=channel, channel_order_id=raw_order_id(channel, raw))
+        return AcceptResult(outcome="rejected", rejection_id=rid, reason=str(exc))
+    return await accept_payload(client, engine, settings, payload, source=source)
+
+
+# ---------------------------------------------------------------------------------------- activities
+
+
+class WindowRequest(BaseModel):
+    account_id: str
+    start: datetime
+    end: datetime
+    page_size: int = 50
+
+
+class PageRequest(WindowRequest):
+    page_no: int
+
+
+class PageResult(BaseModel):
+    fetched: int = 0
+    created: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0  # unpaid / closed trades
+    order_ids: list[str] = []
+
+
+class ErpPushRequest(BaseModel):
+    order: CleanOrder
+    account_id: str = "erp"
+
+
+class ErpPushResult(BaseModel):
+    order_id: str
+    doc_no: str | None  # None: no ERP configured
+    pushed_at: datetime | None = None
+
+
+def record_erp_doc(engine: Engine, order_id: str, doc_no: str, at: datetime) -> None:
+    from store.schema import orders
+
+    with engine.begin() as conn:
+        conn.execute(orders.update().where(orders.c.order_id == order_id).values(erp_doc_no=doc_no, erp_pushed_at=at))
+
+
+class ChannelActivities:
+    def __init__(self, engine: Engine, settings: Settings | None = None, *, task_queue: str | None = None):
+        self.engine = engine
+        s = settings or get_settings()
+        self.settings = s.model_copy(update={"task_queue": task_queue}) if task_queue else s
+        self._http: httpx.AsyncClient | None = None
+        self._tokens: dict[tuple[str, str, str], TokenCache] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
+        return self._http
+
+    def _account(self, account_id: str) -> ChannelAccount:
+        return load_account(self.engine, account_id, self.settings)
+
+    def _cache(self, acc: ChannelAccount, factory: Callable[[], Awaitable[tuple[str, float]]], ahead: float) -> TokenCache:
+        key = (acc.account_id, acc.base_url, acc.app_key)
+        if key not in self._tokens:
+            self._tokens[key] = TokenCache(factory, refresh_ahead=ahead)
+        return self._tokens[key]
+
+    def top(self, acc: ChannelAccount) -> TopClient:
+        c = TopClient(acc, self.http)
+        c.tokens = self._cache(acc, c._fetch_session, float(acc.options.get("refresh_ahead", 300)))
+        c.tokens._fetch = c._fetch_session
+        return c
+
+    def erp(self, acc: ChannelAccount) -> ErpClient:
+        c = ErpClient(acc, self.http)
+        c.tokens = self._cache(acc, c._login, float(acc.options.get("refresh_ahead", 120)))
+        c.tokens._fetch = c._login
+        return c
+
+    @activity.defn(name="count_channel_window")
+    async def count_channel_window(self, req: WindowRequest) -> int:
+        """How many trades were modified in the window (the sync pages backwards from the last page)."""
+        try:
+            acc = await asyncio.to_thread(self._account, req.account_id)
+            _, total, _ = await self.top(acc).increment(req.start, req.end, 1, 1)
+        except ChannelError as exc:
+            raise exc.to_application_error() from None
+        return total
+
+    @activity.defn(name="sync_channel_page")
+    async def sync_channel_page(self, req: PageRequest) -> PageResult:
+        """Fetch one page of a window and accept every trade on it (idempotent: a retried or
+        re-read page starts no order twice and records no rejection twice)."""
+        try:
+            acc = await asyncio.to_thread(self._account, req.account_id)
+            trades, _, _ = await self.top(acc).increment(req.start, req.end, req.page_no, req.page_size)
+        except ChannelError as exc:
+            raise exc.to_application_error() from None
+        res = PageResult(fetched=len(trades))
+        client = activity.client()
+        source = f"sync:{acc.account_id}"[:32]
+        for trade in trades:
+            activity.heartbeat()
+            if isinstance(trade, dict) and not tmall_mapper.is_fulfillable(trade):
+                res.skipped += 1
+                continue
+            r = await accept_channel_payload(client, self.engine, self.settings, acc.channel, trade, source=source)
+            if r.outcome == "created":
+                res.created += 1
+            elif r.outcome == "duplicate":
+                res.duplicates += 1
+            else:
+                res.rejected += 1
+            if r.order_id:
+                res.order_ids.append(r.order_id)
+        return res
+
+    @activity.defn(name="push_order_to_erp")
+    async def push_order_to_erp(self, req: ErpPushRequest) -> ErpPushResult:
+        """Create the ERP sales order for an accepted order and record its document number on the
+        order row. Idempotent: the ERP keys bills by our order id, so a retry returns the same number.
+        No ERP configured → doc_no None (nothing to do)."""
+        try:
+            acc = await asyncio.to_thread(self._account, req.account_id)
+        except ChannelError:
+            if req.account_id == "erp" and not self.settings.erp_url:
+                return ErpPushResult(order_id=req.order.order_id, doc_no=None)
+            raise
+        try:
+            doc_no = await self.erp(acc).save(erp_mapper.to_erp_bill(req.order))
+        except ChannelError as exc:
+            raise exc.to_application_error() from None
+        at = datetime.now(timezone.utc)
+        await asyncio.to_thread(record_erp_doc, self.engine, req.order.order_id, doc_no, at)
+        return ErpPushResult(order_id=req.order.order_id, doc_no=doc_no, pushed_at=at)
+
+    def all(self) -> list:
+        return [self.count_channel_window, self.sync_channel_page, self.push_order_to_erp]
+
+
+# ---------------------------------------------------------------------------------------- ERP import
+
+
+class ImportReport(BaseModel):
+    fetched: int = 0
+    created: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+async def import_erp_history(client: Client, engine: Engine, settings: Settings, since: datetime, *,
+                             account_id: str = "erp", page_size: int = 100,
+                             on_page: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Pull the ERP's sales orders dated ``since`` or later and accept each as channel ``erp``
+    (order id = bill number: running the import twice starts nothing twice). Transient ERP
+    failures are retried here with backoff (this runs in the CLI, not in an activity)."""
+    acc = load_account(engine, account_id, settings)
+    report = ImportReport()
+    async with httpx.AsyncClient() as http:
+        erp = ErpClient(acc, http)
+        start = 0
+        while True:
+            for attempt in range(6):
+                try:
+                    bills = await erp.query(since, start, page_size)
+                    break
+                except ChannelError as exc:
+                    if not exc.retryable or attempt == 5:
+                        raise
+                    await asyncio.sleep(min(0.5 * 2**attempt, 10))
+            for bill in bills:
+                r = await accept_channel_payload(client, engine, settings, "erp", bill, source="import:erp")
+                report.fetched += 1
+                field = {"created": "created", "duplicate": "duplicates"}.get(r.outcome, "rejected")
+                setattr(report, field, getattr(report, field) + 1)
+            if on_page:
+                on_page(report)
+            if len(bills) < page_size:
+                return report
+            start += page_size
+
+
+__all__ = [
+    "AcceptResult", "ChannelAccount", "ChannelActivities", "ChannelError", "ErpClient", "ErpPushRequest",
+    "ErpPushResult", "ImportReport", "PageRequest", "PageResult", "TokenCache", "TopClient", "WindowRequest",
+    "accept_channel_payload", "accept_payload", "import_erp_history", "list_accounts", "load_account",
+    "save_account",
+]

@@ -1,0 +1,273 @@
+"""Channel endpoints: the Douyin push webhook, OAuth2 client credentials for the mini-program, the
+mini-program's order endpoint, and replay of rejected raw channel payloads.
+
+* ``POST /v1/webhooks/douyin`` — signature checked before anything else (wrong → 401 and the attempt
+  recorded); each paid-order message is mapped and its order workflow *started before we ack*
+  (so an accepted push is durable in Temporal even when no worker runs), or recorded as a
+  rejection with the raw payload. Temporal unreachable → 503, so Douyin re-sends. No admission wait:
+  the ack is fast.
+* ``POST /v1/oauth/token`` — RFC 6749 client credentials (form or HTTP Basic) → an expiring bearer
+  token (stored hashed). ``token_role`` resolves such a token to its role; ``channel_caller``
+  accepts an API key *or* a token.
+* ``POST /v1/channels/miniprogram/orders`` — the mini-program backend's order, mapped, then
+  ``api.intake.submit`` (the same answers as ``POST /v1/orders``).
+* ``POST /v1/channels/rejections/{id}/replay`` — re-map a stored raw channel payload (after a mapper
+  fix) and submit it; canonical payloads replay as ``POST /v1/rejections/{id}/replay`` does.
+* ``GET /v1/channels/webhook-attempts`` — what was pushed at us, accepted or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select
+from temporalio.service import RPCError
+
+from activities.channels import accept_channel_payload, record_rejection_once
+from api.intake import submit
+from domain.channels import MappingError, douyin, map_payload
+from domain.channels.signing import douyin_verify
+from store import read_model
+from store.read_model import _insert
+from store.schema import oauth_clients, oauth_tokens, webhook_attempts
+
+router = APIRouter()
+
+
+def _sha(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ oauth
+
+
+def create_oauth_client(engine: Engine, client_id: str, secret: str, *, role: str = "channel",
+                        channel: str = "miniprogram", ttl_seconds: int = 7200) -> None:
+    row = {"client_id": client_id, "secret_sha256": _sha(secret), "role": role, "channel": channel,
+           "token_ttl_seconds": ttl_seconds, "created_at": datetime.now(timezone.utc)}
+    with engine.begin() as conn:
+        ins = _insert(engine, oauth_clients).values(**row)
+        conn.execute(ins.on_conflict_do_update(index_elements=[oauth_clients.c.client_id],
+                                               set_={k: ins.excluded[k] for k in row if k != "client_id"}))
+
+
+def issue_token(engine: Engine, client_id: str, secret: str) -> tuple[str, int, str] | None:
+    """(token, expires_in, role) for valid client credentials, else None."""
+    with engine.begin() as conn:
+        c = conn.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
+        if c is None or not secrets.compare_digest(c.secret_sha256, _sha(secret)):
+            return None
+        token = "zsat-" + secrets.token_urlsafe(32)
+        now = datetime.now(timezone.utc)
+        conn.execute(oauth_tokens.insert().values(token_sha256=_sha(token), client_id=client_id, role=c.role,
+                                                  issued_at=now, expires_at=now + timedelta(seconds=c.token_ttl_seconds)))
+        conn.execute(oauth_tokens.delete().where(oauth_tokens.c.expires_at < now - timedelta(days=1)))
+        return token, int(c.token_ttl_seconds), c.role
+
+
+def token_role(engine: Engine, token: str) -> str | None:
+    """The role of a live bearer token we issued, or None (unknown or expired)."""
+    if not token.startswith("zsat-"):
+        return None
+    with engine.connect() as conn:
+        r = conn.execute(select(oauth_tokens.c.role, oauth_tokens.c.expires_at)
+                         .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
+    if r is None:
+        return None
+    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
+    return r.role if exp > datetime.now(timezone.utc) else None
+
+
+def _presented(request: Request) -> str:
+    key = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if not key and auth.lower().startswith("bearer "):
+        key = auth[7:].strip()
+    return key or ""
+
+
+def channel_caller(*roles: str):
+    """Dependency: an API key (as api.auth) or a bearer token from /v1/oauth/token with one of roles."""
+    allowed = set(roles) | {"service"}
+
+    async def check(request: Request) -> str:
+        key = _presented(request)
+        if not key:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing credentials: X-API-Key or Authorization: Bearer",
+                                headers={"WWW-Authenticate": "Bearer"})
+        role = request.app.state.api_keys.get(key)
+        if role is None:
+            role = await asyncio.to_thread(token_role, request.app.state.engine, key)
+        if role is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key or expired/unknown token",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role!r} may not do this; needs one of {sorted(allowed)}")
+        return role
+
+    return check
+
+
+@router.post("/v1/oauth/token", tags=["channels"])
+async def oauth_token(request: Request):
+    """OAuth2 client credentials: form ``grant_type=client_credentials&client_id=…&client_secret=…``
+    (or HTTP Basic). Answers ``{"access_token", "token_type": "bearer", "expires_in"}``."""
+    form = dict(await request.form())
+    cid, secret = form.get("client_id"), form.get("client_secret")
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            cid, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            cid = secret = None
+    if form.get("grant_type") != "client_credentials":
+        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+    if not cid or not secret:
+        return JSONResponse({"error": "invalid_client"}, status_code=401, headers={"WWW-Authenticate": "Basic"})
+    issued = await asyncio.to_thread(issue_token, request.app.state.engine, str(cid), str(secret))
+    if issued is None:
+        return JSONResponse({"error": "invalid_client"}, status_code=401, headers={"WWW-Authenticate": "Basic"})
+    token, ttl, role = issued
+    return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": ttl, "scope": role},
+                        headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------------------------------ webhook
+
+
+def record_attempt(engine: Engine, *, channel: str, outcome: str, http_status: int, reason: str, body: bytes,
+                   order_ids: list[str], remote: str | None) -> int:
+    with engine.begin() as conn:
+        r = conn.execute(webhook_attempts.insert().values(
+            received_at=datetime.now(timezone.utc), channel=channel, outcome=outcome, http_status=http_status,
+            reason=reason[:2000], body_sha256=_sha(body), body_bytes=len(body), order_ids=order_ids,
+            remote=(remote or "")[:64] or None))
+        return int(r.inserted_primary_key[0])
+
+
+OK = {"code": 0, "msg": "success"}
+
+
+@router.post("/v1/webhooks/douyin", tags=["channels"])
+async def douyin_webhook(request: Request):
+    """Douyin shop message push. Signature: header ``event-sign`` over app key + body + secret
+    (``sign-method`` hmac-sha256 or md5), ``app-id`` must be ours."""
+    app = request.app
+    settings, engine, client = app.state.settings, app.state.engine, app.state.client
+    body = await request.body()
+    remote = request.client.host if request.client else None
+
+    async def attempt(outcome: str, code: int, reason: str = "", order_ids: list[str] | None = None) -> None:
+        await asyncio.to_thread(record_attempt, engine, channel="douyin", outcome=outcome, http_status=code,
+                                reason=reason, body=body, order_ids=order_ids or [], remote=remote)
+
+    h = request.headers
+    if h.get("app-id") != settings.douyin_app_key or not douyin_verify(
+            settings.douyin_app_key, settings.douyin_app_secret, body, h.get("event-sign"), h.get("sign-method")):
+        why = "webhook secret not configured" if not settings.douyin_app_secret else "bad app-id or event-sign"
+        await attempt("bad_signature", 401, why)
+        return JSONResponse({"code": 40001, "msg": f"invalid signature: {why}"}, status_code=401)
+
+    try:
+        msgs = douyin.messages(json.loads(body))
+    except (json.JSONDecodeError, UnicodeDecodeError, MappingError) as exc:
+        raw = {"body": body.decode("utf-8", "replace")[:20000]}
+        rid = await asyncio.to_thread(record_rejection_once, engine, source="webhook:douyin", payload=raw,
+                                      errors=[{"field": "douyin:body", "message": str(exc)}], channel="douyin",
+                                      channel_order_id=None)
+        await attempt("unmappable", 200, f"rejection {rid}: {exc}")
+        return JSONResponse(OK | {"rejection_id": rid})
+
+    order_ids, reasons, rejections = [], [], []
+    try:
+        for m in msgs:
+            if m["tag"] not in douyin.ORDER_TAGS:
+                reasons.append(f"tag {m['tag']} ignored")
+                continue
+            r = await accept_channel_payload(client, engine, settings, "douyin", m["data"], source="webhook:douyin")
+            if r.order_id:
+                order_ids.append(r.order_id)
+            if r.rejection_id:
+                rejections.append(r.rejection_id)
+                reasons.append(f"rejection {r.rejection_id}: {r.reason}")
+    except RPCError as exc:  # Temporal unreachable: not accepted; Douyin re-sends
+        await attempt("error", 503, f"temporal unavailable: {exc}", order_ids)
+        return JSONResponse({"code": 50000, "msg": "temporarily unavailable, retry"}, status_code=503)
+    outcome = "accepted" if order_ids else ("unmappable" if rejections else "ignored")
+    await attempt(outcome, 200, "; ".join(reasons), order_ids)
+    return JSONResponse(OK | {"order_ids": order_ids, "rejection_ids": rejections})
+
+
+@router.get("/v1/channels/webhook-attempts", tags=["channels"])
+async def list_webhook_attempts(request: Request, channel: str | None = None, outcome: str | None = None,
+                                limit: int = Query(100, ge=1, le=1000),
+                                _role: str = Depends(channel_caller("reviewer", "readonly"))):
+    def read() -> list[dict[str, Any]]:
+        q = select(webhook_attempts).order_by(webhook_attempts.c.id.desc()).limit(limit)
+        if channel:
+            q = q.where(webhook_attempts.c.channel == channel)
+        if outcome:
+            q = q.where(webhook_attempts.c.outcome == outcome)
+        with request.app.state.engine.connect() as conn:
+            return [read_model._row(r) for r in conn.execute(q)]
+
+    items = await asyncio.to_thread(read)
+    return {"total": len(items), "items": items}
+
+
+# ------------------------------------------------------------------------------------------ mini-program
+
+
+@router.post("/v1/channels/miniprogram/orders", tags=["channels"], status_code=202)
+async def miniprogram_order(request: Request, payload: Any = Body(...), _role: str = Depends(channel_caller("channel"))):
+    """The mini-program backend's order (its own field names, fen amounts); bearer token or API key."""
+    app = request.app
+    try:
+        mapped = map_payload("miniprogram", payload)
+    except MappingError as exc:
+        rid = await asyncio.to_thread(
+            record_rejection_once, app.state.engine, source="api:miniprogram", payload=payload,
+            errors=[{"field": f"miniprogram:{exc.field}", "message": exc.reason}], channel="miniprogram",
+            channel_order_id=str(payload.get("out_trade_no"))[:64] if isinstance(payload, dict) and payload.get("out_trade_no") else None)
+        return JSONResponse({"message": f"order rejected: {exc}; recorded as rejection {rid}", "rejection_id": rid,
+                             "errors": [{"field": exc.field, "message": exc.reason}]}, status_code=422)
+    result = await submit(app.state.client, app.state.engine, app.state.settings, mapped, source="api:miniprogram")
+    return JSONResponse(result.body, status_code=result.http_status)
+
+
+# ------------------------------------------------------------------------------------------ replay
+
+
+def _is_canonical(payload: Any) -> bool:
+    return isinstance(payload, dict) and {"channel", "channel_order_id", "customer", "lines"} <= payload.keys()
+
+
+@router.post("/v1/channels/rejections/{rejection_id}/replay", tags=["channels"])
+async def replay_channel_rejection(request: Request, rejection_id: int,
+                                   corrected: Any = Body(None, description="a fixed raw channel payload; omit to re-map the stored one"),
+                                   _role: str = Depends(channel_caller())):
+    app = request.app
+    row = await asyncio.to_thread(read_model.get_rejection, app.state.engine, rejection_id)
+    if row is None:
+        raise HTTPException(404, f"rejection {rejection_id} not found")
+    payload = corrected if corrected is not None else row["payload"]
+    if not _is_canonical(payload):
+        if not row.get("channel"):
+            raise HTTPException(409, "this rejection has no channel; replay it with POST /v1/rejections/{id}/replay")
+        try:
+            payload = map_payload(row["channel"], payload)
+        except MappingError as exc:
+            return JSONResponse({"message": f"still cannot be mapped: {exc}", "rejection_id": rejection_id,
+                                 "errors": [{"field": exc.field, "message": exc.reason}]}, status_code=422)
+    result = await submit(app.state.client, app.state.engine, app.state.settings, payload, source=f"replay:{rejection_id}")
+    if result.http_status < 300 and "order_id" in result.body:
+        await asyncio.to_thread(read_model.mark_rejection_replayed, app.state.engine, rejection_id, result.body["order_id"])
+    return JSONResponse(result.body, status_code=result.http_status)

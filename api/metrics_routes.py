@@ -1,0 +1,227 @@
+"""Metrics, the order-status enquiry endpoint, and finance reconciliation runs.
+
+* ``GET /v1/metrics/health?from=&to=&channel=&warehouse=`` — the order health index for a period
+  (``from``/``to``: Beijing dates, ``to`` inclusive, or ISO datetimes, ``to`` exclusive).
+* ``GET /v1/metrics/dashboard`` (+ ``.xlsx``) — stage counts and times, exception rates by risk
+  feature, reviews answered within 15 min, aftersales reasons by region, health per day.
+* ``GET /v1/orders/{order_id}/status`` — what customers and service staff ask ("where is my
+  order?"); every call is counted as a status enquiry for the experience index.
+* ``POST /v1/reconciliation/runs {"day"}`` starts (or joins) the day's ReconciliationWorkflow;
+  ``GET /v1/reconciliation/runs[/{day}[/report.xlsx]]`` read the stored reports.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from api.auth import require
+from store import metrics, read_model
+
+router = APIRouter()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+def _sla(request: Request) -> timedelta:
+    return timedelta(hours=request.app.state.settings.ship_sla_hours)
+
+
+def _period(frm: str | None, to: str | None):
+    try:
+        return metrics.parse_period(frm, to)
+    except ValueError as exc:
+        raise HTTPException(422, f"bad period: {exc}") from None
+
+
+# ------------------------------------------------------------------ metrics
+
+
+@router.get("/v1/metrics/health", tags=["metrics"])
+def get_health(
+    request: Request,
+    frm: str | None = Query(None, alias="from", description="YYYY-MM-DD (Beijing) or ISO datetime"),
+    to: str | None = Query(None, description="YYYY-MM-DD (inclusive) or ISO datetime (exclusive)"),
+    channel: str | None = None,
+    warehouse: str | None = None,
+    series: bool = Query(False, description="also one point per day"),
+    _role: str = Depends(require("reviewer", "readonly")),
+):
+    start, end = _period(frm, to)
+    return metrics.health(
+        _engine(request), start, end, channel=channel or None, warehouse=warehouse or None, series=series,
+        ship_sla=_sla(request),
+    )
+
+
+@router.get("/v1/metrics/dashboard", tags=["metrics"])
+def get_dashboard(
+    request: Request,
+    frm: str | None = Query(None, alias="from"),
+    to: str | None = None,
+    channel: str | None = None,
+    warehouse: str | None = None,
+    _role: str = Depends(require("reviewer", "readonly")),
+):
+    start, end = _period(frm, to)
+    return metrics.dashboard(
+        _engine(request), start, end, channel=channel or None, warehouse=warehouse or None, ship_sla=_sla(request)
+    )
+
+
+@router.get("/v1/metrics/dashboard.xlsx", tags=["metrics"])
+def get_dashboard_xlsx(
+    request: Request,
+    frm: str | None = Query(None, alias="from"),
+    to: str | None = None,
+    channel: str | None = None,
+    warehouse: str | None = None,
+    _role: str = Depends(require("reviewer", "readonly")),
+):
+    start, end = _period(frm, to)
+    data = metrics.dashboard(
+        _engine(request), start, end, channel=channel or None, warehouse=warehouse or None, ship_sla=_sla(request)
+    )
+    name = f"dashboard-{metrics.cn_day(start)}-{metrics.cn_day(end - timedelta(microseconds=1))}.xlsx"
+    return Response(dashboard_workbook(data), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def dashboard_workbook(d: dict[str, Any]) -> bytes:
+    """The dashboard's numbers, one sheet per block; missing values print as 'no data'."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from domain.health import NO_DATA
+
+    def v(x):
+        return NO_DATA if x is None else x
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "健康度 health"
+    h = d["health"]
+    ws.append([f"订单健康度 order health {d['from']} – {d['to']}", f"channel={d.get('channel') or '全部'}",
+               f"warehouse={d.get('warehouse') or '全部'}"])
+    ws["A1"].font = Font(bold=True, size=13)
+    ws.append(["总分 score (0–100)", v(h["score"]), "基线 baseline", h["baseline"]])
+    ws.append(["部分数据得分 partial score", v(h["partial_score"])])
+    for comp in ("timeliness", "data"):
+        c = h[comp]
+        ws.append([comp, v(c["score"]), "缺数据 missing: " + ", ".join(c["missing"]) if c["missing"] else ""])
+        for name, t in c["terms"].items():
+            ws.append([f"  {name} ×{t['weight']}", v(t["value"]), f"{t['numerator']}/{t['denominator']}"])
+    e = h["experience"]
+    ws.append(["experience (enquiries/orders×100, lower is better)", v(e["value"]), f"{e['numerator']}/{e['denominator']}"])
+    ws.append([])
+    ws.append(["日期 day", "score", "partial", "timeliness", "data", "experience", "orders", "baseline"])
+    for p in h.get("series", []):
+        ws.append([p["day"], v(p["score"]), v(p["partial_score"]), v(p["timeliness"]), v(p["data"]), v(p["experience"]),
+                   p["orders"], p["baseline"]])
+    ws.column_dimensions["A"].width = 50
+
+    def sheet(title: str, header: list[str], rows: list[list[Any]]):
+        s = wb.create_sheet(title)
+        s.append(header)
+        for c in s[1]:
+            c.font = Font(bold=True)
+        for r in rows:
+            s.append([v(x) for x in r])
+
+    sheet("阶段 stages", ["stage", "orders"], [[r["stage"], r["orders"]] for r in d["stage_counts"]])
+    sheet("阶段时效 stage times", ["stage", "n", "p50 s", "p90 s"],
+          [[r["stage"], r["n"], r["p50_seconds"], r["p90_seconds"]] for r in d["stage_times"]])
+    sheet("异常率 exceptions", ["code", "title", "orders", "rate"],
+          [[r["code"], r["title"], r["orders"], r["rate"]] for r in d["exception_rates"]])
+    rv = d["reviews"]
+    sheet("审核 reviews", ["kind", "total", "decided", "answered ≤15 min", "rate"],
+          [[r["kind"], r["total"], r["decided"], r["answered_15m"], r["rate"]] for r in rv["by_kind"]]
+          + [["all", rv["total"], None, rv["answered_15m"], rv["rate"]]])
+    sheet("售后原因 aftersales", ["region", "reason", "count"],
+          [[r["region"], r["reason"], r["count"]] for r in d["aftersales_by_region"]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ order status (enquiries)
+
+
+@router.get("/v1/orders/{order_id}/status", tags=["orders"])
+def order_status(request: Request, order_id: str, role: str = Depends(require("reviewer", "readonly", "device"))):
+    """Where is my order? Counted as a customer status enquiry (experience index)."""
+    o = read_model.get_order(_engine(request), order_id)
+    if o is None:
+        raise HTTPException(404, f"order {order_id!r} not found")
+    metrics.record_enquiry(_engine(request), order_id, role)
+    last = o["timeline"][-1] if o["timeline"] else None
+    return {
+        "order_id": order_id,
+        "status": o["status"],
+        "updated_at": o["updated_at"],
+        "warehouse": o.get("warehouse"),
+        "carrier": o.get("carrier"),
+        "merged_into": o.get("merged_into"),
+        "last_event": {"event": last["event"], "at": last["at"], "reason": last["reason"]} if last else None,
+    }
+
+
+# ------------------------------------------------------------------ reconciliation
+
+
+class RunIn(BaseModel):
+    day: date
+    wait: bool = Field(False, description="wait for the run to finish and return its report")
+
+
+def _run_body(run: dict[str, Any]) -> dict[str, Any]:
+    return {**run, "report_url": f"/v1/reconciliation/runs/{run['day']}/report.xlsx"}
+
+
+@router.post("/v1/reconciliation/runs", tags=["finance"], status_code=202)
+async def start_run(request: Request, body: RunIn, _role: str = Depends(require("reviewer"))):
+    from workflows.reconciliation import start_reconciliation
+
+    settings = request.app.state.settings
+    handle = await start_reconciliation(request.app.state.client, settings.task_queue, body.day.isoformat())
+    if not body.wait:
+        return {"day": body.day.isoformat(), "workflow_id": handle.id, "status": "started"}
+    await handle.result()
+    run = metrics.get_run(_engine(request), body.day)
+    return JSONResponse(_jsonable(_run_body(run)), status_code=200)
+
+
+def _jsonable(x: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(x)
+
+
+@router.get("/v1/reconciliation/runs", tags=["finance"])
+def list_runs(request: Request, _role: str = Depends(require("reviewer", "readonly"))):
+    return {"items": metrics.list_runs(_engine(request))}
+
+
+@router.get("/v1/reconciliation/runs/{day}", tags=["finance"])
+def get_run(request: Request, day: date, _role: str = Depends(require("reviewer", "readonly"))):
+    run = metrics.get_run(_engine(request), day)
+    if run is None:
+        raise HTTPException(404, f"no reconciliation run for {day}; start one with POST /v1/reconciliation/runs")
+    return _run_body(run)
+
+
+@router.get("/v1/reconciliation/runs/{day}/report.xlsx", tags=["finance"])
+def get_run_report(request: Request, day: date, _role: str = Depends(require("reviewer", "readonly"))):
+    run = metrics.get_run(_engine(request), day, workbook=True)
+    if run is None:
+        raise HTTPException(404, f"no reconciliation run for {day}")
+    return Response(
+        run["workbook"], media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="reconciliation-{day}.xlsx"'}
+    )

@@ -1,0 +1,213 @@
+"""/v1/warehouse and /v1/waves: what devices, packers, QC and the console call.
+
+Devices (role ``device``) claim their current task, confirm picks, report mis-scans and ask for a
+reprinted label; each call is an update or signal on the warehouse's ``WaveWorkflow`` (id
+``wave-{warehouse}``), answered synchronously. Lists, the printable pick list and the JSON pick
+list come from the read model the workflow projects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities import warehouse as wh
+from api.auth import require
+from domain.warehouse import (
+    TASK_LOOK,
+    DeviceException,
+    ExceptionKind,
+    PackConfirmation,
+    PickConfirmation,
+    QcResult,
+    TaskClaim,
+    TaskState,
+)
+
+router = APIRouter(tags=["warehouse"])
+
+
+class ClaimIn(BaseModel):
+    device_id: str = Field(min_length=1, max_length=64)
+    picker: str = Field(default="", max_length=64)
+
+
+class ConfirmIn(BaseModel):
+    picked_qty: int = Field(ge=0, le=100000)
+    device_id: str = Field(default="", max_length=64)
+    picker: str = Field(default="", max_length=64)
+
+
+class QcIn(BaseModel):
+    passed: bool
+    inspector: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=300)
+
+
+class PackIn(BaseModel):
+    packer: str = Field(default="", max_length=64)
+
+
+class MisScanIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=64)
+    picker: str = Field(min_length=1, max_length=64)
+    device_id: str = Field(min_length=1, max_length=64)
+    task_id: str | None = None
+    kind: str = Field(pattern="^(unreadable|wrong_bin|wrong_item|wrong_quantity)$")
+    barcode: str = Field(default="", max_length=200)
+
+
+class ExceptionIn(BaseModel):
+    kind: ExceptionKind = ExceptionKind.REPRINT_LABEL
+    task_id: str | None = None
+    bin: str | None = None
+    picker: str = ""
+    device_id: str = ""
+    reason: str = ""
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+def _wave(request: Request, warehouse: str):
+    client: Client = request.app.state.client
+    return client.get_workflow_handle(f"wave-{warehouse}")
+
+
+async def _update(request: Request, warehouse: str, name: str, arg: Any) -> Any:
+    from workflows.wave import WaveWorkflow
+
+    method = getattr(WaveWorkflow, name)
+    try:
+        return await _wave(request, warehouse).execute_update(method, arg)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise HTTPException(409, getattr(cause, "message", None) or str(cause)) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"warehouse {warehouse!r} has no running wave workflow") from None
+        raise
+
+
+def _task_json(task) -> dict[str, Any]:
+    body = task.model_dump(mode="json")
+    look = TASK_LOOK[TaskState(task.state)]
+    body.update(state_label=look.label, state_icon=look.icon, state_colour=look.colour)
+    return body
+
+
+# ---------------------------------------------------------------- devices
+
+
+@router.post("/v1/warehouse/{warehouse}/claim", responses={204: {"description": "no task to do"}})
+async def claim(request: Request, warehouse: str, body: ClaimIn, _r: str = Depends(require("device"))):
+    """The device's current task: the one it holds, else the next one in walking order (204: none)."""
+    task = await _update(request, warehouse, "claim_task", TaskClaim(**body.model_dump()))
+    if task is None:
+        return Response(status_code=204)
+    return _task_json(task)
+
+
+@router.post("/v1/warehouse/{warehouse}/tasks/{task_id}/confirm")
+async def confirm(request: Request, warehouse: str, task_id: str, body: ConfirmIn, _r: str = Depends(require("device"))):
+    """A confirmed pick (or put-away); fewer units than asked is a short pick and opens an exception."""
+    task = await _update(request, warehouse, "confirm_pick", PickConfirmation(task_id=task_id, **body.model_dump()))
+    return _task_json(task)
+
+
+@router.post("/v1/warehouse/{warehouse}/tasks/{task_id}/qc")
+async def qc(request: Request, warehouse: str, task_id: str, body: QcIn, _r: str = Depends(require("device"))):
+    task = await _update(request, warehouse, "qc_result", QcResult(task_id=task_id, **body.model_dump()))
+    return _task_json(task)
+
+
+@router.post("/v1/warehouse/{warehouse}/misscans", status_code=201)
+async def mis_scan(request: Request, warehouse: str, body: MisScanIn, _r: str = Depends(require("device"))):
+    """One mis-scan a device caught (idempotent by event_id): the per-picker counts of the dashboard."""
+    created = wh.record_scan_event(_engine(request), wh.ScanEventIn(warehouse=warehouse, **body.model_dump()))
+    return {"event_id": body.event_id, "created": created}
+
+
+@router.post("/v1/warehouse/{warehouse}/exceptions", status_code=201)
+async def raise_exception(request: Request, warehouse: str, body: ExceptionIn, _r: str = Depends(require("device"))):
+    """A floor exception, e.g. 'reprint label' after 3 bad bin labels: recorded and sent to the
+    warehouse lead in WeCom."""
+    exc_id = await _update(request, warehouse, "report_exception", DeviceException(**body.model_dump()))
+    return {"exception_id": exc_id}
+
+
+@router.get("/v1/warehouse/exceptions")
+async def list_exceptions(
+    request: Request, warehouse: str | None = None, state: str | None = Query(None, description="open | resolved"),
+    kind: str | None = None, _r: str = Depends(require("reviewer", "readonly", "device")),
+):
+    items = wh.list_exceptions(_engine(request), warehouse=warehouse, state=state, kind=kind)
+    return {"total": len(items), "items": items}
+
+
+@router.post("/v1/warehouse/exceptions/{exception_id}/resolve")
+async def resolve(request: Request, exception_id: str, _r: str = Depends(require("reviewer"))):
+    if not wh.resolve_exception(_engine(request), exception_id):
+        raise HTTPException(409, f"exception {exception_id!r} is not open")
+    return {"exception_id": exception_id, "state": "resolved"}
+
+
+@router.get("/v1/warehouse/pickers")
+async def pickers(request: Request, warehouse: str | None = None, _r: str = Depends(require("reviewer", "readonly"))):
+    """Mis-scans per picker by kind, next to the lines each one picked."""
+    return {"items": wh.picker_stats(_engine(request), warehouse=warehouse)}
+
+
+@router.get("/v1/warehouse/tasks")
+async def tasks(request: Request, warehouse: str | None = None, state: list[str] = Query(default=[]),
+                _r: str = Depends(require("reviewer", "readonly", "device"))):
+    return {"items": wh.list_tasks(_engine(request), warehouse=warehouse, states=state or None)}
+
+
+# ---------------------------------------------------------------- waves
+
+
+@router.get("/v1/waves")
+async def list_waves(request: Request, warehouse: str | None = None, state: str | None = None,
+                     open_only: bool = False, limit: int = Query(100, ge=1, le=500),
+                     _r: str = Depends(require("reviewer", "readonly", "device"))):
+    items = wh.list_waves(_engine(request), warehouse=warehouse, state=state, open_only=open_only, limit=limit)
+    return {"total": len(items), "items": items}
+
+
+def _get_wave(request: Request, wave_id: str) -> dict[str, Any]:
+    wave = wh.get_wave(_engine(request), wave_id)
+    if wave is None:
+        raise HTTPException(404, f"wave {wave_id!r} not found")
+    return wave
+
+
+@router.get("/v1/waves/{wave_id}")
+async def get_wave(request: Request, wave_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+    return _get_wave(request, wave_id)
+
+
+@router.get("/v1/waves/{wave_id}/picklist.json")
+async def pick_list_json(request: Request, wave_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+    """Pick instructions for devices, in walking order."""
+    return wh.pick_list_json(_get_wave(request, wave_id))
+
+
+@router.get("/v1/waves/{wave_id}/picklist.html", response_class=HTMLResponse)
+async def pick_list_html(request: Request, wave_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+    """The printable pick list (拣货单)."""
+    return HTMLResponse(wh.render_pick_list_html(_get_wave(request, wave_id)))
+
+
+@router.post("/v1/waves/{wave_id}/pack")
+async def pack(request: Request, wave_id: str, body: PackIn, _r: str = Depends(require("device"))):
+    """The packer confirms the wave; its orders are told (``wave_done``)."""
+    wave = _get_wave(request, wave_id)
+    state = await _update(request, wave["warehouse"], "confirm_pack", PackConfirmation(wave_id=wave_id, packer=body.packer))
+    return {"wave_id": wave_id, "state": state}

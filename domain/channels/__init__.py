@@ -1,0 +1,36 @@
+"""Channel payloads → canonical orders: one mapper module per channel, pure (no I/O).
+
+``map_payload(channel, raw)`` returns a canonical ``OrderSubmission`` payload (a dict) or raises
+``MappingError`` naming the channel's field and the reason; callers record that as a rejection
+with the raw payload, replayable after a fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from domain.channels import douyin, erp, miniprogram, tmall
+from domain.channels.common import MappingError
+
+MAPPERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "tmall": tmall.to_submission,
+    "taobao": tmall.to_submission,
+    "douyin": douyin.to_submission,
+    "miniprogram": miniprogram.to_submission,
+    "erp": erp.to_submission,
+}
+
+
+def map_payload(channel: str, raw: Any) -> dict[str, Any]:
+    mapper = MAPPERS.get(channel)
+    if mapper is None:
+        raise MappingError("channel", f"no mapper for channel {channel!r}")
+    try:
+        return mapper(raw, channel=channel)
+    except MappingError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # malformed shapes the mapper did not foresee
+        raise MappingError("payload", f"{type(exc).__name__}: {exc}") from None
+
+
+__all__ = ["MAPPERS", "MappingError", "map_payload"]

@@ -1,0 +1,114 @@
+"""Douyin shop (抖店) order push → canonical order payload.
+
+A push body is a JSON list of messages ``[{"tag": "101", "msg_id": "…", "data": "<json string>"}]``;
+tag 100 = order created, 101 = paid (the one we take), others (e.g. 105 cancelled) are acknowledged
+and ignored. ``data`` carries the order detail (as ``/order/orderDetail`` returns it)::
+
+    {"shop_order_id": "6920123456789012345", "create_time": 1796176800, "pay_time": 1796176830,
+     "doudian_open_id": "1@#x1…", "post_receiver": "李 娜", "post_tel": "+86 139-0571-1234",
+     "post_addr": {"province": {"name": "浙江省"}, "city": {"name": "杭州市"},
+                   "town": {"name": "西湖区"}, "street": {"name": "文三路"}, "detail": "90号东部软件园"},
+     "order_amount": 53600, "post_amount": 0, "promotion_amount": 0, "buyer_words": "",
+     "sku_order_list": [{"code": "BOSCH-BP-COROLLA18", "product_name": "博世刹车片", "item_num": 2,
+                         "origin_amount": 53600, "goods_price": 26800,
+                         "spec": [{"name": "适配车型", "value": "卡罗拉18款"}]}]}
+
+Amounts are fen; times unix seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.channels.common import (
+    MappingError,
+    address,
+    category,
+    china_time,
+    fen,
+    fitment,
+    order_id_text,
+    phone,
+    require,
+    text,
+)
+
+ORDER_TAGS = {"101"}  # paid
+IGNORED_TAGS = {"100", "102", "103", "104", "105", "106", "108", "110"}  # created-unpaid, shipped, cancelled …
+
+
+def messages(body: Any) -> list[dict[str, Any]]:
+    """The push's messages, each with ``data`` parsed; MappingError when the body is not a push."""
+    if isinstance(body, dict):
+        body = [body]
+    if not isinstance(body, list):
+        raise MappingError("body", "a push is a JSON list of messages")
+    out = []
+    for i, m in enumerate(body):
+        if not isinstance(m, dict) or "tag" not in m:
+            raise MappingError(f"[{i}]", "message without tag")
+        data = m.get("data")
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError:
+                raise MappingError(f"[{i}].data", "data is not JSON") from None
+        out.append({**m, "tag": str(m["tag"]), "data": data})
+    return out
+
+
+def to_submission(order: dict[str, Any], channel: str = "douyin") -> dict[str, Any]:
+    if not isinstance(order, dict):
+        raise MappingError("data", "not an object")
+    oid = order_id_text(order.get("shop_order_id") or order.get("order_id"), "shop_order_id")
+    items = order.get("sku_order_list") or []
+    if not items:
+        raise MappingError("sku_order_list", "an order without items")
+    lines = []
+    for i, s in enumerate(items):
+        name = text(s.get("product_name"))
+        if not name:
+            raise MappingError(f"sku_order_list[{i}].product_name", "missing")
+        sku = text(s.get("code")) or text(s.get("out_sku_id")) or text(s.get("sku_id"))
+        if not sku:
+            raise MappingError(f"sku_order_list[{i}].code", "no merchant SKU code on the item")
+        qty = int(require(s, "item_num"))
+        price = s.get("goods_price")
+        if price is None:
+            price = int(require(s, "origin_amount")) // max(qty, 1)
+        line = {"sku": sku, "name": name[:128], "category": category(s.get("category"), name), "quantity": qty,
+                "unit_price": fen(price, f"sku_order_list[{i}].goods_price")}
+        vm = fitment(s.get("spec"))
+        if vm:
+            line["vehicle_model"] = vm
+        lines.append(line)
+    addr = order.get("post_addr") or {}
+    if not isinstance(addr, dict):
+        raise MappingError("post_addr", "not an object")
+
+    def name_of(part: Any) -> Any:
+        return part.get("name") if isinstance(part, dict) else part
+
+    street = text(name_of(addr.get("street")))
+    detail = "".join(filter(None, (street, text(addr.get("detail"))))) or None
+    sub: dict[str, Any] = {
+        "channel": channel,
+        "channel_order_id": oid,
+        "ordered_at": china_time(order.get("pay_time") or order.get("create_time"), "create_time"),
+        "customer": {
+            "id": text(order.get("doudian_open_id")) or text(order.get("user_id")) or "douyin-buyer",
+            "name": text(require(order, "post_receiver")),
+            "phone": phone(order.get("post_tel"), field="post_tel"),
+        },
+        "address": address(name_of(addr.get("province")), name_of(addr.get("city")), name_of(addr.get("town")),
+                           detail, field="post_addr"),
+        "lines": lines,
+        "freight": fen(order.get("post_amount") or 0, "post_amount"),
+        "paid_amount": fen(require(order, "order_amount"), "order_amount"),
+        "note": (text(order.get("buyer_words")) or "")[:500],
+    }
+    promo = int(order.get("promotion_amount") or 0)
+    if promo:
+        sub["coupon"] = {"code": f"DOUYIN-{oid}", "amount": fen(promo, "promotion_amount")}
+    return sub

@@ -1,0 +1,56 @@
+"""The order workflow pushes each accepted order to the ERP beside its own progress and records the
+ERP document number; an ERP outage delays the push, never routing."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from temporalio.worker import Worker
+
+from activities.channels import ChannelActivities
+from domain.status import OrderStatus
+from fakes import erp as fake_erp
+from fakes.serve import serve_in_thread
+from store import read_model, risk_data
+from store.db import engine_for
+from tests.support import order_payload
+from tests.workflow_helpers import keep_history, start_order, until
+from workers.order_worker import WORKFLOWS, activities_for
+from zhongshu.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def erp_server():
+    server = serve_in_thread(fake_erp.create_app())
+    yield server
+    server.stop()
+
+
+async def test_order_is_pushed_to_the_erp_and_survives_an_outage(ts_env, task_queue, sqlite_session_url, erp_server, tmp_path):
+    engine = engine_for(sqlite_session_url)
+    risk_data.seed_defaults(engine)
+    settings = Settings(var_dir=tmp_path, database_url=sqlite_session_url, erp_url=erp_server.url,
+                        erp_app_id=fake_erp.CLIENT_ID, erp_app_secret=fake_erp.CLIENT_SECRET)
+    state = erp_server._server.config.app.state.erp
+    state.down = True
+    async with Worker(
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[*activities_for(engine, "", settlement_url=""), *ChannelActivities(engine, settings).all()],
+        activity_executor=ThreadPoolExecutor(8),
+    ):
+        h = await start_order(ts_env.client, task_queue, order_payload())
+        st = await until(h, lambda s: s.status == OrderStatus.ROUTED)  # routed while the ERP is down
+        assert st.erp_doc_no is None
+        state.down = False
+        result = await h.result()
+    assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
+    pushed = next(e for e in result.timeline if e.event == "erp.pushed")
+    assert pushed.data["doc_no"] == result.erp_doc_no
+    assert read_model.get_order(engine, result.order_id)["erp_doc_no"] == result.erp_doc_no
+    saved = httpx.get(f"{erp_server.url}/_control/saved").json()["items"]
+    assert len([s for s in saved if s["order_id"] == result.order_id]) == 1  # retries never made a second bill
+    await keep_history(h, "erp_push_after_outage")

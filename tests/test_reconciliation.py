@@ -1,0 +1,246 @@
+"""Finance reconciliation: a day with known injected differences → the report finds exactly those,
+totals reconcile to the fen, a re-run gives the same report and a fixed difference disappears."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from activities.finance import FinanceActivities, DayRequest, ReportRequest, reconciliation_workbook
+from domain.order import order_id_for
+from domain.reconciliation import DiffClass, LedgerEntry, OurOrder, Receipt, Settlement, reconcile
+from fakes.serve import serve_in_thread
+from fakes.settlement import create_app as settlement_app
+from store import metrics
+
+DAY = date(2026, 11, 20)
+COMPLETED = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)  # 14:00 Beijing
+
+
+# ------------------------------------------------------------------ pure
+
+
+def test_pure_classification_hand_computed():
+    ours = [
+        OurOrder(order_id="ok", channel="tmall", goods_fen=10000, paid_fen=10000),
+        OurOrder(order_id="gone", channel="tmall", goods_fen=5000, paid_fen=5000),
+        OurOrder(order_id="frt", channel="douyin", goods_fen=5000, freight_fen=800, paid_fen=5800),
+        OurOrder(order_id="rnd", channel="tmall", lines=3, goods_fen=3000, paid_fen=3000),
+        OurOrder(order_id="big", channel="tmall", lines=3, goods_fen=3000, paid_fen=3000),
+        OurOrder(order_id="cpn", channel="tmall", goods_fen=3000, coupon_code="X", coupon_fen=500, paid_fen=2500),
+    ]
+    settlements = [
+        Settlement(order_id="ok", channel="tmall", paid_fen=10000),
+        Settlement(order_id="frt", channel="douyin", paid_fen=5000, freight_fen=0),
+        Settlement(order_id="rnd", channel="tmall", paid_fen=2997),  # 3 fen over 3 lines: rounding
+        Settlement(order_id="big", channel="tmall", paid_fen=2996),  # 4 fen over 3 lines: mismatch
+        Settlement(order_id="cpn", channel="tmall", paid_fen=2500, coupon_code="X", coupon_fen=500),
+        Settlement(order_id="ghost", channel="tmall", paid_fen=700),
+    ]
+    receipts = [Receipt(order_id=o.order_id, receipt_no=f"R-{o.order_id}", amount_fen=o.paid_fen) for o in ours]
+    ledger = [LedgerEntry(coupon_code="X", order_id="earlier", amount_fen=500)]  # X was used before: twice
+    r = reconcile("2026-11-20", ours, settlements, receipts, ledger)
+    got = {(d.cls, d.source, d.order_id): d.amount_fen for d in r.differences}
+    assert got == {
+        (DiffClass.MISSING_SETTLEMENT, "channel", "gone"): 5000,
+        (DiffClass.FREIGHT_NOT_COLLECTED, "channel", "frt"): 800,
+        (DiffClass.ROUNDING_DIFFERENCE, "channel", "rnd"): 3,
+        (DiffClass.AMOUNT_MISMATCH, "channel", "big"): 4,
+        (DiffClass.UNMATCHED_SETTLEMENT, "channel", "ghost"): -700,
+        (DiffClass.COUPON_REDEEMED_TWICE, "ledger", "cpn"): 500,
+        (DiffClass.COUPON_NOT_IN_LEDGER, "ledger", "cpn"): 500,
+    }
+    t = r.totals
+    assert t.ours_channel_fen == 29300 and t.channel_fen == 10000 + 5000 + 2997 + 2996 + 2500 + 700
+    assert t.ours_channel_fen - t.channel_fen == t.channel_diff_fen == 5000 + 800 + 3 + 4 - 700
+    assert t.channel_reconciles and t.erp_reconciles and t.erp_diff_fen == 0
+    # deterministic: same input, same output
+    assert reconcile("2026-11-20", ours, settlements, receipts, ledger) == r
+
+
+def test_clean_day_and_empty_day():
+    ours = [OurOrder(order_id="a", channel="erp", goods_fen=100, paid_fen=100)]  # ERP orders: no channel statement
+    r = reconcile("d", ours, [], [Receipt(order_id="a", receipt_no="R1", amount_fen=100)], [])
+    assert r.differences == [] and r.totals.channel_reconciles and r.totals.erp_reconciles
+    empty = reconcile("d", [], [], [], [])
+    assert empty.differences == [] and empty.summary()["orders"] == 0
+
+
+# ------------------------------------------------------------------ a seeded day, end to end
+
+
+def _order(coid, channel="tmall", lines=((2, "268.00"),), coupon=None, freight="0.00", completed=COMPLETED):
+    oid = order_id_for(channel, coid)
+    goods = sum(Decimal(p) * q for q, p in lines)
+    cpn = Decimal(coupon[1]) if coupon else Decimal(0)
+    paid = goods - cpn + Decimal(freight)
+    return dict(
+        oid=oid, channel=channel, coid=coid, lines=lines, coupon=coupon, freight=Decimal(freight), paid=paid,
+        goods=goods, completed=completed,
+    )
+
+
+ORDERS = [
+    _order("A", freight="10.00"),  # clean
+    _order("B", lines=((1, "99.90"), (3, "12.35"), (1, "0.10")), coupon=("C1", "50.00"), freight="12.00"),  # clean
+    _order("C", channel="douyin"),  # the channel never settles it
+    _order("D", freight="15.00"),  # freight charged, not collected
+    _order("E", lines=((3, "33.33"),), coupon=("C3", "10.00")),  # per-line rounding at the channel
+    _order("F"),  # the channel applies B's coupon C1 to it as well
+    _order("G", coupon=("C2", "20.00")),  # coupon discount the ledger never saw
+    _order("H", channel="miniprogram"),  # ERP has no receipt
+    _order("I", channel="erp"),  # ERP receipt 5.00 short
+    _order("Z", completed=COMPLETED + timedelta(days=1)),  # another day: not in this report
+]
+IN_LEDGER = {"B", "E"}
+
+
+def _seed(engine):
+    from store.schema import coupon_redemptions, order_lines, orders, timeline_events
+
+    with engine.begin() as conn:
+        for o in ORDERS:
+            at = o["completed"] - timedelta(minutes=5)
+            conn.execute(orders.insert().values(
+                order_id=o["oid"], channel=o["channel"], channel_order_id=o["coid"], status="completed",
+                customer_id="C", customer_name="n", phone="+8613800000000", province="浙江省", city="杭州市",
+                district="萧山区", adcode="330109", address_text="x", goods_amount=o["goods"],
+                coupon_code=o["coupon"][0] if o["coupon"] else None,
+                coupon_amount=Decimal(o["coupon"][1]) if o["coupon"] else None, freight=o["freight"],
+                paid_amount=o["paid"], flags=[], risk_level="none", warehouse="HZ-DIRECT", carrier="SF",
+                ordered_at=at, created_at=at, updated_at=o["completed"], last_seq=2, projected_at=o["completed"],
+            ))
+            conn.execute(order_lines.insert(), [
+                dict(order_id=o["oid"], line_no=i + 1, sku=f"S{i}", name="n", category="刹车片", quantity=q,
+                     unit_price=Decimal(p))
+                for i, (q, p) in enumerate(o["lines"])
+            ])
+            conn.execute(timeline_events.insert(), [
+                dict(order_id=o["oid"], seq=1, at=at, event="order.received", status="received", actor="api", reason="", data={}),
+                dict(order_id=o["oid"], seq=2, at=o["completed"], event="order.completed", status="completed",
+                     actor="system", reason="", data={}),
+            ])
+            if o["coid"] in IN_LEDGER:
+                conn.execute(coupon_redemptions.insert().values(
+                    coupon_code=o["coupon"][0], order_id=o["oid"], amount=Decimal(o["coupon"][1]), redeemed_at=at))
+
+
+@pytest.fixture
+def settlement():
+    server = serve_in_thread(settlement_app())
+    yield server
+    server.stop()
+
+
+def _prime_fake(url):
+    day = DAY.isoformat()
+    fake_orders = [
+        dict(order_id=o["oid"], channel=o["channel"], channel_order_id=o["coid"], paid=str(o["paid"]),
+             freight=str(o["freight"]), coupon_code=o["coupon"][0] if o["coupon"] else None,
+             coupon=o["coupon"][1] if o["coupon"] else "0")
+        for o in ORDERS if o["completed"] == COMPLETED
+    ]
+    http = httpx.Client(base_url=url, timeout=10)
+    http.post("/_control/orders", json={"day": day, "orders": fake_orders}).raise_for_status()
+    oid = {o["coid"]: o["oid"] for o in ORDERS}
+    for d in (
+        dict(order_id=oid["C"], kind="missing_settlement"),
+        dict(order_id=oid["D"], kind="freight_not_collected"),
+        dict(order_id=oid["E"], kind="rounding"),
+        dict(order_id=oid["F"], kind="coupon_twice", coupon_code="C1", amount="50.00"),
+        dict(order_id=oid["H"], kind="missing_receipt"),
+        dict(order_id=oid["I"], kind="amount", source="erp", amount="5.00"),
+        dict(order_id="GHOST-1", kind="unknown_order", channel="tmall", channel_order_id="GHOST-1", amount="99.00"),
+    ):
+        http.post("/_control/discrepancies", json={"day": day, **d}).raise_for_status()
+    return http, oid
+
+
+def _run(acts: FinanceActivities, wid="test"):
+    req = DayRequest(day=DAY.isoformat())
+    acts.backfill_order_finance(req)
+    acts.fetch_channel_settlements(req)
+    acts.fetch_erp_receipts(req)
+    return acts.build_reconciliation_report(ReportRequest(day=DAY.isoformat(), workflow_id=wid))
+
+
+def test_seeded_day_finds_exactly_the_injected_differences(engine, settlement):
+    _seed(engine)
+    http, oid = _prime_fake(settlement.url)
+    acts = FinanceActivities(engine, settlement.url)
+    summary = _run(acts)
+    assert summary.orders == 9  # Z completed the next day
+    run = metrics.get_run(engine, DAY)
+    found = {(d["cls"], d["source"], d["order_id"]): d["amount_fen"] for d in run["differences"]}
+    assert found == {
+        ("missing_settlement", "channel", oid["C"]): 53600,
+        ("freight_not_collected", "channel", oid["D"]): 1500,
+        ("rounding_difference", "channel", oid["E"]): 1,
+        ("coupon_redeemed_twice", "ledger", oid["F"]): 5000,
+        ("coupon_not_in_ledger", "ledger", oid["G"]): 2000,
+        ("missing_receipt", "erp", oid["H"]): 53600,
+        ("amount_mismatch", "erp", oid["I"]): 500,
+        ("unmatched_settlement", "channel", "order-tmall-GHOST-1"): -9900,
+    }
+    # totals to the fen: ours − theirs = Σ differences, per source
+    t = run["summary"]["totals"]
+    assert t["channel_reconciles"] and t["erp_reconciles"]
+    ours_total = sum(int(o["paid"] * 100) for o in ORDERS if o["completed"] == COMPLETED)
+    assert t["ours_fen"] == ours_total
+    assert t["ours_channel_fen"] - t["channel_fen"] == t["channel_diff_fen"] == 53600 + 1500 + 1 - 9900
+    assert t["ours_fen"] - t["erp_fen"] == t["erp_diff_fen"] == 53600 + 500
+
+    # the finance record allocates coupon and freight across lines exactly
+    from sqlalchemy import select
+
+    from store.schema import order_finance
+
+    with engine.connect() as conn:
+        b = conn.execute(select(order_finance).where(order_finance.c.order_id == oid["B"])).one()
+    assert b.coupon_fen == 5000 and b.freight_fen == 1200 and b.goods_fen == 9990 + 3705 + 10
+    assert sum(ln["coupon_fen"] for ln in b.lines) == 5000 and sum(ln["freight_fen"] for ln in b.lines) == 1200
+    assert b.paid_fen == 9990 + 3705 + 10 - 5000 + 1200
+
+    # the Excel report: summary + one sheet per class, rows as found
+    wb = load_workbook(io.BytesIO(metrics.get_run(engine, DAY, workbook=True)["workbook"]))
+    assert wb.sheetnames[0] == "汇总 summary" and len(wb.sheetnames) == 1 + len(DiffClass)
+    sheet = next(ws for ws in wb.worksheets if ws.title.endswith("(missing_settlement)"))
+    assert [c.value for c in sheet[2]][:5] == [oid["C"], "channel", 536, None, 536]
+
+    # re-running the day gives the same report
+    _run(acts, wid="again")
+    again = metrics.get_run(engine, DAY)
+    assert again["differences"] == run["differences"] and again["summary"] == run["summary"]
+
+    # fix two at the source: they disappear on the next run, the rest stay
+    http.post("/_control/fix", json={"day": DAY.isoformat(), "order_id": oid["D"]}).raise_for_status()
+    http.post("/_control/fix", json={"day": DAY.isoformat(), "order_id": oid["H"]}).raise_for_status()
+    _run(acts, wid="fixed")
+    fixed = {(d["cls"], d["order_id"]) for d in metrics.get_run(engine, DAY)["differences"]}
+    assert ("freight_not_collected", oid["D"]) not in fixed and ("missing_receipt", oid["H"]) not in fixed
+    assert len(fixed) == 6
+
+
+def test_workbook_has_every_class_even_when_clean():
+    r = reconcile("2026-11-21", [], [], [], [])
+    wb = load_workbook(io.BytesIO(reconciliation_workbook(r)))
+    assert len(wb.sheetnames) == 1 + len(DiffClass)
+    assert all(ws.max_row == 1 for ws in wb.worksheets[1:])  # header only
+
+
+def test_auto_injected_realistic_day():
+    """The embedded stack's fake: a deterministic, realistic set of discrepancies per day."""
+    from fakes.settlement import FakeOrder, auto_discrepancies
+
+    orders = [FakeOrder(order_id=f"order-tmall-{i}", channel="tmall", channel_order_id=str(i), paid=Decimal("100"),
+                        freight=Decimal("8") if i % 2 else Decimal("0"), coupon_code="CX" if i == 3 else None,
+                        coupon=Decimal("5") if i == 3 else Decimal("0")) for i in range(10)]
+    ds = auto_discrepancies("2026-11-20", orders)
+    assert [d.kind for d in ds] == ["missing_settlement", "freight_not_collected", "rounding", "coupon_twice"]
+    assert len({d.order_id for d in ds}) == 4
+    assert auto_discrepancies("2026-11-20", orders) == ds

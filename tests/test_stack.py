@@ -1,0 +1,178 @@
+"""Smoke test of `zhongshu up` (what `make up` runs): the whole embedded stack on random ports comes
+up, answers, takes an order, and Ctrl-C leaves no process and no open port behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from zhongshu.demo import demo_orders
+from zhongshu.fakes_stack import FAKES
+from zhongshu.stack import UP_BANNER
+
+pytestmark = pytest.mark.integration
+
+ROW = re.compile(r"^\W*(?P<label>[^│|]+?)\s*[│|]\s*(?P<value>\S+)\s*[│|]\s*$")
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _fakes_base() -> int:
+    """A base port whose fake offsets are all free."""
+    offsets = [f.offset for f in FAKES]
+    for _ in range(200):
+        base = _free_ports(1)[0]
+        if base + max(offsets) < 65000 and not any(_port_open(base + o) for o in offsets):
+            return base
+    raise RuntimeError("no free port range for the fakes")
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _table_printed(lines: list[str]) -> bool:
+    text = "".join(lines)
+    at = text.find(UP_BANNER)
+    return at >= 0 and re.search(r"^[└+]", text[at:], re.M) is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="walks /proc for the process tree")
+def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
+    grpc, ui, api, console = _free_ports(4)
+    fakes = _fakes_base()
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("ZHONGSHU_") or k == "DATABASE_URL")}
+    env.update(
+        ZHONGSHU_TEMPORAL_ADDRESS=f"127.0.0.1:{grpc}",
+        ZHONGSHU_TEMPORAL_UI_PORT=str(ui),
+        ZHONGSHU_API_PORT=str(api),
+        ZHONGSHU_CONSOLE_PORT=str(console),
+        ZHONGSHU_FAKES_BASE_PORT=str(fakes),
+        ZHONGSHU_VAR_DIR=str(tmp_path / "var"),
+        PYTHONIOENCODING="utf-8",
+    )
+    ports = [grpc, ui, api, console] + [fakes + f.offset for f in FAKES]
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zhongshu.cli", "up", "--no-demo"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    tree: set[int] = set()
+    try:
+        # ------------------------------------------------------------ up, and says where
+        t0 = time.monotonic()
+        while not _table_printed(lines):
+            assert proc.poll() is None, "zhongshu up exited early:\n" + "".join(lines)
+            assert time.monotonic() - t0 < 60, "not up after 60 s:\n" + "".join(lines)
+            time.sleep(0.2)
+        startup = time.monotonic() - t0
+        printed = {m["label"].strip(): m["value"] for l in lines if (m := ROW.match(l.rstrip("\n")))}
+        assert printed["API"] == f"http://127.0.0.1:{api}", printed
+        assert printed["Console (审核台)"] == f"http://127.0.0.1:{console}"
+        assert printed["API docs (OpenAPI)"] == f"http://127.0.0.1:{api}/docs"
+        assert printed["Temporal Web UI"].startswith(f"http://127.0.0.1:{ui}/")
+        assert printed["Temporal gRPC"] == f"127.0.0.1:{grpc}"
+        key = printed["API key (X-API-Key)"]
+        assert key.startswith("zs-dev-") and key == (tmp_path / "var" / "dev-api-key").read_text().strip()
+
+        # ------------------------------------------------------------ every part answers
+        api_url = printed["API"]
+        assert httpx.get(f"{api_url}/healthz", timeout=5).json() == {"ok": True}
+        assert httpx.get(f"{api_url}/docs", timeout=5).status_code == 200
+        assert httpx.get(f"{printed['Console (审核台)']}/_stcore/health", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{fakes}/messages", timeout=5).status_code == 200
+        assert httpx.post(f"{api_url}/v1/orders", json={}, timeout=5).status_code == 401  # key required
+
+        order = next(o for o in demo_orders(20, "SMOKE-", "SMOKE") if o.kind.startswith("everyday")).payload
+        r = httpx.post(f"{api_url}/v1/orders", json=order, headers={"X-API-Key": key}, timeout=30)
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["created"] is True and body["order_id"] == f"order-miniprogram-{order['channel_order_id']}"
+        deadline = time.monotonic() + 20
+        while True:  # the worker takes it through to routing
+            state = httpx.get(f"{api_url}/v1/orders/{body['order_id']}", headers={"X-API-Key": key}, timeout=10).json()
+            if state["status"] in ("routed", "completed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert state["status"] in ("routed", "completed"), state["status"]
+        assert state["warehouse"] and state["carrier"]
+
+        # ------------------------------------------------------------ Ctrl-C stops the whole tree
+        tree = _descendants(proc.pid)
+        assert len(tree) >= 4 + len(FAKES), f"expected temporal, fakes, worker, API, console; got {tree}"
+        t1 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=20)
+        stop = time.monotonic() - t1
+        reader.join(5)
+        assert rc == 0, "".join(lines[-20:])
+        time.sleep(0.3)
+        assert not [p for p in tree if _alive(p)], "orphans left: " + ", ".join(
+            Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in tree if _alive(p))
+        assert not [p for p in ports if _port_open(p)], "ports still open"
+        assert any("ports are free" in l for l in lines), "".join(lines[-5:])
+        print(f"stack up in {startup:.1f} s, stopped in {stop:.1f} s")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for p in tree:  # only the ones this test started
+            if _alive(p):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
