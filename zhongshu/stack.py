@@ -127,6 +127,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             with console.status("starting the fake servers …"):
                 from zhongshu.fakes_stack import start_fakes
 
+                os.environ.setdefault("ZHONGSHU_FAKE_MINIPROGRAM_HUB", settings.api_base_url)
                 fake_env, fakes = start_fakes(sup, settings, on_ready=ready)
                 env.update(fake_env)
 
@@ -195,6 +196,15 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                     raise
                 except Exception as exc:  # noqa: BLE001 - the stack stays up even if the demo fails
                     console.print(f"[yellow]demo failed: {exc!r} — the stack is still up[/yellow]")
+                try:
+                    from zhongshu.channel_demo import feed_channels
+
+                    feed_channels(settings, {f.fake.name: f.url for f in fakes if f.wired},
+                                  console=console)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - same: the stack stays up
+                    console.print(f"[yellow]channel feed failed: {exc!r} — the stack is still up[/yellow]")
             console.print("[green]running — Ctrl-C stops everything[/green]")
             code = sup.wait()
         except KeyboardInterrupt:
