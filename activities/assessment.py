@@ -120,7 +120,8 @@ class AssessmentActivities:
         c = req.order.coupon
         if c is None:
             return None
-        return risk_data.redeem_coupon(self.engine, c.code, req.order.order_id, c.amount)
+        earlier = risk_data.redeem_coupon(self.engine, c.code, req.order.order_id, c.amount)
+        return earlier or req.order.order_id
 
     @activity.defn(name="release_coupon")
     def release_coupon(self, req: CouponRequest) -> bool:

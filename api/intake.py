@@ -121,7 +121,12 @@ async def submit(
             handle.execute_update(OrderWorkflow.admit), timeout=ADMISSION_WAIT_SECONDS
         )
     except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # the workflow exists durably; the worker is slow or down: it will be processed
+        # the workflow exists durably. Either the worker is slow or down (it will be processed), or the
+        # order was already past intake and closing as we asked: the read model tells which.
+        known = read_model.get_order(engine, order_id)
+        if known and known["status"] != "received":
+            return SubmitResult(200, {"order_id": order_id, "status": known["status"], "created": False,
+                                      "merged_into": known.get("merged_into")})
         return SubmitResult(202, {"order_id": order_id, "status": "received", "created": True, "merged_into": None})
     body = {"order_id": order_id, "status": adm.status.value, "created": adm.created, "merged_into": adm.merged_into}
     if adm.errors:

@@ -49,10 +49,10 @@ class WavePolicy(BaseModel):
 
 
 def parse_clock(text: str) -> time:
-    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", text)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
         raise ValueError(f"cut-off {text!r} is not a clock time like 16:00")
-    return time(int(m.group(1)), int(m.group(2)))
+    return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
 
 def next_cutoff(now: datetime, cutoffs: list[time]) -> datetime | None:

@@ -121,7 +121,7 @@ async def test_cursor_resumes_after_worker_restart_without_gaps_or_duplicates(de
     await asyncio.sleep(2.5)  # the cursor has whole-second resolution and a 1 s lag
     async with worker(dev_env, engine, settings, tq):  # a new worker process, same workflow
         await handle.signal(ChannelSyncWorkflow.poll_now)
-        st = await status_until(handle, lambda s: s.totals.created == 35 and s.totals.duplicates >= 5)
+        st = await status_until(handle, lambda s: s.totals.created == 35 and s.totals.duplicates >= 5 and not s.polling)
         await handle.terminate()
     assert st.cursor > st1.cursor
     assert st.totals.created == 35  # each of the 35 orders started exactly once

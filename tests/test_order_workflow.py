@@ -196,3 +196,4 @@ async def test_admit_update_reports_creation_once(worker, task_queue):
     first = await h.execute_update(OrderWorkflow.admit)
     second = await h.execute_update(OrderWorkflow.admit)
     assert first.created and not second.created and first.order_id == second.order_id
+    assert (await h.result()).status == OrderStatus.COMPLETED  # leave nothing running on the shared server

@@ -78,6 +78,7 @@ def test_walking_order_dedupes():
 
 def test_parse_clock():
     assert parse_clock("16:00").hour == 16
+    assert parse_clock("16:00:30").second == 30
     with pytest.raises(ValueError):
         parse_clock("25:00")
 

@@ -396,7 +396,7 @@ class OrderWorkflow:
         order = self.state.order
         assert order is not None
         while order.address is None and not self.state.status.terminal:
-            d = await self._review(ReviewKind.ADDRESS, f"地址无法解析到区县: {order.address_raw}", ["address_unresolved"])
+            d = await self._review(ReviewKind.ADDRESS, f"地址无法解析到区县: {order.address_raw}", ["ADDRESS_UNRESOLVED"])
             if d is None:
                 return
             if d.decision == Decision.REJECT:
