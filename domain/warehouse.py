@@ -42,6 +42,7 @@ class WavePolicy(BaseModel):
     qc_categories: list[str] = Field(default=["发动机总成"], description="categories that go to QC after picking")
     auto_pack: bool = False  # pack confirms itself once picking is done (bench/demo; a packer confirms otherwise)
     history_limit: int = 8000  # continue-as-new beyond this many history events
+    updates_per_run: int = 1500  # … or this many device updates (the server refuses more than 2000 per run)
     console_url: str = "http://127.0.0.1:8501"
 
     def cutoff_times(self, carrier: str) -> list[time]:

@@ -305,9 +305,10 @@ async def test_cancelled_order_leaves_its_wave_and_picked_goods_go_back(env, tas
     await until(wave, lambda s: not s.active and s.waves_done == 1)
 
 
-async def test_continue_as_new_carries_open_and_active_waves(env, task_queue, engine):
+@pytest.mark.parametrize("limits", [dict(history_limit=40), dict(updates_per_run=3)], ids=["history", "updates"])
+async def test_continue_as_new_carries_open_and_active_waves(env, task_queue, engine, limits):
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=3, cutoffs=far_cutoff(), history_limit=40)
+    policy = WavePolicy(size=3, cutoffs=far_cutoff(), **limits)
     handles = [await join(env, task_queue, wave_order(warehouse, f"can{i}"), policy) for i in range(8)]
     wave = wave_of(env, warehouse)
     s = await until(wave, lambda s: len(s.active) == 2 and s.open and len(s.open[0].orders) == 2)

@@ -137,6 +137,8 @@ class WaveWorkflow:
         self.dirty: set[str] = set(self.active)  # waves whose read model or progress need a look
         self._background: set[asyncio.Task] = set()
         self.close_now = False
+        self.updates = 0  # device updates handled by this run
+        self.flushing = False  # project now, no deferral (before continue-as-new)
         self.deferred: set[str] = set()  # waves with progress not yet written to the read model
         self.projected_at: dict[str, datetime] = {}
         self.projected_state: dict[str, str] = {}
@@ -147,15 +149,24 @@ class WaveWorkflow:
     async def run(self, inp: WaveInput) -> None:
         while True:
             await self._drain()
+            self.flushing = False
             if self._should_continue_as_new():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._background)
+                if self.deferred:  # write the progress now rather than carry it over
+                    self.dirty |= self.deferred
+                    self.deferred = set()
+                    self.flushing = True
+                    continue
                 if not (self.inbox or self.cancels or self.dirty or self.close_now or self.deferred):
                     workflow.continue_as_new(WaveInput(warehouse=self.warehouse, policy=self.policy, carry=self._carry()))
             deadlines = [d for d in (self.batcher.next_deadline(), self._next_projection()) if d is not None]
             timeout = max(min(deadlines) - workflow.now(), timedelta(milliseconds=1)) if deadlines else None
             try:
-                await workflow.wait_condition(lambda: bool(self.inbox or self.cancels or self.dirty or self.close_now),
-                                             timeout=timeout)
+                await workflow.wait_condition(
+                    lambda: bool(self.inbox or self.cancels or self.dirty or self.close_now)
+                    or self.updates >= self.policy.updates_per_run,
+                    timeout=timeout,
+                )
             except asyncio.TimeoutError:
                 pass
 
@@ -202,7 +213,8 @@ class WaveWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.policy.history_limit
+        return (info.is_continue_as_new_suggested() or info.get_current_history_length() > self.policy.history_limit
+                or self.updates >= self.policy.updates_per_run)
 
     def _carry(self) -> WaveCarry:
         return WaveCarry(batcher=self.batcher, active=list(self.active.values()), inbox=self.inbox,
@@ -236,8 +248,8 @@ class WaveWorkflow:
         if aw.state == "done":
             await self._notify_orders(aw)
         last = self.projected_at.get(wave_id)
-        if (aw.state == self.projected_state.get(wave_id) and not aw.finished() and last is not None
-                and workflow.now() - last < PROJECT_EVERY):
+        if (not self.flushing and aw.state == self.projected_state.get(wave_id) and not aw.finished()
+                and last is not None and workflow.now() - last < PROJECT_EVERY):
             self.deferred.add(wave_id)  # progress within a second is written once, a second later
             return
         self.deferred.discard(wave_id)
@@ -377,6 +389,7 @@ class WaveWorkflow:
     def claim_task(self, claim: TaskClaim) -> PickTask | None:
         """The device's current task: the one it holds, else the next pending one (put-away first,
         then picks of the oldest wave in walking order)."""
+        self.updates += 1
         candidates: list[tuple[ActiveWave, PickTask]] = []
         for aw in sorted(self.active.values(), key=lambda w: (w.closed_at, w.wave_id)):
             for t in aw.tasks:
@@ -396,6 +409,7 @@ class WaveWorkflow:
 
     @workflow.update(name="confirm_pick")
     async def confirm_pick(self, c: PickConfirmation) -> PickTask:
+        self.updates += 1
         aw, t = self._require(c.task_id)
         if t.state not in (T.PENDING, T.PICKING, T.PUTAWAY_PENDING):
             return t  # a device retrying a confirmation already applied
@@ -439,6 +453,7 @@ class WaveWorkflow:
 
     @workflow.update(name="qc_result")
     async def qc_result(self, r: QcResult) -> PickTask:
+        self.updates += 1
         aw, t = self._require(r.task_id)
         if t.state != T.QC_PENDING:
             raise ApplicationError(f"task {t.task_id} is {t.state}, not waiting for QC", type="InvalidQc")
@@ -455,6 +470,7 @@ class WaveWorkflow:
 
     @workflow.update(name="confirm_pack")
     async def confirm_pack(self, p: PackConfirmation) -> str:
+        self.updates += 1
         aw = self.active.get(p.wave_id)
         if aw is None:
             raise ApplicationError(f"wave {p.wave_id} is not open in {self.warehouse}", type="UnknownWave")
@@ -470,6 +486,7 @@ class WaveWorkflow:
 
     @workflow.update(name="report_exception")
     async def report_exception(self, d: DeviceException) -> str:
+        self.updates += 1
         found = self._find(d.task_id) if d.task_id else None
         aw, t = found if found else (None, None)
         reason = d.reason or (f"库位{d.bin or (t.bin if t else '?')}标签连续3次无法识别或不符,请补打" if d.kind == ExceptionKind.REPRINT_LABEL else d.kind.value)

@@ -98,14 +98,14 @@ async def simulated_device(i: int, wave, tally: Tally, rnd: random.Random, wrong
         port.write(code + b"\r\n")
         return link.read_line(0.5)
 
-    from temporalio.service import RPCError, RPCStatusCode
+    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+    from temporalio.service import RPCError
 
     while True:
         try:
             t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))
-        except RPCError as exc:  # the first order's join has not started the wave workflow yet
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # not started yet (the first join starts it), or continuing-as-new: ask again
             await asyncio.sleep(0.2)
             continue
         if t is None:
@@ -137,8 +137,14 @@ async def simulated_device(i: int, wave, tally: Tally, rnd: random.Random, wrong
             if outcome.result == ScanResult.REJECTED:
                 tally.false_rejects += 1
         assert outcome is not None and outcome.result == ScanResult.CONFIRMED, outcome
-        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
-            task_id=t.task_id, picked_qty=outcome.picked_qty or t.quantity, picker=picker, device_id=device))
+        confirmation = PickConfirmation(task_id=t.task_id, picked_qty=outcome.picked_qty or t.quantity, picker=picker,
+                                        device_id=device)
+        for attempt in range(50):  # idempotent: a confirmation already applied answers with the task
+            try:
+                await wave.execute_update(WaveWorkflow.confirm_pick, confirmation)
+                break
+            except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                await asyncio.sleep(0.2)
 
 
 async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, client=None) -> list[tuple[str, str]]:
