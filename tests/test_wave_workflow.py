@@ -82,8 +82,19 @@ def engine(sqlite_session_url):
     return warehouse_engine(sqlite_session_url)
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def wave_ts_env():
+    """Its own time-skipping server: a workflow another file leaves open would jam the shared one."""
+    from tests.test_routing_workflow import start_time_skipping_env
+
+    env = await start_time_skipping_env()
+    yield env
+    await env.shutdown()
+
+
 @pytest_asyncio.fixture
-async def env(ts_env, task_queue, engine, fake_wecom):
+async def env(wave_ts_env, task_queue, engine, fake_wecom):
+    ts_env = wave_ts_env
     acts = WarehouseActivities(engine, wecom_webhook_url=fake_wecom.webhook_url)
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[WaveWorkflow, WaveTestOrder],
                       activities=acts.all(), activity_executor=ThreadPoolExecutor(8)):
