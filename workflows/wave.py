@@ -49,9 +49,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 IO = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
-# Short read-model writes run as local activities: one wave workflow serves a whole warehouse, so a
-# server round trip per stock move or projection would cap the floor's throughput.
-LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)))
 NOTIFY = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -224,8 +221,8 @@ class WaveWorkflow:
     # ---------------------------------------------------------------- waves
 
     async def _close(self, w: OpenWave, reason: CloseReason) -> None:
-        tasks: list[PickTask] = await workflow.execute_local_activity(
-            "plan_wave", PlanRequest(wave=w, qc_categories=self.policy.qc_categories), result_type=list[PickTask], **LOCAL
+        tasks: list[PickTask] = await workflow.execute_activity(
+            "plan_wave", PlanRequest(wave=w, qc_categories=self.policy.qc_categories), result_type=list[PickTask], **IO
         )
         aw = ActiveWave(
             wave_id=w.wave_id, wave_no=w.wave_no, warehouse=w.warehouse, carrier=w.carrier, opened_at=w.opened_at,
@@ -255,7 +252,7 @@ class WaveWorkflow:
         self.deferred.discard(wave_id)
         self.projected_at[wave_id], self.projected_state[wave_id] = workflow.now(), aw.state
         aw.version += 1
-        await workflow.execute_local_activity("project_wave", self._snapshot(aw), **LOCAL)
+        await workflow.execute_activity("project_wave", self._snapshot(aw), **IO)
         if aw.finished():
             del self.active[wave_id]
             self.projected_at.pop(wave_id, None)
@@ -301,7 +298,7 @@ class WaveWorkflow:
             device_id=device_id or None, reason=reason,
             order_ids=[a.order_id for a in task.allocations] if task else [], created_at=workflow.now(),
         )
-        await workflow.execute_local_activity("record_warehouse_exception", exc, result_type=str, **LOCAL)
+        await workflow.execute_activity("record_warehouse_exception", exc, result_type=str, **IO)
         if aw is not None and task is not None and kind != ExceptionKind.REPRINT_LABEL:
             aw.exceptions[task.task_id] = exc.exception_id
         self._notify(exc)
@@ -417,21 +414,21 @@ class WaveWorkflow:
         t.device_id = c.device_id or t.device_id
         if t.kind == TaskKind.PUTAWAY:
             t.picked_qty = c.picked_qty
-            await workflow.execute_local_activity(
+            await workflow.execute_activity(
                 "record_stock_move",
                 StockMove(move_id=t.task_id, warehouse=t.warehouse, bin=t.bin, sku=t.sku, delta=c.picked_qty, reason="putaway"),
-                result_type=int, **LOCAL,
+                result_type=int, **IO,
             )
             t.state = T.DONE
             self.dirty.add(aw.wave_id)
             return t
         short = apply_pick(t, c.picked_qty)
         if c.picked_qty:
-            await workflow.execute_local_activity(
+            await workflow.execute_activity(
                 "record_stock_move",
                 StockMove(move_id=t.task_id, warehouse=t.warehouse, bin=t.bin, sku=t.sku, delta=-c.picked_qty,
                           reason="pick", bin_emptied=bool(short)),
-                result_type=int, **LOCAL,
+                result_type=int, **IO,
             )
         if short:
             t.state = T.SHORT

@@ -226,6 +226,13 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
                 stop.set()
                 await asyncio.gather(*devices)
             summary = await wave.query(WaveWorkflow.summary)
+            # determinism under load: the wave workflow's (latest run) history replays against this code
+            from temporalio.contrib.pydantic import pydantic_data_converter as pdc
+            from temporalio.worker import Replayer
+
+            replay = await Replayer(workflows=[WaveWorkflow], data_converter=pdc).replay_workflow(
+                await wave.fetch_history(), raise_on_replay_failure=False)
+            replay_ok = replay.replay_failure is None
     finally:
         if env is not None:
             await env.shutdown()
@@ -239,6 +246,7 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
         ("injected wrong scans", f"{tally.injected}"), ("caught", f"{tally.caught}"),
         ("caught rate", f"{(tally.caught / tally.injected if tally.injected else 1):.1%}"),
         ("correct scans refused", f"{tally.false_rejects}"),
+        ("wave history replays", "yes" if replay_ok else "NO"),
     ]
     rows += [(f"  {k}", f"{c}/{i} caught") for k, (i, c) in sorted(tally.by_kind.items())]
     table = Table(title=f"waves benchmark ({warehouse}, size 30, wrong-scan rate {wrong_rate:.0%})")
@@ -247,7 +255,7 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
     for metric, value in rows:
         table.add_row(metric, value)
     console.print(table)
-    ok = tally.caught == tally.injected and tally.false_rejects == 0 and outcomes == {"packed"}
+    ok = tally.caught == tally.injected and tally.false_rejects == 0 and outcomes == {"packed"} and replay_ok
     console.print("[green]every injected wrong scan was caught[/green]" if ok
                   else "[red]some wrong scans were not caught or correct scans refused[/red]")
     return rows + [("ok", str(ok))]
