@@ -22,7 +22,7 @@ def field_path(loc: tuple) -> str:
 def field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for e in exc.errors(include_url=False):
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             msg = "field required"
         errors.append(FieldError(field=field_path(tuple(e["loc"])), message=msg))
