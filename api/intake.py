@@ -22,7 +22,7 @@ from api.errors import field_errors
 from domain.cleansing import cleanse, mask_phone
 from domain.errors import FieldError
 from domain.order import OrderSubmission
-from domain.policy import OrderPolicy, OrderWorkflowInput
+from domain.policy import FulfilmentPolicy, OrderPolicy, OrderWorkflowInput
 from domain.state import Admission, OrderState
 from store import read_model
 from workflows import search_attributes as sa
@@ -46,6 +46,23 @@ def policy_from(settings: Settings) -> OrderPolicy:
         review_red_seconds=settings.review_red_seconds,
         console_url=settings.console_url,
         risk=settings.risk,
+        fulfilment=fulfilment_policy_from(settings),
+    )
+
+
+def fulfilment_policy_from(settings: Settings) -> FulfilmentPolicy | None:
+    if not settings.fulfilment:
+        return None
+    return FulfilmentPolicy(
+        warehouse=settings.fulfilment_warehouse,
+        confirm_address=settings.confirm_address,
+        confirm_window_seconds=int(settings.confirm_window_hours * 3600),
+        confirm_grace_seconds=int(settings.confirm_grace_hours * 3600),
+        confirm_radius_km=settings.confirm_radius_km,
+        confirm_skip_channels=[c.strip() for c in settings.confirm_skip_channels.split(",") if c.strip()],
+        ship=settings.ship,
+        transit_alert_hours=settings.transit_alert_hours,
+        aftersales_window_days=settings.aftersales_window_days,
     )
 
 

@@ -17,7 +17,11 @@ STATUS: dict[str, tuple[str, str, str]] = {
     "received": ("📥", "已接收", "blue"),
     "validated": ("✅", "已校验", "green"),
     "held": ("⏸️", "待审核", "orange"),
-    "routed": ("🚚", "已分单", "violet"),
+    "routed": ("🧭", "已分单", "violet"),
+    "picking": ("🛒", "拣货中", "violet"),
+    "packed": ("📦", "已打包", "blue"),
+    "shipped": ("🚚", "运输中", "blue"),
+    "delivered": ("📬", "已签收", "green"),
     "completed": ("🏁", "已完成", "green"),
     "rejected": ("⛔", "已拒绝", "red"),
     "cancelled": ("✖️", "已取消", "gray"),
@@ -26,7 +30,7 @@ STATUS: dict[str, tuple[str, str, str]] = {
 TERMINAL = {"completed", "rejected", "cancelled", "merged"}
 CHANNELS = {"tmall": "天猫", "taobao": "淘宝", "douyin": "抖音", "miniprogram": "小程序", "erp": "ERP", "manual": "手工"}
 FLAGS = {"suspected_brushing": "促销刷单疑似"}
-KINDS = {"address": "地址", "routing": "分单", "risk": "风控"}
+KINDS = {"address": "地址", "routing": "分单", "risk": "风控", "stock": "缺货", "transit": "物流停滞"}
 DECISIONS = {"approve": "通过", "reject": "拒绝", "reroute": "改派仓库", "correct_address": "更正地址"}
 WAREHOUSES = ["HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"]  # no warehouse list endpoint yet
 EVENTS = {
@@ -34,6 +38,19 @@ EVENTS = {
     "order.validated": "校验通过",
     "order.routed": "已分单",
     "order.completed": "已完成",
+    "order.wave_joined": "进入波次",
+    "order.packed": "拣货打包完成",
+    "order.short_picked": "拣货缺货",
+    "order.shipped": "已发货",
+    "order.delivered": "已签收",
+    "address.confirmation_sent": "已发送地址确认",
+    "address.confirmed": "客户已确认地址",
+    "address.changed": "客户修改地址",
+    "address.change_refused": "改址被拒(已发出)",
+    "waybill.created": "电子面单已生成",
+    "tracking.event": "物流轨迹",
+    "tracking.stalled": "运输超时预警",
+    "aftersales.opened": "售后已发起",
     "order.rejected": "订单拒绝",
     "order.cancelled": "订单取消",
     "review.opened": "创建审核任务",

@@ -127,6 +127,8 @@ def cleanse(sub: OrderSubmission) -> CleansingResult:
                 unit_price=line.unit_price,
                 vehicle_model=vehicle,
                 weight_kg=line.weight_kg,
+                needs_installation=line.needs_installation,
+                supplier=line.supplier.upper() if line.supplier else None,
             )
         )
 

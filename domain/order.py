@@ -68,6 +68,9 @@ class LineIn(BaseModel):
     unit_price: UnitPrice
     vehicle_model: str | None = Field(default=None, max_length=64, description="fitment, e.g. 卡罗拉18款")
     weight_kg: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=3)
+    needs_installation: bool = Field(default=False, description="a technician installs it after delivery")
+    supplier: str | None = Field(default=None, max_length=32, pattern=r"^[A-Za-z0-9_-]+$",
+                                 description="sourced from this supplier's regional warehouse, e.g. BOSCH")
 
 
 class Coupon(BaseModel):
@@ -130,6 +133,8 @@ class CleanLine(BaseModel):
     unit_price: Decimal
     vehicle_model: str | None = None  # VehicleModel name (catalogue code)
     weight_kg: Decimal | None = None
+    needs_installation: bool = False
+    supplier: str | None = None  # reserve at this supplier's regional warehouse (e.g. BOSCH)
 
     @property
     def amount(self) -> Decimal:

@@ -8,12 +8,28 @@ from domain.order import OrderSubmission
 from domain.risk import RiskThresholds
 
 
+class FulfilmentPolicy(BaseModel):
+    """What happens after release. ``OrderPolicy.fulfilment`` None means the order completes at
+    release (the hub stops at routing); the settings give every new order this policy."""
+
+    warehouse: bool = True  # join the warehouse's wave and wait for pick and pack
+    confirm_address: bool = True  # the customer re-confirms the delivery point before dispatch
+    confirm_window_seconds: int = 12 * 3600  # no confirmation by then: reminder
+    confirm_grace_seconds: int = 2 * 3600  # … and this much later: review task (kind address)
+    confirm_radius_km: float = 15.0  # picked point within this distance of the district centroid
+    confirm_skip_channels: list[str] = []  # channels whose orders never need re-confirmation
+    ship: bool = True  # e-waybill from the carrier and tracking until signed
+    transit_alert_hours: int = 24  # no tracking event for this long in transit: alert
+    aftersales_window_days: int = 15  # the order stays open for aftersales this long after delivery
+
+
 class OrderPolicy(BaseModel):
     dedupe_window_seconds: int = 300
     review_escalation_seconds: int = 2 * 3600
     review_red_seconds: int = 24 * 3600
     console_url: str = "http://127.0.0.1:8501"
     risk: RiskThresholds = RiskThresholds()
+    fulfilment: FulfilmentPolicy | None = None
 
     @property
     def release_delay_seconds(self) -> int:
@@ -26,3 +42,5 @@ class OrderWorkflowInput(BaseModel):
     submission: OrderSubmission
     policy: OrderPolicy = OrderPolicy()
     received_by: str = "api"  # who delivered it: api, a channel sync, a webhook
+    replacement_of: str | None = None  # an exchange/reissue: the original order (no dedupe, no risk hold)
+    aftersales_id: str | None = None  # … and the aftersales case that asked for it

@@ -14,6 +14,10 @@ class OrderStatus(StrEnum):
     VALIDATED = "validated"
     HELD = "held"  # waiting for a person (review task open)
     ROUTED = "routed"
+    PICKING = "picking"  # in its warehouse's wave: picking and packing (issue 5)
+    PACKED = "packed"  # packed, waiting for the customer's address confirmation / the carrier
+    SHIPPED = "shipped"  # e-waybill issued, handed to the carrier, tracked
+    DELIVERED = "delivered"  # signed for; open for aftersales until its window ends
     COMPLETED = "completed"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
@@ -29,9 +33,14 @@ TERMINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.C
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.RECEIVED: frozenset({S.VALIDATED, S.HELD, S.REJECTED, S.CANCELLED, S.MERGED}),
-    S.HELD: frozenset({S.VALIDATED, S.ROUTED, S.REJECTED, S.CANCELLED, S.MERGED}),
+    S.HELD: frozenset({S.VALIDATED, S.ROUTED, S.PICKING, S.PACKED, S.SHIPPED, S.REJECTED, S.CANCELLED, S.MERGED}),
     S.VALIDATED: frozenset({S.HELD, S.ROUTED, S.REJECTED, S.CANCELLED, S.MERGED}),
-    S.ROUTED: frozenset({S.HELD, S.COMPLETED, S.CANCELLED}),
+    # a changed address before dispatch sends the order back to VALIDATED (cleansing, risk, routing again)
+    S.ROUTED: frozenset({S.HELD, S.PICKING, S.PACKED, S.COMPLETED, S.CANCELLED, S.VALIDATED}),
+    S.PICKING: frozenset({S.PACKED, S.HELD, S.CANCELLED, S.VALIDATED}),
+    S.PACKED: frozenset({S.SHIPPED, S.HELD, S.CANCELLED, S.VALIDATED, S.COMPLETED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.HELD, S.COMPLETED}),
+    S.DELIVERED: frozenset({S.COMPLETED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),

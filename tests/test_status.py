@@ -115,9 +115,16 @@ def test_every_non_terminal_state_can_reach_a_terminal_one(status):
     assert reachable(status) & TERMINAL
 
 
-@pytest.mark.parametrize("status", sorted(set(S) - TERMINAL))
+@pytest.mark.parametrize("status", sorted(set(S) - TERMINAL - {S.SHIPPED, S.DELIVERED}))
 def test_every_non_terminal_state_can_be_cancelled_or_reach_cancel(status):
     assert S.CANCELLED in reachable(status)
+
+
+@pytest.mark.parametrize("status", [S.SHIPPED, S.DELIVERED])
+def test_after_dispatch_there_is_no_cancel_only_aftersales(status):
+    """Once the parcel left, a change of mind is an aftersales case, never a cancellation."""
+    assert S.CANCELLED not in reachable(status)
+    assert S.COMPLETED in reachable(status)
 
 
 @pytest.mark.parametrize("status", list(S))

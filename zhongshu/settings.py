@@ -84,6 +84,26 @@ class Settings(BaseSettings):
     serial_baudrate: int = 9600  # scanners in serial pass-through mode
     device_voice: str = "auto"  # auto | espeak | pyttsx3 | log
 
+    # after release (issue 6): off → orders complete at release, as before warehouse and logistics
+    fulfilment: bool = True
+    fulfilment_warehouse: bool = True  # join waves and wait for pick/pack
+    confirm_address: bool = True  # customer re-confirms the delivery point before dispatch
+    confirm_window_hours: float = 12  # then a reminder; confirm_grace_hours later a review task
+    confirm_grace_hours: float = 2
+    confirm_radius_km: float = 15.0  # offline geocoding to the district centroid; see README
+    confirm_skip_channels: str = ""  # comma-separated channels that never re-confirm (e.g. erp)
+    confirm_secret: str = ""  # signs the customer's confirmation links; empty: derived from the API key
+    ship: bool = True  # e-waybills and tracking
+    carrier_url: str = ""  # carrier open-platform gateway base URL (fake: …/carriers); empty: no e-waybills
+    carrier_app_key: str = "zhongshu"
+    carrier_app_secret: str = "zhongshu-carrier-secret"  # signs our requests and their pushes
+    transit_alert_hours: int = 24
+    aftersales_window_days: int = 15
+    miniprogram_url: str = ""  # mini-program card push (customer confirmation cards, notices)
+    technician_url: str = ""  # installation technician app (work orders)
+    supplier_url: str = ""  # suppliers' regional warehouse reservation API
+    suppliers: str = "BOSCH-EAST,BOSCH-NORTH"  # fallback order of supplier warehouses to reserve at
+
     # order policy
     dedupe_window_seconds: int = 300
     review_escalation_seconds: int = 2 * 3600
