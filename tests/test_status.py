@@ -138,5 +138,6 @@ def test_merged_only_before_routing():
     assert {a for a, b in ALLOWED if b is S.MERGED} == {S.RECEIVED, S.VALIDATED, S.HELD}
 
 
-def test_completed_only_from_routed():
-    assert {a for a, b in ALLOWED if b is S.COMPLETED} == {S.ROUTED}
+def test_completed_only_at_the_end_of_the_configured_stages():
+    """routed (no fulfilment), packed (warehouse only, no shipping), delivered (the full path)."""
+    assert {a for a, b in ALLOWED if b is S.COMPLETED} == {S.ROUTED, S.PACKED, S.DELIVERED}
