@@ -11,7 +11,9 @@ Milestones the later stages record in the timeline (the contract with them):
 
 * ``FULFILMENT_EVENTS``: the order entered the warehouse/shipping stage; from then it is *due to
   ship* by ``data.ship_by`` (ISO time) when the event carries one, else ``ordered_at + ship_sla``;
-* ``SHIPPED_EVENTS`` / ``SIGNED_EVENTS``: first occurrence = shipped / signed time;
+* ``SHIPPED_EVENTS`` / ``SIGNED_EVENTS``: first occurrence = shipped / signed time — unless the
+  order row carries ``shipped_at`` / ``delivered_at`` (projected from the logistics stage's
+  shipment, migration 0007), which win;
 * ``AFTERSALES_EVENTS``: events whose ``data.reason`` is an aftersales reason (by region).
 
 Until those stages exist the ratios that need them have a zero denominator and show 'no data'.
@@ -145,7 +147,8 @@ def order_facts(
     cohort = select(orders.c.order_id).where(*conds).scalar_subquery()
     with engine.connect() as conn:
         rows = conn.execute(
-            select(orders.c.order_id, orders.c.ordered_at, *[orders.c[f] for f in COMPLETENESS_FIELDS]).where(*conds)
+            select(orders.c.order_id, orders.c.ordered_at, orders.c.shipped_at, orders.c.delivered_at,
+                   *[orders.c[f] for f in COMPLETENESS_FIELDS]).where(*conds)
         ).all()
         milestones: dict[str, dict[str, tuple[datetime, dict]]] = defaultdict(dict)
         names = FULFILMENT_EVENTS + SHIPPED_EVENTS + SIGNED_EVENTS
@@ -185,9 +188,10 @@ def order_facts(
     for r in rows:
         oid, ordered_at = r.order_id, _utc(r.ordered_at)
         m = milestones.get(oid, {})
-        shipped_at = m.get("shipped", (None, {}))[0]
-        signed_at = m.get("signed", (None, {}))[0]
-        fulfil = m.get("fulfil") or m.get("shipped") or m.get("signed")
+        # the logistics columns (projected from the order's shipment) win; timeline milestones otherwise
+        shipped_at = _utc(r.shipped_at) or m.get("shipped", (None, {}))[0]
+        signed_at = _utc(r.delivered_at) or m.get("signed", (None, {}))[0]
+        fulfil = m.get("fulfil") or m.get("shipped") or m.get("signed") or ((shipped_at, {}) if shipped_at else None)
         deadline = None
         if fulfil:
             ship_by = (fulfil[1] or {}).get("ship_by")

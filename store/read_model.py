@@ -28,6 +28,19 @@ def _utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
+def shipment_columns(state: OrderState) -> dict[str, Any]:
+    """waybill_no / shipped_at / delivered_at from ``state.shipment`` (domain.logistics.Shipment);
+    read defensively so states without the field (older workflows, older code) project as None."""
+    shipment = getattr(state, "shipment", None)
+    if shipment is None:
+        return {"waybill_no": None, "shipped_at": None, "delivered_at": None}
+    return {
+        "waybill_no": shipment.waybill.waybill_no,
+        "shipped_at": shipment.shipped_at,
+        "delivered_at": shipment.delivered_at,
+    }
+
+
 def project_order(engine: Engine, state: OrderState) -> None:
     """Upsert the order row, its lines, new timeline events and its review tasks."""
     o = state.order
@@ -61,6 +74,7 @@ def project_order(engine: Engine, state: OrderState) -> None:
         "updated_at": state.updated_at,
         "last_seq": last_seq,
         "projected_at": datetime.now(timezone.utc),
+        **shipment_columns(state),
     }
     with engine.begin() as conn:
         ins = _insert(engine, orders).values(**row)

@@ -402,3 +402,43 @@ oauth_tokens = Table(  # issued bearer tokens, stored hashed
 Index("ix_oauth_tokens_expires", oauth_tokens.c.expires_at)
 orders.append_column(Column("erp_doc_no", String(40)))  # set by push_order_to_erp, never by the projection
 orders.append_column(Column("erp_pushed_at", DateTime(timezone=True)))
+
+# ---- logistics: e-waybills and carrier tracking pushes (activities/logistics.py; migration 0007) ----
+waybills = Table(  # one per (carrier, order id): the carrier's idempotency key is the order id
+    "waybills",
+    metadata,
+    Column("waybill_no", String(40), primary_key=True),
+    Column("carrier", String(16), nullable=False),
+    Column("order_id", String(100), nullable=False),  # or an aftersales case id (return parcels)
+    Column("direction", String(10), nullable=False),  # outbound | return
+    Column("warehouse", String(32)),
+    Column("label_url", String(500), nullable=False, default=""),
+    Column("label_zpl", Text, nullable=False, default=""),
+    Column("weight_kg", Numeric(9, 3)),
+    Column("parcels", Integer, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # the carrier's time
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+Index("ux_waybills_order_carrier", waybills.c.order_id, waybills.c.carrier, unique=True)
+
+tracking_events = Table(  # every event a carrier pushed, once per (carrier, event id)
+    "tracking_events",
+    metadata,
+    Column("carrier", String(16), primary_key=True),
+    Column("event_id", String(100), primary_key=True),
+    Column("waybill_no", String(40), nullable=False),
+    Column("order_id", String(100), nullable=False),
+    Column("code", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("location", String(100), nullable=False, default=""),
+    Column("description", String(300), nullable=False, default=""),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("result", String(20), nullable=False),  # pending | delivered | unknown_order
+)
+Index("ix_tracking_events_order_at", tracking_events.c.order_id, tracking_events.c.at)
+Index("ix_tracking_events_waybill", tracking_events.c.waybill_no)
+
+orders.append_column(Column("waybill_no", String(40)))  # projected from OrderState.shipment
+orders.append_column(Column("shipped_at", DateTime(timezone=True)))
+orders.append_column(Column("delivered_at", DateTime(timezone=True)))
+Index("ix_orders_waybill_no", orders.c.waybill_no)
