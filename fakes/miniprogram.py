@@ -6,6 +6,18 @@ the other direction of our own token handling).
   order ``repeat`` times to ``{hub}/v1/channels/miniprogram/orders`` and answers what the hub said.
 * ``GET /_control/state``: orders sent, tokens fetched, 401s seen.
 
+The other direction, the shop's mini-program as the hub's customer channel (address
+re-confirmation, issue 6):
+
+* ``POST /v1/cards`` — a confirmation card for a customer (``order_id``, ``round``, ``url`` …);
+  ``POST /v1/notices`` — a plain notice (``order_id``, ``customer_id``, ``title``, ``text``). Both are
+  idempotent on the ``Idempotency-Key`` header (a repeat answers ``duplicate: true`` and stores
+  nothing) and answer 400 with the missing fields. Failure injection as every fake channel:
+  ``POST /_control/fail_next?count=2&status=503``, ``/_control/timeout_next``, ``/_control/rates``.
+* ``GET /_control/cards?order_id=…`` and ``GET /_control/notices?order_id=…`` (also under
+  ``/control/…``): what customers received, newest last, so tests and the demo can "open" the link;
+  ``DELETE /_control/cards`` clears cards and notices.
+
 Configured by env: ``ZHONGSHU_FAKE_MINIPROGRAM_HUB`` (the API base URL), ``…_CLIENT_ID``,
 ``…_CLIENT_SECRET``. ``sample_order(i)`` builds a realistic order for tests.
 """
@@ -20,10 +32,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from fastapi import Body, FastAPI
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from activities.channels import TokenCache
+from fakes.channel_faults import Faults, control_router
 from fakes.channel_samples import pick
+
+CARD_FIELDS = ("order_id", "customer_id", "round", "url", "address_text")
+NOTICE_FIELDS = ("order_id", "customer_id", "title", "text")
 
 
 def sample_order(i: int, *, out_trade_no: str | None = None, seed: int | None = None) -> dict[str, Any]:
@@ -125,8 +142,79 @@ def create_app() -> FastAPI:
         return {"sent": shop.sent, "unauthorized": shop.unauthorized, "token_refreshes": shop.tokens.refreshes,
                 "hub_url": shop.hub_url}
 
+    _customer_channel(app)
+
     @app.get("/healthz")
     async def healthz():
         return {"ok": True}
 
     return app
+
+
+@dataclass
+class Inbox:
+    """Cards and notices the shop's customers received; reachable as ``app.state.inbox``."""
+
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    duplicates: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _customer_channel(app: FastAPI) -> None:
+    inbox, faults = Inbox(), Faults()
+    app.state.inbox, app.state.faults = inbox, faults
+    app.include_router(control_router(faults))
+
+    async def receive(request: Request, kind: str, required: tuple[str, ...]):
+        failed = await faults.maybe_fail()
+        if failed is not None:
+            return failed
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"errcode": 40035, "errmsg": "body is not a JSON object"}, status_code=400)
+        missing = [f for f in required if body.get(f) in (None, "")]
+        if missing:
+            return JSONResponse({"errcode": 41001, "errmsg": f"missing fields: {', '.join(missing)}"}, status_code=400)
+        key = request.headers.get("idempotency-key") or ""
+        with inbox.lock:
+            if key and key in inbox.keys:
+                inbox.duplicates += 1
+                return {"errcode": 0, "errmsg": "ok", "duplicate": True}
+            if key:
+                inbox.keys.add(key)
+            items = inbox.cards if kind == "card" else inbox.notices
+            items.append({**body, "idempotency_key": key, "received_at": datetime.now(timezone.utc).isoformat()})
+            n = len(items)
+        return {"errcode": 0, "errmsg": "ok", "duplicate": False, "msg_id": f"{kind}-{n}"}
+
+    @app.post("/v1/cards")
+    async def cards(request: Request):
+        return await receive(request, "card", CARD_FIELDS)
+
+    @app.post("/v1/notices")
+    async def notices(request: Request):
+        return await receive(request, "notice", NOTICE_FIELDS)
+
+    def listing(items: list[dict[str, Any]], order_id: str | None) -> dict[str, Any]:
+        with inbox.lock:
+            found = [i for i in items if order_id is None or i.get("order_id") == order_id]
+        return {"total": len(found), "items": found, "duplicates": inbox.duplicates}
+
+    for prefix in ("/_control", "/control"):
+        app.add_api_route(f"{prefix}/cards", lambda order_id=None: listing(inbox.cards, order_id), methods=["GET"])
+        app.add_api_route(f"{prefix}/notices", lambda order_id=None: listing(inbox.notices, order_id), methods=["GET"])
+
+    @app.delete("/_control/cards")
+    async def clear():
+        with inbox.lock:
+            inbox.cards.clear()
+            inbox.notices.clear()
+            inbox.keys.clear()
+            inbox.duplicates = 0
+        faults.reset()
+        return {"cleared": True}

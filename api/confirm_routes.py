@@ -1,0 +1,321 @@
+"""The customer's address re-confirmation page and its two actions, plus customer service's address
+change.
+
+Customer-facing routes (``/c/{token}…``) take no API key: the signed token in the link is the
+credential, and it only opens its own order. The page is one self-contained HTML document (no CDN,
+works offline) with an SVG "map": a graticule around the district centroid with the allowed radius,
+where a tap drops the pin. Both actions are Temporal updates on the order workflow, so the customer
+gets the workflow's own answer (accepted, too far, refused after dispatch) synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import math
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import require
+from api.errors import field_errors
+from api.intake import current_state
+from domain import geo
+from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
+from store import read_model
+
+router = APIRouter()
+
+UPDATE_TIMEOUT_SECONDS = 20.0
+CONFLICT_TYPES = {"AddressChangeRefused", "NotAwaitingConfirmation"}
+DISPATCHED = {"shipped", "delivered", "completed"}
+CLOSED = {"cancelled", "rejected", "merged"}
+STATUS_TEXT = {
+    "received": "已接单", "validated": "已校验", "held": "待人工审核", "routed": "已分仓", "picking": "拣货中",
+    "packed": "已打包,待确认地址", "shipped": "已发货", "delivered": "已签收", "completed": "已完成",
+    "cancelled": "已取消", "rejected": "已拦截", "merged": "已合并",
+}
+
+
+class PointIn(BaseModel):
+    lat: float = Field(ge=-90, le=90, description="latitude of the delivery point, -90..90")
+    lng: float = Field(ge=-180, le=180, description="longitude of the delivery point, -180..180")
+
+
+class AddressChangeIn(BaseModel):
+    address: str
+    name: str | None = None
+    phone: str | None = None
+    requested_by: str | None = None  # customer service only; the customer's page always says "customer"
+
+
+def confirmation_secret(request: Request) -> str:
+    s = request.app.state.settings
+    return derive_secret(s.confirm_secret, s.effective_api_key())
+
+
+def _token_error(exc: InvalidToken, as_html: bool):
+    msg = f"{exc} — 请使用小程序卡片中的最新链接 / use the link from your latest card"
+    if as_html:
+        return HTMLResponse(_page_shell("链接无效", f'<p class="err">{html.escape(msg)}</p>'), status_code=403)
+    return JSONResponse({"detail": msg}, status_code=403)
+
+
+def _invalid(exc: ValidationError) -> JSONResponse:
+    return JSONResponse({"message": "invalid request", "errors": [e.model_dump() for e in field_errors(exc)]}, status_code=422)
+
+
+async def _run_update(request: Request, order_id: str, name: str, arg: BaseModel) -> JSONResponse:
+    client: Client = request.app.state.client
+    try:
+        result: ConfirmationResult = await asyncio.wait_for(
+            client.get_workflow_handle(order_id).execute_update(name, arg, result_type=ConfirmationResult),
+            timeout=UPDATE_TIMEOUT_SECONDS,
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        kind = getattr(cause, "type", None) or type(cause).__name__
+        msg = getattr(cause, "message", None) or str(cause)
+        return JSONResponse({"detail": msg, "type": kind}, status_code=409)
+    except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return JSONResponse({"detail": "订单正在处理,请稍后再试 / the order is busy; try again in a moment"}, status_code=503)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            if read_model.get_order(request.app.state.engine, order_id):
+                return JSONResponse({"detail": f"订单 {order_id} 已结束,不能再修改 / order {order_id} has finished",
+                                     "type": "OrderClosed"}, status_code=409)
+            return JSONResponse({"detail": f"order {order_id!r} not found"}, status_code=404)
+        raise
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------- customer (token)
+
+
+@router.get("/c/{token}", response_class=HTMLResponse, tags=["confirmation"], include_in_schema=False)
+async def confirmation_page(request: Request, token: str):
+    try:
+        order_id, round_no = read_token(confirmation_secret(request), token)
+    except InvalidToken as exc:
+        return _token_error(exc, as_html=True)
+    state = await current_state(request.app.state.client, request.app.state.engine, order_id)
+    if state is None:
+        return HTMLResponse(_page_shell("订单不存在", "<p class='err'>找不到这个订单 / order not found</p>"), status_code=404)
+    radius = float(request.app.state.settings.confirm_radius_km)
+    return HTMLResponse(render_page(state, token=token, round_no=round_no, radius_km=radius))
+
+
+@router.post("/c/{token}/confirm", tags=["confirmation"])
+async def confirm_point(request: Request, token: str, payload: Any = Body(..., description='{"lat": 30.18, "lng": 120.26}')):
+    try:
+        order_id, round_no = read_token(confirmation_secret(request), token)
+    except InvalidToken as exc:
+        return _token_error(exc, as_html=False)
+    try:
+        point = PointIn.model_validate(payload)
+    except ValidationError as exc:
+        return _invalid(exc)
+    arg = AddressConfirmation(lat=point.lat, lng=point.lng, confirmed_by="customer", round=round_no)
+    return await _run_update(request, order_id, "confirm_address", arg)
+
+
+def _change(payload: Any, requested_by: str, allow_override: bool) -> AddressChange:
+    body = AddressChangeIn.model_validate(payload)
+    who = body.requested_by if allow_override and body.requested_by else requested_by
+    return AddressChange(address=body.address, name=body.name, phone=body.phone, requested_by=who)
+
+
+@router.post("/c/{token}/address", tags=["confirmation"])
+async def customer_change_address(request: Request, token: str,
+                                  payload: Any = Body(..., description='{"address": "…", "name": null, "phone": null}')):
+    try:
+        order_id, _round = read_token(confirmation_secret(request), token)
+    except InvalidToken as exc:
+        return _token_error(exc, as_html=False)
+    try:
+        change = _change(payload, "customer", allow_override=False)
+    except ValidationError as exc:
+        return _invalid(exc)
+    return await _run_update(request, order_id, "change_address", change)
+
+
+# ---------------------------------------------------------------- customer service (API key)
+
+
+@router.post("/v1/orders/{order_id}/address", tags=["orders"])
+async def service_change_address(request: Request, order_id: str,
+                                 payload: Any = Body(..., description='{"address": "…", "name": null, "phone": null, "requested_by": "客服小王"}'),
+                                 role: str = Depends(require())):
+    try:
+        change = _change(payload, f"service:{role}", allow_override=True)
+    except ValidationError as exc:
+        return _invalid(exc)
+    return await _run_update(request, order_id, "change_address", change)
+
+
+# ---------------------------------------------------------------- the page
+
+
+def _nice_step(span_deg: float) -> float:
+    """A graticule step giving at most 6 lines across ``span_deg`` (labels must not overlap)."""
+    for step in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0):
+        if span_deg / step <= 6:
+            return step
+    return 5.0
+
+
+def render_svg(center: geo.LatLng, radius_km: float, size: int = 320) -> tuple[str, dict[str, float]]:
+    """The map-like view: graticule, allowed radius, centroid marker; and the view box in degrees."""
+    half_km = max(radius_km * 1.5, 2.0)
+    dlat = half_km / 111.32
+    dlng = half_km / (111.32 * max(math.cos(math.radians(center.lat)), 0.05))
+    view = {"north": center.lat + dlat, "south": center.lat - dlat, "west": center.lng - dlng, "east": center.lng + dlng,
+            "size": size}
+
+    def x(lng: float) -> float:
+        return (lng - view["west"]) / (2 * dlng) * size
+
+    def y(lat: float) -> float:
+        return (view["north"] - lat) / (2 * dlat) * size
+
+    def deg(v: float, step: float) -> str:
+        return f"{v:.{max(0, -math.floor(math.log10(step) + 1e-9))}f}"
+
+    parts = [f'<rect x="0" y="0" width="{size}" height="{size}" fill="#eef4ea"/>']
+    step = _nice_step(2 * dlat)
+    lat = math.ceil(view["south"] / step) * step
+    while lat < view["north"]:
+        yy = y(lat)
+        parts.append(f'<line x1="0" y1="{yy:.1f}" x2="{size}" y2="{yy:.1f}" class="g"/>'
+                     f'<text x="2" y="{yy - 2:.1f}" class="l">{deg(lat, step)}°N</text>')
+        lat += step
+    step = _nice_step(2 * dlng)
+    lng = math.ceil(view["west"] / step) * step
+    while lng < view["east"]:
+        xx = x(lng)
+        parts.append(f'<line x1="{xx:.1f}" y1="0" x2="{xx:.1f}" y2="{size}" class="g"/>'
+                     f'<text x="{xx + 2:.1f}" y="{size - 3}" class="l">{deg(lng, step)}°E</text>')
+        lng += step
+    cx, cy = x(center.lng), y(center.lat)
+    r = radius_km / half_km * size / 2
+    parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" class="ring"/>')
+    parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="#1565c0"/>')
+    parts.append('<g id="pin" style="display:none"><path d="M0,0 l-7,-16 a8,8 0 1,1 14,0 z" fill="#d32f2f"/>'
+                 '<circle cx="0" cy="-18" r="3" fill="#fff"/></g>')
+    svg = (f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" role="img" '
+           f'aria-label="地图:点击选择收货位置">{"".join(parts)}</svg>')
+    return svg, view
+
+
+def _page_shell(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>
+body{{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;padding:12px;max-width:480px;
+margin:auto;color:#222;background:#fafafa}}
+h1{{font-size:1.2em}} .card{{background:#fff;border-radius:10px;padding:12px;margin:10px 0;box-shadow:0 1px 3px #0002}}
+svg{{width:100%;height:auto;touch-action:manipulation;border-radius:8px;cursor:crosshair}}
+.g{{stroke:#b7c9b0;stroke-width:.6}} .l{{font-size:8px;fill:#5b6b55}} .ring{{fill:#1565c011;stroke:#1565c0;stroke-dasharray:4 3}}
+button{{width:100%;padding:12px;font-size:1em;border:0;border-radius:8px;background:#1565c0;color:#fff;margin-top:8px}}
+button.alt{{background:#607d8b}} input,textarea{{width:100%;box-sizing:border-box;padding:8px;margin:4px 0;font-size:1em}}
+.ok{{color:#2e7d32}} .err{{color:#c62828}} .muted{{color:#777;font-size:.85em}} .row{{display:flex;gap:8px}}
+</style></head><body>{body}</body></html>"""
+
+
+def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: float) -> str:
+    """The whole page for one order state (``current_state`` dict: the workflow's or the read model's)."""
+    order = state.get("order") or {}
+    addr = order.get("address") or {}
+    status = str(state.get("status", ""))
+    address_text = addr.get("text") or order.get("address_raw") or state.get("address_text") or ""
+    adcode = addr.get("adcode") or state.get("adcode") or ""
+    district = addr.get("district") or state.get("district") or (geo.place_name(adcode) if adcode else "")
+    name = order.get("customer_name") or state.get("customer_name") or ""
+    e = html.escape
+    center = geo.centroid(adcode) if adcode else None
+
+    head = (f'<h1>确认收货位置</h1><div class="card"><div class="muted">订单 {e(state.get("order_id", ""))} · '
+            f'第 {round_no} 次确认 · 状态:{e(STATUS_TEXT.get(status, status))}</div>'
+            f'<p><b>{e(name)}</b><br>{e(address_text)}</p></div>')
+    if status in DISPATCHED:
+        return _page_shell("确认收货位置", head + '<div class="card"><p class="err">订单已发出,不能再修改地址。'
+                           '如需帮助请联系客服。/ The order has left the warehouse; the address can no longer be changed.</p></div>')
+    if status in CLOSED:
+        return _page_shell("确认收货位置", head + '<div class="card"><p class="err">订单已关闭,无需确认。/ This order is closed.</p></div>')
+
+    if center is not None:
+        svg, view = render_svg(center, radius_km)
+        map_block = (f'<div class="card"><p>点击地图选择收货位置(蓝圈:{e(district)}中心 {radius_km:g} 公里内)</p>{svg}'
+                     '<div class="row"><input id="lat" inputmode="decimal" placeholder="纬度 lat" aria-label="纬度">'
+                     '<input id="lng" inputmode="decimal" placeholder="经度 lng" aria-label="经度"></div>'
+                     '<button class="alt" type="button" id="locate">使用我的当前位置</button>'
+                     '<button type="button" id="confirm">确认收货位置</button><p id="answer" role="status"></p></div>')
+    else:
+        view = {}
+        map_block = ('<div class="card"><p class="muted">该地址无法离线定位,请直接填写经纬度或修改地址。</p>'
+                     '<div class="row"><input id="lat" inputmode="decimal" placeholder="纬度 lat">'
+                     '<input id="lng" inputmode="decimal" placeholder="经度 lng"></div>'
+                     '<button type="button" id="confirm">确认收货位置</button><p id="answer" role="status"></p></div>')
+    change_block = ('<div class="card"><h2 style="font-size:1em">地址不对?修改收货地址</h2>'
+                    '<form id="change"><textarea name="address" rows="2" required minlength="5" maxlength="300" '
+                    'placeholder="省 市 区 街道 门牌"></textarea>'
+                    '<input name="name" maxlength="64" placeholder="收货人(可不填)">'
+                    '<input name="phone" maxlength="32" inputmode="tel" placeholder="电话(可不填)">'
+                    '<button class="alt" type="submit">提交新地址</button></form><p id="changed" role="status"></p>'
+                    '<p class="muted">发货前可修改;修改后订单会重新分仓。</p></div>')
+    data = json.dumps({"token": token, "view": view}).replace("<", "\\u003c")
+    script = """<script>
+const D = JSON.parse(document.getElementById('data').textContent);
+const $ = id => document.getElementById(id);
+function pinAt(lat, lng) {
+  const v = D.view, pin = $('pin'); if (!pin || !v.size) return;
+  const x = (lng - v.west) / (v.east - v.west) * v.size, y = (v.north - lat) / (v.north - v.south) * v.size;
+  pin.setAttribute('transform', `translate(${x.toFixed(1)},${y.toFixed(1)})`); pin.style.display = '';
+}
+function setPoint(lat, lng) { $('lat').value = lat.toFixed(6); $('lng').value = lng.toFixed(6); pinAt(lat, lng); }
+const map = $('map');
+if (map) map.addEventListener('click', ev => {
+  const r = map.getBoundingClientRect(), v = D.view;
+  const fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
+  setPoint(v.north - fy * (v.north - v.south), v.west + fx * (v.east - v.west));
+});
+['lat', 'lng'].forEach(id => $(id).addEventListener('change', () => {
+  const la = parseFloat($('lat').value), ln = parseFloat($('lng').value); if (!isNaN(la) && !isNaN(ln)) pinAt(la, ln);
+}));
+if ($('locate')) $('locate').addEventListener('click', () => {
+  if (!navigator.geolocation) { show('answer', false, '此设备不支持定位'); return; }
+  navigator.geolocation.getCurrentPosition(p => setPoint(p.coords.latitude, p.coords.longitude),
+    () => show('answer', false, '无法获取当前位置,请在地图上点选'));
+});
+function show(id, ok, msg) { const el = $(id); el.className = ok ? 'ok' : 'err'; el.textContent = msg; }
+function explain(body) {
+  if (body.message && body.errors) return body.errors.map(e => `${e.field}: ${e.message}`).join('; ');
+  return body.message || body.detail || JSON.stringify(body);
+}
+async function post(path, payload) {
+  const r = await fetch(`/c/${D.token}/${path}`, {method: 'POST', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify(payload)});
+  let body = {}; try { body = await r.json(); } catch (e) {}
+  return {ok: r.ok && body.accepted !== false, body};
+}
+$('confirm').addEventListener('click', async () => {
+  const lat = parseFloat($('lat').value), lng = parseFloat($('lng').value);
+  if (isNaN(lat) || isNaN(lng)) { show('answer', false, '请先在地图上点选收货位置'); return; }
+  const {ok, body} = await post('confirm', {lat, lng}); show('answer', ok, explain(body));
+});
+$('change').addEventListener('submit', async ev => {
+  ev.preventDefault(); const f = new FormData(ev.target), payload = {address: f.get('address')};
+  if (f.get('name')) payload.name = f.get('name'); if (f.get('phone')) payload.phone = f.get('phone');
+  const {ok, body} = await post('address', payload); show('changed', ok, explain(body));
+  if (ok) setTimeout(() => location.reload(), 2500);
+});
+</script>"""
+    body = head + map_block + change_block + f'<script type="application/json" id="data">{data}</script>' + script
+    return _page_shell("确认收货位置", body)
