@@ -1,0 +1,162 @@
+"""/v1/orders/{id}/aftersales and /v1/aftersales: open a case on an order, list and read cases, and
+record the warehouse's QC verdict on a returned parcel.
+
+Opening a case is the order's decision (Temporal update ``request_aftersales`` on the order
+workflow): a shipped order starts an ``AftersalesWorkflow`` child, an order not shipped yet is
+cancelled instead. The request is checked here first against the order's lines so a bad SKU or
+quantity is a 422 naming the field; the workflow's own validator stays the judge for races.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import require
+from domain.aftersales import (
+    AftersalesLine,
+    AftersalesRequest,
+    AftersalesState,
+    AftersalesTicket,
+    AftersalesType,
+    CaseStatus,
+    QcVerdict,
+    order_id_of_case,
+    requested_quantities,
+    validate_request,
+)
+from domain.state import OrderState
+from store import aftersales as store
+from store import read_model
+
+router = APIRouter(tags=["aftersales"])
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class QcIn(BaseModel):
+    passed: bool
+    inspector: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=300)
+
+
+def _client(request: Request) -> Client:
+    return request.app.state.client
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+def _cause(exc: WorkflowUpdateFailedError) -> tuple[str, str, list[Any]]:
+    cause = exc.cause
+    details = list(getattr(cause, "details", None) or [])
+    return getattr(cause, "type", "") or "", getattr(cause, "message", None) or str(cause), details
+
+
+def _labelled(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        body["status_label"] = CaseStatus(body["status"]).label
+        body["type_label"] = AftersalesType(body["type"]).label
+    except (KeyError, ValueError):
+        pass
+    return body
+
+
+def _earlier_cases(request: Request, order_id: str) -> dict[str, int]:
+    _, rows = store.list_cases(_engine(request), order_id=order_id, limit=500)
+    return requested_quantities([
+        (r["type"], r["status"], [AftersalesLine(**ln) for ln in r["lines"]]) for r in rows
+    ])
+
+
+@router.post("/v1/orders/{order_id}/aftersales", status_code=201,
+             responses={202: {"description": "not shipped yet: the order is cancelled instead"}})
+async def request_aftersales(request: Request, order_id: str, body: AftersalesRequest, _r: str = Depends(require())):
+    """Open an aftersales case (exchange, return, refund_only, reissue) on an order."""
+    handle = _client(request).get_workflow_handle(order_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            if read_model.get_order(_engine(request), order_id):
+                raise HTTPException(409, f"order {order_id!r} is closed: its aftersales window is over") from None
+            raise HTTPException(404, f"order {order_id!r} not found") from None
+        raise
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        raise HTTPException(409, f"order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
+    state: OrderState = await handle.query("state", result_type=OrderState, rpc_timeout=QUERY_TIMEOUT)
+    if state.order is None:
+        raise HTTPException(409, f"order {order_id!r} has not been accepted yet ({state.status}); nothing to return")
+    errors = validate_request(state.order, body, _earlier_cases(request, order_id))
+    if errors:
+        return JSONResponse({"message": "invalid aftersales request", "errors": [e.model_dump() for e in errors]},
+                            status_code=422)
+    try:
+        ticket: AftersalesTicket = await handle.execute_update("request_aftersales", body, result_type=AftersalesTicket)
+    except WorkflowUpdateFailedError as exc:
+        kind, message, details = _cause(exc)
+        if kind == "InvalidAftersales" and details and isinstance(details[0], list):
+            return JSONResponse({"message": "invalid aftersales request", "errors": details[0]}, status_code=422)
+        raise HTTPException(409, message) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(409, f"order {order_id!r} closed meanwhile: its aftersales window is over") from None
+        raise
+    return JSONResponse(ticket.model_dump(mode="json"), status_code=201 if ticket.kind == "aftersales" else 202)
+
+
+@router.get("/v1/aftersales")
+async def list_cases(
+    request: Request, status: str | None = Query(None, description="a CaseStatus, e.g. qc_pending"),
+    order_id: str | None = None, type: str | None = Query(None, description="exchange | return | refund_only | reissue"),
+    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
+    _r: str = Depends(require("reviewer", "readonly", "device")),
+):
+    if status is not None and status not in {s.value for s in CaseStatus}:
+        raise HTTPException(422, f"status must be one of {', '.join(s.value for s in CaseStatus)}")
+    total, items = store.list_cases(_engine(request), status=status, order_id=order_id, type=type, limit=limit, offset=offset)
+    return {"total": total, "limit": limit, "offset": offset, "items": [_labelled(i) for i in items]}
+
+
+@router.get("/v1/aftersales/{case_id}")
+async def get_case(request: Request, case_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+    """The live state from the case's workflow; the read model when the workflow cannot answer."""
+    try:
+        st = await _client(request).get_workflow_handle(case_id).query(
+            "state", result_type=AftersalesState, rpc_timeout=QUERY_TIMEOUT)
+        body = st.model_dump(mode="json")
+        body["source"] = "workflow"
+        return _labelled(body)
+    except RPCError:
+        pass
+    row = store.get_case(_engine(request), case_id)
+    if row is None:
+        raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
+    row["source"] = "read_model"
+    return _labelled(row)
+
+
+@router.post("/v1/aftersales/{case_id}/qc")
+async def qc(request: Request, case_id: str, body: QcIn, _r: str = Depends(require("reviewer", "device"))):
+    """QC of the returned parcel (待质检): passed → refund or replacement, failed → rejected."""
+    if not order_id_of_case(case_id):
+        raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
+    try:
+        st: AftersalesState = await _client(request).get_workflow_handle(case_id).execute_update(
+            "qc_result", QcVerdict(**body.model_dump()), result_type=AftersalesState)
+    except WorkflowUpdateFailedError as exc:
+        raise HTTPException(409, _cause(exc)[1]) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            row = store.get_case(_engine(request), case_id)
+            if row is not None:
+                raise HTTPException(409, f"case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
+            raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
+        raise
+    return _labelled(st.model_dump(mode="json"))
