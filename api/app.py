@@ -14,7 +14,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
+from api.aftersales_routes import router as aftersales_router
+from api.carrier_routes import router as carrier_router
 from api.channel_routes import router as channel_router
+from api.confirm_routes import router as confirm_router
 from api.errors import field_errors, field_path
 from api.intake import current_state, submit
 from api.rules_routes import router as rules_router
@@ -84,6 +87,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(channel_router)  # webhooks, OAuth2 token, mini-program, channel replay
     app.include_router(metrics_router)  # issue 7: metrics, order status enquiries, reconciliation
     app.include_router(warehouse_router)  # issue 5: waves, pick tasks, devices, pick lists
+    app.include_router(confirm_router)  # issue 6: the customer's confirmation page, address changes
+    app.include_router(carrier_router)  # issue 6: carrier tracking pushes, order tracking
+    app.include_router(aftersales_router)  # issue 6: aftersales cases
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():

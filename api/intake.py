@@ -63,6 +63,7 @@ def fulfilment_policy_from(settings: Settings) -> FulfilmentPolicy | None:
         ship=settings.ship,
         transit_alert_hours=settings.transit_alert_hours,
         aftersales_window_days=settings.aftersales_window_days,
+        suppliers=[c.strip() for c in settings.suppliers.split(",") if c.strip()],
     )
 
 

@@ -21,6 +21,7 @@ class FulfilmentPolicy(BaseModel):
     ship: bool = True  # e-waybill from the carrier and tracking until signed
     transit_alert_hours: int = 24  # no tracking event for this long in transit: alert
     aftersales_window_days: int = 15  # the order stays open for aftersales this long after delivery
+    suppliers: list[str] = ["BOSCH-EAST", "BOSCH-NORTH"]  # supplier warehouses, in fallback order
 
 
 class OrderPolicy(BaseModel):

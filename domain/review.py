@@ -17,6 +17,10 @@ class ReviewKind(StrEnum):
     ADDRESS = "address"
     ROUTING = "routing"
     RISK = "risk"
+    STOCK = "stock"  # short pick in the wave: re-pick after replenishment, another warehouse, or reject
+    TRANSIT = "transit"  # no tracking event for too long: someone calls the carrier
+    FOLLOW_UP = "follow_up"  # a partner could not do its part (e.g. no installation slot): someone arranges it
+
 
 
 class ReviewState(StrEnum):
@@ -36,6 +40,9 @@ ALLOWED_DECISIONS: dict[ReviewKind, frozenset[Decision]] = {
     ReviewKind.ADDRESS: frozenset({Decision.CORRECT_ADDRESS, Decision.APPROVE, Decision.REJECT}),
     ReviewKind.ROUTING: frozenset({Decision.REROUTE, Decision.REJECT}),
     ReviewKind.RISK: frozenset({Decision.APPROVE, Decision.REJECT, Decision.REROUTE}),
+    ReviewKind.STOCK: frozenset({Decision.APPROVE, Decision.REROUTE, Decision.REJECT}),
+    ReviewKind.TRANSIT: frozenset({Decision.APPROVE}),  # acknowledged: the parcel is being chased
+    ReviewKind.FOLLOW_UP: frozenset({Decision.APPROVE}),  # acknowledged: arranged by hand
 }
 
 

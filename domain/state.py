@@ -7,13 +7,27 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from domain.aftersales import AftersalesLine
+from domain.confirmation import LatLng
 from domain.errors import FieldError
+from domain.installation import Appointment
+from domain.logistics import Shipment
 from domain.order import CleanOrder, OrderSubmission
 from domain.review import ReviewTask
 from domain.risk import RiskHit
 from domain.routing import RoutingDecision
 from domain.status import OrderStatus
+from domain.supplier import Reservation
 from domain.timeline import TimelineEvent
+
+
+class CaseRef(BaseModel):
+    """An aftersales case of this order (its own AftersalesWorkflow, a child of the order)."""
+
+    case_id: str
+    type: str
+    lines: list[AftersalesLine]
+    opened_at: datetime
 
 
 class OrderState(BaseModel):
@@ -35,6 +49,16 @@ class OrderState(BaseModel):
     risk_hits: list[RiskHit] = []
     coupon_redeemed: bool = False
     erp_doc_no: str | None = None  # the ERP's sales order number once pushed
+    wave_no: str | None = None  # the warehouse wave that picked it (B26-07 style)
+    replacement_of: str | None = None  # an exchange/reissue: the original order
+    confirm_round: int = 0  # confirmation cards sent for successive addresses (0: none yet)
+    address_confirmed_at: datetime | None = None
+    delivery_point: LatLng | None = None  # where the customer said the parcel goes
+    reservations: list[Reservation] = []  # supplier stock held for supplier-sourced lines
+    supplier_eta: datetime | None = None  # when the supplier-sourced lines are expected
+    shipment: Shipment | None = None  # e-waybill and tracking
+    appointment: Appointment | None = None  # installation technician
+    aftersales: list[CaseRef] = []
     deliveries: int = 0  # how many times the channel delivered this order (idempotent intake)
     created_at: datetime
     updated_at: datetime

@@ -351,3 +351,12 @@ def create_app(*, secret: str = SECRET, app_key: str = APP_KEY, webhook_base: st
         return {"ok": True}
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``make up``: pushes go to this stack's API, on autopilot (collected → … → signed)."""
+    from zhongshu.settings import Settings
+
+    s = Settings()
+    return create_app(secret=s.carrier_app_secret, app_key=s.carrier_app_key, webhook_base=s.api_base_url,
+                      autopilot_on=True, autopilot_interval=4.0)

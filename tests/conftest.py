@@ -116,6 +116,7 @@ async def stack(dev_env, tmp_path_factory, fake_wecom):
             var_dir=tmp_path_factory.mktemp("var"),
             dedupe_window_seconds=300,
             wecom_webhook_url=fake_wecom.webhook_url,
+            fulfilment=False,  # these orders complete at release; tests/test_fulfilment_e2e.py runs the rest
         )
         with ThreadedWorker(settings, url):
             with ThreadedServer(create_app(settings)) as api:

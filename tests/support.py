@@ -125,7 +125,8 @@ class ThreadedWorker:
             engine = engine_for(self.db_url)
             risk_data.seed_defaults(engine)
             rules.ensure_default(engine)
-            async with build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url):
+            async with build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url,
+                                    settings=self.settings):
                 self._ready.set()
                 await self._stop.wait()
 

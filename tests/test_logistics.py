@@ -284,14 +284,7 @@ async def test_create_waybill_errors(acts, carriers):
 # ---------------------------------------------------------------- read model and health index
 
 
-class ShippedState(OrderState):
-    """OrderState with the shipment field the order workflow keeps (declared here too, so the test
-    holds before and after domain/state.py gains it)."""
-
-    shipment: Shipment | None = None
-
-
-def shipped_state(ordered_at: datetime, signed_after: timedelta | None) -> ShippedState:
+def shipped_state(ordered_at: datetime, signed_after: timedelta | None) -> OrderState:
     st = order_state(ordered_at=ordered_at.isoformat())
     shipped = ordered_at + timedelta(hours=3)
     wb = Waybill(order_id=st.order_id, carrier="ZTO", waybill_no=f"7{uuid.uuid4().int % 10**11:011d}",
@@ -300,7 +293,7 @@ def shipped_state(ordered_at: datetime, signed_after: timedelta | None) -> Shipp
     if signed_after is not None:
         s.apply(TrackingEvent(event_id="s", carrier="ZTO", waybill_no=wb.waybill_no, order_id=st.order_id,
                               code="signed", at=shipped + signed_after))
-    return ShippedState(**st.model_dump(), shipment=s)
+    return st.model_copy(update={"shipment": s})
 
 
 def test_read_model_projects_shipment_columns(engine):

@@ -49,7 +49,10 @@ INVALID = [(k, d) for k, d in PAIRS if d not in ALLOWED_DECISIONS[k]]
 def test_every_kind_has_allowed_decisions():
     assert set(ALLOWED_DECISIONS) == set(ReviewKind)
     assert all(ALLOWED_DECISIONS[k] for k in ReviewKind)
-    assert all(Decision.REJECT in ALLOWED_DECISIONS[k] for k in ReviewKind)
+    # a person can always stop an order held for them; transit/follow-up tasks hold nothing: acknowledge only
+    held = set(ReviewKind) - {ReviewKind.TRANSIT, ReviewKind.FOLLOW_UP}
+    assert all(Decision.REJECT in ALLOWED_DECISIONS[k] for k in held)
+    assert all(ALLOWED_DECISIONS[k] == {Decision.APPROVE} for k in set(ReviewKind) - held)
 
 
 def test_allowed_table():

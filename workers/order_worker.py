@@ -8,42 +8,65 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.aftersales import AftersalesActivities
 from activities.assessment import AssessmentActivities
+from activities.confirmation import ConfirmationActivities
+from activities.installation import InstallationActivities
+from activities.logistics import LogisticsActivities
+from activities.supplier import SupplierActivities
 from activities.channels import ChannelActivities
 from activities.finance import FinanceActivities
 from activities.intake import IntakeActivities
 from activities.notify import NotifyActivities
-from activities.warehouse import WarehouseActivities
+from activities.warehouse import WarehouseActivities, wave_policy_from
+from domain.warehouse import WavePolicy
+from domain import geo
+from domain.confirmation import derive_secret
+from workflows.aftersales import AftersalesWorkflow
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.wave import WaveWorkflow
 
-WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow, ChannelSyncWorkflow, WaveWorkflow]
+WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow, ChannelSyncWorkflow, WaveWorkflow, AftersalesWorkflow]
 
 
-def activities_for(engine: Engine, wecom_webhook_url: str = "", settlement_url: str | None = None) -> list:
+def activities_for(engine: Engine, wecom_webhook_url: str = "", settlement_url: str | None = None,
+                   wave_policy: WavePolicy | None = None, settings=None) -> list:
+    """Every activity the order worker runs; partner endpoints (carriers, mini-program, technician app,
+    suppliers) come from ``settings`` (default: the environment's)."""
+    from zhongshu.settings import get_settings
+
+    s = settings or get_settings()
     if settlement_url is None:
-        from zhongshu.settings import get_settings
-
-        settlement_url = get_settings().settlement_url
+        settlement_url = s.settlement_url
+    geo.load()  # the district centroids, read once here rather than inside a workflow
     return [
         *FinanceActivities(engine, settlement_url).all(),
         *IntakeActivities(engine).all(),
         *AssessmentActivities(engine).all(),
         NotifyActivities(wecom_webhook_url).notify_wecom,
-        *WarehouseActivities(engine, wecom_webhook_url=wecom_webhook_url).all(),  # waves (issue 5)
+        *WarehouseActivities(engine, wecom_webhook_url=wecom_webhook_url, policy=wave_policy or wave_policy_from(s),
+                             image_base_url=s.erp_images_url).all(),  # waves (issue 5)
+        # after the warehouse (issue 6)
+        *ConfirmationActivities(engine, s.miniprogram_url, s.api_base_url,
+                                derive_secret(s.confirm_secret, s.effective_api_key())).all(),
+        *LogisticsActivities(engine, s.carrier_url, s.carrier_app_key, s.carrier_app_secret).all(),
+        *InstallationActivities(s.technician_url).all(),
+        *SupplierActivities(s.supplier_url).all(),
+        *AftersalesActivities(engine).all(),
     ]
 
 
 def build_worker(
-    client: Client, task_queue: str, engine: Engine, *, wecom_webhook_url: str = "", max_threads: int = 32
+    client: Client, task_queue: str, engine: Engine, *, wecom_webhook_url: str = "", max_threads: int = 32,
+    wave_policy: WavePolicy | None = None, settings=None,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[*activities_for(engine, wecom_webhook_url), *ChannelActivities(engine, task_queue=task_queue).all()],
+        activities=[*activities_for(engine, wecom_webhook_url, wave_policy=wave_policy, settings=settings), *ChannelActivities(engine, task_queue=task_queue).all()],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
     )

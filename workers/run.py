@@ -29,7 +29,7 @@ async def run_worker(settings: Settings | None = None) -> None:
         await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
     except Exception:  # noqa: BLE001 - a schedule problem must not keep orders from flowing
         log.exception("could not ensure the reconciliation schedule")
-    worker = build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url)
+    worker = build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url, settings=s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -41,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.timeline import TimelineEvent
     from workflows import search_attributes as sa
 
+from workflows.fulfilment import FulfilmentStages
+
 S = OrderStatus
 IO = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
 SYSTEM = "system"
@@ -82,7 +84,7 @@ NOTIFY = dict(
 
 
 @workflow.defn(name="OrderWorkflow")
-class OrderWorkflow:
+class OrderWorkflow(FulfilmentStages):
     @workflow.init
     def __init__(self, inp: OrderWorkflowInput) -> None:
         now = workflow.now()
@@ -96,12 +98,14 @@ class OrderWorkflow:
             updated_at=now,
         )
         self.intake_done = False
+        self.state.replacement_of = inp.replacement_of
         self.decisions: dict[str, ReviewDecision] = {}
         self.cancel_request: CancelRequest | None = None
         self.burst_notices: list[BurstNotice] = []
         self.burst_seen: set[str] = set()
         self._background: set[asyncio.Task] = set()
         self._erp_push: asyncio.Task | None = None
+        self._init_fulfilment()
 
     # ---------------------------------------------------------------- run
 
@@ -152,7 +156,7 @@ class OrderWorkflow:
             result_type=str | None,
             **IO,
         )
-        if anchor:
+        if anchor and not self.state.replacement_of:
             await self._merge_into(anchor)
             self.intake_done = True
             return
@@ -177,6 +181,10 @@ class OrderWorkflow:
         assert order is not None
         if self.state.rule_version is None:
             self.state.rule_version = await workflow.execute_activity("pin_rules_version", result_type=int, **IO)
+        if self.state.replacement_of:
+            self._event("risk.skipped", reason=f"换货/补发单, 原订单 {self.state.replacement_of} 已过风控 replacement order")
+            await self._route(None)
+            return
         acknowledged = ["ADDRESS_UNRESOLVED"] if self._has_event("address.accepted_unresolved") else []
         assessment: RiskAssessment = await workflow.execute_activity(
             "assess_risk",
@@ -293,6 +301,10 @@ class OrderWorkflow:
                     result_type=bool,
                     **IO,
                 )
+            if self.policy.fulfilment is not None and workflow.patched("fulfilment-v1"):
+                await self._fulfil()
+                if self.state.status.terminal:
+                    return
             await self._transition(S.COMPLETED, "order.completed")
 
     async def _push_to_erp(self) -> None:
@@ -416,8 +428,11 @@ class OrderWorkflow:
                 reason=f"{d.address} → {resolved.region if resolved else 'still unresolved'}",
             )
 
-    async def _review(self, kind: ReviewKind, reason: str, features: list[str]) -> ReviewDecision | None:
-        """Open a review task and wait durably for its decision; escalate and mark red on timers."""
+    async def _review(self, kind: ReviewKind, reason: str, features: list[str], *, hold: bool = True,
+                      obsolete: Callable[[], bool] | None = None) -> ReviewDecision | None:
+        """Open a review task and wait durably for its decision; escalate and mark red on timers.
+        ``hold=False``: the order keeps its status (a parcel in transit is not held). ``obsolete``:
+        the task closes itself (None returned) once that becomes true, e.g. the parcel got signed."""
         n = len(self.state.reviews) + 1
         task = ReviewTask(
             review_id=f"{self.state.order_id}~{kind.value}-{n}",
@@ -429,14 +444,15 @@ class OrderWorkflow:
         )
         self.state.reviews.append(task)
         opened = {"review_id": task.review_id, "kind": kind, "features": features}
-        if self.state.status == S.HELD:
+        if self.state.status == S.HELD or not hold:
             self._event("review.opened", reason=reason, data=opened)
             await self._project()
         else:
             await self._transition(S.HELD, "review.opened", reason=reason, data=opened)
         self._notify(task, escalated=False)
 
-        decided = lambda: task.review_id in self.decisions or self.cancel_request is not None  # noqa: E731
+        decided = lambda: (task.review_id in self.decisions or self.cancel_request is not None  # noqa: E731
+                           or (obsolete is not None and obsolete()))
         escalation = timedelta(seconds=self.policy.review_escalation_seconds)
         red = timedelta(seconds=max(0, self.policy.review_red_seconds - self.policy.review_escalation_seconds))
         try:
@@ -454,9 +470,14 @@ class OrderWorkflow:
                 await self._project()
                 await workflow.wait_condition(decided)
 
-        if self.cancel_request is not None and task.review_id not in self.decisions:
+        if self.cancel_request is not None and task.review_id not in self.decisions and hold:
             task.state = ReviewState.CANCELLED
             await self._cancel()
+            return None
+        if task.review_id not in self.decisions:  # obsolete: nothing left to decide
+            task.state = ReviewState.CANCELLED
+            self._event("review.closed", reason="不再需要处理 no longer needed", data={"review_id": task.review_id})
+            await self._project()
             return None
         d = self.decisions[task.review_id]
         task.state = ReviewState.DECIDED
@@ -519,6 +540,11 @@ class OrderWorkflow:
 
     @workflow.signal(name="cancel")
     async def cancel(self, req: CancelRequest) -> None:
+        if self.state.status in (S.SHIPPED, S.DELIVERED):  # the parcel left: that is aftersales now
+            self._event("order.cancel_refused", actor=req.actor,
+                        reason=f"已发货, 不能取消; 请发起售后 shipped: cancel refused, open an aftersales case ({req.reason})")
+            await self._project()
+            return
         if not self.state.status.terminal and self.cancel_request is None:
             self.cancel_request = req
 

@@ -206,7 +206,12 @@ class WaveWorkflow:
         return min(self.projected_at.get(w, workflow.now()) for w in self.deferred) + PROJECT_EVERY
 
     def _known(self, order_id: str) -> bool:
-        return self.batcher.contains(order_id) or any(order_id in w.order_ids() for w in self.active.values())
+        """Already batched; an order told (wave_done) or cancelled in a wave may join again (a re-pick
+        after a short pick, a new wave after an address change)."""
+        return self.batcher.contains(order_id) or any(
+            order_id in w.order_ids() and order_id not in w.notified and order_id not in w.cancelled
+            for w in self.active.values()
+        )
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

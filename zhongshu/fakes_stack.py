@@ -65,7 +65,24 @@ FAKES = [
     FakeServer(
         name="fake-miniprogram", label="fake mini-program shop backend", app="fakes.miniprogram:create_app",
         offset=14, health_path="/healthz", links={"state": "/_control/state"},
-        env={"ZHONGSHU_FAKE_MINIPROGRAM_URL": "{url}"},
+        env={"ZHONGSHU_FAKE_MINIPROGRAM_URL": "{url}", "ZHONGSHU_MINIPROGRAM_URL": "{url}"},
+        overridable=("ZHONGSHU_MINIPROGRAM_URL",),
+    ),
+    # after the warehouse (issue 6): carriers push tracking to our API on autopilot
+    FakeServer(
+        name="fake-carriers", label="fake carriers SF/ZTO/JD/DEBANG (电子面单+轨迹)", app="fakes.carriers:create_app_from_env",
+        offset=1, health_path="/control/state", links={"waybills": "/control/waybills", "pushes": "/control/pushes"},
+        env={"ZHONGSHU_CARRIER_URL": "{url}"}, overridable=("ZHONGSHU_CARRIER_URL",),
+    ),
+    FakeServer(
+        name="fake-technician", label="fake installation technician app", app="fakes.technician:create_app", offset=15,
+        health_path="/healthz", links={"work orders": "/_control/work-orders"},
+        env={"ZHONGSHU_TECHNICIAN_URL": "{url}"}, overridable=("ZHONGSHU_TECHNICIAN_URL",),
+    ),
+    FakeServer(
+        name="fake-supplier", label="fake supplier warehouses (博世区域仓)", app="fakes.supplier:create_app", offset=16,
+        health_path="/healthz", links={"reservations": "/_control/reservations"},
+        env={"ZHONGSHU_SUPPLIER_URL": "{url}"}, overridable=("ZHONGSHU_SUPPLIER_URL",),
     ),
 ]
 
@@ -88,6 +105,8 @@ def start_fakes(sup: Supervisor, settings: Settings, on_ready=None) -> tuple[dic
     configured = {"ZHONGSHU_WECOM_WEBHOOK_URL": settings.wecom_webhook_url, "ZHONGSHU_TMALL_URL": settings.tmall_url,
                   "ZHONGSHU_DOUYIN_APP_SECRET": settings.douyin_app_secret, "ZHONGSHU_ERP_URL": settings.erp_url}
     configured["ZHONGSHU_SETTLEMENT_URL"] = settings.settlement_url  # issue 7
+    configured.update({"ZHONGSHU_MINIPROGRAM_URL": settings.miniprogram_url, "ZHONGSHU_CARRIER_URL": settings.carrier_url,
+                       "ZHONGSHU_TECHNICIAN_URL": settings.technician_url, "ZHONGSHU_SUPPLIER_URL": settings.supplier_url})
     launched = []
     for fake in FAKES:  # all at once: each is a python + uvicorn start of a second or two
         port = settings.fakes_base_port + fake.offset

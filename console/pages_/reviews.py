@@ -14,7 +14,8 @@ from console.ui import DECISIONS, KINDS, WAREHOUSES, fmt_age, fmt_time
 
 TIMELINE = "pages_/timeline.py"
 BUTTONS = {"address": ["correct_address", "approve", "reject"], "routing": ["reroute", "reject"],
-           "risk": ["approve", "reject", "reroute"]}
+           "risk": ["approve", "reject", "reroute"], "stock": ["approve", "reroute", "reject"],
+           "transit": ["approve"], "follow_up": ["approve"]}
 
 
 def keep_reviewer() -> None:
@@ -69,7 +70,7 @@ def render(task: dict) -> None:
     kind, rid = task["kind"], task["review_id"]
     with st.container(border=True):
         top = st.columns([1, 4, 2, 2])
-        top[0].badge(KINDS.get(kind, kind), color={"address": "blue", "routing": "violet", "risk": "red"}.get(kind, "gray"))
+        top[0].badge(KINDS.get(kind, kind), color={"address": "blue", "routing": "violet", "risk": "red", "stock": "orange", "transit": "orange"}.get(kind, "gray"))
         with top[1]:
             st.page_link(TIMELINE, label=task["order_id"], icon="🧭", query_params={"order_id": task["order_id"]})
         top[2].markdown(f"⏱️ 等待 {fmt_age(task.get('age_seconds'))}")

@@ -1,0 +1,168 @@
+"""Issue 6 end to end, over real HTTP against the real pieces: the Temporal dev server, our worker, the
+API, PostgreSQL, and the shipped fake mini-program and carriers. An order is submitted, picked with a
+device's API calls, confirmed by the customer on the confirmation page (the link from the mini-program
+card), waybilled at the carrier, tracked to signed by the carrier's signed pushes into our webhook, and
+then exchanged: the return parcel is tracked back, QC passes at the warehouse, and the replacement
+order starts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from activities import warehouse as wh
+from domain import geo
+from fakes import carriers as fake_carriers
+from fakes import miniprogram as fake_miniprogram
+from fakes.serve import serve_in_thread
+from store.db import engine_for, migrate
+from tests.support import ThreadedServer, ThreadedWorker, free_port, fresh_pg_database, order_payload, pg_available
+
+SERVICE, DEVICE, REVIEWER = "e2e-service-key", "e2e-device-key", "e2e-reviewer-key"
+
+
+class FulfilmentStack:
+    def __init__(self, api_url: str, db_url: str, carriers_url: str, mini_url: str):
+        self.api_url, self.db_url, self.carriers_url, self.mini_url = api_url, db_url, carriers_url, mini_url
+
+    def http(self, key: str = SERVICE) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, headers={"X-API-Key": key}, timeout=30)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def fstack(dev_env, tmp_path_factory, fake_wecom):
+    from api.app import create_app
+    from zhongshu.settings import Settings
+
+    if not pg_available():
+        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
+    api_port = free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    carriers = serve_in_thread(fake_carriers.create_app(webhook_base=api_url))
+    mini = serve_in_thread(fake_miniprogram.create_app())
+    with fresh_pg_database("zs_fulfil") as url:
+        migrate(url)
+        engine = engine_for(url)
+        for w in ("HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"):
+            wh.import_stock(engine, [dict(warehouse=w, bin="A-03-12", sku="BOSCH-BP-COROLLA18", name="博世刹车片(前)",
+                                          quantity=500, barcode="6901234567890", notes="易碎品轻拿")])
+        settings = Settings(
+            database_url=url, temporal_address=dev_env.client.service_client.config.target_host,
+            task_queue=f"fulfil-{uuid.uuid4().hex[:6]}", api_key=SERVICE, api_port=api_port, public_base_url=api_url,
+            extra_api_keys=f"{DEVICE}:device,{REVIEWER}:reviewer", var_dir=tmp_path_factory.mktemp("var"),
+            wecom_webhook_url=fake_wecom.webhook_url, wave_size=1, wave_auto_pack=True, wave_cutoffs="",
+            carrier_url=carriers.url, carrier_app_key=fake_carriers.APP_KEY, carrier_app_secret=fake_carriers.SECRET,
+            miniprogram_url=mini.url, confirm_secret="e2e-confirm-secret",
+        )
+        try:
+            with ThreadedWorker(settings, url):
+                with ThreadedServer(create_app(settings), port=api_port):
+                    yield FulfilmentStack(api_url, url, carriers.url, mini.url)
+        finally:
+            carriers.stop()
+            mini.stop()
+            engine.dispose()
+
+
+def wait_for(what: str, fn, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+
+
+def order_row(api: httpx.Client, order_id: str) -> dict:
+    r = api.get(f"/v1/orders/{order_id}")
+    return r.json() if r.status_code == 200 else {}
+
+
+def status_is(api: httpx.Client, order_id: str, *statuses: str):
+    return lambda: (row := order_row(api, order_id)) and row.get("status") in statuses and row
+
+
+def push(carriers_url: str, waybill_no: str, code: str, location: str = "") -> dict:
+    r = httpx.post(f"{carriers_url}/control/push", json={"waybill_no": waybill_no, "code": code, "location": location},
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_and_exchanged(fstack):
+    api, device = fstack.http(), fstack.http(DEVICE)
+    payload = order_payload(ordered_at=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat())
+    r = api.post("/v1/orders", json=payload)
+    assert r.status_code in (201, 202), r.text
+    oid = r.json()["order_id"]
+
+    # the warehouse: the order is in a wave; a scanner claims and confirms its task over the device API
+    row = wait_for("picking", status_is(api, oid, "picking"))
+    warehouse = row["warehouse"]
+    task = wait_for("a task", lambda: (c := device.post(f"/v1/warehouse/{warehouse}/claim",
+                                                        json={"device_id": "MC33-E2E", "picker": "小张"})).status_code == 200
+                    and c.json())
+    assert any(a["order_id"] == oid for a in task["allocations"]) and task["bin"] == "A-03-12"
+    r = device.post(f"/v1/warehouse/{warehouse}/tasks/{task['task_id']}/confirm",
+                    json={"picked_qty": task["quantity"], "device_id": "MC33-E2E", "picker": "小张"})
+    assert r.status_code == 200, r.text
+    wait_for("packed", status_is(api, oid, "packed"))
+
+    # the customer: the card in the mini-program carries the link to our confirmation page
+    cards = wait_for("a card", lambda: httpx.get(f"{fstack.mini_url}/_control/cards", params={"order_id": oid}).json()["items"])
+    link = cards[-1]["url"]
+    assert link.startswith(fstack.api_url + "/c/")
+    page = httpx.get(link, timeout=30)
+    assert page.status_code == 200 and "萧山区" in page.text and "<svg" in page.text
+    far = httpx.post(link + "/confirm", json={"lat": 39.9, "lng": 116.4}, timeout=30)  # Beijing, not 萧山
+    assert far.status_code == 200 and far.json()["accepted"] is False and "km" in far.json()["message"]
+    adcode = order_row(api, oid)["order"]["address"]["adcode"]
+    c = geo.centroid(adcode)
+    ok = httpx.post(link + "/confirm", json={"lat": c.lat + 0.01, "lng": c.lng - 0.01}, timeout=30)
+    assert ok.status_code == 200 and ok.json()["accepted"] is True, ok.text
+
+    # the carrier: one e-waybill for the order; its signed pushes reach the order through our webhook
+    row = wait_for("shipped", status_is(api, oid, "shipped"))
+    waybills = httpx.get(f"{fstack.carriers_url}/control/waybills", params={"order_id": oid}).json()["items"]
+    assert len(waybills) == 1 and row["shipment"]["waybill"]["waybill_no"] == waybills[0]["waybill_no"]
+    wb = waybills[0]["waybill_no"]
+    for code, where in (("collected", "杭州萧山"), ("in_transit", "杭州转运中心"), ("signed", "萧山北干街道")):
+        push(fstack.carriers_url, wb, code, where)
+    row = wait_for("delivered", status_is(api, oid, "delivered"))
+    assert row["shipment"]["delivered_at"] is not None
+    tracking = api.get(f"/v1/orders/{oid}/tracking").json()
+    assert [e["code"] for e in tracking["events"]] == ["collected", "in_transit", "signed"]
+    events = [e["event"] for e in order_row(api, oid)["timeline"]]
+    for expected in ("order.wave_joined", "order.packed", "address.confirmation_sent", "address.point_rejected",
+                     "address.confirmed", "order.shipped", "tracking.event", "order.delivered"):
+        assert expected in events, (expected, events)
+
+    # after dispatch the address can no longer change, and the refusal is on the timeline
+    token = link.rsplit("/", 1)[-1]
+    refused = httpx.post(f"{fstack.api_url}/c/{token}/address", json={"address": "浙江省杭州市滨江区江南大道100号"}, timeout=30)
+    assert refused.status_code == 409 and "发出" in refused.json()["detail"]
+    wait_for("refusal on the timeline", lambda: "address.change_refused" in [e["event"] for e in order_row(api, oid)["timeline"]])
+
+    # aftersales: an exchange, the return parcel tracked back, QC at the warehouse, the replacement order
+    r = api.post(f"/v1/orders/{oid}/aftersales", json={
+        "type": "exchange", "lines": [{"sku": "BOSCH-BP-COROLLA18", "quantity": 1}], "reason": "刹车片异响", "requested_by": "客服小王"})
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    ret = wait_for("return waybill", lambda: httpx.get(f"{fstack.carriers_url}/control/waybills",
+                                                         params={"order_id": case_id}).json()["items"])
+    for code in ("collected", "signed"):
+        push(fstack.carriers_url, ret[0]["waybill_no"], code, "杭州仓")
+    reviewer = fstack.http(REVIEWER)
+    wait_for("QC pending", lambda: reviewer.get(f"/v1/aftersales/{case_id}").json().get("status") == "qc_pending")
+    r = reviewer.post(f"/v1/aftersales/{case_id}/qc", json={"passed": True, "inspector": "质检员老李"})
+    assert r.status_code == 200, r.text
+    case = wait_for("replacement", lambda: (c := reviewer.get(f"/v1/aftersales/{case_id}").json()).get("replacement_order_id") and c)
+    wait_for("replacement order visible", lambda: order_row(api, case["replacement_order_id"]))
+    assert case_id in [e.get("data", {}).get("case_id") for e in order_row(api, oid)["timeline"]]
