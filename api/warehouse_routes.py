@@ -211,3 +211,18 @@ async def pack(request: Request, wave_id: str, body: PackIn, _r: str = Depends(r
     wave = _get_wave(request, wave_id)
     state = await _update(request, wave["warehouse"], "confirm_pack", PackConfirmation(wave_id=wave_id, packer=body.packer))
     return {"wave_id": wave_id, "state": state}
+
+
+@router.post("/v1/warehouse/{warehouse}/close-waves", status_code=202)
+async def close_waves(request: Request, warehouse: str, _r: str = Depends(require("device"))):
+    """Close the warehouse's open waves now (end of shift, the truck arrived early) instead of waiting
+    for N orders or the cut-off."""
+    from workflows.wave import WaveWorkflow
+
+    try:
+        await _wave(request, warehouse).signal(WaveWorkflow.close_open_waves)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"warehouse {warehouse!r} has no running wave workflow") from None
+        raise
+    return {"warehouse": warehouse, "close_requested": True}

@@ -36,10 +36,14 @@ from rich.table import Table
 from domain.order import order_id_for
 from zhongshu.sample_orders import PRODUCTS, SHOPS, make_order
 
-SETTLED = {"completed", "held", "rejected", "merged", "cancelled", "routed"}
+SETTLED = {"completed", "held", "rejected", "merged", "cancelled", "routed", "picking", "packed", "shipped", "delivered"}
 
 MEANING = {
-    "completed": "routed and released to the warehouse",
+    "completed": "done (aftersales window over, or the hub stops at routing)",
+    "picking": "in a warehouse wave; the simulated pickers are on it",
+    "packed": "packed; waiting for the customer to confirm the delivery point",
+    "shipped": "e-waybill issued; the fake carrier pushes tracking",
+    "delivered": "signed for; open for aftersales",
     "routed": "routed; released 30 min after the order time (late duplicates can still merge)",
     "held": "waiting for a person — see the review queue",
     "merged": "duplicate folded into an earlier order (促销刷单疑似)",
@@ -134,7 +138,8 @@ def demo_orders(n: int, prefix: str, tag: str, now: datetime | None = None) -> l
     k = 0
     while len(out) < n:
         slot, pos = divmod(k, len(EVERYDAY_SHOPS) + 1)
-        minutes_ago = 3 + slot * SLOT_MINUTES + pos * 2  # shops staggered by 2 minutes
+        # shops staggered by 2 minutes; older than the 30-min release window, so they go on to the warehouse now
+        minutes_ago = 31 + slot * SLOT_MINUTES + pos * 2
         if pos == len(EVERYDAY_SHOPS):
             add("everyday (西湖区, big)", _order(next(seq), prefix, shop(BIG_SHOP), BIG_BASKETS[slot % len(BIG_BASKETS)], minutes_ago, now))
         else:
@@ -319,7 +324,7 @@ def _print_report(
     t.add_column("outcome")
     t.add_column("orders", justify="right")
     t.add_column("meaning", style="dim")
-    for st in ("completed", "routed", "held", "merged", "rejected", "cancelled"):
+    for st in ("completed", "delivered", "shipped", "packed", "picking", "routed", "held", "merged", "rejected", "cancelled"):
         if statuses.get(st):
             t.add_row(st, str(statuses[st]), MEANING[st])
     if statuses.get("pending"):
@@ -340,7 +345,7 @@ def _print_report(
                       "(see logs/api.log)[/yellow]", markup=True, highlight=False)
 
     routed = Counter((o.state.get("warehouse"), o.state.get("carrier")) for o in accepted
-                     if o.status in ("routed", "completed") and o.state.get("warehouse"))
+                     if o.status in ("routed", "completed", "picking", "packed", "shipped", "delivered") and o.state.get("warehouse"))
     if routed:
         r = Table(title="routed by the decision tables", title_justify="left")
         r.add_column("warehouse")

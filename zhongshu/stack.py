@@ -95,6 +95,9 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
     pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     sup = Supervisor(log_dir, env={"PYTHONPATH": pythonpath})
     env = _env(settings, api_key)
+    if demo:  # small waves, packed as soon as picked, so the demo moves along (settings still win)
+        for key, value in (("ZHONGSHU_WAVE_SIZE", "6"), ("ZHONGSHU_WAVE_AUTO_PACK", "true")):
+            env[key] = os.environ.get(key, value)
     py = sys.executable
     host, grpc_port = _grpc(settings)
     t0 = time.monotonic()
@@ -151,6 +154,10 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                 ))
                 ready("API", sup.wait_ready(api, 90))
                 ready("console", sup.wait_ready(ui, 120))
+            if demo:  # the demo's pickers and customers (issue 5/6): orders go on to shipped and signed
+                took = sup.start(Child("floor-sim", [py, "-m", "zhongshu.floor_sim"], env=env,
+                                       ready_log="floor simulation running"), timeout=60)
+                ready("simulated pickers and customers (floor-sim)", took)
         except KeyboardInterrupt:
             console.print("\n[yellow]interrupted while starting; stopping what started …[/yellow]")
             return _stop(sup, settings, console)
