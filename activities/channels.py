@@ -400,6 +400,9 @@ async def accept_payload(client: Client, engine: Engine, settings: Settings, pay
         )
     except WorkflowAlreadyStartedError:
         return AcceptResult(order_id=sub.order_id, outcome="duplicate")
+    from store.read_model import record_received
+
+    await asyncio.to_thread(record_received, engine, sub)  # visible now, not when the worker gets to it
     return AcceptResult(order_id=sub.order_id, outcome="created")
 
 

@@ -134,6 +134,7 @@ async def submit(
             {"order_id": order_id, "status": status, "created": False, "merged_into": existing and existing.get("merged_into")},
         )
 
+    await asyncio.to_thread(read_model.record_received, engine, sub)  # visible now, not when the worker gets to it
     try:
         adm: Admission = await asyncio.wait_for(
             handle.execute_update(OrderWorkflow.admit), timeout=ADMISSION_WAIT_SECONDS

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, and_, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.dedupe import DedupeKey
+from domain.order import OrderSubmission
 from domain.state import OrderState
 from store.db import is_postgres
 from store.schema import dedupe_keys, order_lines, orders, rejected_payloads, review_tasks, timeline_events
@@ -39,6 +40,16 @@ def shipment_columns(state: OrderState) -> dict[str, Any]:
         "shipped_at": shipment.shipped_at,
         "delivered_at": shipment.delivered_at,
     }
+
+
+def record_received(engine: Engine, sub: OrderSubmission, at: datetime | None = None) -> None:
+    """Make an accepted order visible at once (status received), before its workflow's first
+    projection, which supersedes this row (sequence 0) and never loses to it."""
+    from domain.status import OrderStatus
+
+    now = at or datetime.now(timezone.utc)
+    project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.RECEIVED, submission=sub,
+                                     created_at=now, updated_at=now))
 
 
 def project_order(engine: Engine, state: OrderState) -> None:

@@ -2,8 +2,10 @@
 
 Reports accepted pushes per second, p50/p99 latency of the accept (request → 200 ack; the order
 workflow is started before the ack), and the delay from the ack until the order row is visible in
-the read model (polled every 25 ms straight from the database). The field's bar was 'status synced
-< 30 s'; ours is < 1 s at p99 on the embedded stack.
+the read model (polled every 25 ms straight from the database) — the API records an accepted order as
+``received`` before it acks — and until its workflow has taken it further (cleansed, checked, routed:
+the worker's backlog under the burst). The field's bar was 'status synced < 30 s'; ours is < 1 s at
+p99 on the embedded stack.
 
 Needs the stack (`make up`): the API URL, ``ZHONGSHU_DOUYIN_APP_SECRET`` and the database come from
 settings, as the API sees them.
@@ -36,9 +38,10 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
 
 
-def _visible(engine, order_ids: list[str]) -> list[str]:
+def _visible(engine, order_ids: list[str]) -> list[tuple[str, str]]:
     with engine.connect() as conn:
-        return [r[0] for r in conn.execute(select(orders.c.order_id).where(orders.c.order_id.in_(order_ids)))]
+        return [(r[0], r[1]) for r in conn.execute(
+            select(orders.c.order_id, orders.c.status).where(orders.c.order_id.in_(order_ids)))]
 
 
 async def _run(n: int, concurrency: int, settings: Settings, api_url: str, progress: Progress) -> dict[str, Any]:
@@ -47,10 +50,12 @@ async def _run(n: int, concurrency: int, settings: Settings, api_url: str, progr
     payloads = [sample_order(i, seed=rng.randrange(10**12)) for i in range(n)]
     accepted_at: dict[str, float] = {}
     visible_at: dict[str, float] = {}
+    processed_at: dict[str, float] = {}  # the workflow has taken it past "received" (cleansed, checked, routed …)
     latencies: list[float] = []
     failures: dict[str, int] = {}
     sent = progress.add_task("pushing", total=n)
     seen = progress.add_task("visible in read model", total=n)
+    worked = progress.add_task("processed by its workflow", total=n)
     queue: asyncio.Queue = asyncio.Queue()
     for p in payloads:
         queue.put_nowait(p)
@@ -78,15 +83,18 @@ async def _run(n: int, concurrency: int, settings: Settings, api_url: str, progr
 
     async def watcher() -> None:
         while True:
-            pending = [oid for oid in accepted_at if oid not in visible_at]
+            pending = [oid for oid in accepted_at if oid not in processed_at]
             for i in range(0, len(pending), 500):
                 chunk = pending[i:i + 500]
                 rows = await asyncio.to_thread(_visible, engine, chunk)
                 now = time.perf_counter()
-                for oid in rows:
-                    visible_at[oid] = now
+                for oid, status in rows:
+                    visible_at.setdefault(oid, now)
+                    if status != "received":
+                        processed_at[oid] = now
             progress.update(seen, completed=len(visible_at))
-            if done_pushing.is_set() and len(visible_at) >= len(accepted_at):
+            progress.update(worked, completed=len(processed_at))
+            if done_pushing.is_set() and len(processed_at) >= len(accepted_at):
                 return
             await asyncio.sleep(0.025)
 
@@ -98,12 +106,13 @@ async def _run(n: int, concurrency: int, settings: Settings, api_url: str, progr
     elapsed = time.perf_counter() - t_start
     done_pushing.set()
     try:
-        await asyncio.wait_for(watch, timeout=120)
+        await asyncio.wait_for(watch, timeout=max(120.0, elapsed * 4))
     except asyncio.TimeoutError:
         pass
     delays = [visible_at[o] - accepted_at[o] for o in visible_at if o in accepted_at]
+    worked = [processed_at[o] - accepted_at[o] for o in processed_at if o in accepted_at]
     return {"n": n, "accepted": len(latencies), "failures": failures, "elapsed": elapsed, "latencies": latencies,
-            "delays": delays, "visible": len(visible_at)}
+            "delays": delays, "visible": len(visible_at), "worked": worked}
 
 
 def run(n: int = 5000, concurrency: int = 32, console: Console | None = None, settings: Settings | None = None,
@@ -130,6 +139,9 @@ def run(n: int = 5000, concurrency: int = 32, console: Console | None = None, se
         ("accept → visible p50", ms(statistics.median(r["delays"])) if r["delays"] else "-"),
         ("accept → visible p99", ms(pct(r["delays"], 99))),
         ("bar: visible p99 < 1 s", "✅" if r["delays"] and pct(r["delays"], 99) < 1 else "❌"),
+        ("processed by its workflow", f"{len(r['worked']):,} / {r['accepted']:,}"),
+        ("accept → processed p50", ms(statistics.median(r["worked"])) if r["worked"] else "-"),
+        ("accept → processed p99", ms(pct(r["worked"], 99))),
     ]
     table = Table(title=f"intake benchmark: Douyin webhook → order workflow → read model ({api_url or s.api_base_url})")
     table.add_column("metric")
