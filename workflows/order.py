@@ -25,7 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.risk import Severity
     from domain.routing import RoutingDecision
     from domain.cleansing import CleansingResult
-    from domain.order import ResolvedAddress
+    from domain.confirmation import AddressChange
+    from domain.order import OrderSubmission, ResolvedAddress
+    from domain.redelivery import changes as delivery_changes
     from domain.policy import OrderWorkflowInput
     from domain.review import (
         Decision,
@@ -533,6 +535,37 @@ class OrderWorkflow(FulfilmentStages):
             merged_into=self.state.merged_into,
             errors=self.state.errors,
         )
+
+    @workflow.signal(name="channel_redelivered")
+    async def channel_redelivered(self, sub: OrderSubmission) -> None:
+        """The channel sent this order again. Same content: nothing to do. A new address before
+        dispatch is applied as the customer's change; everything else is put before a person."""
+        found = delivery_changes(self.state.submission, sub)
+        if not found or self.state.status.terminal or sub.order_id != self.state.order_id:
+            return
+        by = f"channel:{sub.channel.value}"
+        address = next((c for c in found if c.field == "address"), None)
+        others = [c for c in found if c.field != "address"]
+        if address is not None:
+            if self.policy.fulfilment is None or self.state.order is None or self.state.status in (S.SHIPPED, S.DELIVERED):
+                self._event("channel.change_not_applied", actor=by, reason=f"渠道改址未生效 not applied: {address.text()}")
+            else:
+                result = await self._cleanse_new_address(AddressChange(address=sub.address.as_text(), requested_by=by))
+                self._event("channel.address_changed" if result.accepted else "address.change_invalid", actor=by,
+                            reason=f"{address.text()}; {result.message}")
+        if others:
+            text = "; ".join(c.text() for c in others)
+            self._event("channel.redelivered_changed", actor=by, reason=f"渠道重推订单有变更 changed on re-delivery: {text}",
+                        data={"changes": [c.model_dump() for c in others]})
+            if not self.state.status.terminal:
+                self._review_in_background(ReviewKind.FOLLOW_UP, f"渠道重推订单有变更, 请人工核对 {text}", ["CHANNEL_CHANGED"])
+        await self._project()
+
+    def _review_in_background(self, kind: ReviewKind, reason: str, features: list[str]) -> None:
+        """A task for a person that does not hold the order."""
+        t = asyncio.create_task(self._review(kind, reason, features, hold=False))
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
 
     @workflow.query(name="state")
     def get_state(self) -> OrderState:

@@ -1,0 +1,92 @@
+"""A channel re-delivers an order the customer edited: the order workflow compares, applies a new
+address before dispatch (risk and routing again) and puts other changes before a person without
+holding the order. Time-skipping server, the real worker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+
+from domain.order import OrderSubmission
+from domain.policy import FulfilmentPolicy, OrderPolicy
+from domain.redelivery import changes
+from domain.status import OrderStatus
+from store import risk_data
+from store.db import engine_for, migrate
+from tests.support import order_payload
+from tests.workflow_helpers import start_order, until
+from workers.order_worker import build_worker
+from workflows.order import CancelRequest, OrderWorkflow
+
+S = OrderStatus
+POLICY = OrderPolicy(fulfilment=FulfilmentPolicy(warehouse=False, confirm_address=False, ship=False,
+                                                 aftersales_window_days=1))
+
+
+def test_changes_name_what_differs_address_first():
+    a = OrderSubmission.model_validate(order_payload())
+    b = a.model_copy(deep=True)
+    assert changes(a, b) == []
+    b.address.raw = "广东省广州市天河区体育西路100号"
+    b.lines[0].quantity = 3
+    found = changes(a, b)
+    assert [c.field for c in found] == ["address", "lines"]
+    assert found[1].text() == "lines: BOSCH-BP-COROLLA18×2 → BOSCH-BP-COROLLA18×3"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def own_env():
+    from tests.test_routing_workflow import start_time_skipping_env
+
+    env = await start_time_skipping_env()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+def task_queue() -> str:
+    return f"redeliver-{uuid.uuid4().hex[:8]}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def worker(own_env, task_queue, sqlite_session_url, fake_wecom):
+    migrate(sqlite_session_url)
+    engine = engine_for(sqlite_session_url)
+    risk_data.seed_defaults(engine)
+    async with build_worker(own_env.client, task_queue, engine, wecom_webhook_url=fake_wecom.webhook_url):
+        yield own_env
+
+
+async def test_new_address_on_redelivery_reroutes_and_other_changes_go_to_a_person(worker, task_queue):
+    payload = order_payload(ordered_at=(await worker.get_current_time()).isoformat())
+    h = await start_order(worker.client, task_queue, payload, POLICY)
+    st = await until(h, lambda s: s.status == S.ROUTED)
+    assert st.warehouse != "GZ-CLOUD"
+    edited = OrderSubmission.model_validate(payload)
+    edited.address.raw = "广东省广州市天河区体育西路100号"
+    edited.lines[0].quantity = 3
+    await h.signal(OrderWorkflow.channel_redelivered, edited)
+    st = await until(h, lambda s: any(e.event == "channel.redelivered_changed" for e in s.timeline))
+    events = [e.event for e in st.timeline]
+    assert "channel.address_changed" in events and st.status == S.ROUTED  # other changes do not hold it
+    review = st.open_review()
+    assert review is not None and review.kind == "follow_up" and "BOSCH-BP-COROLLA18×3" in review.reason
+    await worker.sleep(timedelta(minutes=31))  # the release window; then the change is applied
+    st = await until(h, lambda s: s.warehouse == "GZ-CLOUD" and s.status in (S.PACKED, S.DELIVERED, S.COMPLETED))
+    assert "address.changed" in [e.event for e in st.timeline] and st.order.address.city == "广州市"
+    result = await h.result()
+    assert result.status == S.COMPLETED
+    assert sum(e.event == "channel.address_changed" for e in result.timeline) == 1
+
+
+async def test_same_content_again_changes_nothing(worker, task_queue):
+    payload = order_payload(ordered_at=(await worker.get_current_time()).isoformat())
+    h = await start_order(worker.client, task_queue, payload, POLICY)
+    await until(h, lambda s: s.status == S.ROUTED)
+    await h.signal(OrderWorkflow.channel_redelivered, OrderSubmission.model_validate(payload))
+    await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))
+    result = await h.result()
+    assert result.status == S.CANCELLED and not any(e.event.startswith("channel.") for e in result.timeline)
