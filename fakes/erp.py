@@ -19,6 +19,7 @@ Run alone: ``uvicorn fakes.erp:create_app --factory --port 8603`` (client id ``z
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import secrets
@@ -27,9 +28,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote, unquote
 
 from fastapi import Body, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from domain.channels.signing import kingdee_verify
 from fakes.channel_faults import Faults, control_router
@@ -183,6 +185,23 @@ def create_app() -> FastAPI:
             counts = {"bills": len(state.bills), "saved": len(state.saved), "logins": state.logins,
                       "save_calls": state.save_calls, "bad_signatures": state.bad_signatures, "down": state.down}
         return counts | state.faults.snapshot()
+
+    # the ERP's item image library (物料图片): what pick instructions show next to the SKU
+    @app.get("/v1/items/{sku}/image")
+    async def item_image(request: Request, sku: str):
+        if not re.fullmatch(r"[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}", sku):
+            return JSONResponse({"error": f"no item {sku!r}"}, status_code=404)
+        return {"sku": sku, "url": f"{str(request.base_url).rstrip('/')}/images/{quote(sku)}.svg"}
+
+    @app.get("/images/{name}.svg")
+    async def image_svg(name: str):
+        hue = sum(map(ord, name)) % 360
+        label = html.escape(unquote(name))[:32]
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="160" viewBox="0 0 240 160">'
+               f'<rect width="240" height="160" rx="12" fill="hsl({hue},55%,88%)"/>'
+               f'<rect x="70" y="30" width="100" height="70" rx="8" fill="hsl({hue},45%,55%)"/>'
+               f'<text x="120" y="130" font-size="14" text-anchor="middle" font-family="sans-serif">{label}</text></svg>')
+        return Response(svg, media_type="image/svg+xml")
 
     @app.get("/healthz")
     async def healthz():

@@ -327,3 +327,22 @@ def test_wave_order_for_a_routed_order_state():
     wo = wave_order_for(st)
     assert (wo.order_id, wo.warehouse, wo.carrier) == ("order-x-1", "HZ-DIRECT", "SF")
     assert [(x.sku, x.quantity, x.category) for x in wo.lines] == [("BOSCH-BP-COROLLA18", 2, "刹车片")]
+
+
+def test_item_images_come_from_the_fake_erp_image_library():
+    """Pick instructions carry the ERP library's image URL; the image itself is served."""
+    import httpx
+
+    from activities.warehouse import ImageLibrary
+    from fakes import erp as fake_erp
+    from fakes.serve import serve_in_thread
+
+    server = serve_in_thread(fake_erp.create_app())
+    try:
+        urls = ImageLibrary(server.url).urls(["BOSCH-BP-COROLLA18", "博世刹车片-BP001"])
+        assert urls["BOSCH-BP-COROLLA18"] == f"{server.url}/images/BOSCH-BP-COROLLA18.svg"
+        r = httpx.get(urls["博世刹车片-BP001"], timeout=10)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and "博世刹车片" in r.text
+        assert ImageLibrary("http://127.0.0.1:9").urls(["X"]) == {"X": None}  # library down: no image, no failure
+    finally:
+        server.stop()

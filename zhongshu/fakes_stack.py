@@ -59,7 +59,8 @@ FAKES = [
     FakeServer(
         name="fake-erp", label="fake Kingdee K3 Cloud ERP", app="fakes.erp:create_app", offset=13,
         health_path="/healthz", links={"pushed sales orders": "/_control/saved"},
-        env={"ZHONGSHU_ERP_URL": "{url}", "ZHONGSHU_ERP_APP_ID": "zs-erp", "ZHONGSHU_ERP_APP_SECRET": "zs-erp-secret"},
+        env={"ZHONGSHU_ERP_URL": "{url}", "ZHONGSHU_ERP_APP_ID": "zs-erp", "ZHONGSHU_ERP_APP_SECRET": "zs-erp-secret",
+             "ZHONGSHU_ERP_IMAGES_URL": "{url}"},  # and its item image library (pick instructions)
         overridable=("ZHONGSHU_ERP_URL",),
     ),
     FakeServer(
