@@ -166,3 +166,24 @@ def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_a
     case = wait_for("replacement", lambda: (c := reviewer.get(f"/v1/aftersales/{case_id}").json()).get("replacement_order_id") and c)
     wait_for("replacement order visible", lambda: order_row(api, case["replacement_order_id"]))
     assert case_id in [e.get("data", {}).get("case_id") for e in order_row(api, oid)["timeline"]]
+
+    # the console's order page shows the fulfilment: wave, waybill, confirmation, tracking, aftersales
+    import os
+
+    from tests.test_console import APP, ENV
+    from streamlit.testing.v1 import AppTest
+
+    saved = {k: os.environ.get(k) for k in ENV}
+    os.environ.update(ZHONGSHU_CONSOLE_API_URL=fstack.api_url, ZHONGSHU_CONSOLE_API_KEY=SERVICE)
+    try:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.query_params.update(order_id=oid)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        text = " ".join(m.value for m in at.markdown)
+        assert "履约" in text and wb in text and "已确认" in text and case_id in text
+        tracks = next(d.value for d in at.dataframe if "轨迹" in d.value.columns)
+        assert list(tracks["轨迹"]) == ["collected", "in_transit", "signed"]
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

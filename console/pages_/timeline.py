@@ -107,6 +107,35 @@ st.dataframe(
     hide_index=True,
 )
 
+fulfilment = any(o.get(k) for k in ("wave_no", "shipment", "confirm_round", "appointment", "reservations", "aftersales",
+                                     "waybill_no"))
+if fulfilment:
+    st.markdown("#### 履约")
+    f1, f2, f3 = st.columns(3)
+    sh = o.get("shipment") or {}
+    wb = sh.get("waybill") or {}
+    f1.markdown(f"**波次** {o.get('wave_no') or '-'}  \n"
+                f"**运单** {wb.get('carrier') or o.get('carrier') or ''} `{wb.get('waybill_no') or o.get('waybill_no') or '-'}`"
+                + (f" · [面单]({wb['label_url']})" if wb.get("label_url") else "") + "  \n"
+                f"**发货** {fmt_time(sh.get('shipped_at') or o.get('shipped_at'))} · "
+                f"**签收** {fmt_time(sh.get('delivered_at') or o.get('delivered_at'))}")
+    point = o.get("delivery_point")
+    f2.markdown(f"**地址确认** 第{o.get('confirm_round') or 0}轮 · "
+                + (f":green[已确认 {fmt_time(o['address_confirmed_at'])}]" if o.get("address_confirmed_at") else "未确认")
+                + (f"  \n**送货位置** {point['lat']:.4f}, {point['lng']:.4f}" if point else ""))
+    appt = o.get("appointment")
+    if appt:
+        f3.markdown(f"**安装** {md_escape(appt['technician_name'])} {md_escape(appt['technician_phone'])}  \n"
+                    f"{fmt_time(appt['slot_start'])} – {fmt_time(appt['slot_end'])} · 工单 `{appt['work_order_no']}`")
+    for r in o.get("reservations") or []:
+        f3.markdown(f"**供应商预留** {r['supplier_warehouse']} `{r['reservation_no']}` · 预计到货 {fmt_time(r['expected_arrival'])}")
+    if sh.get("events"):
+        st.dataframe([{"时间": fmt_time(e["at"]), "轨迹": e["code"], "地点": e.get("location") or "",
+                       "说明": e.get("description") or ""} for e in sh["events"]], hide_index=True)
+    for case in o.get("aftersales") or []:
+        st.markdown(f"**售后** `{case['case_id']}` · {case['type']} · "
+                    + "、".join(f"{ln['sku']}×{ln['quantity']}" for ln in case["lines"]))
+
 if o.get("reviews"):
     st.markdown("#### 审核任务")
     st.dataframe(
