@@ -9,10 +9,14 @@ the activities ChannelSyncWorkflow and the ERP push run.
   session, Save and bill query). HTTP 5xx, timeouts and refused connections raise a *retryable*
   ``ChannelError`` (the activity's RetryPolicy backs off); configuration errors (bad signature,
   unknown app key) a non-retryable one.
+* ``DouyinClient`` (抖店 open API: signed requests, a per-shop access token, ``order.orderDetail``) and
+  ``accept_douyin_message`` — a push that carries only ids is completed with the fetched detail.
 * ``accept_payload`` — the channel twin of ``api.intake.submit``: validate → cleanse → recorded
   rejection, or start the order workflow with the same id and reuse policy (a re-delivered order
   never starts twice) — without waiting for admission, so webhooks ack fast and a page of trades
-  costs one RPC per order.
+  costs one RPC per order. A re-delivered order (the workflow already exists) signals the running
+  workflow ``channel_redelivered`` with the new canonical submission, so changes (a new address)
+  reach it; outcome stays ``duplicate`` (``signalled`` says whether the signal went out).
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.channels import MappingError, map_payload
+from domain.channels import douyin as douyin_mapper
 from domain.channels import erp as erp_mapper
 from domain.channels import tmall as tmall_mapper
-from domain.channels.signing import kingdee_sign, top_sign
-from domain.order import CleanOrder
+from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
+from domain.order import CleanOrder, OrderSubmission
 from zhongshu.settings import Settings, get_settings
 
 log = logging.getLogger("zhongshu.channels")
@@ -136,10 +142,15 @@ class ChannelAccount(BaseModel):
 
 
 def account_from_settings(account_id: str, settings: Settings) -> ChannelAccount | None:
-    """The accounts configured by environment (``ZHONGSHU_TMALL_*``, ``ZHONGSHU_ERP_*``)."""
+    """The accounts configured by environment (``ZHONGSHU_TMALL_*``, ``ZHONGSHU_ERP_*``,
+    ``ZHONGSHU_DOUYIN_API_URL`` with ``ZHONGSHU_DOUYIN_APP_KEY`` / ``…_APP_SECRET``)."""
     if account_id in ("tmall", "tmall-default") and settings.tmall_url:
         return ChannelAccount(account_id=account_id, channel="tmall", base_url=settings.tmall_url,
                               app_key=settings.tmall_app_key, app_secret=settings.tmall_app_secret)
+    if account_id == "douyin" and getattr(settings, "douyin_api_url", ""):
+        # the open API signs with the same app key + secret the pushes are signed with
+        return ChannelAccount(account_id="douyin", channel="douyin", base_url=getattr(settings, "douyin_api_url"),
+                              app_key=settings.douyin_app_key, app_secret=settings.douyin_app_secret)
     if account_id == "erp" and settings.erp_url:
         return ChannelAccount(account_id="erp", channel="erp", base_url=settings.erp_url,
                               app_key=settings.erp_app_id, app_secret=settings.erp_app_secret)
@@ -314,6 +325,102 @@ class ErpClient:
         return resp.get("Result") or []
 
 
+class DouyinClient:
+    """Douyin shop open API (抖店开放平台): ``POST {base}/order/orderDetail?app_key=…&method=order.orderDetail
+    &v=2&timestamp=…&sign_method=hmac-sha256&sign=…&access_token=…`` with ``param_json`` as the body (see
+    ``domain.channels.signing.douyin_api_sign``). Answers ``{"code": 10000, "msg", "sub_code", "data"}``.
+
+    The access token is per shop (a push names its ``shop_id``): ``token.create`` with
+    ``grant_type=authorization_self`` (a self-built app), one ``TokenCache`` per shop, refreshed ahead
+    of expiry; a token the API calls invalid (code 30002) is renewed once. Codes: 20000 / HTTP 5xx /
+    timeouts → retryable; 30001 (signature, app key) → configuration, not retryable; 50002 with
+    ``sub_code`` ``isv.order-not-found`` → ``DouyinOrderNotFound``. The timeout is short (3 s unless the
+    account's ``timeout_seconds`` says otherwise): the webhook waits on it before it acks.
+    """
+
+    def __init__(self, account: ChannelAccount, http: httpx.AsyncClient):
+        self.account = account
+        self.http = http
+        self.sign_method = account.options.get("sign_method", "hmac-sha256")
+        self.timeout = float(account.options.get("timeout_seconds", 3))
+        self.refresh_ahead = float(account.options.get("refresh_ahead", 300))
+        self._tokens: dict[str, TokenCache] = {}
+
+    def tokens(self, shop_id: str | None) -> TokenCache:
+        shop = shop_id or str(self.account.options.get("shop_id") or "")
+        if shop not in self._tokens:
+            async def fetch() -> tuple[str, float]:
+                return await self._create_token(shop)
+
+            self._tokens[shop] = TokenCache(fetch, refresh_ahead=self.refresh_ahead)
+        return self._tokens[shop]
+
+    async def _post(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        pj = douyin_param_json(params)
+        ts = str(int(time.time()))
+        query = {"app_key": self.account.app_key, "method": method, "v": "2", "timestamp": ts,
+                 "sign_method": self.sign_method,
+                 "sign": douyin_api_sign(self.account.app_key, self.account.app_secret, method, pj, ts, "2", self.sign_method)}
+        if token:
+            query["access_token"] = token
+        url = self.account.base_url.rstrip("/") + "/" + method.replace(".", "/")
+        resp = await _send(self.http, "POST", url, what=f"douyin {method}", params=query, content=pj.encode(),
+                           headers={"content-type": "application/json"}, timeout=self.timeout)
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ChannelError(f"douyin {method}: HTTP {resp.status_code} not JSON: {resp.text[:200]}",
+                               status_code=resp.status_code) from None
+        if not isinstance(body, dict):
+            raise ChannelError(f"douyin {method}: unexpected answer {str(body)[:200]}", retryable=False)
+        return body
+
+    async def _create_token(self, shop_id: str) -> tuple[str, float]:
+        params: dict[str, Any] = {"code": "", "grant_type": "authorization_self"}
+        if shop_id:
+            params["shop_id"] = shop_id
+        body = await self._post("token.create", params, None)
+        if body.get("code") != douyin_mapper.OK_CODE:
+            raise self._error("token.create", body)
+        data = body.get("data") or {}
+        return str(data["access_token"]), float(data.get("expires_in", 7 * 86400))
+
+    def _error(self, method: str, body: dict[str, Any]) -> ChannelError:
+        code, sub = body.get("code"), str(body.get("sub_code") or "")
+        msg = f"douyin {method}: error {code} {body.get('msg') or ''} {sub} {body.get('sub_msg') or ''}".strip()
+        if "not-found" in sub or "not_exist" in sub:
+            return DouyinOrderNotFound(msg, code=code)
+        return ChannelError(msg, retryable=code in (20000, 30002, 70000), code=code)
+
+    async def call(self, method: str, params: dict[str, Any], shop_id: str | None = None) -> dict[str, Any]:
+        cache = self.tokens(shop_id)
+        for attempt in range(2):
+            token = await cache.get()
+            body = await self._post(method, params, token)
+            if body.get("code") == douyin_mapper.OK_CODE:
+                return body
+            if body.get("code") == 30002 and attempt == 0:  # token expired early or revoked
+                cache.invalidate(token)
+                continue
+            raise self._error(method, body)
+        raise AssertionError("unreachable")
+
+    async def order_detail(self, order_id: str, shop_id: str | None = None) -> dict[str, Any]:
+        """The order as ``order.orderDetail`` returns it (``shop_order_detail``)."""
+        body = await self.call("order.orderDetail", {"shop_order_id": order_id}, shop_id)
+        try:
+            return douyin_mapper.detail_from_response(body, order_id)
+        except MappingError as exc:
+            raise ChannelError(f"douyin order.orderDetail: {exc}", retryable=False) from None
+
+
+class DouyinOrderNotFound(ChannelError):
+    """The open API does not know the pushed order id (a forged or mistyped push, or another shop's)."""
+
+    def __init__(self, message: str, *, code: Any = None):
+        super().__init__(message, retryable=False, status_code=404, code=code)
+
+
 # ---------------------------------------------------------------------------------------- accepting
 
 
@@ -322,6 +429,27 @@ class AcceptResult(BaseModel):
     outcome: str  # created | duplicate | rejected | ignored
     rejection_id: int | None = None
     reason: str = ""
+    signalled: bool = False  # duplicate: the running workflow got ``channel_redelivered``
+
+
+REDELIVERED_SIGNAL = "channel_redelivered"
+
+
+async def signal_redelivery(client: Client, sub: OrderSubmission) -> bool:
+    """Tell the order's workflow the channel delivered the order again (it compares the submission with
+    what it has: an address change before dispatch is applied, the rest goes on the timeline).
+
+    True when the signal went out; False when the workflow is closed (completed, merged, cancelled):
+    then the re-delivery is just a duplicate. Other RPC errors (Temporal unavailable) propagate like a
+    failed start does — the delivery is not taken, so the channel re-sends / the sync page is retried
+    and a modification is never silently dropped."""
+    try:
+        await client.get_workflow_handle(sub.order_id).signal(REDELIVERED_SIGNAL, sub)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # "workflow execution already completed" / gone
+            return False
+        raise
+    return True
 
 
 def record_rejection_once(engine: Engine, *, source: str, payload: Any, errors: list[dict], channel: str | None,
@@ -348,7 +476,7 @@ def raw_order_id(channel: str, raw: Any) -> str | None:
     """The channel's order id from a raw payload, for rejections of payloads that do not map."""
     if not isinstance(raw, dict):
         return None
-    for key in ("tid", "shop_order_id", "order_id", "out_trade_no", "FBillNo", "channel_order_id"):
+    for key in ("tid", "shop_order_id", "order_id", "p_id", "out_trade_no", "FBillNo", "channel_order_id"):
         if raw.get(key) not in (None, ""):
             return str(raw[key])[:64]
     return None
@@ -362,7 +490,6 @@ async def accept_payload(client: Client, engine: Engine, settings: Settings, pay
     from api.errors import field_errors
     from api.intake import policy_from, summary
     from domain.cleansing import cleanse, mask_phone
-    from domain.order import OrderSubmission
     from domain.policy import OrderWorkflowInput
     from workflows import search_attributes as sa
     from workflows.order import OrderWorkflow
@@ -399,7 +526,8 @@ async def accept_payload(client: Client, engine: Engine, settings: Settings, pay
             static_details=f"customer {sub.customer.id} · phone {mask_phone(sub.customer.phone)} · via {source}",
         )
     except WorkflowAlreadyStartedError:
-        return AcceptResult(order_id=sub.order_id, outcome="duplicate")
+        signalled = await signal_redelivery(client, sub)
+        return AcceptResult(order_id=sub.order_id, outcome="duplicate", signalled=signalled)
     from store.read_model import record_received
 
     await asyncio.to_thread(record_received, engine, sub)  # visible now, not when the worker gets to it
@@ -412,12 +540,54 @@ async def accept_channel_payload(client: Client, engine: Engine, settings: Setti
     try:
         payload = map_payload(channel, raw)
     except MappingError as exc:
-        rid = await asyncio.to_thread(
-            record_rejection_once, engine, source=source, payload=raw,
-            errors=[{"field": f"{channel}:{exc.field}", "message": exc.reason}],
-            channel=channel, channel_order_id=raw_order_id(channel, raw))
-        return AcceptResult(outcome="rejected", rejection_id=rid, reason=str(exc))
+        return await _reject_raw(engine, source, channel, raw, exc.field, exc.reason)
     return await accept_payload(client, engine, settings, payload, source=source)
+
+
+async def fetch_douyin_detail(api: "DouyinClient | None", data: dict[str, Any]) -> dict[str, Any]:
+    """The full order for an ids-only push message. ChannelError: retryable (the API is down or slow)
+    or not (no account configured, a configuration error, ``DouyinOrderNotFound``)."""
+    oid = douyin_mapper.pushed_order_id(data)
+    if api is None:
+        raise ChannelError("an ids-only push and no Douyin open API account: set ZHONGSHU_DOUYIN_API_URL "
+                           "(or add a channel account 'douyin'), then replay", retryable=False)
+    return await api.order_detail(oid, douyin_mapper.pushed_shop_id(data))
+
+
+async def accept_douyin_message(client: Client, engine: Engine, settings: Settings, data: Any, *, source: str,
+                                api: "DouyinClient | None") -> AcceptResult:
+    """One paid-order push message → ``accept_channel_payload``; an ids-only message first gets the
+    order detail from the open API.
+
+    A detail fetch that fails *transiently* (HTTP 5xx, timeout, code 20000) raises ``ChannelError``
+    (retryable) and the webhook answers 503, so Douyin re-sends the push with growing delays: the
+    platform's own re-push is exactly the retry we need, costs no human and leaves the ack honest
+    (Douyin does not forget a push we did not take). Recording a rejection instead would ack the push,
+    make a person replay it and count an outage as bad input. The attempt is recorded either way
+    (``detail_unavailable``). What re-sending cannot fix — an order id the API does not know, no API
+    account configured, a bad app secret — becomes a recorded rejection with the ids-only message as
+    its raw payload, replayable (``POST /v1/channels/rejections/{id}/replay`` fetches the detail again).
+    """
+    if not douyin_mapper.needs_detail(data):
+        return await accept_channel_payload(client, engine, settings, "douyin", data, source=source)
+    try:
+        detail = await fetch_douyin_detail(api, data)
+    except MappingError as exc:
+        return await _reject_raw(engine, source, "douyin", data, exc.field, exc.reason)
+    except ChannelError as exc:
+        if exc.retryable:
+            raise
+        field = "p_id" if isinstance(exc, DouyinOrderNotFound) else "detail"
+        return await _reject_raw(engine, source, "douyin", data, field, str(exc))
+    return await accept_channel_payload(client, engine, settings, "douyin", detail, source=source)
+
+
+async def _reject_raw(engine: Engine, source: str, channel: str, raw: Any, field: str, reason: str) -> AcceptResult:
+    rid = await asyncio.to_thread(
+        record_rejection_once, engine, source=source, payload=raw,
+        errors=[{"field": f"{channel}:{field}", "message": reason}], channel=channel,
+        channel_order_id=raw_order_id(channel, raw))
+    return AcceptResult(outcome="rejected", rejection_id=rid, reason=f"{field}: {reason}")
 
 
 # ---------------------------------------------------------------------------------------- activities
@@ -600,8 +770,10 @@ async def import_erp_history(client: Client, engine: Engine, settings: Settings,
 
 
 __all__ = [
-    "AcceptResult", "ChannelAccount", "ChannelActivities", "ChannelError", "ErpClient", "ErpPushRequest",
+    "AcceptResult", "ChannelAccount", "ChannelActivities", "ChannelError", "DouyinClient", "DouyinOrderNotFound",
+    "ErpClient", "ErpPushRequest",
     "ErpPushResult", "ImportReport", "PageRequest", "PageResult", "TokenCache", "TopClient", "WindowRequest",
-    "accept_channel_payload", "accept_payload", "import_erp_history", "list_accounts", "load_account",
+    "REDELIVERED_SIGNAL", "accept_channel_payload", "accept_douyin_message", "accept_payload", "fetch_douyin_detail",
+    "signal_redelivery", "import_erp_history", "list_accounts", "load_account",
     "save_account",
 ]

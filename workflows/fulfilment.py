@@ -382,8 +382,10 @@ class FulfilmentStages:
         """Before dispatch: cleanse the new address now (the answer says whether it resolved); the
         order re-runs risk and routing. After dispatch: refused, and the refusal is in the timeline."""
         if self._too_late_to_change():
-            await self._refuse_change(c)
+            raise ApplicationError(await self._refuse_change(c), type="AddressChangeRefused", non_retryable=True)
         result = await self._cleanse_new_address(c)
+        if not result.accepted and self._too_late_to_change():  # dispatch began while it was being cleansed
+            raise ApplicationError(result.message, type="AddressChangeRefused", non_retryable=True)
         if not result.accepted:
             self._event("address.change_invalid", actor=c.requested_by, reason=result.message, data={"address": c.address})
             await self._project()
@@ -392,7 +394,9 @@ class FulfilmentStages:
     def _too_late_to_change(self) -> bool:
         return self.state.status in AFTER_DISPATCH or self.dispatching
 
-    async def _refuse_change(self, c: AddressChange) -> None:
+    async def _refuse_change(self, c: AddressChange) -> str:
+        """Record the refusal; the caller answers with the message (an update raises it, the
+        channel re-delivery signal only records it: a signal handler must never raise)."""
         sh = self.state.shipment
         if sh is not None:
             msg = (f"订单已于 {sh.shipped_at.astimezone(CN_TZ):%m-%d %H:%M} 发出 ({sh.waybill.carrier} {sh.waybill.waybill_no})"
@@ -402,7 +406,7 @@ class FulfilmentStages:
                    "the address can no longer be changed")
         self._event("address.change_refused", actor=c.requested_by, reason=msg, data={"address": c.address})
         await self._project()
-        raise ApplicationError(msg, type="AddressChangeRefused", non_retryable=True)
+        return msg
 
     @change_address.validator
     def _validate_change(self, c: AddressChange) -> None:
@@ -422,7 +426,7 @@ class FulfilmentStages:
             return ConfirmationResult(accepted=False, message=f"新地址无效 the new address is invalid: {why}", round=rnd)
         assert result.order is not None
         if self._too_late_to_change():  # dispatch began while the new address was being cleansed
-            await self._refuse_change(c)
+            return ConfirmationResult(accepted=False, message=await self._refuse_change(c), round=rnd)
         if result.order.address is None:
             return ConfirmationResult(accepted=False, round=rnd,
                                       message="新地址无法解析到区县, 请写明省市区 the new address names no district; add province, city and district")

@@ -14,6 +14,12 @@ and ignored. ``data`` carries the order detail (as ``/order/orderDetail`` return
                          "spec": [{"name": "适配车型", "value": "卡罗拉18款"}]}]}
 
 Amounts are fen; times unix seconds.
+
+Real pushes (``doudian_trade_TradePaid``, tag 101) usually carry only ids — ``{"p_id": 69…, "s_ids": […],
+"shop_id": 4463798, "order_status": 2, "pay_time": …, "pay_amount": …}`` — and the order itself is read
+from the open API (``order.orderDetail``). ``needs_detail`` tells the two apart, ``pushed_order_id`` /
+``pushed_shop_id`` read the ids, ``detail_from_response`` takes the order out of the API's answer;
+the fetch itself is I/O (``activities.channels.DouyinClient``).
 """
 
 from __future__ import annotations
@@ -34,8 +40,43 @@ from domain.channels.common import (
     text,
 )
 
-ORDER_TAGS = {"101"}  # paid
-IGNORED_TAGS = {"100", "102", "103", "104", "105", "106", "108", "110"}  # created-unpaid, shipped, cancelled …
+ORDER_TAGS = {"101", "doudian_trade_TradePaid"}  # paid (numeric tag or the event name)
+IGNORED_TAGS = {"100", "102", "103", "104", "105", "106", "108", "110",  # created-unpaid, shipped, cancelled …
+                "doudian_trade_TradeCreate", "doudian_trade_TradeSellerShip", "doudian_trade_TradeCanceled"}
+ID_KEYS = ("p_id", "shop_order_id", "order_id")
+DETAIL_KEYS = ("sku_order_list",)  # present only when the message carries the whole order
+OK_CODE = 10000  # the open API's success code
+
+
+def needs_detail(data: Any) -> bool:
+    """True for an ids-only message (the order must be fetched); False when the order is in the push."""
+    return (isinstance(data, dict) and not any(k in data for k in DETAIL_KEYS)
+            and any(data.get(k) not in (None, "") for k in ID_KEYS))
+
+
+def pushed_order_id(data: Any) -> str:
+    """The (parent) order id of a push message: ``p_id`` in real pushes, ``shop_order_id`` in ours."""
+    if not isinstance(data, dict):
+        raise MappingError("data", "not an object")
+    return order_id_text(next((data[k] for k in ID_KEYS if data.get(k) not in (None, "")), None), "p_id")
+
+
+def pushed_shop_id(data: Any) -> str | None:
+    """The shop the push is for (the open API's token is per shop); None when the push does not say."""
+    return text(data.get("shop_id")) if isinstance(data, dict) else None
+
+
+def detail_from_response(body: Any, order_id: str) -> dict[str, Any]:
+    """The order out of an ``order.orderDetail`` answer ``{"code": 10000, "data": {"shop_order_detail": …}}``."""
+    if not isinstance(body, dict) or body.get("code") != OK_CODE:
+        raise MappingError("code", f"not a success answer: {str(body)[:200]}")
+    detail = (body.get("data") or {}).get("shop_order_detail")
+    if not isinstance(detail, dict):
+        raise MappingError("data.shop_order_detail", "missing")
+    got = text(detail.get("order_id") or detail.get("shop_order_id"))
+    if got and got != order_id:
+        raise MappingError("data.shop_order_detail.order_id", f"asked for {order_id}, got {got}")
+    return detail
 
 
 def messages(body: Any) -> list[dict[str, Any]]:
@@ -61,6 +102,9 @@ def messages(body: Any) -> list[dict[str, Any]]:
 def to_submission(order: dict[str, Any], channel: str = "douyin") -> dict[str, Any]:
     if not isinstance(order, dict):
         raise MappingError("data", "not an object")
+    if needs_detail(order):
+        raise MappingError("data", "an ids-only push: the order detail has to be fetched (order.orderDetail) "
+                                   "before mapping; set up the Douyin open API account")
     oid = order_id_text(order.get("shop_order_id") or order.get("order_id"), "shop_order_id")
     items = order.get("sku_order_list") or []
     if not items:

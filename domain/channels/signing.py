@@ -6,6 +6,9 @@ route and the fake servers, so both ends of every test sign the same way).
   ``hmac`` is HMAC-MD5 and ``hmac-sha256`` HMAC-SHA256 keyed with the secret; upper-case hex.
 * **Douyin shop message push**: header ``event-sign`` over ``app_key + body + app_secret``
   (``sign-method: md5``) or HMAC-SHA256 of the same string keyed with the secret (default).
+* **Douyin shop open API (抖店开放平台)**: ``sign`` over ``secret + "app_key{k}method{m}param_json{p}timestamp{t}v{v}"
+  + secret`` — HMAC-SHA256 keyed with the secret (``sign_method=hmac-sha256``, default) or MD5; lower-case
+  hex. ``param_json`` is the business parameters as compact JSON with sorted keys (also the request body).
 * **Kingdee K3 Cloud-style WebAPI**: ``X-Api-Signature`` = base64(HMAC-SHA256(secret,
   ``METHOD\\npath\\n\\nx-api-nonce:{nonce}\\nx-api-timestamp:{ts}\\n``)).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from typing import Mapping
 from urllib.parse import quote
 
@@ -62,6 +66,32 @@ def douyin_verify(app_key: str, app_secret: str, body: bytes, sign: str | None, 
         return False
     try:
         expected = douyin_sign(app_key, app_secret, body, (method or "hmac-sha256").lower())
+    except ValueError:
+        return False
+    return hmac.compare_digest(sign.lower(), expected)
+
+
+def douyin_param_json(params: Mapping[str, object]) -> str:
+    """The canonical ``param_json``: sorted keys, no spaces, UTF-8 kept (signed and sent as is)."""
+    return json.dumps(dict(params), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def douyin_api_sign(app_key: str, app_secret: str, method: str, param_json: str, timestamp: str, v: str = "2",
+                    sign_method: str = "hmac-sha256") -> str:
+    text = f"{app_secret}app_key{app_key}method{method}param_json{param_json}timestamp{timestamp}v{v}{app_secret}"
+    if sign_method == "md5":
+        return hashlib.md5(text.encode("utf-8")).hexdigest()
+    if sign_method == "hmac-sha256":
+        return hmac.new(app_secret.encode(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+    raise ValueError(f"unknown sign_method {sign_method!r}")
+
+
+def douyin_api_verify(app_key: str, app_secret: str, method: str, param_json: str, timestamp: str, v: str,
+                      sign_method: str | None, sign: str | None) -> bool:
+    if not app_secret or not sign:
+        return False
+    try:
+        expected = douyin_api_sign(app_key, app_secret, method, param_json, timestamp, v, (sign_method or "hmac-sha256").lower())
     except ValueError:
         return False
     return hmac.compare_digest(sign.lower(), expected)
