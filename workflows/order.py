@@ -547,7 +547,7 @@ class OrderWorkflow(FulfilmentStages):
         address = next((c for c in found if c.field == "address"), None)
         others = [c for c in found if c.field != "address"]
         if address is not None:
-            if self.policy.fulfilment is None or self.state.order is None or self.state.status in (S.SHIPPED, S.DELIVERED):
+            if self.policy.fulfilment is None or self.state.order is None or self._too_late_to_change():
                 self._event("channel.change_not_applied", actor=by, reason=f"渠道改址未生效 not applied: {address.text()}")
             else:
                 result = await self._cleanse_new_address(AddressChange(address=sub.address.as_text(), requested_by=by))
