@@ -39,6 +39,7 @@ EVENTS = {
     "order.routed": "已分单",
     "order.completed": "已完成",
     "order.wave_joined": "进入波次",
+    "order.wave_kept": "留在原波次",
     "order.packed": "拣货打包完成",
     "order.short_picked": "拣货缺货",
     "order.shipped": "已发货",

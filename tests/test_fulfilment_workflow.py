@@ -360,6 +360,23 @@ async def test_address_change_while_picking_moves_the_order_to_the_new_warehouse
     await keep_history(h, "fulfilment_address_changed_while_picking")
 
 
+async def test_address_change_while_picking_same_warehouse_keeps_the_wave(worker, task_queue, fakes):
+    """Same warehouse after the change: the order stays in its wave (no second join, no double pick),
+    and the wave's wave_done is not lost while the new address is being assessed."""
+    h = await start_order(worker.client, task_queue, payload(), POLICY)
+    st = await until(h, lambda s: s.status == S.PICKING)
+    warehouse = st.warehouse
+    answer = await h.execute_update(OrderWorkflow.change_address, AddressChange(address="杭州市滨江区江南大道588号"))
+    assert answer.accepted
+    st = await until(h, lambda s: "order.wave_kept" in events(s) and s.status == S.PICKING)
+    assert st.warehouse == warehouse and events(st).count("order.wave_joined") == 1
+    assert await pick(worker, warehouse, h.id) == [SKU]
+    st = await until(h, lambda s: s.status == S.PACKED and "address.awaiting_confirmation" in events(s))
+    assert st.order.address.district == "滨江区" and st.confirm_round == 2
+    await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))
+    assert (await h.result()).status == S.CANCELLED
+
+
 async def test_address_change_while_packed_reroutes_and_after_dispatch_is_refused(worker, task_queue, fakes):
     h = await start_order(worker.client, task_queue, payload(), POLICY)
     await packed_and_waiting(worker, h)

@@ -60,6 +60,7 @@ class FulfilmentStages:
 
     def _init_fulfilment(self) -> None:
         self.wave_done: WaveDone | None = None
+        self.in_wave: str | None = None  # the warehouse whose wave holds this order's tasks now
         self.pick_round = 0
         self.packed_at: str | None = None  # the warehouse that packed the order
         self.new_order: CleanOrder | None = None  # a changed address, cleansed, waiting to be applied
@@ -186,16 +187,22 @@ class FulfilmentStages:
         replenishment, another warehouse, or reject."""
         lines = None  # the first round picks every line; a re-pick only what was short
         while not self.state.status.terminal:
-            self.pick_round += 1
-            wave_order = self._wave_order(lines)
-            self.wave_done = None
-            wid = await workflow.execute_activity("join_wave", JoinWave(order=wave_order), result_type=str, **IO)
-            await self._transition(
-                S.PICKING, "order.wave_joined",
-                reason=f"加入 {self.state.warehouse} 波次 (承运商 {self.state.carrier})"
-                + (f", 第{self.pick_round}次拣货" if self.pick_round > 1 else ""),
-                data={"wave_workflow": wid, "round": self.pick_round, "skus": [line.sku for line in wave_order.lines]},
-            )
+            if self.in_wave is not None and self.in_wave == self.state.warehouse:
+                # still in this warehouse's wave (an address change kept the warehouse): keep waiting for it
+                await self._transition(S.PICKING, "order.wave_kept",
+                                       reason=f"仓库未变, 继续在 {self.in_wave} 原波次拣货")
+            else:
+                self.pick_round += 1
+                wave_order = self._wave_order(lines)
+                self.wave_done = None
+                wid = await workflow.execute_activity("join_wave", JoinWave(order=wave_order), result_type=str, **IO)
+                self.in_wave = self.state.warehouse
+                await self._transition(
+                    S.PICKING, "order.wave_joined",
+                    reason=f"加入 {self.state.warehouse} 波次 (承运商 {self.state.carrier})"
+                    + (f", 第{self.pick_round}次拣货" if self.pick_round > 1 else ""),
+                    data={"wave_workflow": wid, "round": self.pick_round, "skus": [line.sku for line in wave_order.lines]},
+                )
             await workflow.wait_condition(
                 lambda: self.wave_done is not None or self.cancel_request is not None or self.new_order is not None
             )
@@ -206,6 +213,7 @@ class FulfilmentStages:
             if self.wave_done is None:
                 return "changed"  # _apply_address_change decides whether the wave is left
             done = self.wave_done
+            self.wave_done, self.in_wave = None, None
             self.state.wave_no = done.wave_no
             if done.outcome == "packed":
                 self.packed_at = self.state.warehouse
@@ -236,6 +244,8 @@ class FulfilmentStages:
         warehouse = warehouse or self.state.warehouse
         if not warehouse:
             return
+        if warehouse == self.in_wave:
+            self.in_wave, self.wave_done = None, None
         try:
             await workflow.get_external_workflow_handle(wave_workflow_id(warehouse)).signal("cancel_order", self.state.order_id)
         except Exception:  # noqa: BLE001 - no wave workflow for that warehouse: nothing to leave
@@ -243,8 +253,8 @@ class FulfilmentStages:
 
     @workflow.signal(name="wave_done")
     def on_wave_done(self, done: WaveDone) -> None:
-        if self.state.status == S.PICKING and done.order_id == self.state.order_id:
-            self.wave_done = done
+        if done.order_id == self.state.order_id and self.in_wave is not None and done.warehouse == self.in_wave:
+            self.wave_done = done  # also while an address change is being assessed: the wave is still ours
 
     # ---------------------------------------------------------------- address re-confirmation
 
@@ -444,7 +454,7 @@ class FulfilmentStages:
         assert new is not None and self.state.order is not None
         self.new_order = None
         old = self.state.order
-        old_warehouse, was_picking = self.state.warehouse, self.state.status == S.PICKING
+        old_warehouse, was_picking = self.state.warehouse, self.in_wave is not None
         if self.state.status == S.HELD:  # a hold (e.g. confirmation review) is overtaken by the change
             for r in self.state.reviews:
                 if r.state == "open":
