@@ -5,14 +5,19 @@ mini-program's order endpoint, and replay of rejected raw channel payloads.
   recorded); each paid-order message is mapped and its order workflow *started before we ack*
   (so an accepted push is durable in Temporal even when no worker runs), or recorded as a
   rejection with the raw payload. Temporal unreachable → 503, so Douyin re-sends. No admission wait:
-  the ack is fast.
+  the ack is fast. A message with only ids (as the real platform pushes) first gets the order from
+  the open API (``order.orderDetail``, short timeout); that API down or slow → 503
+  (``detail_unavailable`` attempt) and Douyin re-sends; an id it does not know → a recorded,
+  replayable rejection (see ``activities.channels.accept_douyin_message`` for why). A re-delivered
+  order signals its running workflow (``channel_redelivered``).
 * ``POST /v1/oauth/token`` — RFC 6749 client credentials (form or HTTP Basic) → an expiring bearer
   token (stored hashed). ``token_role`` resolves such a token to its role; ``channel_caller``
   accepts an API key *or* a token.
 * ``POST /v1/channels/miniprogram/orders`` — the mini-program backend's order, mapped, then
   ``api.intake.submit`` (the same answers as ``POST /v1/orders``).
 * ``POST /v1/channels/rejections/{id}/replay`` — re-map a stored raw channel payload (after a mapper
-  fix) and submit it; canonical payloads replay as ``POST /v1/rejections/{id}/replay`` does.
+  fix) and submit it; canonical payloads replay as ``POST /v1/rejections/{id}/replay`` does; an
+  ids-only Douyin message has its detail fetched again first.
 * ``GET /v1/channels/webhook-attempts`` — what was pushed at us, accepted or not.
 """
 
@@ -26,12 +31,16 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
 from temporalio.service import RPCError
 
-from activities.channels import accept_channel_payload, record_rejection_once
+from activities.channels import (
+    ChannelAccount, ChannelError, DouyinClient, accept_douyin_message, fetch_douyin_detail, load_account,
+    record_rejection_once,
+)
 from api.intake import submit
 from domain.channels import MappingError, douyin, map_payload
 from domain.channels.signing import douyin_verify
@@ -156,6 +165,33 @@ def record_attempt(engine: Engine, *, channel: str, outcome: str, http_status: i
 OK = {"code": 0, "msg": "success"}
 
 
+def _douyin_account(engine: Engine, settings: Any) -> ChannelAccount | None:
+    try:
+        return load_account(engine, "douyin", settings)  # a stored account 'douyin', else ZHONGSHU_DOUYIN_API_URL
+    except ChannelError:
+        return None
+
+
+async def douyin_api(app: Any) -> DouyinClient | None:
+    """The open API client for ids-only pushes (None: not configured). One per configuration per app,
+    so the per-shop tokens are reused across pushes; ``close_douyin_api`` on shutdown."""
+    acc = await asyncio.to_thread(_douyin_account, app.state.engine, app.state.settings)
+    if acc is None:
+        return None
+    clients: dict[tuple, DouyinClient] = getattr(app.state, "douyin_api_clients", None) or {}
+    app.state.douyin_api_clients = clients
+    key = (acc.base_url, acc.app_key, acc.app_secret, json.dumps(acc.options, sort_keys=True, default=str))
+    if key not in clients:
+        clients[key] = DouyinClient(acc, httpx.AsyncClient(limits=httpx.Limits(max_connections=20)))
+    return clients[key]
+
+
+async def close_douyin_api(app: Any) -> None:
+    for c in (getattr(app.state, "douyin_api_clients", None) or {}).values():
+        await c.http.aclose()
+    app.state.douyin_api_clients = {}
+
+
 @router.post("/v1/webhooks/douyin", tags=["channels"])
 async def douyin_webhook(request: Request):
     """Douyin shop message push. Signature: header ``event-sign`` over app key + body + secret
@@ -187,20 +223,29 @@ async def douyin_webhook(request: Request):
         return JSONResponse(OK | {"rejection_id": rid})
 
     order_ids, reasons, rejections = [], [], []
+    api = None
+    if any(m["tag"] in douyin.ORDER_TAGS and douyin.needs_detail(m["data"]) for m in msgs):
+        api = await douyin_api(app)
     try:
         for m in msgs:
             if m["tag"] not in douyin.ORDER_TAGS:
                 reasons.append(f"tag {m['tag']} ignored")
                 continue
-            r = await accept_channel_payload(client, engine, settings, "douyin", m["data"], source="webhook:douyin")
+            r = await accept_douyin_message(client, engine, settings, m["data"], source="webhook:douyin", api=api)
             if r.order_id:
                 order_ids.append(r.order_id)
+            if r.outcome == "duplicate" and r.signalled:
+                reasons.append(f"{r.order_id} re-delivered: workflow signalled")
             if r.rejection_id:
                 rejections.append(r.rejection_id)
                 reasons.append(f"rejection {r.rejection_id}: {r.reason}")
     except RPCError as exc:  # Temporal unreachable: not accepted; Douyin re-sends
         await attempt("error", 503, f"temporal unavailable: {exc}", order_ids)
         return JSONResponse({"code": 50000, "msg": "temporarily unavailable, retry"}, status_code=503)
+    except ChannelError as exc:  # only retryable ones get here: the detail API is down or slow; Douyin re-sends
+        pushed = douyin.pushed_order_id(m["data"])
+        await attempt("detail_unavailable", 503, f"order detail of {pushed} unavailable: {exc}", order_ids)
+        return JSONResponse({"code": 50001, "msg": f"order detail of {pushed} unavailable, retry"}, status_code=503)
     outcome = "accepted" if order_ids else ("unmappable" if rejections else "ignored")
     await attempt(outcome, 200, "; ".join(reasons), order_ids)
     return JSONResponse(OK | {"order_ids": order_ids, "rejection_ids": rejections})
@@ -262,6 +307,13 @@ async def replay_channel_rejection(request: Request, rejection_id: int,
     if not _is_canonical(payload):
         if not row.get("channel"):
             raise HTTPException(409, "this rejection has no channel; replay it with POST /v1/rejections/{id}/replay")
+        if row["channel"] == "douyin" and douyin.needs_detail(payload):
+            try:
+                payload = await fetch_douyin_detail(await douyin_api(app), payload)
+            except (ChannelError, MappingError) as exc:
+                code = 503 if isinstance(exc, ChannelError) and exc.retryable else 422
+                return JSONResponse({"message": f"the order detail cannot be fetched: {exc}", "rejection_id": rejection_id,
+                                     "errors": [{"field": "douyin:detail", "message": str(exc)}]}, status_code=code)
         try:
             payload = map_payload(row["channel"], payload)
         except MappingError as exc:

@@ -10,10 +10,13 @@ import time
 import httpx
 import pytest
 
-from activities.channels import ChannelAccount, ChannelError, ErpClient, TokenCache, TopClient
+from activities.channels import (
+    ChannelAccount, ChannelError, DouyinClient, DouyinOrderNotFound, ErpClient, TokenCache, TopClient,
+)
 from domain.channels.signing import (
     douyin_sign, douyin_verify, kingdee_sign, kingdee_verify, top_sign, top_verify,
 )
+from fakes import douyin as fake_douyin
 from fakes import erp as fake_erp
 from fakes import tmall as fake_tmall
 from fakes.serve import serve_in_thread
@@ -251,3 +254,65 @@ async def test_erp_down_is_retryable_and_bad_signature_is_not(erp_server):
         with pytest.raises(ChannelError) as exc:
             await bad.query(datetime(2026, 1, 1, tzinfo=timezone.utc), 0, 10)
         assert not exc.value.retryable and exc.value.status_code == 401
+
+
+# ------------------------------------------------------------------------------------ Douyin open API client
+
+
+@pytest.fixture(scope="module")
+def douyin_server():
+    server = serve_in_thread(fake_douyin.create_app())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def douyin(douyin_server):
+    state = douyin_server._server.config.app.state.douyin
+    state.reset()
+    return douyin_server, state
+
+
+def douyin_account(server, state, **options):
+    return ChannelAccount(account_id="douyin", channel="douyin", base_url=server.url, app_key=state.app_key,
+                          app_secret=state.app_secret, options={"timeout_seconds": 2, **options})
+
+
+async def test_douyin_detail_is_fetched_signed_with_one_token_per_shop(douyin):
+    server, state = douyin
+    orders = [fake_douyin.sample_order(i, seed=900 + i) for i in range(5)]
+    state.keep(orders)
+    async with httpx.AsyncClient() as http:
+        c = DouyinClient(douyin_account(server, state), http)
+        got = await asyncio.gather(*[c.order_detail(o["shop_order_id"], state.shop_id) for o in orders])
+        assert [g["shop_order_id"] for g in got] == [o["shop_order_id"] for o in orders]
+        assert got[0]["post_addr"] == orders[0]["post_addr"]
+        await c.order_detail(orders[0]["shop_order_id"], "5550001")  # another shop: its own token
+    assert state.tokens_issued == 2 and state.bad_signatures == 0 and state.details_served == 6
+
+
+async def test_douyin_unknown_order_bad_secret_5xx_timeout_and_expired_token(douyin):
+    server, state = douyin
+    order = fake_douyin.sample_order(1, seed=901)
+    state.keep([order])
+    oid = order["shop_order_id"]
+    async with httpx.AsyncClient() as http:
+        c = DouyinClient(douyin_account(server, state, timeout_seconds=0.5), http)
+        with pytest.raises(DouyinOrderNotFound) as exc:  # HTTP 404, code 50002
+            await c.order_detail("6900000000000000001")
+        assert not exc.value.retryable and exc.value.status_code == 404 and state.not_found == 1
+        state.faults.fail_count, state.faults.fail_status = 1, 502
+        with pytest.raises(ChannelError) as exc:
+            await c.order_detail(oid)
+        assert exc.value.retryable and exc.value.status_code == 502
+        state.faults.timeout_count, state.faults.timeout_seconds = 1, 1.5
+        with pytest.raises(ChannelError, match="timed out") as exc:
+            await c.order_detail(oid)
+        assert exc.value.retryable
+        state.tokens.clear()  # the platform revoked the token: renewed once, the call succeeds
+        assert (await c.order_detail(oid))["shop_order_id"] == oid
+        assert state.expired_tokens == 1
+        bad = DouyinClient(douyin_account(server, state).model_copy(update={"app_secret": "rotated"}), http)
+        with pytest.raises(ChannelError) as exc:
+            await bad.order_detail(oid)
+        assert exc.value.code == 30001 and not exc.value.retryable

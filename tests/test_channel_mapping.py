@@ -162,3 +162,61 @@ def test_generated_samples_of_every_channel_map_and_cleanse():
                              ("erp", sample_bill(i))):
             _, o = clean(channel, raw)
             assert o.address is not None, (channel, i, o.address_raw)
+
+
+# ------------------------------------------------------------------------------------ Douyin ids-only pushes
+
+DOUYIN_IDS_ONLY = {"p_id": 6920123456789012345, "s_ids": [6920123456789012346], "shop_id": 4463798, "order_status": 2,
+                   "order_type": 0, "biz": 2, "pay_type": 1, "pay_time": 1796176830, "pay_amount": 18000}
+
+
+def test_douyin_ids_only_push_is_told_apart_from_a_full_order():
+    from domain.channels import douyin
+
+    assert douyin.needs_detail(DOUYIN_IDS_ONLY)
+    assert not douyin.needs_detail(DOUYIN_ORDER)
+    assert not douyin.needs_detail({"order_status": 2})  # no id at all: not fetchable, the mapper says why
+    assert douyin.pushed_order_id(DOUYIN_IDS_ONLY) == "6920123456789012345"  # a 19-digit int kept exact
+    assert douyin.pushed_order_id(DOUYIN_ORDER) == "6920123456789012345"
+    assert douyin.pushed_shop_id(DOUYIN_IDS_ONLY) == "4463798"
+    assert {"101", "doudian_trade_TradePaid"} <= douyin.ORDER_TAGS
+    assert "doudian_trade_TradeCreate" not in douyin.ORDER_TAGS  # created, not paid yet
+    with pytest.raises(MappingError) as exc:
+        map_payload("douyin", DOUYIN_IDS_ONLY)
+    assert exc.value.field == "data" and "orderDetail" in exc.value.reason
+    with pytest.raises(MappingError) as exc:
+        douyin.pushed_order_id({"p_id": "69 20"})
+    assert exc.value.field == "p_id"
+
+
+def test_douyin_detail_answer_maps_like_a_full_push():
+    from domain.channels import douyin
+
+    answer = {"code": 10000, "msg": "success", "data": {"shop_order_detail": {**DOUYIN_ORDER, "order_id": "6920123456789012345"}}}
+    detail = douyin.detail_from_response(answer, "6920123456789012345")
+    assert map_payload("douyin", detail) == map_payload("douyin", DOUYIN_ORDER)
+    for bad, field in (({"code": 30002, "msg": "access_token已过期"}, "code"), ({"code": 10000, "data": {}}, "data.shop_order_detail")):
+        with pytest.raises(MappingError) as exc:
+            douyin.detail_from_response(bad, "6920123456789012345")
+        assert exc.value.field == field
+    with pytest.raises(MappingError, match="asked for 1"):  # the API answered for another order
+        douyin.detail_from_response(answer, "1")
+
+
+def test_douyin_open_api_signature():
+    import hashlib
+    import hmac as _hmac
+
+    from domain.channels.signing import douyin_api_sign, douyin_api_verify, douyin_param_json
+
+    pj = douyin_param_json({"shop_order_id": "6920123456789012345", "a": "中"})
+    assert pj == '{"a":"中","shop_order_id":"6920123456789012345"}'
+    s = f'secapp_keykmethodorder.orderDetailparam_json{pj}timestamp1796176800v2sec'
+    assert douyin_api_sign("k", "sec", "order.orderDetail", pj, "1796176800") == \
+        _hmac.new(b"sec", s.encode(), hashlib.sha256).hexdigest()
+    assert douyin_api_sign("k", "sec", "order.orderDetail", pj, "1796176800", sign_method="md5") == hashlib.md5(s.encode()).hexdigest()
+    sig = douyin_api_sign("k", "sec", "order.orderDetail", pj, "1796176800")
+    assert douyin_api_verify("k", "sec", "order.orderDetail", pj, "1796176800", "2", None, sig)
+    assert not douyin_api_verify("k", "sec", "order.orderDetail", pj.replace("69", "70"), "1796176800", "2", None, sig)
+    assert not douyin_api_verify("k", "sec", "token.create", pj, "1796176800", "2", None, sig)
+    assert not douyin_api_verify("k", "", "order.orderDetail", pj, "1796176800", "2", None, sig)

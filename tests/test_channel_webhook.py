@@ -129,9 +129,10 @@ async def test_push_accepted_while_no_worker_runs_is_processed_when_one_starts(d
                                         headers=fake_douyin.signed_headers(body, "zhongshu-douyin", SECRET))
             assert r.status_code == 200 and time.monotonic() - t0 < 2  # acked fast, no admission wait
             engine = engine_for(url)
-            assert read_model.get_order(engine, oid) is None
+            row = read_model.get_order(engine, oid)  # visible as received before the ack, processed by nobody yet
+            assert row is not None and row["status"] == "received"
             with ThreadedWorker(settings, url):
-                await wait_for(lambda: read_model.get_order(engine, oid))
+                await wait_for(lambda: (r := read_model.get_order(engine, oid)) and r["status"] != "received")
         engine.dispose()
 
 
