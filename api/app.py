@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         rules.ensure_default(app.state.engine)
         app.state.client = client or await connect(settings, service="api")
         yield
+        from api.channel_routes import close_douyin_api
+
+        await close_douyin_api(app)
 
     app = FastAPI(
         title="Zhongshu 订单中枢 API",

@@ -147,6 +147,10 @@ async def submit(
             return SubmitResult(200, {"order_id": order_id, "status": known["status"], "created": False,
                                       "merged_into": known.get("merged_into")})
         return SubmitResult(202, {"order_id": order_id, "status": "received", "created": True, "merged_into": None})
+    if not adm.created:  # the same order again: a changed one (address, lines …) must reach its workflow
+        from activities.channels import signal_redelivery
+
+        await signal_redelivery(client, sub)
     body = {"order_id": order_id, "status": adm.status.value, "created": adm.created, "merged_into": adm.merged_into}
     if adm.errors:
         body["errors"] = [e.model_dump() for e in adm.errors]

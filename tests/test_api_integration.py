@@ -61,6 +61,27 @@ async def test_redelivery_while_running_is_idempotent(stack):
     assert codes == [202, 200, 200, 200, 200]
 
 
+async def test_a_changed_order_posted_again_reaches_its_workflow(stack):
+    """Same channel order id, edited lines: 200 (no second order) and the change is on the order's
+    timeline for a person (the stack runs without fulfilment, so no address is re-applied here)."""
+    payload = order_payload(ordered_at=datetime.now(timezone.utc).isoformat())
+    with stack.http() as http:
+        first = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        assert first.status_code == 202
+        edited = payload | {"lines": [payload["lines"][0] | {"quantity": 5}], "paid_amount": "1340.00"}
+        again = await asyncio.to_thread(http.post, "/v1/orders", json=edited)
+        assert again.status_code == 200 and again.json()["order_id"] == first.json()["order_id"]
+        oid = first.json()["order_id"]
+
+        def changed():
+            st = http.get(f"/v1/orders/{oid}").json()
+            return next((e for e in st["timeline"] if e["event"] == "channel.redelivered_changed"), None)
+
+        event = await wait_for(changed)
+        assert "BOSCH-BP-COROLLA18×5" in event["reason"] and "1340.00" in event["reason"]
+        await asyncio.to_thread(http.post, f"/v1/orders/{oid}/cancel", json={"reason": "test over"})
+
+
 async def test_invalid_payload_is_422_and_recorded(stack):
     payload = order_payload()
     payload["customer"]["phone"] = "12345"

@@ -32,6 +32,9 @@ def feed_channels(settings: Settings, fakes: dict[str, str], n: int = 5, console
             r = http.post(f"{fakes['fake-douyin']}/_control/push",
                           json={"url": f"{settings.api_base_url}/v1/webhooks/douyin", "count": n, "repeat": 2})
             out["douyin pushes (each twice)"] = r.json() if r.status_code == 200 else r.text
+            r = http.post(f"{fakes['fake-douyin']}/_control/push",  # what real Douyin sends: ids only
+                          json={"url": f"{settings.api_base_url}/v1/webhooks/douyin", "count": 2, "ids_only": True})
+            out["douyin ids-only pushes (detail fetched)"] = r.json() if r.status_code == 200 else r.text
         if "fake-miniprogram" in fakes:
             r = http.post(f"{fakes['fake-miniprogram']}/_control/place", json={"count": n})
             out["mini-program orders (OAuth2 token)"] = r.json() if r.status_code == 200 else r.text

@@ -53,8 +53,9 @@ FAKES = [
     FakeServer(
         name="fake-douyin", label="fake Douyin shop push (抖店)", app="fakes.douyin:create_app", offset=12,
         health_path="/healthz", links={"state": "/_control/state"},
-        env={"ZHONGSHU_FAKE_DOUYIN_URL": "{url}", "ZHONGSHU_DOUYIN_APP_SECRET": "zs-douyin-secret"},
-        overridable=("ZHONGSHU_DOUYIN_APP_SECRET",),
+        env={"ZHONGSHU_FAKE_DOUYIN_URL": "{url}", "ZHONGSHU_DOUYIN_APP_SECRET": "zs-douyin-secret",
+             "ZHONGSHU_DOUYIN_API_URL": "{url}"},  # its open API too: ids-only pushes fetch the order detail
+        overridable=("ZHONGSHU_DOUYIN_APP_SECRET", "ZHONGSHU_DOUYIN_API_URL"),
     ),
     FakeServer(
         name="fake-erp", label="fake Kingdee K3 Cloud ERP", app="fakes.erp:create_app", offset=13,
@@ -104,7 +105,8 @@ def start_fakes(sup: Supervisor, settings: Settings, on_ready=None) -> tuple[dic
     env: dict[str, str] = {}
     started: list[StartedFake] = []
     configured = {"ZHONGSHU_WECOM_WEBHOOK_URL": settings.wecom_webhook_url, "ZHONGSHU_TMALL_URL": settings.tmall_url,
-                  "ZHONGSHU_DOUYIN_APP_SECRET": settings.douyin_app_secret, "ZHONGSHU_ERP_URL": settings.erp_url}
+                  "ZHONGSHU_DOUYIN_APP_SECRET": settings.douyin_app_secret, "ZHONGSHU_ERP_URL": settings.erp_url,
+                  "ZHONGSHU_DOUYIN_API_URL": settings.douyin_api_url}
     configured["ZHONGSHU_SETTLEMENT_URL"] = settings.settlement_url  # issue 7
     configured.update({"ZHONGSHU_MINIPROGRAM_URL": settings.miniprogram_url, "ZHONGSHU_CARRIER_URL": settings.carrier_url,
                        "ZHONGSHU_TECHNICIAN_URL": settings.technician_url, "ZHONGSHU_SUPPLIER_URL": settings.supplier_url})

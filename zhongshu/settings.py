@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # channels (issue 4): real endpoints and credentials plug in here or via `zhongshu channels add`
     douyin_app_key: str = "zhongshu-douyin"  # the app key Douyin signs pushes with
     douyin_app_secret: str = ""  # empty: the Douyin webhook answers 401 to every push
+    douyin_api_url: str = ""  # Douyin shop open API (抖店开放平台); empty: ids-only pushes become replayable rejections
     tmall_url: str = ""  # TOP gateway, e.g. https://eco.taobao.com/router/rest (fake: …/router/rest)
     tmall_app_key: str = ""
     tmall_app_secret: str = ""
