@@ -12,6 +12,7 @@ import asyncio
 import random
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -71,8 +72,16 @@ class Faults:
                     "failure_rate": self.failure_rate, "timeout_rate": self.timeout_rate}
 
 
-def control_router(faults: Faults) -> APIRouter:
+def control_router(faults: Faults, reset: Callable[[], None] | None = None) -> APIRouter:
+    """Fault injection under ``/_control``; with ``reset``, also ``POST /_control/reset`` (the fake's
+    state back to the start) and ``GET /healthz``, which every fake serves."""
     r = APIRouter(prefix="/_control", include_in_schema=False)
+
+    if reset is not None:
+        @r.post("/reset")
+        async def reset_state():
+            reset()
+            return {"ok": True}
 
     @r.post("/fail_next")
     async def fail_next(count: int = Query(1, ge=0), status: int = Query(500, ge=500, le=599)):
@@ -91,5 +100,15 @@ def control_router(faults: Faults) -> APIRouter:
         with faults.lock:
             faults.failure_rate, faults.timeout_rate = failure, timeout
         return {"failure": failure, "timeout": timeout}
+
+    return r
+
+
+def health_router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/healthz")
+    async def healthz():
+        return {"ok": True}
 
     return r

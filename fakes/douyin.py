@@ -46,7 +46,7 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from domain.channels.signing import douyin_api_verify, douyin_sign
-from fakes.channel_faults import Faults, control_router
+from fakes.channel_faults import Faults, control_router, health_router
 from fakes.channel_samples import pick
 
 SHOP_ID = "4463798"
@@ -180,7 +180,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="fake Douyin shop push", docs_url=None, redoc_url=None, openapi_url=None)
     state = FakeDouyinState()
     app.state.douyin = state
-    app.include_router(control_router(state.faults))
+    app.include_router(control_router(state.faults, reset=state.reset))
+    app.include_router(health_router())
 
     def api_error(code: int, msg: str, sub_code: str = "", status_code: int = 200) -> JSONResponse:
         return JSONResponse({"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": msg,
@@ -286,13 +287,5 @@ def create_app() -> FastAPI:
                       "expired_tokens": state.expired_tokens}
         return counts | state.faults.snapshot()
 
-    @app.post("/_control/reset")
-    async def reset():
-        state.reset()
-        return {"ok": True}
-
-    @app.get("/healthz")
-    async def healthz():
-        return {"ok": True}
 
     return app

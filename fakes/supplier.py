@@ -32,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from fakes.channel_faults import Faults, control_router
+from fakes.channel_faults import Faults, control_router, health_router
 
 APP_KEY = "zs-supplier-key"
 
@@ -115,7 +115,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="fake supplier reservation API", docs_url=None, redoc_url=None, openapi_url=None)
     state = FakeSupplierState()
     app.state.supplier = state
-    app.include_router(control_router(state.faults))
+    app.include_router(control_router(state.faults, reset=state.reset))
+    app.include_router(health_router())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -230,13 +231,5 @@ def create_app() -> FastAPI:
                       "unauthorized": state.unauthorized}
         return counts | state.faults.snapshot()
 
-    @app.post("/_control/reset")
-    async def reset():
-        state.reset()
-        return {"ok": True}
-
-    @app.get("/healthz")
-    async def healthz():
-        return {"ok": True}
 
     return app

@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from fakes.channel_faults import Faults, control_router
+from fakes.channel_faults import Faults, control_router, health_router
 
 CN_TZ = timezone(timedelta(hours=8))
 TOKEN = "zs-technician-token"
@@ -91,7 +91,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="fake technician app", docs_url=None, redoc_url=None, openapi_url=None)
     state = FakeTechnicianState()
     app.state.technician = state
-    app.include_router(control_router(state.faults))
+    app.include_router(control_router(state.faults, reset=state.reset))
+    app.include_router(health_router())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -145,13 +146,5 @@ def create_app() -> FastAPI:
             counts = {"work_orders": len(state.work_orders), "calls": state.calls, "unauthorized": state.unauthorized}
         return counts | state.faults.snapshot()
 
-    @app.post("/_control/reset")
-    async def reset():
-        state.reset()
-        return {"ok": True}
-
-    @app.get("/healthz")
-    async def healthz():
-        return {"ok": True}
 
     return app

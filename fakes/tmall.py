@@ -31,7 +31,7 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from domain.channels.signing import top_verify
-from fakes.channel_faults import Faults, control_router
+from fakes.channel_faults import Faults, control_router, health_router
 from fakes.channel_samples import pick
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -134,7 +134,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="fake Tmall/Taobao open platform", docs_url=None, redoc_url=None, openapi_url=None)
     state = FakeTmallState()
     app.state.tmall = state
-    app.include_router(control_router(state.faults))
+    app.include_router(control_router(state.faults, reset=state.reset))
+    app.include_router(health_router())
 
     @app.post("/oauth/token")
     async def token(request: Request):
@@ -217,13 +218,5 @@ def create_app() -> FastAPI:
                       "expired_sessions": state.expired_sessions, "session_ttl": state.session_ttl}
         return counts | state.faults.snapshot()
 
-    @app.post("/_control/reset")
-    async def reset():
-        state.reset()
-        return {"ok": True}
-
-    @app.get("/healthz")
-    async def healthz():
-        return {"ok": True}
 
     return app
