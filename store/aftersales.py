@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from domain.aftersales import AftersalesState
-from store.read_model import _insert, _row
+from store.read_model import _insert, _row, paged
 from store.schema import metadata
 
 aftersales_cases = Table(
@@ -150,15 +150,9 @@ def list_cases(
         conds.append(aftersales_cases.c.order_id == order_id)
     if type:
         conds.append(aftersales_cases.c.type == type)
-    where = and_(*conds) if conds else None
-    cols = [c for c in aftersales_cases.c if c.name != "timeline"]
-    with engine.connect() as conn:
-        q, c = select(*cols), select(func.count()).select_from(aftersales_cases)
-        if where is not None:
-            q, c = q.where(where), c.where(where)
-        total = conn.execute(c).scalar_one()
-        rows = conn.execute(q.order_by(aftersales_cases.c.updated_at.desc(), aftersales_cases.c.case_id).limit(limit).offset(offset))
-        return total, [_row(r) for r in rows]
+    return paged(engine, [c for c in aftersales_cases.c if c.name != "timeline"], conds=conds,
+                 order_by=[aftersales_cases.c.updated_at.desc(), aftersales_cases.c.case_id], limit=limit, offset=offset,
+                 count_from=aftersales_cases)
 
 
 def get_case(engine: Engine, case_id: str) -> dict[str, Any] | None:

@@ -206,6 +206,18 @@ def record_rejection(
 # ---------- reads ----------
 
 
+def paged(engine: Engine, columns, *, conds: list, order_by: list, limit: int, offset: int,
+          count_from) -> tuple[int, list[dict[str, Any]]]:
+    """(total matching, one page of rows as dicts): what every list endpoint answers."""
+    where = and_(*conds) if conds else None
+    with engine.connect() as conn:
+        q, c = select(*columns), select(func.count()).select_from(count_from)
+        if where is not None:
+            q, c = q.where(where), c.where(where)
+        total = conn.execute(c).scalar_one()
+        return total, [_row(r) for r in conn.execute(q.order_by(*order_by).limit(limit).offset(offset))]
+
+
 def _row(r) -> dict[str, Any]:
     d = dict(r._mapping)
     for k, v in d.items():
@@ -230,15 +242,8 @@ def list_orders(
         conds.append(orders.c.channel == channel)
     if customer_id:
         conds.append(orders.c.customer_id == customer_id)
-    where = and_(*conds) if conds else None
-    with engine.connect() as conn:
-        q = select(orders)
-        c = select(func.count()).select_from(orders)
-        if where is not None:
-            q, c = q.where(where), c.where(where)
-        total = conn.execute(c).scalar_one()
-        rows = conn.execute(q.order_by(orders.c.updated_at.desc(), orders.c.order_id).limit(limit).offset(offset))
-        return total, [_row(r) for r in rows]
+    return paged(engine, [orders], conds=conds, order_by=[orders.c.updated_at.desc(), orders.c.order_id],
+                 limit=limit, offset=offset, count_from=orders)
 
 
 def get_order(engine: Engine, order_id: str) -> dict[str, Any] | None:
@@ -292,12 +297,8 @@ def get_review(engine: Engine, review_id: str) -> dict[str, Any] | None:
 
 
 def list_rejections(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(rejected_payloads)).scalar_one()
-        rows = conn.execute(
-            select(rejected_payloads).order_by(rejected_payloads.c.id.desc()).limit(limit).offset(offset)
-        )
-        return total, [_row(r) for r in rows]
+    return paged(engine, [rejected_payloads], conds=[], order_by=[rejected_payloads.c.id.desc()], limit=limit,
+                 offset=offset, count_from=rejected_payloads)
 
 
 def get_rejection(engine: Engine, rejection_id: int) -> dict[str, Any] | None:
