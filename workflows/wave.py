@@ -108,6 +108,16 @@ class WaveInput(BaseModel):
     carry: WaveCarry | None = None
 
 
+class WaveProgress(BaseModel):
+    """Counts only: cheap to ask often (the summary carries every task of every active wave)."""
+
+    orders_seen: int
+    open_waves: int
+    active_waves: int
+    waves_done: int
+    runs: int
+
+
 class WaveSummary(BaseModel):
     warehouse: str
     orders_seen: int = 0  # orders batched by this workflow, over all its runs
@@ -501,3 +511,8 @@ class WaveWorkflow:
         return WaveSummary(warehouse=self.warehouse, open=list(self.batcher.open.values()),
                            active=list(self.active.values()), waves_done=self.waves_done, runs=self.runs,
                            orders_seen=self.orders_seen)
+
+    @workflow.query(name="progress")
+    def progress(self) -> WaveProgress:
+        return WaveProgress(orders_seen=self.orders_seen, open_waves=len(self.batcher.open), active_waves=len(self.active),
+                            waves_done=self.waves_done, runs=self.runs)
