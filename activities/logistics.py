@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import mask_phones
-from domain.logistics import CarrierCode, TrackingEvent, Waybill, WaybillRequest, signed_headers, valid_waybill_no
+from domain.logistics import (RESHIP_MARK, CarrierCode, TrackingEvent, Waybill, WaybillRequest, signed_headers,
+                              valid_waybill_no)
 from store.read_model import _insert, _row
 from store.schema import tracking_events, waybills
 
@@ -151,10 +152,11 @@ def set_tracking_result(engine: Engine, ev: TrackingEvent, result: str) -> None:
 def tracking_for(engine: Engine, order_id: str) -> dict[str, Any]:
     """The order's waybills and every recorded event (oldest first), for the API and the console."""
     with engine.connect() as conn:
+        ours = lambda col: or_(col == order_id, col.like(f"{order_id}{RESHIP_MARK}%"))  # noqa: E731 - re-shipments too
         wbs = [_waybill(r).model_dump(mode="json") for r in conn.execute(
-            select(waybills).where(waybills.c.order_id == order_id).order_by(waybills.c.created_at))]
+            select(waybills).where(ours(waybills.c.order_id)).order_by(waybills.c.created_at))]
         events = [_row(r) for r in conn.execute(
-            select(tracking_events).where(tracking_events.c.order_id == order_id)
+            select(tracking_events).where(ours(tracking_events.c.order_id))
             .order_by(tracking_events.c.at, tracking_events.c.event_id))]
     from domain.logistics import TrackingCode
 

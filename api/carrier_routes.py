@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.logistics import record_tracking_event, set_tracking_result, tracking_for
 from api.auth import require
 from api.channel_routes import record_attempt
-from domain.logistics import HEADER_APP_KEY, HEADER_SIGN, HEADER_TIMESTAMP, TrackingEvent, check_signature, parse_carrier
+from domain.logistics import HEADER_APP_KEY, HEADER_SIGN, HEADER_TIMESTAMP, TrackingEvent, check_signature, parse_carrier, workflow_id_of
 
 router = APIRouter()
 
@@ -107,7 +107,7 @@ async def carrier_webhook(request: Request, carrier: str):
 async def _signal(client, ev: TrackingEvent) -> tuple[str, str]:
     """("delivered", "") or ("unknown_order", why); other RPC errors propagate (→ 503)."""
     try:
-        await client.get_workflow_handle(ev.order_id).signal(SIGNAL, ev)
+        await client.get_workflow_handle(workflow_id_of(ev.order_id)).signal(SIGNAL, ev)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:  # no such workflow, or it has already closed
             return "unknown_order", f"no running workflow {ev.order_id}: {exc.message}"

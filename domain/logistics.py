@@ -360,3 +360,16 @@ def signed_headers(secret: str, app_key: str, body: bytes, *, now: float | None 
     ts = str(int(time.time() if now is None else now))
     return {HEADER_APP_KEY: app_key, HEADER_TIMESTAMP: ts, HEADER_SIGN: sign(secret, app_key, ts, body),
             "Content-Type": "application/json; charset=utf-8"}
+
+
+RESHIP_MARK = "~RS"  # a re-shipped parcel's idempotency key at the carrier: {order_id}~RS{n}
+
+
+def reship_key(order_id: str, n: int) -> str:
+    return f"{order_id}{RESHIP_MARK}{n}"
+
+
+def workflow_id_of(waybill_order_id: str) -> str:
+    """The workflow a carrier's event belongs to: the order (also for its re-shipped parcels) or the
+    aftersales case (return parcels are waybilled under the case id, which is its workflow id)."""
+    return waybill_order_id.split(RESHIP_MARK, 1)[0]

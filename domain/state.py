@@ -57,6 +57,7 @@ class OrderState(BaseModel):
     reservations: list[Reservation] = []  # supplier stock held for supplier-sourced lines
     supplier_eta: datetime | None = None  # when the supplier-sourced lines are expected
     shipment: Shipment | None = None  # e-waybill and tracking
+    earlier_shipments: list[Shipment] = []  # parcels the carrier brought back (re-shipped since)
     appointment: Appointment | None = None  # installation technician
     aftersales: list[CaseRef] = []
     deliveries: int = 0  # how many times the channel delivered this order (idempotent intake)

@@ -444,6 +444,27 @@ async def test_in_transit_alert_opens_a_transit_review_and_a_signature_closes_it
     assert (await h.result()).status == S.COMPLETED
 
 
+async def test_returned_to_sender_is_reshipped_under_a_new_waybill_once_a_person_approves(worker, task_queue, fakes):
+    h = await start_order(worker.client, task_queue, payload(), POLICY)
+    st = await packed_and_waiting(worker, h)
+    await confirm(h, st)
+    first = (await ship(worker, h)).shipment.waybill
+    await track(worker, h, "collected", after_hours=1)
+    await track(worker, h, "returned_to_sender", after_hours=20)
+    st = await until(h, lambda s: s.open_review() is not None)
+    review = st.open_review()
+    assert review.kind == "transit" and review.features == ["RETURNED_TO_SENDER"] and st.status == S.SHIPPED
+    assert len([r for r in st.reviews if r.state == "open"]) == 1  # one task, not an alert and a reship task
+    await decide(h, review.review_id, Decision.APPROVE, note="已与客户确认地址")
+    st = await until(h, lambda s: "order.reshipped" in events(s))
+    second = st.shipment.waybill
+    assert second.waybill_no != first.waybill_no and second.order_id == f"{h.id}~RS2"
+    assert [s.waybill.waybill_no for s in st.earlier_shipments] == [first.waybill_no]
+    waybills = httpx.get(f"{fakes['carriers']}/control/waybills").json()["items"]
+    assert {w["order_id"] for w in waybills if w["order_id"].startswith(h.id)} == {h.id, f"{h.id}~RS2"}
+    await deliver_and_finish(worker, h)
+
+
 # ---------------------------------------------------------------- 6. installation
 
 

@@ -344,3 +344,11 @@ def test_migration_0007_matches_the_schema_and_downgrades(tmp_path):
     assert "waybill_no" not in {c["name"] for c in insp.get_columns("orders")}
     command.upgrade(cfg, "head")
     assert "delivered_at" in {c["name"] for c in inspect(engine_for(url)).get_columns("orders")}
+
+
+def test_events_of_reshipped_and_return_parcels_find_their_workflow():
+    from domain.logistics import reship_key, workflow_id_of
+
+    assert workflow_id_of("order-tmall-TB1") == "order-tmall-TB1"
+    assert workflow_id_of(reship_key("order-tmall-TB1", 2)) == "order-tmall-TB1"  # a re-shipped parcel: the order
+    assert workflow_id_of("order-tmall-TB1~AS1") == "order-tmall-TB1~AS1"  # a return parcel: its aftersales case

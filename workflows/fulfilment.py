@@ -33,7 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, should_skip
     from domain.installation import appointment_notice, delivery_eta, installation_request_for, with_installation_kits
     from domain.installation import Appointment
-    from domain.logistics import Shipment, TrackingEvent, TransitAlert, Waybill, WaybillError, waybill_request_for
+    from domain.logistics import (Shipment, TrackingCode, TrackingEvent, TransitAlert, Waybill, WaybillError, reship_key,
+                                  waybill_request_for)
     from domain.order import AddressIn, CleanOrder, Customer
     from domain.review import Decision, ReviewKind
     from domain.state import CaseRef
@@ -568,6 +569,10 @@ class FulfilmentStages:
             await self._take_tracking()
             if sh.is_delivered:
                 break
+            if sh.is_final:  # returned to sender: a person has it re-shipped
+                sh = await self._reship(sh)
+                last_alert = None
+                continue
             deadline = sh.stalled_deadline(hours)
             if last_alert is not None and deadline is not None:
                 deadline = max(deadline, last_alert + timedelta(hours=hours))
@@ -584,6 +589,23 @@ class FulfilmentStages:
                                reason=f"已签收 signed {sh.delivered_at.astimezone(CN_TZ):%m-%d %H:%M}" + (" (48小时内)" if within else " (超过48小时)"),
                                data={"signed_within_48h": within, "delivered_at": sh.delivered_at.isoformat()})
 
+    async def _reship(self, returned: Shipment) -> Shipment:
+        """The carrier brought the parcel back. A person checks with the customer; approving ships it
+        again under a new waybill (its own idempotency key). A refund instead is an aftersales case."""
+        wb = returned.waybill
+        await self._review(ReviewKind.TRANSIT, f"{wb.carrier} {wb.waybill_no} 包裹退回发件人 returned to sender: "
+                           "核实地址后批准=重新发货(新运单); 客户要退款请发起售后(仅退款)", ["RETURNED_TO_SENDER"], hold=False)
+        self.state.earlier_shipments.append(returned)
+        key = reship_key(self.state.order_id, len(self.state.earlier_shipments) + 1)
+        new: Waybill = await workflow.execute_activity(
+            "create_waybill", waybill_request_for(self.state, order_id=key), result_type=Waybill, **PARTNER)
+        self.state.shipment = Shipment(waybill=new, shipped_at=workflow.now())
+        self.tracking_seen = 0
+        self._event("order.reshipped", reason=f"重新发货 re-shipped: {wb.waybill_no} → {new.carrier} {new.waybill_no}",
+                    data={"waybill_no": new.waybill_no, "previous": wb.waybill_no})
+        await self._project()
+        return self.state.shipment
+
     async def _take_tracking(self) -> None:
         sh = self.state.shipment
         assert sh is not None
@@ -596,7 +618,7 @@ class FulfilmentStages:
                         + (f": {ev.description}" if ev.description else ""),
                         data={"code": ev.code, "event_id": ev.event_id, "at": ev.at.isoformat()})
             alert = sh.alert_for(ev)
-            if alert is not None:
+            if alert is not None and ev.code != TrackingCode.RETURNED_TO_SENDER:  # that one: _reship decides
                 self._transit_alert(alert)
         await self._project()
 
