@@ -1,5 +1,6 @@
-"""The demo's people, for `make up`: pickers with scanners in three warehouses and customers who
-confirm their delivery point — so demo orders go all the way to shipped and signed.
+"""The demo's people, for `make up`: pickers with scanners in three warehouses, customers who
+confirm their delivery point, and a few who come back for aftersales — so demo orders go all the
+way to signed, and the aftersales page has cases (a return QC'd at the warehouse, an exchange).
 
 It uses only the public interfaces a real floor and real customers use: the device API (claim,
 confirm, QC) with the service key, the close-waves call the warehouse lead makes at the truck, the
@@ -31,6 +32,7 @@ log = logging.getLogger("zhongshu.floor_sim")
 WAREHOUSES = ["HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"]
 CLOSE_WAVES_EVERY = 45.0  # seconds: the lead closes open waves for the next truck
 FORGETFUL = 0.1  # customers who never open the card: their orders show the reminder and review
+AFTERSALES = ("return", "exchange", "refund_only")  # the first delivered orders' customers ask for these
 
 
 def seed_demo_stock(db_url: str) -> dict[str, int]:
@@ -58,6 +60,7 @@ class Floor:
         self.handled: set[tuple[str, int]] = set()
         self.last_close = time.monotonic()
         self.picked = self.confirmed = 0
+        self.cases: list[str] = []  # orders an aftersales case was opened for
 
     def pick(self) -> None:
         for w in WAREHOUSES:
@@ -99,9 +102,31 @@ class Floor:
                                                           "lng": c.lng + self.rnd.uniform(-0.02, 0.02)}, timeout=30)
             self.confirmed += r.status_code == 200 and r.json().get("accepted", False)
 
+    def aftersales(self) -> None:
+        """A few delivered orders come back: a return, an exchange, a refund; returned parcels pass QC
+        at the warehouse (the fake carriers' autopilot tracks the return parcel to our door)."""
+        if len(self.cases) < len(AFTERSALES):
+            delivered = self.api.get("/v1/orders", params={"status": "delivered", "limit": 20}).json().get("items", [])
+            for row in delivered:
+                if row["order_id"] in self.cases or len(self.cases) >= len(AFTERSALES):
+                    continue
+                order = self.api.get(f"/v1/orders/{row['order_id']}").json()
+                lines = (order.get("order") or {}).get("lines") or []
+                if not lines:
+                    continue
+                kind = AFTERSALES[len(self.cases)]
+                r = self.api.post(f"/v1/orders/{row['order_id']}/aftersales", json={
+                    "type": kind, "lines": [{"sku": lines[0]["sku"], "quantity": 1}],
+                    "reason": {"return": "尺寸不符", "exchange": "刹车片异响", "refund_only": "少发一件"}[kind],
+                    "requested_by": "模拟客户"})
+                if r.status_code in (201, 202):
+                    self.cases.append(row["order_id"])
+        for case in self.api.get("/v1/aftersales", params={"status": "qc_pending"}).json().get("items", []):
+            self.api.post(f"/v1/aftersales/{case['case_id']}/qc", json={"passed": True, "inspector": "模拟质检员"})
+
     def run(self, stop) -> None:
         while not stop():
-            for step in (self.pick, self.customers):
+            for step in (self.pick, self.customers, self.aftersales):
                 try:
                     step()
                 except httpx.HTTPError as exc:
