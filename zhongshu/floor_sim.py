@@ -38,7 +38,7 @@ AFTERSALES = ("return", "exchange", "refund_only")  # the first delivered orders
 def seed_demo_stock(db_url: str) -> dict[str, int]:
     """Bins for every sample SKU and every installation kit, in warehouses with no stock yet."""
     engine = engine_for(db_url)
-    have = {r.warehouse for w in WAREHOUSES for r in wh.stock_rows(engine, w)[:1]}
+    have = {w for w in WAREHOUSES if wh.stock_rows(engine, w)}
     rows = []
     for w in WAREHOUSES:
         if w in have:
