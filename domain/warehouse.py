@@ -670,6 +670,25 @@ class OrderShortage(BaseModel):
     picked: int
 
 
+class PickedLine(BaseModel):
+    """What was picked for one order from one bin (what goes back there if the order does not ship)."""
+
+    sku: str
+    bin: str
+    quantity: int
+    name: str = ""
+    barcode: str = ""
+
+
+class ReturnToStock(BaseModel):
+    """Signal ``return_to_stock`` to a wave workflow: an order rejected or cancelled after its wave
+    finished gives its picked goods back — one put-away task (待上架) per bin."""
+
+    order_id: str
+    lines: list[PickedLine]
+    reason: str = ""
+
+
 class WaveDone(BaseModel):
     """Signal ``wave_done`` to an order workflow: its picking and packing in the wave are over."""
 
@@ -680,6 +699,7 @@ class WaveDone(BaseModel):
     outcome: str  # "packed" | "short" | "cancelled"
     shortages: list[OrderShortage] = []
     exception_ids: list[str] = []
+    picked: list[PickedLine] = []  # what was picked for the order, per bin
     at: datetime
 
 

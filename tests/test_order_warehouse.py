@@ -147,6 +147,27 @@ async def test_short_pick_rejected_and_rerouted(worker, task_queue, engine):
     assert (await h2.result()).status == S.REJECTED
 
 
+async def test_rejected_after_a_short_pick_puts_what_was_picked_back_on_the_shelf(worker, task_queue, engine):
+    h = await start_order(worker.client, task_queue, payload(), WAREHOUSE_ONLY)
+    warehouse = await routed_warehouse(h)
+    await pick(worker, warehouse, h.id, qty=1)  # 1 of 2: short (the bin counts as empty now)
+    review = (await until(h, lambda s: s.status == S.HELD)).open_review()
+    await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(
+        review_id=review.review_id, decision=Decision.REJECT, reviewer="仓库主管", note="客户不要了"))
+    result = await h.result()
+    assert result.status == S.REJECTED
+    returned = next(e for e in result.timeline if e.event == "stock.returned")
+    assert returned.data["lines"] == [{"sku": SKU, "bin": "A-03-12", "quantity": 1, "name": "博世刹车片(前)",
+                                       "barcode": "6901234567890"}]
+    wave = worker.client.get_workflow_handle(f"wave-{warehouse}")
+    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-R", picker="小王"))
+    assert t is not None and t.kind == "putaway" and t.state == "putaway_pending" and (t.bin, t.quantity) == ("A-03-12", 1)
+    assert "不发货" in t.notes[0]
+    await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小王"))
+    after = {r.bin: r.quantity for r in wh.stock_rows(engine, warehouse, [SKU])}["A-03-12"]
+    assert after == 1  # the short pick emptied the bin; the returned unit is back in it
+
+
 async def test_cancel_while_in_wave_leaves_the_wave(worker, task_queue, engine):
     stock(engine, "HZ-DIRECT", 0, sku=f"NOPE-{uuid.uuid4().hex[:4]}")
     h = await start_order(worker.client, task_queue, payload(), WAREHOUSE_ONLY)

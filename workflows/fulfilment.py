@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import CaseRef
     from domain.status import OrderStatus
     from domain.supplier import ReservationOutcome, merge_outcomes, reservation_requests
-    from domain.warehouse import CN_TZ, WaveDone, WaveOrder, wave_order_for
+    from domain.warehouse import CN_TZ, PickedLine, ReturnToStock, WaveDone, WaveOrder, wave_order_for
     from workflows.aftersales import invalid_request_error, start_aftersales
 
 S = OrderStatus
@@ -62,6 +62,8 @@ class FulfilmentStages:
     def _init_fulfilment(self) -> None:
         self.wave_done: WaveDone | None = None
         self.in_wave: str | None = None  # the warehouse whose wave holds this order's tasks now
+        self.picked: list[PickedLine] = []  # picked for this order and not shipped yet (goes back if it never ships)
+        self.picked_warehouse: str | None = None
         self.pick_round = 0
         self.packed_at: str | None = None  # the warehouse that packed the order
         self.new_order: CleanOrder | None = None  # a changed address, cleansed, waiting to be applied
@@ -80,6 +82,25 @@ class FulfilmentStages:
         await self._fulfil_stages()
         if self.state.status.terminal and self.state.reservations:
             await self._release_supplier_stock()
+        if self.state.status.terminal and self.picked:
+            await self._return_picked(f"订单{self.state.status.value}")
+
+    async def _return_picked(self, reason: str) -> None:
+        """Goods picked (and packed) for this order go back on the shelf: put-away tasks in the wave
+        workflow of the warehouse that picked them."""
+        warehouse, lines = self.picked_warehouse, self.picked
+        self.picked, self.picked_warehouse = [], None
+        if not warehouse or not lines:
+            return
+        try:
+            await workflow.get_external_workflow_handle(wave_workflow_id(warehouse)).signal(
+                "return_to_stock", ReturnToStock(order_id=self.state.order_id, lines=lines, reason=reason))
+        except Exception:  # noqa: BLE001 - no wave workflow there: the timeline tells the lead
+            self._event("wave.not_found", reason=f"no wave workflow for {warehouse}: return the goods by hand")
+            return
+        self._event("stock.returned", reason=f"{warehouse} 放回库位: " + ", ".join(f"{ln.sku}×{ln.quantity}@{ln.bin}" for ln in lines),
+                    data={"warehouse": warehouse, "lines": [ln.model_dump() for ln in lines]})
+        await self._project()
 
     async def _fulfil_stages(self) -> None:
         """A changed address before dispatch goes round again."""
@@ -215,6 +236,10 @@ class FulfilmentStages:
                 return "changed"  # _apply_address_change decides whether the wave is left
             done = self.wave_done
             self.wave_done, self.in_wave = None, None
+            if self.picked_warehouse not in (None, self.state.warehouse):
+                await self._return_picked("改由其他仓库发货")
+            self.picked_warehouse = self.state.warehouse
+            self.picked = self.picked + done.picked
             self.state.wave_no = done.wave_no
             if done.outcome == "packed":
                 self.packed_at = self.state.warehouse
@@ -478,6 +503,8 @@ class FulfilmentStages:
                         data={"from": old_warehouse, "to": self.state.warehouse})
         if self.state.warehouse != self.packed_at:
             self.packed_at = None
+        if self.picked and self.picked_warehouse != self.state.warehouse:  # packed in the old warehouse: back on its shelf
+            await self._return_picked(f"改址后改由 {self.state.warehouse} 发货")
         if self.state.status == S.ROUTED:
             await self._send_confirmation()
         return True
@@ -509,6 +536,7 @@ class FulfilmentStages:
                 await self._transition(S.PACKED, "order.released_from_hold", actor=d.reviewer,
                                        reason=f"改用承运商 {self.state.carrier} 重新下单")
         self.state.shipment = Shipment(waybill=wb, shipped_at=workflow.now())
+        self.picked, self.picked_warehouse = [], None  # the goods left with the parcel
         if self.cancel_request is not None:  # came in while the waybill was being made: too late
             req, self.cancel_request = self.cancel_request, None
             self._event("order.cancel_refused", actor=req.actor,

@@ -35,8 +35,10 @@ with workflow.unsafe.imports_passed_through():
         OrderShortage,
         PackConfirmation,
         PickConfirmation,
+        PickedLine,
         PickTask,
         QcResult,
+        ReturnToStock,
         TaskClaim,
         TaskKind,
         TaskState,
@@ -293,9 +295,12 @@ class WaveWorkflow:
                         shortages.append(OrderShortage(sku=t.sku, bin=t.bin, wanted=a.quantity, picked=a.picked))
             exc_ids = sorted({aw.exceptions[t.task_id] for t in aw.tasks if t.task_id in aw.exceptions
                               and any(a.order_id == o.order_id for a in t.allocations)})
+            picked = [PickedLine(sku=t.sku, bin=t.bin, quantity=a.picked, name=t.name, barcode=t.barcode)
+                      for t in aw.tasks if t.kind == TaskKind.PICK for a in t.allocations
+                      if a.order_id == o.order_id and a.picked > 0]
             done = WaveDone(order_id=o.order_id, warehouse=aw.warehouse, wave_id=aw.wave_id, wave_no=aw.wave_no,
                             outcome="short" if shortages else "packed", shortages=shortages, exception_ids=exc_ids,
-                            at=workflow.now())
+                            picked=picked, at=workflow.now())
             try:
                 await workflow.get_external_workflow_handle(o.order_id).signal("wave_done", done)
             except Exception:  # noqa: BLE001 - the order closed meanwhile; the read model still says
@@ -372,6 +377,28 @@ class WaveWorkflow:
     @workflow.signal(name="add_order")
     def add_order(self, order: WaveOrder) -> None:
         self.inbox.append(order)
+
+    @workflow.signal(name="return_to_stock")
+    def return_to_stock(self, req: ReturnToStock) -> None:
+        """Put-away tasks for goods picked for an order that will not ship (its wave may be long gone):
+        they sit in a returns batch that devices are offered before new picks."""
+        if not req.lines:
+            return
+        n = sum(1 for w in self.active if "-RET-" in w) + self.waves_done + 1
+        now = workflow.now()
+        rid = f"{self.warehouse}-RET-{str(workflow.uuid4())[:8]}"
+        aw = ActiveWave(wave_id=rid, wave_no=f"退{n:02d}", warehouse=self.warehouse, carrier="-", opened_at=now,
+                        closed_at=now, close_reason=CloseReason.MANUAL, orders=[], state="done", packed_by="returns",
+                        packed_at=now)
+        for i, ln in enumerate(req.lines, 1):
+            aw.tasks.append(PickTask(
+                task_id=f"{rid}-P{i}", kind=TaskKind.PUTAWAY, wave_id=rid, wave_no=aw.wave_no, warehouse=self.warehouse,
+                seq=1000 + i, bin=ln.bin, sku=ln.sku, name=ln.name, barcode=ln.barcode, quantity=ln.quantity,
+                notes=[f"订单 {req.order_id} 不发货, 放回原库位" + (f": {req.reason}" if req.reason else "")],
+                state=T.PUTAWAY_PENDING, allocations=[Allocation(order_id=req.order_id, quantity=ln.quantity, picked=ln.quantity)],
+            ))
+        self.active[rid] = aw
+        self.dirty.add(rid)
 
     @workflow.signal(name="close_open_waves")
     def close_open_waves(self) -> None:
