@@ -109,6 +109,9 @@ async def start_aftersales(inp: AftersalesInput) -> workflow.ChildWorkflowHandle
     """Start the case as a child of the calling (order) workflow; it outlives the order."""
     return await workflow.start_child_workflow(
         AftersalesWorkflow.run, inp, id=inp.case_id, parent_close_policy=ParentClosePolicy.ABANDON,
+        static_summary=f"售后 {inp.request.type.label} · {inp.order.order_id} · "
+                       + ", ".join(f"{ln.sku}×{ln.quantity}" for ln in inp.request.lines)[:120]
+                       + f" · {inp.request.reason}"[:60],
     )
 
 
@@ -276,6 +279,7 @@ class AftersalesWorkflow:
                 OrderWorkflowInput(submission=sub, policy=self.inp.policy, received_by="aftersales",
                                    replacement_of=order.order_id, aftersales_id=self.state.case_id),
                 id=rid, parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"{self.state.type.label}新订单 replacement of {order.order_id} ({self.state.case_id})",
             )
             started = "started"
         except WorkflowAlreadyStartedError:  # a retried start after a reset: the replacement exists
