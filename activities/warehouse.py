@@ -184,6 +184,8 @@ class WarehouseActivities:
             task_queue=req.task_queue or activity.info().task_queue,
             start_signal="add_order",
             start_signal_args=[req.order],
+            static_summary=f"{req.order.warehouse} 波次 waves (size {(req.policy or self.policy).size}, "
+                           f"cut-offs {', '.join((req.policy or self.policy).cutoffs) or 'none'})",
         )
         return wid
 
