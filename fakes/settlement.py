@@ -257,7 +257,8 @@ def create_app(source: Callable[[str], list[FakeOrder]] | None = None, auto_inje
 
 
 def read_model_source(db_url: str) -> Callable[[str], list[FakeOrder]]:
-    """The channel's own record of a day: the orders completed that day in our read model."""
+    """The channel's own record of a day: the orders whose money we recorded that day (released to
+    fulfilment; with fulfilment off that is also when they complete)."""
 
     def source(day: str) -> list[FakeOrder]:
         from datetime import date
@@ -266,7 +267,7 @@ def read_model_source(db_url: str) -> Callable[[str], list[FakeOrder]]:
         from store.db import engine_for
 
         out = []
-        for o in metrics.completed_orders(engine_for(db_url), date.fromisoformat(day)):
+        for o in metrics.financed_orders(engine_for(db_url), date.fromisoformat(day)):
             out.append(FakeOrder(
                 order_id=o["order_id"], channel=o["channel"], channel_order_id=o["channel_order_id"],
                 paid=o["paid_amount"] or Decimal("0"), freight=o["freight"] or Decimal("0"),

@@ -464,6 +464,25 @@ def completed_orders(engine: Engine, day: date, *, without_finance: bool = False
         return out
 
 
+def financed_orders(engine: Engine, day: date) -> list[dict[str, Any]]:
+    """Orders whose money we recorded on ``day`` (at release to fulfilment: what the channels settle
+    and the ERP receives for that day), in the shape of ``completed_orders``."""
+    from store.schema import order_lines
+
+    with engine.connect() as conn:
+        fin = {r.order_id: r for r in conn.execute(select(order_finance).where(order_finance.c.day == day.isoformat()))}
+        if not fin:
+            return []
+        out = []
+        for o in conn.execute(select(orders).where(orders.c.order_id.in_(list(fin))).order_by(orders.c.order_id)):
+            lines = conn.execute(
+                select(order_lines).where(order_lines.c.order_id == o.order_id).order_by(order_lines.c.line_no)
+            ).all()
+            out.append({**dict(o._mapping), "completed_at": _utc(fin[o.order_id].completed_at),
+                        "lines": [dict(ln._mapping) for ln in lines]})
+        return out
+
+
 def finance_day(
     engine: Engine, day: date, extra_codes: Iterable[str] = ()
 ) -> tuple[list[OurOrder], list[LedgerEntry]]:

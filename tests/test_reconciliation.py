@@ -244,3 +244,35 @@ def test_auto_injected_realistic_day():
     assert [d.kind for d in ds] == ["missing_settlement", "freight_not_collected", "rounding", "coupon_twice"]
     assert len({d.order_id for d in ds}) == 4
     assert auto_discrepancies("2026-11-20", orders) == ds
+
+
+def test_the_fake_channel_settles_what_we_recorded_at_release_not_only_completed_orders(db_url):
+    """With fulfilment on, an order's money is recorded at release but it completes weeks later: the
+    day's statement (and our side) are the released orders, so a day reconciles without false gaps."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from activities.finance import allocation_for
+    from domain.order import OrderSubmission
+    from domain.state import OrderState
+    from domain.status import OrderStatus
+    from fakes.settlement import read_model_source
+    from store import metrics, read_model
+    from store.db import engine_for, migrate
+    from tests.support import order_payload
+
+    migrate(db_url)
+    engine = engine_for(db_url)
+    sub = OrderSubmission.model_validate(order_payload())
+    now = datetime.now(timezone.utc)
+    read_model.project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.PICKING, submission=sub,
+                                                created_at=now, updated_at=now))
+    metrics.record_order_finance(engine, order_id=sub.order_id, channel="miniprogram", completed_at=now,
+                                 allocation=allocation_for([(1, Decimal("268.00"), 2)], None, Decimal("0")),
+                                 coupon_code=None, paid_fen=53600)
+    from domain.warehouse import CN_TZ
+
+    day = now.astimezone(CN_TZ).date()
+    statement = read_model_source(db_url)(day.isoformat())
+    assert [o.order_id for o in statement] == [sub.order_id] and statement[0].paid == Decimal("536.00")
+    assert metrics.completed_orders(engine, day) == []  # not completed yet, and still settled
