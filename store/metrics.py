@@ -52,7 +52,7 @@ from store.schema import (
 )
 
 CN_TZ = timezone(timedelta(hours=8))
-FULFILMENT_EVENTS = ("order.released_to_warehouse", "wave.assigned", "pick.started", "order.packed")
+FULFILMENT_EVENTS = ("order.wave_joined", "order.released_to_warehouse", "wave.assigned", "pick.started", "order.packed")
 SHIPPED_EVENTS = ("order.shipped", "logistics.shipped")
 SIGNED_EVENTS = ("order.signed", "logistics.signed", "order.delivered")
 AFTERSALES_EVENTS = ("aftersales.opened", "aftersales.requested", "return.requested", "exchange.requested")
