@@ -90,3 +90,18 @@ async def test_same_content_again_changes_nothing(worker, task_queue):
     await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))
     result = await h.result()
     assert result.status == S.CANCELLED and not any(e.event.startswith("channel.") for e in result.timeline)
+
+
+async def test_an_unchanged_redelivery_does_not_undo_the_customers_address_change(worker, task_queue):
+    from domain.confirmation import AddressChange
+
+    payload = order_payload(ordered_at=(await worker.get_current_time()).isoformat())
+    h = await start_order(worker.client, task_queue, payload, POLICY)
+    await until(h, lambda s: s.status == S.ROUTED)
+    answer = await h.execute_update(OrderWorkflow.change_address, AddressChange(address="杭州市滨江区江南大道588号"))
+    assert answer.accepted
+    await h.signal(OrderWorkflow.channel_redelivered, OrderSubmission.model_validate(payload))  # a sync re-read
+    await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))
+    result = await h.result()
+    assert not any(e.event.startswith("channel.") for e in result.timeline)
+    assert "滨江" in result.submission.address.as_text()

@@ -101,6 +101,7 @@ class OrderWorkflow(FulfilmentStages):
         )
         self.intake_done = False
         self.state.replacement_of = inp.replacement_of
+        self.channel_submission = inp.submission  # what the channel sent last (our address changes aside)
         self.decisions: dict[str, ReviewDecision] = {}
         self.cancel_request: CancelRequest | None = None
         self.burst_notices: list[BurstNotice] = []
@@ -293,8 +294,12 @@ class OrderWorkflow(FulfilmentStages):
                 return
             notices, self.burst_notices = self.burst_notices, []
             await self._burst_review(notices)
+        if (not self.state.status.terminal and self.cancel_request is not None
+                and workflow.patched("release-cancel-v1")):  # a cancel that came as the window ended
+            await self._cancel()
+            return
         if not self.state.status.terminal:
-            if self._erp_push is not None:
+            if self._erp_push is not None and self.policy.fulfilment is None:
                 await self._erp_push  # completed means the ERP has the order too
             if workflow.patched("finance-record-v1") and self.state.order is not None:
                 await workflow.execute_activity(
@@ -304,9 +309,11 @@ class OrderWorkflow(FulfilmentStages):
                     **IO,
                 )
             if self.policy.fulfilment is not None and workflow.patched("fulfilment-v1"):
-                await self._fulfil()
+                await self._fulfil()  # the ERP push goes on beside it: an ERP outage never stops the warehouse
                 if self.state.status.terminal:
                     return
+                if self._erp_push is not None:
+                    await self._erp_push  # completed means the ERP has the order too
             await self._transition(S.COMPLETED, "order.completed")
 
     async def _push_to_erp(self) -> None:
@@ -540,8 +547,11 @@ class OrderWorkflow(FulfilmentStages):
     async def channel_redelivered(self, sub: OrderSubmission) -> None:
         """The channel sent this order again. Same content: nothing to do. A new address before
         dispatch is applied as the customer's change; everything else is put before a person."""
-        found = delivery_changes(self.state.submission, sub)
-        if not found or self.state.status.terminal or sub.order_id != self.state.order_id:
+        found = delivery_changes(self.channel_submission, sub)
+        if sub.order_id != self.state.order_id:
+            return
+        self.channel_submission = sub  # the next re-delivery is compared with this one
+        if not found or self.state.status.terminal:
             return
         by = f"channel:{sub.channel.value}"
         address = next((c for c in found if c.field == "address"), None)
