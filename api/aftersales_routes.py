@@ -9,6 +9,8 @@ quantity is a 422 naming the field; the workflow's own validator stays the judge
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import timedelta
 from typing import Any
 
@@ -75,6 +77,9 @@ def _earlier_cases(request: Request, order_id: str) -> dict[str, int]:
     ])
 
 
+UPDATE_TIMEOUT = 15.0
+
+
 @router.post("/v1/orders/{order_id}/aftersales", status_code=201,
              responses={202: {"description": "not shipped yet: the order is cancelled instead"}})
 async def request_aftersales(request: Request, order_id: str, body: AftersalesRequest, _r: str = Depends(require())):
@@ -90,7 +95,11 @@ async def request_aftersales(request: Request, order_id: str, body: AftersalesRe
         raise
     if desc.status != WorkflowExecutionStatus.RUNNING:
         raise HTTPException(409, f"order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
-    state: OrderState = await handle.query("state", result_type=OrderState, rpc_timeout=QUERY_TIMEOUT)
+    try:
+        state: OrderState = await handle.query("state", result_type=OrderState, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        raise HTTPException(503, f"order {order_id!r} cannot answer now (worker busy or down): {exc.message}; "
+                                 "try again shortly") from None
     if state.order is None:
         raise HTTPException(409, f"order {order_id!r} has not been accepted yet ({state.status}); nothing to return")
     errors = validate_request(state.order, body, _earlier_cases(request, order_id))
@@ -98,7 +107,11 @@ async def request_aftersales(request: Request, order_id: str, body: AftersalesRe
         return JSONResponse({"message": "invalid aftersales request", "errors": [e.model_dump() for e in errors]},
                             status_code=422)
     try:
-        ticket: AftersalesTicket = await handle.execute_update("request_aftersales", body, result_type=AftersalesTicket)
+        ticket: AftersalesTicket = await asyncio.wait_for(
+            handle.execute_update("request_aftersales", body, result_type=AftersalesTicket), timeout=UPDATE_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise HTTPException(503, f"order {order_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
+                                 "the request may still be applied — check GET /v1/orders/{id} before retrying") from None
     except WorkflowUpdateFailedError as exc:
         kind, message, details = _cause(exc)
         if kind == "InvalidAftersales" and details and isinstance(details[0], list):

@@ -142,6 +142,12 @@ async def submit(
     except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
         # the workflow exists durably. Either the worker is slow or down (it will be processed), or the
         # order was already past intake and closing as we asked: the read model tells which.
+        from activities.channels import signal_redelivery
+
+        try:  # it may be a re-delivery: the workflow compares and ignores an unchanged one
+            await signal_redelivery(client, sub)
+        except RPCError:
+            pass  # Temporal itself is unreachable: the caller gets 202 and re-sends, as for any outage
         known = read_model.get_order(engine, order_id)
         if known and known["status"] != "received":
             return SubmitResult(200, {"order_id": order_id, "status": known["status"], "created": False,

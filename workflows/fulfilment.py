@@ -90,6 +90,9 @@ class FulfilmentStages:
         workflow of the warehouse that picked them."""
         warehouse, lines = self.picked_warehouse, self.picked
         self.picked, self.picked_warehouse = [], None
+        await self._return_lines(warehouse, lines, reason)
+
+    async def _return_lines(self, warehouse: str | None, lines: list[PickedLine], reason: str) -> None:
         if not warehouse or not lines:
             return
         try:
@@ -270,17 +273,25 @@ class FulfilmentStages:
         warehouse = warehouse or self.state.warehouse
         if not warehouse:
             return
+        late = self.wave_done if warehouse == self.in_wave else None
         if warehouse == self.in_wave:
             self.in_wave, self.wave_done = None, None
+        if late is not None and late.picked:  # the wave had finished with it: cancel_order no longer helps
+            await self._return_lines(warehouse, late.picked, "订单已离开波次")
+            return
         try:
             await workflow.get_external_workflow_handle(wave_workflow_id(warehouse)).signal("cancel_order", self.state.order_id)
         except Exception:  # noqa: BLE001 - no wave workflow for that warehouse: nothing to leave
             self._event("wave.not_found", reason=f"no wave workflow for {warehouse}")
 
     @workflow.signal(name="wave_done")
-    def on_wave_done(self, done: WaveDone) -> None:
-        if done.order_id == self.state.order_id and self.in_wave is not None and done.warehouse == self.in_wave:
+    async def on_wave_done(self, done: WaveDone) -> None:
+        if done.order_id != self.state.order_id:
+            return
+        if self.in_wave is not None and done.warehouse == self.in_wave:
             self.wave_done = done  # also while an address change is being assessed: the wave is still ours
+        elif done.picked:  # the order left that wave before it finished: what was picked goes back
+            await self._return_lines(done.warehouse, done.picked, "订单已离开波次")
 
     # ---------------------------------------------------------------- address re-confirmation
 
@@ -346,21 +357,23 @@ class FulfilmentStages:
                     await self._send_confirmation(reminder=True)
                 continue
             break
-        if not ended():
-            hours = (fp.confirm_window_seconds + fp.confirm_grace_seconds) / 3600
-            d = await self._review(ReviewKind.ADDRESS, f"客户{hours:g}小时未确认送货位置 no confirmation from the customer",
-                                   ["ADDRESS_UNCONFIRMED"], obsolete=ended)
+        hours = (fp.confirm_window_seconds + fp.confirm_grace_seconds) / 3600
+        reason = f"客户{hours:g}小时未确认送货位置 no confirmation from the customer"
+        while not ended():
+            d = await self._review(ReviewKind.ADDRESS, reason, ["ADDRESS_UNCONFIRMED"], obsolete=ended)
+            if d is not None and d.decision == Decision.CORRECT_ADDRESS:
+                result = await self._cleanse_new_address(AddressChange(address=d.address or "", requested_by=d.reviewer))
+                if not result.accepted:  # an address that does not resolve: ask again, never ship to the old one
+                    self._event("address.change_invalid", actor=d.reviewer, reason=result.message)
+                    reason = f"更正的地址无法使用, 请重新更正 the corrected address is unusable: {result.message}"
+                    continue
+                return await self._after_hold("changed")
             if d is None:
                 if self.cancel_request is not None:
                     return "stopped"  # _review cancelled the order
             elif d.decision == Decision.REJECT:
                 await self._rejected_by(d, "客户未确认地址, 驳回 rejected: address never confirmed")
                 return "stopped"
-            elif d.decision == Decision.CORRECT_ADDRESS:
-                result = await self._cleanse_new_address(AddressChange(address=d.address or "", requested_by=d.reviewer))
-                if not result.accepted:
-                    self._event("address.change_invalid", actor=d.reviewer, reason=result.message)
-                return await self._after_hold("changed" if result.accepted else "confirmed")
             else:
                 self.confirmed = True
                 self._event("address.accepted_unconfirmed", actor=d.reviewer, reason=d.note or "按原地址发货")
@@ -565,8 +578,9 @@ class FulfilmentStages:
             appt: Appointment = await workflow.execute_activity("book_installation", req, result_type=Appointment, **PARTNER)
         except ActivityError as exc:
             self._event("installation.failed", reason=str(getattr(exc.cause, "message", exc)))
-            await self._review(ReviewKind.FOLLOW_UP, f"安装预约失败 installation not booked: {getattr(exc.cause, 'message', exc)}",
-                               ["INSTALLATION_FAILED"], hold=False)
+            self._review_in_background(ReviewKind.FOLLOW_UP,  # tracking goes on while someone arranges it
+                                       f"安装预约失败 installation not booked: {getattr(exc.cause, 'message', exc)}",
+                                       ["INSTALLATION_FAILED"])
             return
         self.state.appointment = appt
         title, text = appointment_notice(appt, order.order_id)
@@ -689,7 +703,7 @@ class FulfilmentStages:
     async def request_aftersales(self, req: AftersalesRequest) -> AftersalesTicket:
         st = self.state
         assert st.order is not None
-        if self.dispatching and st.status not in (S.SHIPPED, S.DELIVERED):  # leaving now: wait for the waybill
+        if self.dispatching and st.status not in (S.SHIPPED, S.DELIVERED, S.HELD):  # leaving now: wait for the waybill
             await workflow.wait_condition(lambda: st.status in (S.SHIPPED, S.DELIVERED) or st.status.terminal)
             if st.status.terminal:
                 raise ApplicationError(f"订单 {st.order_id} 已结束 ({st.status}), 不能发起售后 the order is closed",
