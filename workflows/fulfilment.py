@@ -642,6 +642,9 @@ class FulfilmentStages:
         new: Waybill = await workflow.execute_activity(
             "create_waybill", waybill_request_for(self.state, order_id=key), result_type=Waybill, **PARTNER)
         self.state.shipment = Shipment(waybill=new, shipped_at=workflow.now())
+        for ev in self.pending_tracking:  # pushes for the new waybill that came while it was being made
+            self.state.shipment.apply(ev)
+        self.pending_tracking = []
         self.tracking_seen = 0
         self._event("order.reshipped", reason=f"重新发货 re-shipped: {wb.waybill_no} → {new.carrier} {new.waybill_no}",
                     data={"waybill_no": new.waybill_no, "previous": wb.waybill_no})
@@ -682,10 +685,12 @@ class FulfilmentStages:
 
     @workflow.signal(name="tracking_event")
     def on_tracking_event(self, ev: TrackingEvent) -> None:
-        if self.state.shipment is None:
-            self.pending_tracking.append(ev)  # a push can overtake our own record of the waybill
+        sh = self.state.shipment
+        if sh is None or (ev.waybill_no != sh.waybill.waybill_no
+                          and all(ev.waybill_no != old.waybill.waybill_no for old in self.state.earlier_shipments)):
+            self.pending_tracking.append(ev)  # a push can overtake our own record of the (new) waybill
         else:
-            self.state.shipment.apply(ev)
+            sh.apply(ev)
 
     # ---------------------------------------------------------------- aftersales
 
