@@ -116,6 +116,14 @@ class AftersalesTicket(BaseModel):
     message: str = ""
 
 
+class CaseClosed(BaseModel):
+    """Signal ``aftersales_closed`` from a case to its order: the units of a cancelled or rejected
+    case are free again (for later requests and refunds)."""
+
+    case_id: str
+    status: str
+
+
 class QcVerdict(BaseModel):
     """The warehouse's quality check of the returned parcel (待质检 → passed or failed)."""
 

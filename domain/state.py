@@ -28,6 +28,7 @@ class CaseRef(BaseModel):
     type: str
     lines: list[AftersalesLine]
     opened_at: datetime
+    status: str = "open"  # the case's final status once it closed (cancelled/rejected free the units)
 
 
 class OrderState(BaseModel):

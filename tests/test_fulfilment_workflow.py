@@ -560,6 +560,8 @@ async def test_aftersales_after_delivery_starts_a_child_case(worker, task_queue)
     await case.execute_update(AftersalesWorkflow.qc_result, QcVerdict(passed=True, inspector="质检小李"))
     done = await case.result()
     assert done.status == CaseStatus.COMPLETED and done.refund_amount is not None
+    st = await until(h, lambda s: s.aftersales[0].status == "completed")  # the case told its order
+    assert "aftersales.closed" in events(st)
 
     result = await h.result()
     assert result.status == S.COMPLETED and "aftersales.opened" in events(result)

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         AftersalesLine,
         AftersalesState,
         AftersalesType,
+        CaseClosed,
         CaseEvent,
         CaseStatus,
         QcVerdict,
@@ -134,19 +135,28 @@ class AftersalesWorkflow:
 
     @workflow.run
     async def run(self, inp: AftersalesInput) -> AftersalesState:
+        await self._run_case(inp)
+        if workflow.patched("case-closed-v1"):
+            try:  # the order keeps the case's outcome (its units are free again if nothing came of it)
+                await workflow.get_external_workflow_handle(inp.order.order_id).signal(
+                    "aftersales_closed", CaseClosed(case_id=self.state.case_id, status=self.state.status.value))
+            except Exception:  # noqa: BLE001 - the order has completed: its window is over anyway
+                pass
+        return self.state
+
+    async def _run_case(self, inp: AftersalesInput) -> None:
         kind = inp.request.type
         self._event("case.opened", actor=inp.request.requested_by,
                     reason=f"{kind.label}: {inp.request.reason} ({self._lines_text()})")
         await self._project()
         if kind.needs_return:
             if not await self._return_parcel():
-                return self.state
+                return
         if kind.refunds:
             await self._refund()
         else:
             await self._replace()
         await self._move(S.COMPLETED, "case.completed")
-        return self.state
 
     # ---------------------------------------------------------------- return parcel and QC
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         AftersalesInput,
         AftersalesRequest,
         AftersalesTicket,
+        CaseClosed,
         case_id_for,
         initial_status,
         requested_quantities,
@@ -727,7 +728,7 @@ class FulfilmentStages:
         case_id = case_id_for(st.order_id, n)
         refunded: dict[str, int] = {}
         for c in st.aftersales:
-            if c.type in ("return", "refund_only"):
+            if c.type in ("return", "refund_only") and c.status not in ("cancelled", "rejected"):
                 for line in c.lines:
                     refunded[line.sku] = refunded.get(line.sku, 0) + line.quantity
         inp = AftersalesInput(case_id=case_id, order=st.order, request=req, warehouse=st.warehouse, carrier=st.carrier,
@@ -740,13 +741,23 @@ class FulfilmentStages:
         return AftersalesTicket(case_id=case_id, order_id=st.order_id, kind="aftersales", workflow_id=case_id,
                                 status=initial_status(req.type).value, message=f"售后单 {case_id} 已创建")
 
+    @workflow.signal(name="aftersales_closed")
+    async def on_aftersales_closed(self, closed: CaseClosed) -> None:
+        case = next((c for c in self.state.aftersales if c.case_id == closed.case_id), None)
+        if case is None or case.status == closed.status:
+            return
+        case.status = closed.status
+        self._event("aftersales.closed", reason=f"售后单 {closed.case_id}: {closed.status}",
+                    data={"case_id": closed.case_id, "status": closed.status})
+        await self._project()
+
     @request_aftersales.validator
     def _validate_aftersales(self, req: AftersalesRequest) -> None:
         st = self.state
         if st.order is None or st.status.terminal:
             raise ApplicationError(f"订单 {st.order_id} 已结束 ({st.status}), 不能发起售后 the order is closed",
                                    type="OrderClosed")
-        already = requested_quantities([(c.type, "open", c.lines) for c in st.aftersales])
+        already = requested_quantities([(c.type, c.status, c.lines) for c in st.aftersales])
         errors = validate_request(st.order, req, already)
         if errors:
             raise invalid_request_error(errors)
