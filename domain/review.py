@@ -19,6 +19,7 @@ class ReviewKind(StrEnum):
     RISK = "risk"
     STOCK = "stock"  # short pick in the wave: re-pick after replenishment, another warehouse, or reject
     TRANSIT = "transit"  # no tracking event for too long: someone calls the carrier
+    RETURNED = "returned"  # the carrier brought the parcel back: ship again, or not
     FOLLOW_UP = "follow_up"  # a partner could not do its part (e.g. no installation slot): someone arranges it
 
 
@@ -43,6 +44,7 @@ ALLOWED_DECISIONS: dict[ReviewKind, frozenset[Decision]] = {
     ReviewKind.STOCK: frozenset({Decision.APPROVE, Decision.REROUTE, Decision.REJECT}),
     ReviewKind.TRANSIT: frozenset({Decision.APPROVE}),  # acknowledged: the parcel is being chased
     ReviewKind.FOLLOW_UP: frozenset({Decision.APPROVE}),  # acknowledged: arranged by hand
+    ReviewKind.RETURNED: frozenset({Decision.APPROVE, Decision.REJECT}),  # re-ship / do not
 }
 
 

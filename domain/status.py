@@ -39,7 +39,9 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.ROUTED: frozenset({S.HELD, S.PICKING, S.PACKED, S.COMPLETED, S.CANCELLED, S.VALIDATED}),
     S.PICKING: frozenset({S.PACKED, S.HELD, S.CANCELLED, S.VALIDATED}),
     S.PACKED: frozenset({S.SHIPPED, S.HELD, S.CANCELLED, S.VALIDATED, S.COMPLETED}),
-    S.SHIPPED: frozenset({S.DELIVERED}),  # a stalled parcel opens a review but the order stays shipped
+    # a stalled parcel opens a review but the order stays shipped; a parcel returned to us and not
+    # re-shipped closes the order (any refund is an aftersales case)
+    S.SHIPPED: frozenset({S.DELIVERED, S.COMPLETED}),
     S.DELIVERED: frozenset({S.COMPLETED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),

@@ -453,7 +453,7 @@ async def test_returned_to_sender_is_reshipped_under_a_new_waybill_once_a_person
     await track(worker, h, "returned_to_sender", after_hours=20)
     st = await until(h, lambda s: s.open_review() is not None)
     review = st.open_review()
-    assert review.kind == "transit" and review.features == ["RETURNED_TO_SENDER"] and st.status == S.SHIPPED
+    assert review.kind == "returned" and review.features == ["RETURNED_TO_SENDER"] and st.status == S.SHIPPED
     assert len([r for r in st.reviews if r.state == "open"]) == 1  # one task, not an alert and a reship task
     await decide(h, review.review_id, Decision.APPROVE, note="已与客户确认地址")
     st = await until(h, lambda s: "order.reshipped" in events(s))
@@ -463,6 +463,20 @@ async def test_returned_to_sender_is_reshipped_under_a_new_waybill_once_a_person
     waybills = httpx.get(f"{fakes['carriers']}/control/waybills").json()["items"]
     assert {w["order_id"] for w in waybills if w["order_id"].startswith(h.id)} == {h.id, f"{h.id}~RS2"}
     await deliver_and_finish(worker, h)
+
+
+async def test_returned_to_sender_and_not_reshipped_closes_the_order(worker, task_queue, fakes):
+    h = await start_order(worker.client, task_queue, payload(), POLICY)
+    st = await packed_and_waiting(worker, h)
+    await confirm(h, st)
+    await ship(worker, h)
+    await track(worker, h, "returned_to_sender", after_hours=20)
+    review = (await until(h, lambda s: s.open_review() is not None)).open_review()
+    assert review.kind == "returned"
+    await decide(h, review.review_id, Decision.REJECT, note="客户拒收, 走售后退款")
+    result = await h.result()
+    assert result.status == S.COMPLETED and "order.not_reshipped" in events(result)
+    assert not result.earlier_shipments and "包裹退回" in result.timeline[-1].reason
 
 
 # ---------------------------------------------------------------- 6. installation

@@ -80,6 +80,7 @@ async def test_new_address_on_redelivery_reroutes_and_other_changes_go_to_a_pers
     result = await h.result()
     assert result.status == S.COMPLETED
     assert sum(e.event == "channel.address_changed" for e in result.timeline) == 1
+    assert [r.state for r in result.reviews] == ["cancelled"]  # the follow-up closed with the order
 
 
 async def test_same_content_again_changes_nothing(worker, task_queue):

@@ -50,7 +50,7 @@ def test_every_kind_has_allowed_decisions():
     assert set(ALLOWED_DECISIONS) == set(ReviewKind)
     assert all(ALLOWED_DECISIONS[k] for k in ReviewKind)
     # a person can always stop an order held for them; transit/follow-up tasks hold nothing: acknowledge only
-    held = set(ReviewKind) - {ReviewKind.TRANSIT, ReviewKind.FOLLOW_UP}
+    held = set(ReviewKind) - {ReviewKind.TRANSIT, ReviewKind.FOLLOW_UP}  # RETURNED: approve = re-ship, reject = do not
     assert all(Decision.REJECT in ALLOWED_DECISIONS[k] for k in held)
     assert all(ALLOWED_DECISIONS[k] == {Decision.APPROVE} for k in set(ReviewKind) - held)
 

@@ -139,5 +139,6 @@ def test_merged_only_before_routing():
 
 
 def test_completed_only_at_the_end_of_the_configured_stages():
-    """routed (no fulfilment), packed (warehouse only, no shipping), delivered (the full path)."""
-    assert {a for a, b in ALLOWED if b is S.COMPLETED} == {S.ROUTED, S.PACKED, S.DELIVERED}
+    """routed (no fulfilment), packed (warehouse only, no shipping), delivered (the full path),
+    shipped (returned to us and not re-shipped)."""
+    assert {a for a, b in ALLOWED if b is S.COMPLETED} == {S.ROUTED, S.PACKED, S.SHIPPED, S.DELIVERED}

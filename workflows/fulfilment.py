@@ -142,7 +142,8 @@ class FulfilmentStages:
         if not await self._ship():
             return
         await self._track()
-        await self._aftersales_window()
+        if not self.state.status.terminal:  # returned and not re-shipped: completed already
+            await self._aftersales_window()
 
     # ---------------------------------------------------------------- supplier stock
 
@@ -612,9 +613,12 @@ class FulfilmentStages:
             await self._take_tracking()
             if sh.is_delivered:
                 break
-            if sh.is_final:  # returned to sender: a person has it re-shipped
-                sh = await self._reship(sh)
-                last_alert = None
+            if sh.is_final:  # returned to sender: a person decides whether it goes out again
+                again = await self._reship(sh)
+                if again is None:
+                    await self._transition(S.COMPLETED, "order.completed", reason="包裹退回且不再发货 returned, not re-shipped")
+                    return
+                sh, last_alert = again, None
                 continue
             deadline = sh.stalled_deadline(hours)
             if last_alert is not None and deadline is not None:
@@ -632,12 +636,17 @@ class FulfilmentStages:
                                reason=f"已签收 signed {sh.delivered_at.astimezone(CN_TZ):%m-%d %H:%M}" + (" (48小时内)" if within else " (超过48小时)"),
                                data={"signed_within_48h": within, "delivered_at": sh.delivered_at.isoformat()})
 
-    async def _reship(self, returned: Shipment) -> Shipment:
-        """The carrier brought the parcel back. A person checks with the customer; approving ships it
-        again under a new waybill (its own idempotency key). A refund instead is an aftersales case."""
+    async def _reship(self, returned: Shipment) -> Shipment | None:
+        """The carrier brought the parcel back. A person checks with the customer: approve ships it
+        again under a new waybill (its own idempotency key); reject does not (the order closes; a refund
+        is an aftersales case). None: not re-shipped."""
         wb = returned.waybill
-        await self._review(ReviewKind.TRANSIT, f"{wb.carrier} {wb.waybill_no} 包裹退回发件人 returned to sender: "
-                           "核实地址后批准=重新发货(新运单); 客户要退款请发起售后(仅退款)", ["RETURNED_TO_SENDER"], hold=False)
+        d = await self._review(ReviewKind.RETURNED, f"{wb.carrier} {wb.waybill_no} 包裹退回发件人 returned to sender: "
+                               "核实地址后批准=重新发货(新运单); 拒绝=不再发货(退款请发起售后)", ["RETURNED_TO_SENDER"],
+                               hold=False)
+        if d is not None and d.decision == Decision.REJECT:
+            self._event("order.not_reshipped", actor=d.reviewer, reason=d.note or "包裹退回, 不再发货")
+            return None
         self.state.earlier_shipments.append(returned)
         key = reship_key(self.state.order_id, len(self.state.earlier_shipments) + 1)
         new: Waybill = await workflow.execute_activity(
@@ -678,7 +687,7 @@ class FulfilmentStages:
 
         async def review() -> None:
             await self._review(ReviewKind.TRANSIT, alert.reason, [f"TRANSIT_{alert.kind.upper()}"], hold=False,
-                               obsolete=lambda: sh.is_delivered)
+                               obsolete=lambda: sh.is_delivered or self.state.shipment is not sh)
 
         t = asyncio.create_task(review())
         self._background.add(t)

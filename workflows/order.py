@@ -653,6 +653,11 @@ class OrderWorkflow(FulfilmentStages):
         except ValueError as exc:  # a bug in a stage: fail the task, not the order; fix and it resumes
             raise RuntimeError(str(exc)) from exc
         self._event(event, actor=actor, reason=reason, data=data)
+        if target.terminal:  # nobody needs to act on this order any more: no task stays open in the queue
+            for task in self.state.reviews:
+                if task.state == ReviewState.OPEN:
+                    task.state = ReviewState.CANCELLED
+                    task.note = task.note or f"订单已{target.value}, 任务关闭 closed with the order"
         self._upsert_search_attributes()
         if target in (S.REJECTED, S.CANCELLED) and self.state.coupon_redeemed and self.state.order:
             await workflow.execute_activity("release_coupon", CouponRequest(order=self.state.order), result_type=bool, **IO)

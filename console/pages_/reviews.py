@@ -15,7 +15,7 @@ from console.ui import DECISIONS, KINDS, WAREHOUSES, fmt_age, fmt_time
 TIMELINE = "pages_/timeline.py"
 BUTTONS = {"address": ["correct_address", "approve", "reject"], "routing": ["reroute", "reject"],
            "risk": ["approve", "reject", "reroute"], "stock": ["approve", "reroute", "reject"],
-           "transit": ["approve"], "follow_up": ["approve"]}
+           "transit": ["approve"], "follow_up": ["approve"], "returned": ["approve", "reject"]}
 
 
 def keep_reviewer() -> None:
