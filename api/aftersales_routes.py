@@ -173,3 +173,32 @@ async def qc(request: Request, case_id: str, body: QcIn, _r: str = Depends(requi
             raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
         raise
     return _labelled(st.model_dump(mode="json"))
+
+
+class ReceivedIn(BaseModel):
+    received_by: str = Field(min_length=1, max_length=64, description="who at the warehouse took the parcel in")
+    note: str = Field(default="", max_length=300)
+
+
+@router.post("/v1/aftersales/{case_id}/received", status_code=202)
+async def received(request: Request, case_id: str, body: ReceivedIn, _r: str = Depends(require("reviewer", "device"))):
+    """The warehouse took the returned parcel in without a carrier event (the customer brought it, or
+    the return waybill could not be made): the case moves on to QC (待质检)."""
+    from workflows.aftersales import ReturnReceipt
+
+    if not order_id_of_case(case_id):
+        raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
+    handle = _client(request).get_workflow_handle(case_id)
+    try:
+        st: AftersalesState = await handle.query("state", result_type=AftersalesState, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise HTTPException(503, f"case {case_id!r} cannot answer now: {exc.message}") from None
+        row = store.get_case(_engine(request), case_id)
+        if row is not None:
+            raise HTTPException(409, f"case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
+        raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
+    if st.status not in (CaseStatus.AWAITING_RETURN, CaseStatus.RETURN_IN_TRANSIT):
+        raise HTTPException(409, f"case {case_id!r} is {st.status.label} ({st.status.value}), not waiting for a parcel")
+    await handle.signal("return_received", ReturnReceipt(**body.model_dump()))
+    return {"case_id": case_id, "received": True}

@@ -172,3 +172,20 @@ async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     final = await handle.result()
     assert final.status == CaseStatus.COMPLETED and final.qc.note == "包装完好" and final.qc.inspector == "质检员老李"
+
+
+async def test_a_parcel_brought_in_by_the_customer_is_received_by_hand(api, worker):
+    url, *_ = api
+    handle, inp = await open_case(worker, "return", qty=1)
+    await until(handle, lambda s: s.status == CaseStatus.AWAITING_RETURN)
+    async with http(url, "dev") as c:
+        r = await c.post(f"/v1/aftersales/{inp.case_id}/received", json={"received_by": "仓库老王", "note": "客户自送"})
+        assert r.status_code == 202, r.text
+        st = await until(handle, lambda s: s.status == CaseStatus.QC_PENDING)
+        assert st.status == CaseStatus.QC_PENDING
+        again = await c.post(f"/v1/aftersales/{inp.case_id}/received", json={"received_by": "仓库老王"})
+        assert again.status_code == 409 and "not waiting for a parcel" in again.json()["detail"]
+        r = await c.post(f"/v1/aftersales/{inp.case_id}/qc", json={"passed": True, "inspector": "质检小李"})
+        assert r.status_code == 200
+        assert (await c.post("/v1/aftersales/nonsense/received", json={"received_by": "x"})).status_code == 404
+    assert (await handle.result()).status == CaseStatus.COMPLETED
