@@ -19,6 +19,7 @@ class ReviewKind(StrEnum):
     RISK = "risk"
     STOCK = "stock"  # short pick in the wave: re-pick after replenishment, another warehouse, or reject
     TRANSIT = "transit"  # no tracking event for too long: someone calls the carrier
+    CARRIER = "carrier"  # the carrier refused the e-waybill: try again, another carrier, or reject
     RETURNED = "returned"  # the carrier brought the parcel back: ship again, or not
     FOLLOW_UP = "follow_up"  # a partner could not do its part (e.g. no installation slot): someone arranges it
 
@@ -45,6 +46,7 @@ ALLOWED_DECISIONS: dict[ReviewKind, frozenset[Decision]] = {
     ReviewKind.TRANSIT: frozenset({Decision.APPROVE}),  # acknowledged: the parcel is being chased
     ReviewKind.FOLLOW_UP: frozenset({Decision.APPROVE}),  # acknowledged: arranged by hand
     ReviewKind.RETURNED: frozenset({Decision.APPROVE, Decision.REJECT}),  # re-ship / do not
+    ReviewKind.CARRIER: frozenset({Decision.APPROVE, Decision.REROUTE, Decision.REJECT}),  # retry / carrier / stop
 }
 
 
@@ -90,7 +92,10 @@ def validate_decision(task: ReviewTask | None, d: ReviewDecision) -> None:
     if d.decision not in ALLOWED_DECISIONS[task.kind]:
         allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
         raise InvalidDecision(f"{d.decision} is not a decision for a {task.kind} review; use one of: {allowed}")
-    if d.decision == Decision.REROUTE and not (d.warehouse and d.warehouse.strip()):
+    if d.decision == Decision.REROUTE and task.kind == ReviewKind.CARRIER:
+        if not (d.carrier and d.carrier.strip()):
+            raise InvalidDecision("reroute of a refused e-waybill needs the other carrier (SF, ZTO, JD, DEBANG)")
+    elif d.decision == Decision.REROUTE and not (d.warehouse and d.warehouse.strip()):
         raise InvalidDecision("reroute needs the target warehouse")
     if d.decision == Decision.CORRECT_ADDRESS and not (d.address and d.address.strip()):
         raise InvalidDecision("correct_address needs the corrected address text")

@@ -36,6 +36,7 @@ def decision(d: Decision, **kw) -> ReviewDecision:
     defaults = {"review_id": "rv-1", "reviewer": "alice"}
     if d is Decision.REROUTE:
         defaults["warehouse"] = "WH-HZ-01"
+        defaults["carrier"] = "SF"  # a refused e-waybill is rerouted to a carrier
     if d is Decision.CORRECT_ADDRESS:
         defaults["address"] = "浙江省杭州市西湖区文三路90号"
     return ReviewDecision(decision=d, **{**defaults, **kw})
@@ -171,3 +172,17 @@ def test_reviewer_required(reviewer):
 def test_unknown_decision_value_rejected_by_model():
     with pytest.raises(ValueError):
         ReviewDecision(review_id="rv-1", decision="escalate", reviewer="alice")
+
+
+def test_a_refused_waybill_is_retried_sent_by_another_carrier_or_stopped():
+    from datetime import datetime, timezone
+
+    from domain.review import InvalidDecision, ReviewDecision, ReviewKind, ReviewTask, validate_decision
+
+    task = ReviewTask(review_id="o~carrier-1", order_id="o", kind=ReviewKind.CARRIER, reason="ZTO 拒单: 超重",
+                      created_at=datetime.now(timezone.utc))
+    validate_decision(task, ReviewDecision(review_id=task.review_id, decision="approve", reviewer="调度"))
+    validate_decision(task, ReviewDecision(review_id=task.review_id, decision="reroute", reviewer="调度", carrier="DEBANG"))
+    with pytest.raises(InvalidDecision, match="needs the other carrier"):
+        validate_decision(task, ReviewDecision(review_id=task.review_id, decision="reroute", reviewer="调度",
+                                               warehouse="HZ-CLOUD"))

@@ -541,15 +541,18 @@ class FulfilmentStages:
             except (WaybillError, ActivityError) as exc:
                 cause = exc.cause if isinstance(exc, ActivityError) else exc
                 reason = f"电子面单失败 e-waybill failed: {getattr(cause, 'message', None) or cause}"
-                d = await self._review(ReviewKind.ROUTING, reason, ["WAYBILL_FAILED"])
+                d = await self._review(ReviewKind.CARRIER, reason, ["WAYBILL_FAILED"])
                 if d is None:
                     return False
                 if d.decision == Decision.REJECT:
                     await self._rejected_by(d, "面单失败驳回 rejected: no waybill")
                     return False
-                self.state.carrier = d.carrier or self.state.carrier
+                changed = d.decision == Decision.REROUTE and d.carrier and d.carrier != self.state.carrier
+                if changed:
+                    self.state.carrier = d.carrier
                 await self._transition(S.PACKED, "order.released_from_hold", actor=d.reviewer,
-                                       reason=f"改用承运商 {self.state.carrier} 重新下单")
+                                       reason=(f"改用承运商 {self.state.carrier} 重新下单" if changed
+                                               else f"{self.state.carrier} 重试下单 retry"))
         self.state.shipment = Shipment(waybill=wb, shipped_at=workflow.now())
         self.picked, self.picked_warehouse = [], None  # the goods left with the parcel
         if self.cancel_request is not None:  # came in while the waybill was being made: too late

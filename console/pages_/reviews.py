@@ -15,7 +15,8 @@ from console.ui import DECISIONS, KINDS, WAREHOUSES, fmt_age, fmt_time
 TIMELINE = "pages_/timeline.py"
 BUTTONS = {"address": ["correct_address", "approve", "reject"], "routing": ["reroute", "reject"],
            "risk": ["approve", "reject", "reroute"], "stock": ["approve", "reroute", "reject"],
-           "transit": ["approve"], "follow_up": ["approve"], "returned": ["approve", "reject"]}
+           "transit": ["approve"], "follow_up": ["approve"], "returned": ["approve", "reject"],
+           "carrier": ["approve", "reroute", "reject"]}
 
 
 def keep_reviewer() -> None:
