@@ -83,7 +83,8 @@ def flags_text(flags: list[str] | None) -> str:
 def stale(order: dict[str, Any], hours: int = 24) -> bool:
     """An open order nobody touched for a day: the small-team rule 'untouched 24 h turns red'."""
     at = parse_time(order.get("updated_at"))
-    return bool(at) and order.get("status") not in TERMINAL and datetime.now(timezone.utc) - at > timedelta(hours=hours)
+    quiet = TERMINAL | {"delivered"}  # a delivered order waiting out its aftersales window needs nobody
+    return bool(at) and order.get("status") not in quiet and datetime.now(timezone.utc) - at > timedelta(hours=hours)
 
 
 def event_text(event: str) -> str:

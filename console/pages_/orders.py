@@ -68,12 +68,14 @@ rows = [
         "标记": "、".join(filter(None, ["🔴 超24小时未处理" if stale(o) else "", flags_text(o.get("flags"))])),
         "仓库": o.get("warehouse") or "",
         "承运商": o.get("carrier") or "",
+        "运单号": o.get("waybill_no") or "",
+        "签收": fmt_time(o.get("delivered_at")) if o.get("delivered_at") else "",
         "并入": o.get("merged_into") or "",
         "更新时间": fmt_time(o.get("updated_at")),
     }
     for o in items
 ]
-for col in ("仓库", "承运商", "并入"):  # shown only when some order on this page has one
+for col in ("仓库", "承运商", "运单号", "签收", "并入"):  # shown only when some order on this page has one
     if not any(r[col] for r in rows):
         for r in rows:
             del r[col]
