@@ -461,7 +461,7 @@ class OrderWorkflow(FulfilmentStages):
         self._notify(task, escalated=False)
 
         decided = lambda: (task.review_id in self.decisions or self.cancel_request is not None  # noqa: E731
-                           or (obsolete is not None and obsolete()))
+                           or (obsolete is not None and obsolete()) or task.state != ReviewState.OPEN)
         escalation = timedelta(seconds=self.policy.review_escalation_seconds)
         red = timedelta(seconds=max(0, self.policy.review_red_seconds - self.policy.review_escalation_seconds))
         try:
@@ -479,6 +479,8 @@ class OrderWorkflow(FulfilmentStages):
                 await self._project()
                 await workflow.wait_condition(decided)
 
+        if task.state != ReviewState.OPEN and task.review_id not in self.decisions:
+            return None  # closed from outside (the order moved on or ended): nothing to decide or escalate
         if self.cancel_request is not None and task.review_id not in self.decisions and hold:
             task.state = ReviewState.CANCELLED
             await self._cancel()
