@@ -138,7 +138,8 @@ def reconciliation_workbook(result: ReconciliationResult) -> bytes:
 def run_reconciliation(engine: Engine, day: date, workflow_id: str) -> ReconciliationResult:
     settlements, receipts = metrics.statements_day(engine, day)
     ours, ledger = metrics.finance_day(engine, day, {s.coupon_code for s in settlements if s.coupon_code})
-    result = reconcile(day.isoformat(), ours, settlements, receipts, ledger)
+    refunds, refund_lines = metrics.refunds_for_day(engine, day)
+    result = reconcile(day.isoformat(), ours, settlements, receipts, ledger, refunds, refund_lines)
     metrics.save_run(
         engine, day, workflow_id, result.summary(), [d.model_dump(mode="json") for d in result.differences],
         reconciliation_workbook(result),
@@ -206,6 +207,15 @@ class FinanceActivities:
                 }
                 items.append((ln["settlement_no"], payload["order_id"], payload))
             n += metrics.store_statements(self.engine, date.fromisoformat(req.day), f"channel:{ch}", items)
+            refunds = [
+                (r["refund_no"], order_id_for(ch, r["channel_order_id"]), {
+                    "refund_no": r["refund_no"], "case_id": r.get("case_id"), "channel": ch,
+                    "order_id": order_id_for(ch, r["channel_order_id"]), "amount_fen": to_fen(r["amount"]),
+                })
+                for r in body.get("refunds", [])
+            ]
+            if refunds:
+                n += metrics.store_statements(self.engine, date.fromisoformat(req.day), f"refund:{ch}", refunds)
         return n
 
     @activity.defn(name="fetch_erp_receipts")

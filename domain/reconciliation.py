@@ -19,7 +19,13 @@ amount_mismatch          any other difference in the amount
 coupon_redeemed_twice    one coupon code redeemed by more than one order (ledger or statement)
 coupon_not_in_ledger     the order took a coupon discount the coupon ledger never recorded
                          (the "2.37 million" failure: redemptions that never reached finance)
+refund_not_deducted      an aftersales case refunded the customer; the channel's statement has no
+                         refund line for it (the channel still paid us the money)
+unmatched_refund         the channel deducted a refund no aftersales case of ours recorded
+refund_mismatch          both sides have the refund, with different amounts
 =======================  ==========================================================================
+
+Refunds are money going back: they count negatively on both sides of the channel identity.
 
 The identity the tests hold it to: for each source (``channel``, ``erp``),
 ``ours_total − their_total == Σ amount_fen of that source's differences``. Coupon findings are
@@ -44,6 +50,9 @@ class DiffClass(StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"
     COUPON_REDEEMED_TWICE = "coupon_redeemed_twice"
     COUPON_NOT_IN_LEDGER = "coupon_not_in_ledger"
+    REFUND_NOT_DEDUCTED = "refund_not_deducted"
+    UNMATCHED_REFUND = "unmatched_refund"
+    REFUND_MISMATCH = "refund_mismatch"
 
 
 LABELS: dict[DiffClass, str] = {
@@ -55,6 +64,9 @@ LABELS: dict[DiffClass, str] = {
     DiffClass.AMOUNT_MISMATCH: "金额不符",
     DiffClass.COUPON_REDEEMED_TWICE: "优惠券重复核销",
     DiffClass.COUPON_NOT_IN_LEDGER: "优惠券未入台账",
+    DiffClass.REFUND_NOT_DEDUCTED: "渠道未扣退款",
+    DiffClass.UNMATCHED_REFUND: "无对应售后的退款",
+    DiffClass.REFUND_MISMATCH: "退款金额不符",
 }
 
 # channels that send settlement statements; ERP and manual orders settle through the ERP only
@@ -92,6 +104,25 @@ class Receipt(BaseModel):
     receipt_no: str
     amount_fen: int
     freight_fen: int = 0
+
+
+class OurRefund(BaseModel):
+    """A refund an aftersales case recorded that day (money back to the customer)."""
+
+    case_id: str
+    order_id: str
+    channel: str
+    amount_fen: int
+
+
+class RefundLine(BaseModel):
+    """A refund deducted in a channel's statement."""
+
+    refund_no: str
+    case_id: str | None = None  # the channel's reference to our case, when it carries one
+    order_id: str
+    channel: str
+    amount_fen: int
 
 
 class LedgerEntry(BaseModel):
@@ -195,6 +226,8 @@ def reconcile(
     settlements: Iterable[Settlement],
     receipts: Iterable[Receipt],
     ledger: Iterable[LedgerEntry],
+    refunds: Iterable[OurRefund] = (),
+    refund_lines: Iterable[RefundLine] = (),
 ) -> ReconciliationResult:
     """Compare the three sides of one day; every money difference is classified exactly once per
     source, so the totals reconcile to the fen."""
@@ -285,12 +318,45 @@ def reconcile(
                 detail=f"优惠券 {code} 已被 {first} 核销, 又用于 {oid} (共 {len(by_order)} 单)",
             ))
 
+    # ---- refunds (channel statements only): matched by our case id, else by order id
+    our_refunds = [r for r in refunds if r.channel in SETTLING_CHANNELS]
+    their_refunds = list(refund_lines)
+    by_case = {ln.case_id: ln for ln in their_refunds if ln.case_id}
+    by_order: dict[str, list[RefundLine]] = defaultdict(list)
+    for ln in their_refunds:
+        if not ln.case_id:
+            by_order[ln.order_id].append(ln)
+    matched: set[str] = set()
+    for r in our_refunds:
+        ln = by_case.get(r.case_id) or next((x for x in by_order.get(r.order_id, []) if x.refund_no not in matched), None)
+        if ln is None:
+            diffs.append(Difference(
+                cls=DiffClass.REFUND_NOT_DEDUCTED, source="channel", order_id=r.order_id, amount_fen=-r.amount_fen,
+                ours_fen=-r.amount_fen, theirs_fen=None,
+                detail=f"售后 {r.case_id} 已退款 {_yuan(r.amount_fen)} 元, {r.channel} 结算单未扣 refund not in the statement",
+            ))
+            continue
+        matched.add(ln.refund_no)
+        if ln.amount_fen != r.amount_fen:
+            diffs.append(Difference(
+                cls=DiffClass.REFUND_MISMATCH, source="channel", order_id=r.order_id,
+                amount_fen=ln.amount_fen - r.amount_fen, ours_fen=-r.amount_fen, theirs_fen=-ln.amount_fen,
+                detail=f"售后 {r.case_id} 退款 我方 {_yuan(r.amount_fen)} 元 ≠ {r.channel} {_yuan(ln.amount_fen)} 元",
+            ))
+    for ln in their_refunds:
+        if ln.refund_no not in matched:
+            diffs.append(Difference(
+                cls=DiffClass.UNMATCHED_REFUND, source="channel", order_id=ln.order_id, amount_fen=ln.amount_fen,
+                ours_fen=None, theirs_fen=-ln.amount_fen,
+                detail=f"{ln.channel} 退款 {ln.refund_no} {_yuan(ln.amount_fen)} 元, 无我方售后记录 no aftersales case of ours",
+            ))
+
     diffs.sort(key=lambda d: d.key)
     channel_orders = [o for o in ours_by_id.values() if o.channel in SETTLING_CHANNELS]
     totals = Totals(
         ours_fen=sum(o.paid_fen for o in ours_by_id.values()),
-        ours_channel_fen=sum(o.paid_fen for o in channel_orders),
-        channel_fen=sum(s.paid_fen for s in settlements),
+        ours_channel_fen=sum(o.paid_fen for o in channel_orders) - sum(r.amount_fen for r in our_refunds),
+        channel_fen=sum(s.paid_fen for s in settlements) - sum(ln.amount_fen for ln in their_refunds),
         erp_fen=sum(r.amount_fen for r in receipts),
         channel_diff_fen=sum(d.amount_fen for d in diffs if d.source == "channel"),
         erp_diff_fen=sum(d.amount_fen for d in diffs if d.source == "erp"),

@@ -89,8 +89,20 @@ def _ref(prefix: str, day: str, key: str) -> str:
     return f"{prefix}{day.replace('-', '')}-{hashlib.sha1(key.encode()).hexdigest()[:10].upper()}"
 
 
+class FakeRefund(BaseModel):
+    """A refund the channel deducted from the day's settlement (a refund line of the statement)."""
+
+    refund_no: str
+    case_id: str | None = None
+    channel: str
+    channel_order_id: str
+    amount: Decimal
+
+
 class SettlementState:
-    def __init__(self, source: Callable[[str], list[FakeOrder]] | None, auto_inject: bool):
+    def __init__(self, source: Callable[[str], list[FakeOrder]] | None, auto_inject: bool,
+                 refunds_source: Callable[[str], list[FakeRefund]] | None = None):
+        self.refunds_source = refunds_source
         self.source = source
         self.auto_inject = auto_inject
         self.orders: dict[str, list[FakeOrder]] = {}
@@ -191,9 +203,10 @@ def statements(orders: list[FakeOrder], discrepancies: list[DiscrepancyIn], day:
     return channel_lines, receipts
 
 
-def create_app(source: Callable[[str], list[FakeOrder]] | None = None, auto_inject: bool = False) -> FastAPI:
+def create_app(source: Callable[[str], list[FakeOrder]] | None = None, auto_inject: bool = False,
+               refunds_source: Callable[[str], list[FakeRefund]] | None = None) -> FastAPI:
     app = FastAPI(title="fake channel settlements + ERP receipts")
-    state = SettlementState(source, auto_inject)
+    state = SettlementState(source, auto_inject, refunds_source)
     app.state.settlement = state
 
     def build(day: str):
@@ -207,7 +220,10 @@ def create_app(source: Callable[[str], list[FakeOrder]] | None = None, auto_inje
     @app.get("/channels/{channel}/settlements")
     def settlements(channel: str, day: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}$")):
         lines, _ = build(day)
-        return {"channel": channel, "day": day, "lines": lines.get(channel, [])}
+        refunds = [{"refund_no": r.refund_no, "case_id": r.case_id, "channel_order_id": r.channel_order_id,
+                    "amount": str(r.amount)}
+                   for r in (state.refunds_source(day) if state.refunds_source else []) if r.channel == channel]
+        return {"channel": channel, "day": day, "lines": lines.get(channel, []), "refunds": refunds}
 
     @app.get("/erp/receipts")
     def receipts(day: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}$")):
@@ -278,8 +294,33 @@ def read_model_source(db_url: str) -> Callable[[str], list[FakeOrder]]:
     return source
 
 
+def read_model_refunds(db_url: str) -> Callable[[str], list[FakeRefund]]:
+    """The channel's refund lines of a day: the refunds our aftersales cases recorded that day."""
+
+    def source(day: str) -> list[FakeRefund]:
+        from sqlalchemy import select
+
+        from store.aftersales import refunds_day
+        from store.db import engine_for
+        from store.schema import orders
+
+        engine = engine_for(db_url)
+        rows = refunds_day(engine, day)
+        if not rows:
+            return []
+        with engine.connect() as conn:
+            coid = dict(conn.execute(select(orders.c.order_id, orders.c.channel_order_id)
+                                     .where(orders.c.order_id.in_([r["order_id"] for r in rows]))).all())
+        return [FakeRefund(refund_no=f"TK{r['refund_no']}", case_id=r["case_id"], channel=r["channel"],
+                           channel_order_id=coid.get(r["order_id"], r["order_id"]),
+                           amount=Decimal(r["amount_fen"]) / 100) for r in rows]
+
+    return source
+
+
 def create_app_from_env() -> FastAPI:
     """The embedded stack's fake: mirrors the read model, with realistic discrepancies injected."""
     from zhongshu.settings import get_settings
 
-    return create_app(read_model_source(get_settings().db_url), auto_inject=True)
+    url = get_settings().db_url
+    return create_app(read_model_source(url), auto_inject=True, refunds_source=read_model_refunds(url))

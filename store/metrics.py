@@ -38,7 +38,7 @@ from domain.health import (
     percentile,
     region_of,
 )
-from domain.reconciliation import LedgerEntry, OurOrder, Receipt, Settlement
+from domain.reconciliation import LedgerEntry, OurOrder, OurRefund, Receipt, RefundLine, Settlement
 from store.db import is_postgres
 from store.schema import (
     coupon_redemptions,
@@ -543,6 +543,18 @@ def statements_day(engine: Engine, day: date) -> tuple[list[Settlement], list[Re
     settlements = [Settlement(**r.payload) for r in rows if r.source.startswith("channel:")]
     receipts = [Receipt(**r.payload) for r in rows if r.source == "erp"]
     return settlements, receipts
+
+
+def refunds_for_day(engine: Engine, day: date) -> tuple[list[OurRefund], list[RefundLine]]:
+    """Our aftersales refunds of the day and the channels' refund lines fetched for it."""
+    from store.aftersales import refunds_day
+
+    ours = [OurRefund(case_id=r["case_id"], order_id=r["order_id"], channel=r["channel"], amount_fen=r["amount_fen"])
+            for r in refunds_day(engine, day.isoformat())]
+    with engine.connect() as conn:
+        rows = conn.execute(select(finance_statements).where(
+            finance_statements.c.day == day.isoformat(), finance_statements.c.source.like("refund:%"))).all()
+    return ours, [RefundLine(**r.payload) for r in rows]
 
 
 def save_run(engine: Engine, day: date, workflow_id: str, summary: dict, differences: list[dict], workbook: bytes) -> None:

@@ -276,3 +276,66 @@ def test_the_fake_channel_settles_what_we_recorded_at_release_not_only_completed
     statement = read_model_source(db_url)(day.isoformat())
     assert [o.order_id for o in statement] == [sub.order_id] and statement[0].paid == Decimal("536.00")
     assert metrics.completed_orders(engine, day) == []  # not completed yet, and still settled
+
+
+def test_refunds_reconcile_against_the_channels_refund_lines_to_the_fen():
+    from domain.reconciliation import OurRefund, RefundLine
+
+    ours = [OurOrder(order_id="order-tmall-A", channel="tmall", goods_fen=53600, paid_fen=53600)]
+    settlements = [Settlement(order_id="order-tmall-A", channel="tmall", paid_fen=53600)]
+    receipts = [Receipt(order_id="order-tmall-A", receipt_no="R1", amount_fen=53600)]
+    refunds = [OurRefund(case_id="order-tmall-A~AS1", order_id="order-tmall-A", channel="tmall", amount_fen=26800),
+               OurRefund(case_id="order-tmall-B~AS1", order_id="order-tmall-B", channel="tmall", amount_fen=9900),
+               OurRefund(case_id="order-tmall-C~AS1", order_id="order-tmall-C", channel="tmall", amount_fen=5000)]
+    lines = [RefundLine(refund_no="TK1", case_id="order-tmall-A~AS1", order_id="order-tmall-A", channel="tmall", amount_fen=26800),
+             RefundLine(refund_no="TK2", order_id="order-tmall-C", channel="tmall", amount_fen=4000),  # matched by order
+             RefundLine(refund_no="TK3", order_id="order-tmall-X", channel="tmall", amount_fen=1200)]
+    result = reconcile("2026-11-27", ours, settlements, receipts, [], refunds, lines)
+    got = {(d.cls, d.order_id): d.amount_fen for d in result.differences}
+    assert got == {(DiffClass.REFUND_NOT_DEDUCTED, "order-tmall-B"): -9900,
+                   (DiffClass.REFUND_MISMATCH, "order-tmall-C"): -1000,
+                   (DiffClass.UNMATCHED_REFUND, "order-tmall-X"): 1200}
+    assert result.totals.channel_reconciles and result.totals.erp_reconciles
+    assert result.summary()["classes"]["refund_not_deducted"]["label"] == "渠道未扣退款"
+
+
+def test_a_recorded_refund_appears_in_the_channel_statement_and_reconciles(db_url):
+    """Aftersales refund → the (fake) channel deducts it → fetched as a refund line → matched; a refund
+    the channel never deducts is a difference of its own."""
+    from datetime import datetime, timezone
+
+    from activities.finance import run_reconciliation
+    from domain.order import OrderSubmission
+    from domain.state import OrderState
+    from domain.status import OrderStatus
+    from domain.warehouse import CN_TZ
+    from fakes.settlement import read_model_refunds
+    from store import read_model
+    from store.aftersales import record_refund
+    from store.db import engine_for, migrate
+    from tests.support import order_payload
+
+    migrate(db_url)
+    engine = engine_for(db_url)
+    now = datetime.now(timezone.utc)
+    day = now.astimezone(CN_TZ).date()
+    sub = OrderSubmission.model_validate(order_payload(channel="tmall"))
+    read_model.project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.DELIVERED, submission=sub,
+                                                created_at=now, updated_at=now))
+    record_refund(engine, case_id=f"{sub.order_id}~AS1", order_id=sub.order_id, channel="tmall", amount_fen=26800,
+                  lines=[{"sku": "BOSCH-BP-COROLLA18", "quantity": 1}], reason="刹车片异响", refunded_at=now)
+    server = serve_in_thread(settlement_app(refunds_source=read_model_refunds(db_url)))
+    try:
+        acts = FinanceActivities(engine, server.url)
+        acts.fetch_channel_settlements(DayRequest(day=day.isoformat()))
+        result = run_reconciliation(engine, day, "test")
+        assert not [d for d in result.differences if d.cls.value.startswith("refund") or d.cls.value == "unmatched_refund"]
+        assert result.totals.channel_reconciles
+    finally:
+        server.stop()
+    # the channel never deducted this one
+    record_refund(engine, case_id=f"{sub.order_id}~AS2", order_id=sub.order_id, channel="tmall", amount_fen=1000,
+                  lines=[], reason="少发", refunded_at=now)
+    result = run_reconciliation(engine, day, "test")  # the statement fetched before knows only AS1
+    missing = [d for d in result.differences if d.cls == DiffClass.REFUND_NOT_DEDUCTED]
+    assert [(d.order_id, d.amount_fen) for d in missing] == [(sub.order_id, -1000)] and result.totals.channel_reconciles
