@@ -54,3 +54,36 @@ async def test_order_is_pushed_to_the_erp_and_survives_an_outage(ts_env, task_qu
     saved = httpx.get(f"{erp_server.url}/_control/saved").json()["items"]
     assert len([s for s in saved if s["order_id"] == result.order_id]) == 1  # retries never made a second bill
     await keep_history(h, "erp_push_after_outage")
+
+
+async def test_an_erp_outage_never_holds_the_warehouse(ts_env, task_queue, sqlite_session_url, erp_server, tmp_path):
+    """With fulfilment on, the order goes through its stages while the ERP is down; only `completed`
+    waits for the push (completed means the ERP has the order too)."""
+    from domain.policy import FulfilmentPolicy, OrderPolicy
+
+    engine = engine_for(sqlite_session_url)
+    risk_data.seed_defaults(engine)
+    settings = Settings(var_dir=tmp_path, database_url=sqlite_session_url, erp_url=erp_server.url,
+                        erp_app_id=fake_erp.CLIENT_ID, erp_app_secret=fake_erp.CLIENT_SECRET)
+    state = erp_server._server.config.app.state.erp
+    state.down = True
+    policy = OrderPolicy(fulfilment=FulfilmentPolicy(warehouse=False, confirm_address=False, ship=False))
+    try:
+        async with Worker(
+            ts_env.client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            activities=[*activities_for(engine, "", settlement_url=""), *ChannelActivities(engine, settings).all()],
+            activity_executor=ThreadPoolExecutor(8),
+        ):
+            payload = order_payload()  # 30 minutes old: released at once
+            h = await start_order(ts_env.client, task_queue, payload, policy)
+            st = await until(h, lambda s: s.status == OrderStatus.PACKED)  # past the warehouse, ERP still down
+            assert st.erp_doc_no is None
+            state.down = False
+            result = await h.result()
+        assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
+        events = [e.event for e in result.timeline]
+        assert events.index("order.packed") < events.index("erp.pushed") < events.index("order.completed")
+    finally:
+        state.down = False
