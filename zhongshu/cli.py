@@ -229,9 +229,10 @@ app.add_typer(import_app, name="import")
 
 @channels_app.command("add")
 def channels_add(
-    channel: str = typer.Argument(..., help="tmall | taobao | erp | miniprogram"),
+    channel: str = typer.Argument(..., help="tmall | taobao | erp | douyin | miniprogram"),
     account_id: str = typer.Option("", help="account id (tmall/taobao/erp); default: the channel name"),
-    url: str = typer.Option("", help="the channel's API base (TOP: …/router/rest; ERP: the WebAPI base)"),
+    url: str = typer.Option("", help="the channel's API base (TOP: …/router/rest; ERP: the WebAPI base; "
+                                    "Douyin: the shop open API, for ids-only pushes)"),
     app_key: str = typer.Option("", help="app key / ERP client id / OAuth2 client id (miniprogram)"),
     secret: str = typer.Option(..., prompt=True, hide_input=True, help="app secret / client secret"),
     start_sync: bool = typer.Option(True, help="tmall/taobao: start the account's ChannelSyncWorkflow"),
@@ -249,8 +250,8 @@ def channels_add(
         create_oauth_client(engine, app_key or "miniprogram", secret, ttl_seconds=token_ttl or s.oauth_token_ttl_seconds)
         console.print(f"OAuth2 client {app_key or 'miniprogram'!r} can now get tokens at {s.api_base_url}/v1/oauth/token")
         return
-    if channel not in ("tmall", "taobao", "erp") or not url:
-        console.print("[red]tmall/taobao/erp need --url[/red]" if url == "" else f"[red]unknown channel {channel!r}[/red]")
+    if channel not in ("tmall", "taobao", "erp", "douyin") or not url:
+        console.print("[red]tmall/taobao/erp/douyin need --url[/red]" if url == "" else f"[red]unknown channel {channel!r}[/red]")
         raise typer.Exit(1)
     acc = ChannelAccount(account_id=account_id or channel, channel=channel, base_url=url, app_key=app_key, app_secret=secret)
     save_account(engine, acc)
