@@ -23,8 +23,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
-    func,
     select,
 )
 

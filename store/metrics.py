@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import DateTime, Engine, Float, and_, cast, delete, func, literal_column, select
+from sqlalchemy import DateTime, Engine, Float, cast, delete, func, literal_column, select
 
 from domain.allocation import OrderAllocation
 from domain.health import (
