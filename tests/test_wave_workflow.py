@@ -3,7 +3,7 @@ claim and confirm picks, short picks and QC failures raise exceptions (read mode
 learn by the ``wave_done`` signal, cancelled picks go back on the shelf, continue-as-new carries the
 state, and every history replays.
 
-``WaveTestOrder`` stands in for OrderWorkflow's warehouse stage: it calls the ``join_wave``
+``WaveTestOrder`` (the benchmark's ``BenchOrder``) stands in for OrderWorkflow's warehouse stage: it calls the ``join_wave``
 activity (signal-with-start of ``wave-{warehouse}``) and waits durably for ``wave_done`` — exactly
 what the order workflow does once integrated.
 """
@@ -23,10 +23,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
 
     from activities import warehouse as wh
-    from activities.warehouse import JoinWave, WarehouseActivities
+    from activities.warehouse import WarehouseActivities
     from domain.warehouse import (
         CN_TZ,
         DeviceException,
@@ -37,35 +36,16 @@ with workflow.unsafe.imports_passed_through():
         TaskClaim,
         TaskKind,
         TaskState,
-        WaveDone,
         WaveLine,
         WaveOrder,
         WavePolicy,
     )
-    from workflows.wave import WaveInput, WaveSummary, WaveWorkflow
+    from workflows.wave import WaveSummary, WaveWorkflow
+    from zhongshu.bench_waves import BenchOrder, BenchOrderInput
 
 
-class StubInput(BaseModel):
-    order: WaveOrder
-    policy: WavePolicy
-
-
-@workflow.defn(name="WaveTestOrder")
-class WaveTestOrder:
-    def __init__(self) -> None:
-        self.done: WaveDone | None = None
-
-    @workflow.run
-    async def run(self, inp: StubInput) -> WaveDone:
-        await workflow.execute_activity("join_wave", JoinWave(order=inp.order, policy=inp.policy),
-                                        start_to_close_timeout=timedelta(seconds=30))
-        await workflow.wait_condition(lambda: self.done is not None)
-        assert self.done is not None
-        return self.done
-
-    @workflow.signal(name="wave_done")
-    def wave_done(self, d: WaveDone) -> None:
-        self.done = d
+# what OrderWorkflow's warehouse stage does, and nothing else: the same stand-in the waves benchmark uses
+WaveTestOrder, StubInput = BenchOrder, BenchOrderInput
 
 
 STOCK = [

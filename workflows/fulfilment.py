@@ -53,7 +53,6 @@ PARTNER = dict(  # carriers, suppliers, technicians: down for a while delays the
 )
 BEST_EFFORT = dict(start_to_close_timeout=timedelta(seconds=15),
                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5))
-BEFORE_DISPATCH = frozenset({S.ROUTED, S.PICKING, S.PACKED, S.HELD, S.VALIDATED, S.RECEIVED})
 AFTER_DISPATCH = frozenset({S.SHIPPED, S.DELIVERED, S.COMPLETED})
 
 
@@ -688,13 +687,8 @@ class FulfilmentStages:
         self._event("tracking.stalled" if alert.kind == "stalled" else "tracking.problem", reason=alert.reason,
                     data={"kind": alert.kind})
 
-        async def review() -> None:
-            await self._review(ReviewKind.TRANSIT, alert.reason, [f"TRANSIT_{alert.kind.upper()}"], hold=False,
-                               obsolete=lambda: sh.is_delivered or self.state.shipment is not sh)
-
-        t = asyncio.create_task(review())
-        self._background.add(t)
-        t.add_done_callback(self._background.discard)
+        self._review_in_background(ReviewKind.TRANSIT, alert.reason, [f"TRANSIT_{alert.kind.upper()}"],
+                                   obsolete=lambda: sh.is_delivered or self.state.shipment is not sh)
 
     @workflow.signal(name="tracking_event")
     def on_tracking_event(self, ev: TrackingEvent) -> None:

@@ -573,9 +573,14 @@ class OrderWorkflow(FulfilmentStages):
                 self._review_in_background(ReviewKind.FOLLOW_UP, f"渠道重推订单有变更, 请人工核对 {text}", ["CHANNEL_CHANGED"])
         await self._project()
 
-    def _review_in_background(self, kind: ReviewKind, reason: str, features: list[str]) -> None:
+    def _review_in_background(self, kind: ReviewKind, reason: str, features: list[str], *,
+                              obsolete: Callable[[], bool] | None = None) -> None:
         """A task for a person that does not hold the order."""
-        t = asyncio.create_task(self._review(kind, reason, features, hold=False))
+        self._beside(self._review(kind, reason, features, hold=False, obsolete=obsolete))
+
+    def _beside(self, coro: Awaitable[Any]) -> None:
+        """Run beside the order's own progress (kept referenced until it ends)."""
+        t = asyncio.create_task(coro)
         self._background.add(t)
         t.add_done_callback(self._background.discard)
 
@@ -619,9 +624,7 @@ class OrderWorkflow(FulfilmentStages):
             except Exception as exc:  # noqa: BLE001 - a lost notification must not fail the order
                 self._event("notify.failed", reason=str(exc)[:300], data={"review_id": task.review_id})
 
-        background = asyncio.create_task(send())
-        self._background.add(background)
-        background.add_done_callback(self._background.discard)
+        self._beside(send())
 
     def _has_event(self, name: str) -> bool:
         return any(e.event == name for e in self.state.timeline)
