@@ -375,6 +375,7 @@ def device(
 ) -> None:
     """Run the device worker for one barcode scanner in serial pass-through mode."""
     _logging()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # an idle device asks for work every 2 s: not news
     from devices.worker import run_device
 
     s = get_settings()
