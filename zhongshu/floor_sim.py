@@ -69,12 +69,9 @@ class Floor:
                 if r.status_code != 200:
                     break
                 t = r.json()
-                if t.get("state") == "qc_pending":
-                    self.api.post(f"/v1/warehouse/{w}/tasks/{t['task_id']}/qc", json={"passed": True, "inspector": "模拟质检员"})
-                    continue
                 r = self.api.post(f"/v1/warehouse/{w}/tasks/{t['task_id']}/confirm",
                                   json={"picked_qty": t["quantity"], "device_id": f"SIM-{w}", "picker": "模拟拣货员"})
-                if r.status_code == 200 and r.json().get("state") == "qc_pending":
+                if r.status_code == 200 and r.json().get("state") == "qc_pending":  # categories checked before packing
                     self.api.post(f"/v1/warehouse/{w}/tasks/{t['task_id']}/qc", json={"passed": True, "inspector": "模拟质检员"})
                 self.picked += 1
         if time.monotonic() - self.last_close > CLOSE_WAVES_EVERY:
