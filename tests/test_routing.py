@@ -49,7 +49,7 @@ def test_r1_not_below_2000():
 
 def test_r1_only_in_xihu():
     assert where(route(RULES, order(YUHANG, line("5000"))))[0] == "R3"
-    assert where(route(RULES, order("江西省/南昌市/西湖区", line("5000"))))[0] == "R5"  # same name, other city
+    assert where(route(RULES, order("江西省/南昌市/西湖区", line("5000"))))[0] == "R3"  # same name, other city: 华东 only
 
 
 # ---- rule 2: 萧山区 and a line with unit price > 500 of category 发动机总成 → HZ-DIRECT
@@ -80,17 +80,19 @@ def test_r2_only_in_xiaoshan():
 # ---- rules 3 and 4: regions to cloud warehouses; rule 5: the rest to review
 
 
-@pytest.mark.parametrize("place", ["浙江省/宁波市/鄞州区", "江苏省/南京市/鼓楼区", "上海市/上海市/浦东新区", "安徽省/合肥市/蜀山区"])
+@pytest.mark.parametrize("place", ["浙江省/宁波市/鄞州区", "江苏省/南京市/鼓楼区", "上海市/上海市/浦东新区", "安徽省/合肥市/蜀山区",
+                                   "福建省/厦门市/思明区", "江西省/南昌市/红谷滩区", "山东省/济南市/历下区"])
 def test_r3_east_china_to_hangzhou_cloud(place):
+    """华东 as the national division has it (domain/regions.py): 山东, 江西 and 福建 included."""
     assert where(route(RULES, order(place))) == ("R3", "HZ-CLOUD", "cloud")
 
 
-@pytest.mark.parametrize("place", ["广东省/广州市/天河区", "福建省/厦门市/思明区", "广西壮族自治区/南宁市/青秀区", "海南省/海口市/美兰区"])
+@pytest.mark.parametrize("place", ["广东省/广州市/天河区", "广东省/东莞市/长安镇", "广西壮族自治区/南宁市/青秀区", "海南省/海口市/美兰区"])
 def test_r4_south_china_to_guangzhou_cloud(place):
     assert where(route(RULES, order(place))) == ("R4", "GZ-CLOUD", "cloud")
 
 
-@pytest.mark.parametrize("place", ["北京市/北京市/朝阳区", "四川省/成都市/武侯区", "山东省/济南市/历下区"])
+@pytest.mark.parametrize("place", ["北京市/北京市/朝阳区", "四川省/成都市/武侯区", "湖北省/武汉市/洪山区"])
 def test_r5_everything_else_to_review(place):
     d = route(RULES, order(place, line("9999")))
     assert not d.matched and d.needs_review

@@ -64,7 +64,7 @@ def test_columns_found_by_id_not_position_and_lists_accept_chinese_commas():
     def edit(wb):
         ws = wb[SHEET_RULES]
         ws.move_range("C1:C20", cols=20)  # provinces column moved to the far right
-        ws["W7"] = "浙江省，江苏省、上海市 安徽省"  # R3's provinces, mixed separators
+        ws["W5"] = "浙江省，江苏省、上海市 安徽省"  # R3's provinces (row 5), mixed separators
     rs = parse_workbook(edited(edit))
     r3 = next(r for r in rs.warehouse_rules if r.rule_id == "R3")
     assert r3.provinces == ["浙江省", "江苏省", "上海市", "安徽省"]

@@ -255,7 +255,8 @@ RULE_CASES = {
     "R3-shanghai": ("上海市浦东新区世纪大道100号", [brake_pads()], "HZ-CLOUD", "R3"),
     "R3-anhui": ("安徽省合肥市蜀山区长江西路200号", [brake_pads()], "HZ-CLOUD", "R3"),
     "R4-guangdong": ("广东省广州市天河区天河路385号", [brake_pads()], "GZ-CLOUD", "R4"),
-    "R4-fujian": ("福建省厦门市思明区鹭江道8号", [brake_pads()], "GZ-CLOUD", "R4"),
+    "R3-fujian": ("福建省厦门市思明区鹭江道8号", [brake_pads()], "HZ-CLOUD", "R3"),  # 华东 (domain/regions.py)
+    "R4-dongguan-town": ("广东省东莞市长安镇锦厦路1号", [brake_pads()], "GZ-CLOUD", "R4"),
     "R4-guangxi": ("广西壮族自治区南宁市青秀区民族大道100号", [brake_pads()], "GZ-CLOUD", "R4"),
     "R4-hainan": ("海南省海口市龙华区滨海大道88号", [brake_pads()], "GZ-CLOUD", "R4"),
 }

@@ -14,10 +14,11 @@ import streamlit as st
 
 from console.api_client import ApiError, from_env, show_error
 from console.ui import CHANNELS, CN_TZ, STATUS, WAREHOUSES, status_text
+from domain.regions import REGION_NAMES
 
 ALL = ""
 NO_DATA = "无数据 no data"
-REGIONS = ["华东", "华南", "华北", "华中", "西南", "西北", "东北", "港澳台", "未知"]
+REGIONS = list(REGION_NAMES)  # one region table: domain/regions.py
 
 
 def fmt_score(v) -> str:
