@@ -2,22 +2,20 @@
 
 Runs in the API (so a bad payload gets a synchronous 422 naming the field) and in the workflow's
 first activity (so orders from any channel are cleansed the same way). Address resolution is
-offline (domain/divisions.py: current division data from installed packages) and never guesses;
-phones use Google's libphonenumber.
+offline (domain/addresses.py, over today's divisions) and never guesses; phones use Google's
+libphonenumber.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 from pydantic import BaseModel
 
-from domain import divisions
+from domain import addresses
 from domain.catalogue import normalize_text, parse_category, parse_vehicle_model
-from domain.divisions import Division
 from domain.errors import FieldError
 from domain.order import CleanLine, CleanOrder, OrderSubmission, ResolvedAddress
 
@@ -54,304 +52,15 @@ def normalize_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-# ---------------------------------------------------------------- addresses
-#
-# The administrative part of an address comes first, level after level, each level optional:
-# province, city, county-level unit (district), town. Every way of reading that prefix against the
-# division table is tried; the readings that explain the most text win, and they must agree on one
-# county-level unit, or the address is unresolved and a person decides (西湖区文三路: 杭州 or 南昌).
-
-_LABEL = re.compile(r"^(?:[【\[(（][^】\])）]{0,12}[】\])）])?(?:(?:收货|收件|送货|配送|详细|邮寄)?地址[:：]?)?(?:中华人民共和国|中国)?")
-_SEPARATORS = frozenset(",，、/\\|-—_·.。;；:：()（）[]【】<>《》\"'“”‘’#")
-_PLACEHOLDERS = ("自治区直辖县级行政区划", "省直辖县级行政区划", "省直辖行政区划", "市直辖行政区划", "市辖区", "直辖县")
-# after a short name these words make it part of a street or a building, not a place: 中山路, 北京东路
-_NOT_A_PLACE = ("路", "街", "大街", "大道", "道", "巷", "弄", "胡同", "东路", "西路", "南路", "北路", "中路",
-                "公园", "广场", "大学", "学院", "大厦", "花园", "小区", "新村", "商场", "银行", "医院",
-                "镇", "乡")  # 纳雍乡 is a township of 织金县, not 纳雍县
-_LEVEL_CHARS = "省市区县旗"
-_TYPO_TOKEN = re.compile(r"[\u4e00-\u9fff]{1,5}?[省市区县]")
-
-
-@dataclass(frozen=True)
-class _Reading:
-    """One reading of the address's administrative prefix."""
-
-    province: Division | None = None
-    city: Division | None = None
-    county: Division | None = None
-    town: str | None = None
-    town_unit: str | None = None  # the county (or district-less city) the town belongs to
-    admin_end: int = 0  # where the detail starts
-    end: int = 0  # how much text the reading explains (a town of a district counts, but stays in the detail)
-    skips: int = 0  # unknown tokens skipped (a typo'd level: 杭洲市)
-    old: tuple[str, str] | None = None  # (city, old county name) when the county was read by a former name
-
-    @property
-    def unit(self) -> Division | None:
-        t = divisions.table()
-        if self.town_unit:
-            return t.by_code.get(self.town_unit)  # '?': the town contradicts the district
-        if self.county is not None:
-            return self.county
-        if self.city is not None and not self.city.has_children:
-            return self.city  # 东莞市, 嘉峪关市: the city is the county-level unit
-        return None
-
-
-def _skip(s: str, pos: int, r: _Reading) -> int:
-    """Past separators and placeholder levels (北京市市辖区朝阳区)."""
-    while pos < len(s):
-        if s[pos] in _SEPARATORS:
-            pos += 1
-            continue
-        hit = next((p for p in _PLACEHOLDERS if s.startswith(p, pos)), None)
-        if hit and (r.province or r.city):
-            pos += len(hit)
-            continue
-        repeated = next((d.name for d in (r.city, r.province) if d is not None and s.startswith(d.name, pos)), None)
-        if repeated and r.county is None:  # 浙江省杭州市杭州市西湖区
-            pos += len(repeated)
-            continue
-        break
-    return pos
-
-
-def _fits(r: _Reading, d: Division) -> bool:
-    if d.level == divisions.PROVINCE:
-        return r.province is None and r.city is None and r.county is None
-    if d.level == divisions.CITY:
-        return r.city is None and r.county is None and (r.province is None or d.province == r.province.name)
-    if r.county is not None or r.town is not None:
-        return False
-    if r.city is not None:
-        return d.parent == r.city.code
-    return r.province is None or d.province == r.province.name
-
-
-def _short_ok(t: divisions.Table, s: str, end: int, name: str) -> tuple[bool, int]:
-    """May a short name end here, and how far does it reach (临安 + 市 → 临安市: the old county-level city)?"""
-    rest = s[end:]
-    if rest.startswith(_NOT_A_PLACE) and not _name_at(t, s, end):
-        return False, end  # 中山路, but 唐山路南区 is 唐山 + 路南区
-    if rest[:1] and rest[0] in _LEVEL_CHARS:
-        if name + rest[0] in t.names or name + rest[0] in t.old_names:
-            return True, end  # 长沙 + 市 is 长沙市 (read as such too), not 长沙县; 济南 + 市中区
-        return True, end + 1
-    return True, end
-
-
-def _name_at(t: divisions.Table, s: str, pos: int) -> bool:
-    return any(s[pos:pos + n] in t.names or s[pos:pos + n] in t.old_names for n in range(2, min(t.max_len, len(s) - pos) + 1))
-
-
-_TOWN_WORD = re.compile(r"[\u4e00-\u9fff]{1,5}?(?:镇|乡|街道)")
-
-
-def _short_county_ends(t: divisions.Table, s: str, start: int, end: int, county: Division) -> bool:
-    """Does a county's short name really end here? Not when it begins a town's name that is not one
-    of that county's towns (绵阳市江油关镇 is 平武县's 江油关镇, 常德市石门桥镇 is 鼎城区's)."""
-    towns = t.towns_under.get(county.parent, frozenset())
-    if any(s[start:start + n] in towns for n in range(end - start + 1, min(12, len(s) - start) + 1)):
-        return False
-    word = _TOWN_WORD.match(s, end)
-    if word is None or _name_at(t, s, end):
-        return True
-    own = set(t.towns.get(county.code, {}))
-    for receiver in divisions.CEDED.get((county.city, county.name), ()):
-        own |= set(next((t.towns.get(c.code, {}) for c in t.counties_of_city(county.parent) if c.name == receiver), {}))
-    return any(s.startswith(n, end) for n in own)
-
-
-def _extensions(t: divisions.Table, s: str, r: _Reading, pos: int) -> list[_Reading]:
-    out: list[_Reading] = []
-    for n in range(min(t.max_len, len(s) - pos), 1, -1):
-        word = s[pos:pos + n]
-        for level, code, short in t.names.get(word, ()):
-            d = t.by_code[code]
-            if not _fits(r, d):
-                continue
-            ok, end = _short_ok(t, s, pos + n, word) if short else (True, pos + n)
-            if ok and short and level == divisions.COUNTY and not _short_county_ends(t, s, pos, end, d):
-                ok = False  # 常德市石门桥镇: the town 石门桥镇 (鼎城区), not 石门县
-            if ok:
-                out.append(_with(r, d, end))
-        for level, code, old_parent in t.old_names.get(word, ()):
-            d = t.by_code[code]
-            if not _fits(r, d):
-                continue
-            if level == divisions.COUNTY and r.city is not None and old_parent not in (r.city.name, *_old_city_names(t, r.city)):
-                continue
-            nr = _with(r, d, pos + n)
-            if level == divisions.COUNTY:
-                nr = _replace(nr, old=(d.city, word))
-            out.append(nr)
-    out.extend(_towns(t, s, r, pos))
-    return out
-
-
-def _old_city_names(t: divisions.Table, city: Division) -> list[str]:
-    return [old for old, entries in t.old_names.items() if any(lv == divisions.CITY and c == city.code for lv, c, _ in entries)]
-
-
-def _with(r: _Reading, d: Division, end: int) -> _Reading:
-    t = divisions.table()
-    if d.level == divisions.PROVINCE:
-        return _replace(r, province=d, admin_end=end, end=end)
-    if d.level == divisions.CITY:
-        return _replace(r, province=r.province or t.by_code[d.parent], city=d, admin_end=end, end=end)
-    city = t.city_of(d)
-    return _replace(r, province=r.province or t.by_code[d.code[:2] + "0000"], city=r.city or city, county=d,
-                    admin_end=end, end=end)
-
-
-def _replace(r: _Reading, **changes) -> _Reading:
-    return _Reading(**{**r.__dict__, **changes})
-
-
-def _match_town(towns: dict[str, str], s: str, pos: int) -> list[tuple[str, int, bool]]:
-    """(full town name, end, by its short name) for each town name starting at ``pos``."""
-    hits = []
-    for n in range(min(12, len(s) - pos), 1, -1):
-        full = towns.get(s[pos:pos + n])
-        if full is None:
-            continue
-        end, short = pos + n, full != s[pos:pos + n]
-        if short:
-            if s.startswith(_NOT_A_PLACE, end):
-                continue
-            if s[end:end + 1] in ("区", "镇"):
-                end += 1  # 东莞南城区: what people call 南城街道
-        hits.append((full, end, short))
-    return hits
-
-
-def _towns(t: divisions.Table, s: str, r: _Reading, pos: int) -> list[_Reading]:
-    """A town after its county (it confirms it, or moves it from a district that ceded it), or the
-    town of a city without districts (东莞市长安镇)."""
-    if r.town is not None:
-        return []
-    if r.county is not None:
-        own = [(n, e) for n, e, _ in _match_town(t.towns.get(r.county.code, {}), s, pos)]
-        if own:
-            return [_replace(r, town=n, town_unit=r.county.code, end=e) for n, e in own]
-        siblings = [c for c in t.children.get(r.county.parent, ()) if c != r.county.code and t.by_code[c].level == divisions.COUNTY]
-        others = _towns_in(t, s, r, pos, siblings)
-        stated, city = (r.old[1] if r.old else r.county.name), r.county.city
-        out = []
-        for o in others:
-            moved_to = t.by_code[o.town_unit].name
-            if moved_to in divisions.CEDED.get((city, stated), ()):
-                out.append(o)  # 杭州余杭区南苑街道: 南苑街道 has been in 临平区 since 2021
-            elif stated in divisions.CEDED.get((city, moved_to), ()):
-                out.append(_replace(o, town_unit=r.county.code))  # the table still has it in the old district
-            else:
-                out.append(_replace(o, town_unit="?"))  # the district and the town disagree: a person decides
-        return out
-    if r.city is not None:
-        if not r.city.has_children:
-            return [_replace(r, town=n, town_unit=r.city.code, admin_end=e, end=e)
-                    for n, e, _ in _match_town(t.towns.get(r.city.code, {}), s, pos)]
-    return []  # a town alone never names the district (杭州市北干街道: the table may miss a namesake)
-
-
-def _towns_in(t: divisions.Table, s: str, r: _Reading, pos: int, codes: list[str]) -> list[_Reading]:
-    """Readings for each town of these counties named (in full) at ``pos``."""
-    return [_replace(r, town=n, town_unit=code, end=e)
-            for code in codes for n, e, short in _match_town(t.towns.get(code, {}), s, pos) if not short]
-
-
-def _holds_a_name(t: divisions.Table, token: str) -> bool:
-    return any(token[i:j] in t.names or token[i:j] in t.old_names
-               for i in range(len(token)) for j in range(i + 2, len(token) + 1))
-
-
-def _readings(t: divisions.Table, s: str) -> list[_Reading]:
-    done: list[_Reading] = []
-
-    def walk(r: _Reading, pos: int) -> None:
-        pos = _skip(s, pos, r)
-        nexts = _extensions(t, s, r, pos) if pos < len(s) else []
-        if not nexts and r.skips == 0 and r.unit is None and pos < len(s):
-            for m in (_TYPO_TOKEN.match(s, pos, pos + k) for k in range(2, 7)):
-                if m is None or _holds_a_name(t, m.group()):
-                    continue  # only a token that names nothing may be skipped (杭洲市, not 市织金县)
-                skipped = _replace(r, skips=1)
-                nexts += [x for x in _extensions(t, s, skipped, _skip(s, m.end(), skipped))
-                          if (x.county or x.city) is not None and (x.county, x.city) != (r.county, r.city)]
-        if not nexts:
-            done.append(r)
-        for nx in nexts:
-            walk(nx, nx.end if nx.town else nx.admin_end)
-
-    walk(_Reading(), 0)
-    return done
-
-
-def _conflicting_unit_follows(t: divisions.Table, s: str, r: _Reading, unit: Division) -> bool:
-    """Does the detail start with another county-level unit of the same province (杭州市西湖区余杭区…)?"""
-    pos = _skip(s, r.admin_end, r)
-    for n in range(min(t.max_len, len(s) - pos), 1, -1):
-        for level, code, short in t.names.get(s[pos:pos + n], ()):
-            if level == divisions.COUNTY and not short and code != unit.code and code[:2] == unit.code[:2]:
-                return True
-    return False
-
-
-def _choose(readings: list[_Reading]) -> _Reading | None:
-    """The one reading the text supports, or None when none determines a district or they disagree."""
-    if not readings:
-        return None
-    # the readings that explain the most of the administrative text; a town of a district does not
-    # count here (it never chooses between two districts: the town table is not complete enough)
-    reach = max(r.admin_end for r in readings)
-    best = [r for r in readings if r.admin_end == reach]
-    if len({(r.county or r.city or r.province).code for r in best}) != 1:
-        return None
-    # one district as read; a town after it confirms it, or moves it (余杭区南苑街道 → 临平区)
-    town_reach = max(r.end for r in best)
-    best = [r for r in best if r.end == town_reach]
-    units = {r.unit.code if r.unit else None for r in best}
-    return best[0] if len(units) == 1 and None not in units else None
-
-
 @lru_cache(maxsize=4096)
 def resolve_address(text: str) -> ResolvedAddress | None:
     """Official province/city/district + adcode, or None when the text does not pin down one district.
 
     Unresolved is better than wrong: a district name that exists in several cities (西湖区), a former
-    district split since (江干区) or two readings that disagree leave the order to a person.
+    district split since (江干区) or two readings that disagree leave the order to a person
+    (domain/addresses.py says how an address is read).
     """
-    s = _LABEL.sub("", re.sub(r"\s+", "", normalize_text(text)))
-    if not s:
-        return None
-    t = divisions.table()
-    readings = [r for r in _readings(t, s) if r.admin_end > 0]
-    r = _choose([x for x in readings if not x.skips])
-    if r is None and not any(x.unit for x in readings if not x.skips):
-        r = _choose([x for x in readings if x.skips])  # a typo'd level skipped (浙江省杭洲市西湖区)
-    if r is None:
-        return None
-    unit = r.unit
-    if r.old and (r.old[0], r.old[1]) in divisions.SPLIT_OLD_UNITS and not r.town:
-        return None  # 江干区 became 上城区 and 钱塘区: only a town says which
-    if _conflicting_unit_follows(t, s, r, unit):
-        return None
-    detail = s[_skip(s, r.admin_end, r):]
-    if detail.startswith(unit.name):
-        detail = detail[len(unit.name):]  # the district repeated (西湖区西湖区文三路)
-    province = unit.province
-    if unit.level == divisions.CITY:  # a city without districts: its town (if named) is the district
-        city, district = unit.name, r.town or unit.name
-    else:
-        city, district = unit.city, unit.name
-    return ResolvedAddress(
-        province=province,
-        city=city,
-        district=district,
-        adcode=unit.code,
-        detail=detail,
-        text=f"{province}{'' if city in (province, district) else city}{district}{detail}",
-    )
+    return addresses.resolve(text)
 
 
 def cleanse(sub: OrderSubmission) -> CleansingResult:

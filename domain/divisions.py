@@ -301,10 +301,6 @@ def table() -> Table:
     return _build()
 
 
-def load() -> Table:
-    return table()
-
-
 @lru_cache(maxsize=1)
 def place_names() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
     """(province → its cities, city → its districts), named as a resolved order carries them: a
