@@ -112,22 +112,39 @@ def _name_at(t: divisions.Table, s: str, pos: int) -> bool:
     return any(s[pos:pos + n] in t.names or s[pos:pos + n] in t.old_names for n in range(2, min(t.max_len, len(s) - pos) + 1))
 
 
-_TOWN_WORD = re.compile(r"[\u4e00-\u9fff]{1,5}?(?:镇|乡|街道)")
+_TOWN_WORD = re.compile(r"[\u4e00-\u9fff]{0,5}?(?:镇|乡|街道|苏木)")  # a town's name
+# what may follow a county's short name: the end, a number or a separator, a street, an estate or a
+# building (浙江杭州西湖文三路, 深圳南山科技园, 广州天河珠江新城); anything else may be a longer proper
+# noun that only begins with it (宝鸡太白山旅游区, 东营农业高新技术产业示范区)
+_AFTER_SHORT = re.compile(
+    r"$|[^\u4e00-\u9fff]|(?:(?![省市区县镇乡旗])[\u4e00-\u9fff]){1,8}?(?:路|街|大道|巷|弄|胡同|道|园区|园|苑|城|湾|府|村|社区|小区|花园|公寓|"
+    r"大厦|广场|中心|市场|商场|大楼|酒店|医院|学校|小学|中学|大学|学院|公司|厂|号)"
+)
 
 
-def _short_county_ends(t: divisions.Table, s: str, start: int, end: int, county: Division) -> bool:
-    """Does a county's short name really end here? Not when it begins a town's name that is not one
-    of that county's towns (绵阳市江油关镇 is 平武县's 江油关镇, 常德市石门桥镇 is 鼎城区's)."""
-    towns = t.towns_under.get(county.parent, frozenset())
-    if any(s[start:start + n] in towns for n in range(end - start + 1, min(12, len(s) - start) + 1)):
-        return False
-    word = _TOWN_WORD.match(s, end)
-    if word is None or _name_at(t, s, end):
-        return True
+def _own_towns(t: divisions.Table, county: Division) -> set[str]:
+    """The county's towns, and those of the districts it ceded towns to (余杭区: 临平区's too)."""
     own = set(t.towns.get(county.code, {}))
     for receiver in divisions.CEDED.get((county.city, county.name), ()):
         own |= set(next((t.towns.get(c.code, {}) for c in t.counties_of_city(county.parent) if c.name == receiver), {}))
-    return any(s.startswith(n, end) for n in own)
+    return own
+
+
+def _county_ends(t: divisions.Table, s: str, start: int, end: int, county: Division, short: bool) -> bool:
+    """Does a county's name really end here? Not when it begins the name of a town that is not one of
+    its own (绵阳市江油关镇 is 平武县's 江油关镇, 常德市石门桥镇 鼎城区's, 临汾市古县乡 蒲县's), nor, for a
+    short name, when what follows is not a street, a building or a place name."""
+    towns = t.towns_under.get(county.parent, frozenset())
+    if any(s[start:start + n] in towns for n in range(end - start + 1, min(12, len(s) - start) + 1)):
+        return False
+    if _name_at(t, s, end) or any(s.startswith(n, end) for n in _own_towns(t, county)):
+        return True
+    own_town_bases = {re.sub(r"(街道|民族乡|镇|乡)$", "", n) for n in t.towns.get(county.code, {})}
+    if short and any(len(b) >= 2 and s.startswith(b, end) for b in own_town_bases):
+        return True  # 上海浦东张江: 张江镇
+    if not short:
+        return not s.startswith(("镇", "乡", "街道", "苏木"), end)  # 古县 + 乡: 古县乡 is a town
+    return _TOWN_WORD.match(s, end) is None and _AFTER_SHORT.match(s, end) is not None
 
 
 def _extensions(t: divisions.Table, s: str, r: _Reading, pos: int) -> list[_Reading]:
@@ -139,7 +156,7 @@ def _extensions(t: divisions.Table, s: str, r: _Reading, pos: int) -> list[_Read
             if not _fits(r, d):
                 continue
             ok, end = _short_ok(t, s, pos + n, word) if short else (True, pos + n)
-            if ok and short and level == divisions.COUNTY and not _short_county_ends(t, s, pos, end, d):
+            if ok and level == divisions.COUNTY and not _county_ends(t, s, pos, end, d, short):
                 ok = False  # 常德市石门桥镇: the town 石门桥镇 (鼎城区), not 石门县
             if ok:
                 out.append(_with(r, d, end))
