@@ -397,3 +397,13 @@ def bench_waves(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+@bench_app.command("addresses")
+def bench_addresses(rounds: int = typer.Option(5, help="passes over the labelled set")) -> None:
+    """Resolve tests/data/addresses.csv: right / wrong / unresolved, the misses, addresses per second."""
+    from zhongshu.bench_addresses import run
+
+    result = run(rounds=rounds)
+    if result["wrong"] or result["rate"] < 0.98:
+        raise typer.Exit(1)
