@@ -492,15 +492,16 @@ def raw_order_id(channel: str, raw: Any) -> str | None:
 
 async def redeliver(client: Client, engine: Engine, sub: OrderSubmission, version: DeliveryVersion | None) -> AcceptResult:
     """The order exists already: signal it the new copy — unless the channel's version says it is
-    not newer than the copy the order already has (``domain.redelivery.freshness``). The version is
-    claimed compare-and-set before the signal, so of two racing deliveries only the newer signals."""
+    older than the copy the order already has (``domain.redelivery.freshness``): a late copy never
+    reverts newer data. The version is claimed compare-and-set before the signal, so of two racing
+    deliveries the older does not signal. The same version is signalled (the workflow compares the
+    contents: an overlapping re-read changes nothing; two edits within one channel second both count)."""
     current = await asyncio.to_thread(stored_version, engine, sub.order_id)
-    verdict = freshness(version, current)
-    if verdict in (Freshness.OLDER, Freshness.SAME):
+    if freshness(version, current) == Freshness.OLDER:
         return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
-                            reason=f"{verdict.value} than the copy the order has ({version.text() if version else '-'}"
-                                   f" vs {current.text() if current else '-'}): not applied")
-    if verdict == Freshness.NEWER and version is not None:
+                            reason=f"older than the copy the order has ({version.text() if version else '-'}"
+                                   f" < {current.text() if current else '-'}): not applied")
+    if version is not None and version.known:
         if not await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version):
             return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
                                 reason=f"a newer copy was taken meanwhile ({version.text()}): not applied")

@@ -96,17 +96,19 @@ def stored_version(engine: Engine, order_id: str) -> DeliveryVersion | None:
 
 
 def claim_version(engine: Engine, order_id: str, channel: str, v: DeliveryVersion) -> bool:
-    """Record ``v`` as the order's channel version if it is newer than the stored one (or none is
-    stored); True when it was. Atomic: a concurrent older delivery cannot overwrite a newer one."""
+    """Record ``v`` as the order's channel version unless the stored one is newer; False when it is
+    (the copy is older than what the order has). Atomic: of two racing deliveries, the older cannot
+    overwrite the newer. The same version claims again (two changes within the channel's time
+    resolution — Tmall's ``modified`` is whole seconds — must both reach the order)."""
     t = channel_versions.c
     now = datetime.now(timezone.utc)
     values = {"channel_updated_at": v.updated_at, "version": v.version, "recorded_at": now}
     if v.version is not None:
-        newer = or_(t.version.is_(None), t.version < v.version)
+        newer = or_(t.version.is_(None), t.version <= v.version)
     elif v.updated_at is not None:
-        newer = and_(t.version.is_(None), or_(t.channel_updated_at.is_(None), t.channel_updated_at < v.updated_at))
+        newer = and_(t.version.is_(None), or_(t.channel_updated_at.is_(None), t.channel_updated_at <= v.updated_at))
     else:
-        return False
+        return True
     with engine.begin() as conn:
         ins = _insert(engine, channel_versions).values(order_id=order_id, channel=channel, **values)
         res = conn.execute(ins.on_conflict_do_nothing(index_elements=[t.order_id]))
@@ -131,10 +133,10 @@ def processed_message(engine: Engine, channel: str, msg_id: str) -> dict[str, An
         return _row(r) if r is not None else None
 
 
-def remember_message(engine: Engine, channel: str, msg_id: str, outcome: str, order_ids: list[str]) -> None:
-    """Record a processed message (only after it was processed: a message whose processing failed is
-    re-sent by the platform with the same id and must then be processed)."""
+def remember_message(engine: Engine, channel: str, msg_id: str, outcome: str, result: dict[str, Any]) -> None:
+    """Record a processed message and what it was answered (only after it was processed: a message
+    whose processing failed is re-sent by the platform with the same id and must then be processed)."""
     with engine.begin() as conn:
         ins = _insert(engine, webhook_messages).values(channel=channel, msg_id=msg_id, received_at=datetime.now(timezone.utc),
-                                                       outcome=outcome, order_ids=order_ids, replays=0)
+                                                       outcome=outcome, result=result, replays=0)
         conn.execute(ins.on_conflict_do_nothing(index_elements=[webhook_messages.c.channel, webhook_messages.c.msg_id]))

@@ -488,7 +488,7 @@ webhook_messages = Table(  # push messages processed, by the platform's message 
     Column("msg_id", String(100), primary_key=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("outcome", String(20), nullable=False),
-    Column("order_ids", JSON, nullable=False, default=list),
+    Column("result", JSON, nullable=False, default=dict),  # what the first delivery answered: order / rejection ids
     Column("replays", Integer, nullable=False, default=0),
 )
 Index("ix_webhook_messages_received", webhook_messages.c.received_at)

@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("msg_id", sa.String(length=100), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
-        sa.Column("order_ids", sa.JSON(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
         sa.Column("replays", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("channel", "msg_id"),
     )
