@@ -49,8 +49,8 @@ def record_sync_report(engine: Engine, r: SyncHealthReport) -> bool:
             set_={**{k: ins.excluded[k] for k in row if k not in ("account_id", "imported_today")},
                   "imported_today": case((t.imported_day == day, t.imported_today + r.created), else_=r.created)},
             where=t.seq < ins.excluded.seq,
-        ))
-        return bool(res.rowcount)
+        ).returning(t.account_id))
+        return res.first() is not None
 
 
 def record_watch_report(engine: Engine, r: WatchHealthReport) -> bool:
@@ -67,8 +67,8 @@ def record_watch_report(engine: Engine, r: WatchHealthReport) -> bool:
         ins = _insert(engine, channel_health).values(**row)
         res = conn.execute(ins.on_conflict_do_update(
             index_elements=[t.account_id], set_={k: ins.excluded[k] for k in row if k != "account_id"},
-            where=t.seq < ins.excluded.seq))
-        return bool(res.rowcount)
+            where=t.seq < ins.excluded.seq).returning(t.account_id))
+        return res.first() is not None
 
 
 def health_rows(engine: Engine) -> list[dict[str, Any]]:
@@ -111,11 +111,11 @@ def claim_version(engine: Engine, order_id: str, channel: str, v: DeliveryVersio
         return True
     with engine.begin() as conn:
         ins = _insert(engine, channel_versions).values(order_id=order_id, channel=channel, **values)
-        res = conn.execute(ins.on_conflict_do_nothing(index_elements=[t.order_id]))
-        if res.rowcount:
+        if conn.execute(ins.on_conflict_do_nothing(index_elements=[t.order_id]).returning(t.order_id)).first():
             return True
-        res = conn.execute(update(channel_versions).where(t.order_id == order_id, newer).values(**values))
-        return bool(res.rowcount)
+        res = conn.execute(update(channel_versions).where(t.order_id == order_id, newer).values(**values)
+                           .returning(t.order_id))
+        return res.first() is not None
 
 
 # ---------------------------------------------------------------------------------------- messages
@@ -126,8 +126,8 @@ def processed_message(engine: Engine, channel: str, msg_id: str) -> dict[str, An
     t = webhook_messages.c
     with engine.begin() as conn:
         res = conn.execute(update(webhook_messages).where(t.channel == channel, t.msg_id == msg_id)
-                           .values(replays=t.replays + 1))
-        if not res.rowcount:
+                           .values(replays=t.replays + 1).returning(t.msg_id))
+        if res.first() is None:
             return None
         r = conn.execute(select(webhook_messages).where(t.channel == channel, t.msg_id == msg_id)).first()
         return _row(r) if r is not None else None

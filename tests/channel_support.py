@@ -177,3 +177,55 @@ class ChannelStack:
         import httpx
 
         return httpx.Client(base_url=self.api_url, headers={"X-API-Key": self.api_key}, timeout=30)
+
+
+def open_channel_stack(dev_env, fake_wecom, var_dir, **overrides):
+    """A context manager: a fresh PostgreSQL read model, the channel stack worker and the API in
+    threads against the session dev server. The pushed channels' watchdogs are singletons per
+    namespace (``channel-watchdog-douyin``): any left by another test's stack is terminated first."""
+    import contextlib
+
+    from api.app import create_app
+    from store.db import migrate
+    from tests.support import ThreadedServer, fresh_pg_database, pg_available
+
+    @contextlib.contextmanager
+    def cm():
+        if not pg_available():
+            raise RuntimeError("PostgreSQL is not reachable on 127.0.0.1:5432")
+        with fresh_pg_database("zs_chan_health") as url:
+            migrate(url)
+            settings = Settings(**{
+                "database_url": url, "temporal_address": dev_env.client.service_client.config.target_host,
+                "task_queue": f"orders-{uuid.uuid4().hex[:6]}", "api_key": "test-service-key",
+                "extra_api_keys": "test-readonly-key:readonly,test-device-key:device", "var_dir": var_dir,
+                "wecom_webhook_url": fake_wecom.webhook_url, "douyin_app_secret": "zs-douyin-test-secret",
+                "console_base_url": "http://console.test",
+                # orders stay open (30 min release window) and take channel address changes
+                "fulfilment": True, "fulfilment_warehouse": False, "confirm_address": False, "ship": False,
+                **overrides})
+            asyncio.run(terminate_watchdogs(settings))
+            with ChannelStackWorker(settings, url):
+                app = create_app(settings)
+                with ThreadedServer(app) as api:
+                    yield ChannelStack(dev_env.client, settings, api.url, "test-service-key", url, app)
+            asyncio.run(terminate_watchdogs(settings))
+            from store.db import engine_for
+
+            engine_for(url).dispose()
+
+    return cm()
+
+
+async def terminate_watchdogs(settings: Settings, accounts=("douyin", "miniprogram")) -> None:
+    from temporalio.service import RPCError
+
+    from workers.temporal_client import connect
+    from workflows.channel_watchdog import watchdog_id
+
+    client = await connect(settings)
+    for a in accounts:
+        try:
+            await client.get_workflow_handle(watchdog_id(a)).terminate("a test stack starts afresh")
+        except RPCError:
+            pass
