@@ -47,7 +47,7 @@ from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_
 from domain.channels.health import HealthAlert, SyncHealthReport, WatchHealthReport, render_alert
 from domain.order import CleanOrder, OrderSubmission
 from domain.redelivery import DeliveryVersion, Freshness, VersionedSubmission, freshness
-from store.channel_health import claim_version, record_sync_report, record_watch_report, stored_version
+from store.channel_health import Claim, claim_version, record_sync_report, record_watch_report, stored_version
 from zhongshu.settings import Settings, get_settings
 
 log = logging.getLogger("zhongshu.channels")
@@ -490,21 +490,33 @@ def raw_order_id(channel: str, raw: Any) -> str | None:
     return None
 
 
+def content_digest(sub: OrderSubmission) -> str:
+    """The canonical contents of a delivered copy (the same raw copy always maps to the same digest)."""
+    import hashlib
+
+    return hashlib.sha256(sub.model_dump_json().encode()).hexdigest()
+
+
 async def redeliver(client: Client, engine: Engine, sub: OrderSubmission, version: DeliveryVersion | None) -> AcceptResult:
     """The order exists already: signal it the new copy — unless the channel's version says it is
     older than the copy the order already has (``domain.redelivery.freshness``): a late copy never
     reverts newer data. The version is claimed compare-and-set before the signal, so of two racing
-    deliveries the older does not signal. The same version is signalled (the workflow compares the
-    contents: an overlapping re-read changes nothing; two edits within one channel second both count)."""
+    deliveries the older does not signal; the very copy the order has (same version, same contents —
+    an overlapping sync window re-reading it) is not signalled either. The same version with other
+    contents is (two edits within one channel second both reach the order, which compares)."""
     current = await asyncio.to_thread(stored_version, engine, sub.order_id)
     if freshness(version, current) == Freshness.OLDER:
         return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
                             reason=f"older than the copy the order has ({version.text() if version else '-'}"
                                    f" < {current.text() if current else '-'}): not applied")
     if version is not None and version.known:
-        if not await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version):
+        claim = await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version, content_digest(sub))
+        if claim == Claim.OLDER:
             return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
                                 reason=f"a newer copy was taken meanwhile ({version.text()}): not applied")
+        if claim == Claim.DUPLICATE:
+            return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
+                                reason=f"the copy the order already has ({version.text()}): nothing new")
     signalled = await signal_redelivery(client, sub, version)
     return AcceptResult(order_id=sub.order_id, outcome="duplicate", signalled=signalled)
 
@@ -560,7 +572,7 @@ async def accept_payload(client: Client, engine: Engine, settings: Settings, pay
 
     await asyncio.to_thread(record_received, engine, sub)  # visible now, not when the worker gets to it
     if version is not None and version.known:
-        await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version)
+        await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version, content_digest(sub))
     return AcceptResult(order_id=sub.order_id, outcome="created")
 
 

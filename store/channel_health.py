@@ -3,17 +3,19 @@
 * ``record_sync_report`` / ``record_watch_report`` — the projection of a sync / watchdog workflow's
   health: keyed by account and the report's ``seq``, so an activity retry (or an older report
   arriving late) changes nothing and never counts a poll's orders twice.
-* ``claim_version`` — compare-and-set of the channel's version of an order: only a strictly newer
-  copy wins (atomic on SQLite and PostgreSQL), so of two racing deliveries the older one loses.
+* ``claim_version`` — compare-and-set of the channel's version of an order: an older copy never wins
+  (atomic on SQLite and PostgreSQL), so of two racing deliveries the older one loses; the very copy
+  the order has again (same version, same contents) is a duplicate.
 * ``processed_message`` / ``remember_message`` — a push message id already processed is a replay.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select, update
+from sqlalchemy import Engine, and_, case, false, func, or_, select, update
 
 from domain.channels.health import SyncHealthReport, WatchHealthReport, beijing_day
 from domain.redelivery import DeliveryVersion
@@ -95,27 +97,39 @@ def stored_version(engine: Engine, order_id: str) -> DeliveryVersion | None:
     return DeliveryVersion(updated_at=_utc(r.channel_updated_at), version=r.version)
 
 
-def claim_version(engine: Engine, order_id: str, channel: str, v: DeliveryVersion) -> bool:
-    """Record ``v`` as the order's channel version unless the stored one is newer; False when it is
-    (the copy is older than what the order has). Atomic: of two racing deliveries, the older cannot
-    overwrite the newer. The same version claims again (two changes within the channel's time
-    resolution — Tmall's ``modified`` is whole seconds — must both reach the order)."""
+class Claim(StrEnum):
+    NEW = "new"  # the first copy, a newer one, or the same version with other contents: tell the order
+    DUPLICATE = "duplicate"  # the very copy the order has (same version, same contents): nothing to tell
+    OLDER = "older"  # older than what the order has: never applied
+
+
+def claim_version(engine: Engine, order_id: str, channel: str, v: DeliveryVersion, content_sha256: str | None = None) -> Claim:
+    """Record ``v`` (and the copy's content digest) as the order's channel version unless the stored
+    one is newer. Atomic: of two racing deliveries, the older cannot overwrite the newer. The same
+    version with other contents is NEW (two edits within the channel's time resolution — Tmall's
+    ``modified`` is whole seconds — must both reach the order); with the same contents it is a
+    DUPLICATE (an overlapping sync window re-reading it)."""
     t = channel_versions.c
-    now = datetime.now(timezone.utc)
-    values = {"channel_updated_at": v.updated_at, "version": v.version, "recorded_at": now}
+    values = {"channel_updated_at": v.updated_at, "version": v.version, "content_sha256": content_sha256,
+              "recorded_at": datetime.now(timezone.utc)}
     if v.version is not None:
-        newer = or_(t.version.is_(None), t.version <= v.version)
+        not_older, same = or_(t.version.is_(None), t.version <= v.version), t.version == v.version
     elif v.updated_at is not None:
-        newer = and_(t.version.is_(None), or_(t.channel_updated_at.is_(None), t.channel_updated_at <= v.updated_at))
+        not_older = and_(t.version.is_(None), or_(t.channel_updated_at.is_(None), t.channel_updated_at <= v.updated_at))
+        same = and_(t.version.is_(None), t.channel_updated_at == v.updated_at)
     else:
-        return True
+        return Claim.NEW
+    identical = and_(same, t.content_sha256 == content_sha256) if content_sha256 else false()
     with engine.begin() as conn:
         ins = _insert(engine, channel_versions).values(order_id=order_id, channel=channel, **values)
         if conn.execute(ins.on_conflict_do_nothing(index_elements=[t.order_id]).returning(t.order_id)).first():
-            return True
-        res = conn.execute(update(channel_versions).where(t.order_id == order_id, newer).values(**values)
-                           .returning(t.order_id))
-        return res.first() is not None
+            return Claim.NEW
+        res = conn.execute(update(channel_versions).where(t.order_id == order_id, not_older, ~identical)
+                           .values(**values).returning(t.order_id))
+        if res.first() is not None:
+            return Claim.NEW
+        dup = conn.execute(select(t.order_id).where(t.order_id == order_id, identical)).first()
+        return Claim.DUPLICATE if dup is not None else Claim.OLDER
 
 
 # ---------------------------------------------------------------------------------------- messages

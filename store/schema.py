@@ -478,6 +478,7 @@ channel_versions = Table(  # the channel's version of the copy each order was la
     Column("channel", String(20), nullable=False),
     Column("channel_updated_at", DateTime(timezone=True)),
     Column("version", BigInteger),
+    Column("content_sha256", String(64)),  # the copy's canonical content: the same copy again is no news
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from domain.channels.health import HealthState, SyncHealthReport, WatchHealthReport
 from domain.redelivery import DeliveryVersion
 from store.channel_health import (
+    Claim,
     claim_version,
     health_rows,
     processed_message,
@@ -58,13 +59,16 @@ def test_watch_reports_by_seq(engine):
 def test_channel_version_is_compare_and_set(engine):
     v1, v2 = DeliveryVersion(updated_at=T0), DeliveryVersion(updated_at=T0 + timedelta(seconds=10))
     assert stored_version(engine, "order-douyin-1") is None
-    assert claim_version(engine, "order-douyin-1", "douyin", v1)
-    assert claim_version(engine, "order-douyin-1", "douyin", v2)
-    assert not claim_version(engine, "order-douyin-1", "douyin", v1)  # the late copy loses
-    assert claim_version(engine, "order-douyin-1", "douyin", v2)  # the same copy again may pass (contents compared)
+    assert claim_version(engine, "order-douyin-1", "douyin", v1, "a") == Claim.NEW
+    assert claim_version(engine, "order-douyin-1", "douyin", v2, "b") == Claim.NEW
+    assert claim_version(engine, "order-douyin-1", "douyin", v1, "a") == Claim.OLDER  # the late copy loses
+    assert claim_version(engine, "order-douyin-1", "douyin", v2, "b") == Claim.DUPLICATE  # the very same copy
+    assert claim_version(engine, "order-douyin-1", "douyin", v2, "c") == Claim.NEW  # same second, other contents
+    assert claim_version(engine, "order-douyin-1", "douyin", v2, "c") == Claim.DUPLICATE
+    assert claim_version(engine, "order-douyin-1", "douyin", v2) == Claim.NEW  # no digest: cannot tell, tell the order
     assert stored_version(engine, "order-douyin-1").updated_at == v2.updated_at
-    assert claim_version(engine, "order-x-2", "x", DeliveryVersion(version=3))
-    assert not claim_version(engine, "order-x-2", "x", DeliveryVersion(version=2))
+    assert claim_version(engine, "order-x-2", "x", DeliveryVersion(version=3), "a") == Claim.NEW
+    assert claim_version(engine, "order-x-2", "x", DeliveryVersion(version=2), "b") == Claim.OLDER
     assert stored_version(engine, "order-x-2").version == 3
 
 

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("channel_updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.BigInteger(), nullable=True),
+        sa.Column("content_sha256", sa.String(length=64), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("order_id"),
     )
