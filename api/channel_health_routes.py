@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 
 from api.auth import require
 from domain.channels.health import CHANNEL_NAMES, CN_TZ, HealthState, beijing_day
-from store.channel_health import health_rows, orders_created_since
+from store.channel_health import health_rows, last_authentic_push, orders_created_since
 from store.schema import channel_accounts, oauth_clients
 from workflows.channel_sync import sync_workflow_id
 from workflows.channel_watchdog import PushBeat, beat_watchdog, watchdog_id
@@ -139,7 +139,7 @@ async def _workflow_status(client: Any, workflow_id: str) -> tuple[str, datetime
 
 
 def _item(a: Account, row: dict[str, Any] | None, wf: tuple[str, datetime | None], *, now: datetime, day: str,
-          pushed_today: dict[str, int], settings: Any) -> ChannelHealth:
+          pushed_today: dict[str, int], settings: Any, seen_push: datetime | None = None) -> ChannelHealth:
     status, started = wf
     watch = channel_watch(settings)
     row = row or {}
@@ -180,9 +180,11 @@ def _item(a: Account, row: dict[str, Any] | None, wf: tuple[str, datetime | None
         item.orders_today = pushed_today.get(a.channel, 0)
         item.pushes = row.get("pushes") if row else 0
         item.typical_gap_seconds = row.get("typical_gap_seconds")
-        last, threshold = row.get("last_success_at"), row.get("stall_after_seconds")
+        if seen_push is not None and (item.last_success_at is None or seen_push > item.last_success_at):
+            item.last_success_at = seen_push  # what the API itself saw (the watchdog's report may lag)
+        last, threshold = item.last_success_at, row.get("stall_after_seconds")
         if not row:
-            item.reason = "尚未收到推送"
+            item.reason = "尚未收到推送" if item.last_success_at is None else "推送看门狗尚未上报 (its watchdog has not reported yet)"
         elif item.state == HealthState.SILENT:
             item.reason = "推送中断: 远超平常的推送间隔"
         elif last is not None and threshold and (now - last).total_seconds() >= threshold:
@@ -205,10 +207,13 @@ async def health_report(engine: Engine, client: Any, settings: Any, now: datetim
     by_id = {r["account_id"]: r for r in rows}
     accounts = await asyncio.to_thread(_accounts, engine, settings, rows)
     pushed_today = await asyncio.to_thread(orders_created_since, engine, midnight)
+    seen = {a.channel: await asyncio.to_thread(last_authentic_push, engine, a.channel)
+            for a in accounts if a.kind == "webhook" and a.channel == "douyin"}  # the pushes webhook_attempts records
     statuses = await asyncio.gather(*[
         _workflow_status(client, sync_workflow_id(a.account_id) if a.kind == "sync" else watchdog_id(a.account_id))
         for a in accounts])
-    items = [_item(a, by_id.get(a.account_id), st, now=now, day=day, pushed_today=pushed_today, settings=settings)
+    items = [_item(a, by_id.get(a.account_id), st, now=now, day=day, pushed_today=pushed_today, settings=settings,
+                   seen_push=seen.get(a.channel) if a.kind == "webhook" else None)
              for a, st in zip(accounts, statuses)]
     return ChannelHealthList(checked_at=now, day=day, total=len(items), red=sum(i.red for i in items), items=items)
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, case, false, func, or_, select, update
 from domain.channels.health import SyncHealthReport, WatchHealthReport, beijing_day
 from domain.redelivery import DeliveryVersion
 from store.read_model import _insert, _utc
-from store.schema import channel_health, channel_versions, orders, webhook_messages
+from store.schema import channel_health, channel_versions, orders, webhook_attempts, webhook_messages
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -84,6 +84,16 @@ def orders_created_since(engine: Engine, since: datetime) -> dict[str, int]:
         rows = conn.execute(select(orders.c.channel, func.count()).where(orders.c.created_at >= since)
                             .group_by(orders.c.channel))
         return {ch: int(n) for ch, n in rows}
+
+
+def last_authentic_push(engine: Engine, channel: str) -> datetime | None:
+    """When the channel last pushed us something genuine (signature good, not stale) — what the API
+    saw itself, for a pushed channel whose watchdog has not reported (yet)."""
+    t = webhook_attempts.c
+    with engine.connect() as conn:
+        r = conn.execute(select(t.received_at).where(t.channel == channel, t.outcome.notin_(("bad_signature", "stale")))
+                         .order_by(t.received_at.desc()).limit(1)).first()
+    return _utc(r.received_at) if r is not None else None
 
 
 # ---------------------------------------------------------------------------------------- versions
