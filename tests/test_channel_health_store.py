@@ -79,3 +79,26 @@ def test_a_processed_message_id_is_recognised(engine):
     first = processed_message(engine, "douyin", "m-1")
     assert first["result"]["order_ids"] == ["order-douyin-1"] and first["replays"] == 1
     assert processed_message(engine, "miniprogram", "m-1") is None  # per channel
+
+
+def test_migration_0009_matches_the_schema_and_downgrades(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from store.db import MIGRATIONS, engine_for
+    from store.schema import metadata
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.attributes["engine"] = engine_for(url)
+    command.upgrade(cfg, "head")
+    tables = ("channel_health", "channel_versions", "webhook_messages")
+    insp = inspect(engine_for(url))
+    for name in tables:
+        assert {c["name"] for c in insp.get_columns(name)} == {c.name for c in metadata.tables[name].columns}, name
+    command.downgrade(cfg, "0008")
+    assert not set(tables) & set(inspect(engine_for(url)).get_table_names())
+    command.upgrade(cfg, "head")
