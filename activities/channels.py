@@ -39,12 +39,15 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.channels import MappingError, map_payload
+from domain.channels import MappingError, delivery_version, map_payload
 from domain.channels import douyin as douyin_mapper
 from domain.channels import erp as erp_mapper
 from domain.channels import tmall as tmall_mapper
 from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
+from domain.channels.health import HealthAlert, SyncHealthReport, WatchHealthReport, render_alert
 from domain.order import CleanOrder, OrderSubmission
+from domain.redelivery import DeliveryVersion, Freshness, VersionedSubmission, freshness
+from store.channel_health import Claim, claim_version, record_sync_report, record_watch_report, stored_version
 from zhongshu.settings import Settings, get_settings
 
 log = logging.getLogger("zhongshu.channels")
@@ -430,21 +433,26 @@ class AcceptResult(BaseModel):
     rejection_id: int | None = None
     reason: str = ""
     signalled: bool = False  # duplicate: the running workflow got ``channel_redelivered``
+    stale: bool = False  # duplicate: older than (or the same copy as) what the order has — not signalled
 
 
 REDELIVERED_SIGNAL = "channel_redelivered"
 
 
-async def signal_redelivery(client: Client, sub: OrderSubmission) -> bool:
+async def signal_redelivery(client: Client, sub: OrderSubmission, version: DeliveryVersion | None = None) -> bool:
     """Tell the order's workflow the channel delivered the order again (it compares the submission with
     what it has: an address change before dispatch is applied, the rest goes on the timeline).
 
     True when the signal went out; False when the workflow is closed (completed, merged, cancelled):
     then the re-delivery is just a duplicate. Other RPC errors (Temporal unavailable) propagate like a
     failed start does — the delivery is not taken, so the channel re-sends / the sync page is retried
-    and a modification is never silently dropped."""
+    and a modification is never silently dropped.
+
+    The signal carries a ``VersionedSubmission`` (the submission plus the channel's version), so the
+    workflow can refuse an older copy that overtook a newer one in flight."""
+    payload = VersionedSubmission.model_validate({**sub.model_dump(), "channel_version": version})
     try:
-        await client.get_workflow_handle(sub.order_id).signal(REDELIVERED_SIGNAL, sub)
+        await client.get_workflow_handle(sub.order_id).signal(REDELIVERED_SIGNAL, payload)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:  # "workflow execution already completed" / gone
             return False
@@ -482,9 +490,42 @@ def raw_order_id(channel: str, raw: Any) -> str | None:
     return None
 
 
-async def accept_payload(client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str) -> AcceptResult:
+def content_digest(sub: OrderSubmission) -> str:
+    """The canonical contents of a delivered copy (the same raw copy always maps to the same digest)."""
+    import hashlib
+
+    return hashlib.sha256(sub.model_dump_json().encode()).hexdigest()
+
+
+async def redeliver(client: Client, engine: Engine, sub: OrderSubmission, version: DeliveryVersion | None) -> AcceptResult:
+    """The order exists already: signal it the new copy — unless the channel's version says it is
+    older than the copy the order already has (``domain.redelivery.freshness``): a late copy never
+    reverts newer data. The version is claimed compare-and-set before the signal, so of two racing
+    deliveries the older does not signal; the very copy the order has (same version, same contents —
+    an overlapping sync window re-reading it) is not signalled either. The same version with other
+    contents is (two edits within one channel second both reach the order, which compares)."""
+    current = await asyncio.to_thread(stored_version, engine, sub.order_id)
+    if freshness(version, current) == Freshness.OLDER:
+        return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
+                            reason=f"older than the copy the order has ({version.text() if version else '-'}"
+                                   f" < {current.text() if current else '-'}): not applied")
+    if version is not None and version.known:
+        claim = await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version, content_digest(sub))
+        if claim == Claim.OLDER:
+            return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
+                                reason=f"a newer copy was taken meanwhile ({version.text()}): not applied")
+        if claim == Claim.DUPLICATE:
+            return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
+                                reason=f"the copy the order already has ({version.text()}): nothing new")
+    signalled = await signal_redelivery(client, sub, version)
+    return AcceptResult(order_id=sub.order_id, outcome="duplicate", signalled=signalled)
+
+
+async def accept_payload(client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str,
+                         version: DeliveryVersion | None = None) -> AcceptResult:
     """A canonical order payload → the started order workflow, or a recorded rejection (same rules as
-    ``api.intake.submit``; does not wait for admission)."""
+    ``api.intake.submit``; does not wait for admission). ``version``: the channel's version of this
+    copy (see ``redeliver``)."""
     from pydantic import ValidationError
 
     from api.errors import field_errors
@@ -526,11 +567,12 @@ async def accept_payload(client: Client, engine: Engine, settings: Settings, pay
             static_details=f"customer {sub.customer.id} · phone {mask_phone(sub.customer.phone)} · via {source}",
         )
     except WorkflowAlreadyStartedError:
-        signalled = await signal_redelivery(client, sub)
-        return AcceptResult(order_id=sub.order_id, outcome="duplicate", signalled=signalled)
+        return await redeliver(client, engine, sub, version)
     from store.read_model import record_received
 
     await asyncio.to_thread(record_received, engine, sub)  # visible now, not when the worker gets to it
+    if version is not None and version.known:
+        await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version, content_digest(sub))
     return AcceptResult(order_id=sub.order_id, outcome="created")
 
 
@@ -541,7 +583,7 @@ async def accept_channel_payload(client: Client, engine: Engine, settings: Setti
         payload = map_payload(channel, raw)
     except MappingError as exc:
         return await _reject_raw(engine, source, channel, raw, exc.field, exc.reason)
-    return await accept_payload(client, engine, settings, payload, source=source)
+    return await accept_payload(client, engine, settings, payload, source=source, version=delivery_version(channel, raw))
 
 
 async def fetch_douyin_detail(api: "DouyinClient | None", data: dict[str, Any]) -> dict[str, Any]:
@@ -723,8 +765,38 @@ class ChannelActivities:
         await asyncio.to_thread(record_erp_doc, self.engine, req.order.order_id, doc_no, at)
         return ErpPushResult(order_id=req.order.order_id, doc_no=doc_no, pushed_at=at)
 
+    @activity.defn(name="record_sync_health")
+    async def record_sync_health(self, r: SyncHealthReport) -> bool:
+        """Project a sync workflow's health (idempotent by the report's seq)."""
+        return await asyncio.to_thread(record_sync_report, self.engine, r)
+
+    @activity.defn(name="record_watch_health")
+    async def record_watch_health(self, r: WatchHealthReport) -> bool:
+        """Project a webhook watchdog's health (idempotent by the report's seq)."""
+        return await asyncio.to_thread(record_watch_report, self.engine, r)
+
+    @activity.defn(name="notify_channel_health")
+    async def notify_channel_health(self, alert: HealthAlert) -> None:
+        """A channel account turned red (or recovered): a WeCom markdown to the group robot, through the
+        same client the review to-dos use. No robot configured → logged only. Raises on failure (the
+        workflow retries with backoff; a wrong key or a malformed message is not retried)."""
+        from activities.notify import WeComClient, WeComError, mask_phones
+
+        if not alert.console_url:
+            alert = alert.model_copy(update={"console_url": self.settings.console_url})
+        content = render_alert(alert)
+        if not self.settings.wecom_webhook_url:
+            log.warning("no WeCom webhook configured; channel alert not sent:\n%s", content)
+            return
+        try:
+            await WeComClient(self.settings.wecom_webhook_url).send_markdown(content)
+        except WeComError as exc:
+            raise ApplicationError(mask_phones(str(exc)), type="WeComError", non_retryable=not exc.retryable) from None
+        log.info("channel alert sent: %s %s", alert.account_id, alert.state.value)
+
     def all(self) -> list:
-        return [self.count_channel_window, self.sync_channel_page, self.push_order_to_erp]
+        return [self.count_channel_window, self.sync_channel_page, self.push_order_to_erp, self.record_sync_health,
+                self.record_watch_health, self.notify_channel_health]
 
 
 # ---------------------------------------------------------------------------------------- ERP import
@@ -774,6 +846,6 @@ __all__ = [
     "ErpClient", "ErpPushRequest",
     "ErpPushResult", "ImportReport", "PageRequest", "PageResult", "TokenCache", "TopClient", "WindowRequest",
     "REDELIVERED_SIGNAL", "accept_channel_payload", "accept_douyin_message", "accept_payload", "fetch_douyin_detail",
-    "signal_redelivery", "import_erp_history", "list_accounts", "load_account",
+    "redeliver", "signal_redelivery", "import_erp_history", "list_accounts", "load_account",
     "save_account",
 ]

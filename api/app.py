@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import require
 from api.aftersales_routes import router as aftersales_router
 from api.carrier_routes import router as carrier_router
+from api.channel_health_routes import router as channel_health_router
 from api.channel_routes import router as channel_router
 from api.confirm_routes import router as confirm_router
 from api.errors import field_errors, field_path
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(confirm_router)  # issue 6: the customer's confirmation page, address changes
     app.include_router(carrier_router)  # issue 6: carrier tracking pushes, order tracking
     app.include_router(aftersales_router)  # issue 6: aftersales cases
+    app.include_router(channel_health_router)  # issue 11: channel health
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():

@@ -2,7 +2,13 @@
 mini-program's order endpoint, and replay of rejected raw channel payloads.
 
 * ``POST /v1/webhooks/douyin`` — signature checked before anything else (wrong → 401 and the attempt
-  recorded); each paid-order message is mapped and its order workflow *started before we ack*
+  recorded); then each message's ``msg_id``: one already processed is a replay, answered success and
+  not processed again (``replayed``, recorded); then the age of each new message (the time it
+  carries, covered by the signature): outside ``ZHONGSHU_DOUYIN_PUSH_WINDOW_SECONDS`` (300) → 401
+  with the reason, the attempt recorded (``stale``) and the order message kept as a replayable
+  rejection (a genuinely delayed push is never lost). A re-delivered order whose ``update_time`` is
+  not newer than the copy the order has is not signalled (``domain.redelivery.freshness``). Each
+  paid-order message is mapped and its order workflow *started before we ack*
   (so an accepted push is durable in Temporal even when no worker runs), or recorded as a
   rejection with the raw payload. Temporal unreachable → 503, so Douyin re-sends. No admission wait:
   the ack is fast. A message with only ids (as the real platform pushes) first gets the order from
@@ -39,14 +45,17 @@ from temporalio.service import RPCError
 
 from activities.channels import (
     ChannelAccount, ChannelError, DouyinClient, accept_douyin_message, fetch_douyin_detail, load_account,
-    record_rejection_once,
+    raw_order_id, record_rejection_once,
 )
+from api.channel_health_routes import note_push
 from api.intake import submit
 from domain.channels import MappingError, douyin, map_payload
-from domain.channels.signing import douyin_verify
+from domain.channels.signing import douyin_verify, push_age_problem
 from store import read_model
+from store.channel_health import processed_message, remember_message
 from store.read_model import _insert
 from store.schema import oauth_clients, oauth_tokens, webhook_attempts
+from zhongshu.channel_settings import channel_watch
 
 router = APIRouter()
 
@@ -214,6 +223,8 @@ async def douyin_webhook(request: Request):
 
     try:
         msgs = douyin.messages(json.loads(body))
+        fresh, replayed = await _split_replays(engine, msgs)
+        stale = _stale_messages(fresh, channel_watch(settings, getattr(app.state, "channel_watch", None)))
     except (json.JSONDecodeError, UnicodeDecodeError, MappingError) as exc:
         raw = {"body": body.decode("utf-8", "replace")[:20000]}
         rid = await asyncio.to_thread(record_rejection_once, engine, source="webhook:douyin", payload=raw,
@@ -222,23 +233,52 @@ async def douyin_webhook(request: Request):
         await attempt("unmappable", 200, f"rejection {rid}: {exc}")
         return JSONResponse(OK | {"rejection_id": rid})
 
-    order_ids, reasons, rejections = [], [], []
+    replay_ids = [douyin.message_id(m) for m, _ in replayed]
+    if stale:
+        why = "; ".join(f"msg {douyin.message_id(m) or '-'}: {reason}" for m, reason in stale)
+        kept = []
+        for m, reason in stale:  # a delayed genuine order is not lost: a person can replay it
+            if m["tag"] in douyin.ORDER_TAGS and isinstance(m["data"], dict):
+                kept.append(await asyncio.to_thread(
+                    record_rejection_once, engine, source="webhook:douyin", payload=m["data"],
+                    errors=[{"field": "douyin:timestamp", "message": f"推送已过期 stale push: {reason}"}],
+                    channel="douyin", channel_order_id=raw_order_id("douyin", m["data"])))
+        await attempt("stale", 401, why + (f"; kept as rejection {kept}" if kept else ""))
+        return JSONResponse({"code": 40002, "msg": f"stale or future timestamp: {why}", "rejection_ids": kept},
+                            status_code=401)
+    if fresh:
+        note_push(app, "douyin", "douyin")  # the watchdog hears of every authentic, new push
+
+    order_ids: list[str] = [i for _, first in replayed for i in first.get("order_ids") or []]
+    rejections: list[int] = [i for _, first in replayed for i in first.get("rejection_ids") or []]
+    reasons: list[str] = []
+    if replay_ids:
+        reasons.append(f"replayed msg_id {', '.join(str(i) for i in replay_ids)}: already processed, not again")
     api = None
-    if any(m["tag"] in douyin.ORDER_TAGS and douyin.needs_detail(m["data"]) for m in msgs):
+    if any(m["tag"] in douyin.ORDER_TAGS and douyin.needs_detail(m["data"]) for m in fresh):
         api = await douyin_api(app)
     try:
-        for m in msgs:
+        for m in fresh:
+            mid = douyin.message_id(m)
             if m["tag"] not in douyin.ORDER_TAGS:
                 reasons.append(f"tag {m['tag']} ignored")
+                if mid:
+                    await asyncio.to_thread(remember_message, engine, "douyin", mid, "ignored", {})
                 continue
             r = await accept_douyin_message(client, engine, settings, m["data"], source="webhook:douyin", api=api)
             if r.order_id:
                 order_ids.append(r.order_id)
             if r.outcome == "duplicate" and r.signalled:
                 reasons.append(f"{r.order_id} re-delivered: workflow signalled")
+            if r.stale:
+                reasons.append(f"{r.order_id} re-delivered, {r.reason}")
             if r.rejection_id:
                 rejections.append(r.rejection_id)
                 reasons.append(f"rejection {r.rejection_id}: {r.reason}")
+            if mid:  # processed: the same message again is a replay, answered as this one was
+                await asyncio.to_thread(remember_message, engine, "douyin", mid, r.outcome, {
+                    "order_ids": [r.order_id] if r.order_id else [],
+                    "rejection_ids": [r.rejection_id] if r.rejection_id else []})
     except RPCError as exc:  # Temporal unreachable: not accepted; Douyin re-sends
         await attempt("error", 503, f"temporal unavailable: {exc}", order_ids)
         return JSONResponse({"code": 50000, "msg": "temporarily unavailable, retry"}, status_code=503)
@@ -246,9 +286,38 @@ async def douyin_webhook(request: Request):
         pushed = douyin.pushed_order_id(m["data"])
         await attempt("detail_unavailable", 503, f"order detail of {pushed} unavailable: {exc}", order_ids)
         return JSONResponse({"code": 50001, "msg": f"order detail of {pushed} unavailable, retry"}, status_code=503)
-    outcome = "accepted" if order_ids else ("unmappable" if rejections else "ignored")
+    outcome = ("replayed" if replay_ids and not fresh else "accepted" if order_ids
+               else "unmappable" if rejections else "ignored")
     await attempt(outcome, 200, "; ".join(reasons), order_ids)
-    return JSONResponse(OK | {"order_ids": order_ids, "rejection_ids": rejections})
+    answer = OK | {"order_ids": order_ids, "rejection_ids": rejections}
+    if replay_ids:
+        answer["replayed"] = replay_ids
+    return JSONResponse(answer)
+
+
+async def _split_replays(engine: Engine, msgs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[dict, dict]]]:
+    """(new messages, [(replay, what its first delivery was answered)] — by the platform's ``msg_id``)."""
+    fresh, replayed = [], []
+    for m in msgs:
+        mid = douyin.message_id(m)
+        first = await asyncio.to_thread(processed_message, engine, "douyin", mid) if mid else None
+        if first is not None:
+            replayed.append((m, first.get("result") or {}))
+        else:
+            fresh.append(m)
+    return fresh, replayed
+
+
+def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[str, Any], str]]:
+    """The messages outside the push window, with the reason (``domain.channels.signing.push_age_problem``)."""
+    now = datetime.now(timezone.utc)
+    out = []
+    for m in msgs:
+        problem = push_age_problem(douyin.message_time(m["data"]), now, window_seconds=watch.douyin_push_window_seconds,
+                                   future_seconds=watch.douyin_push_future_seconds)
+        if problem:
+            out.append((m, problem))
+    return out
 
 
 @router.get("/v1/channels/webhook-attempts", tags=["channels"])
@@ -275,6 +344,7 @@ async def list_webhook_attempts(request: Request, channel: str | None = None, ou
 async def miniprogram_order(request: Request, payload: Any = Body(...), _role: str = Depends(channel_caller("channel"))):
     """The mini-program backend's order (its own field names, fen amounts); bearer token or API key."""
     app = request.app
+    note_push(app, "miniprogram", "miniprogram")  # an authenticated call: the channel is alive
     try:
         mapped = map_payload("miniprogram", payload)
     except MappingError as exc:

@@ -29,8 +29,10 @@ dashboard = st.Page("pages_/dashboard.py", title="数据看板", icon="📊", ur
 reconciliation = st.Page("pages_/reconciliation.py", title="财务对账", icon="💰", url_path="reconciliation")
 warehouse = st.Page("pages_/warehouse.py", title="仓库看板", icon="🏭", url_path="warehouse")
 aftersales = st.Page("pages_/aftersales.py", title="售后", icon="🔁", url_path="aftersales")
+channels = st.Page("pages_/channels.py", title="渠道健康", icon="🛰️", url_path="channels")
 
-page = st.navigation([orders, timeline, reviews, rejections, rules, dashboard, reconciliation, warehouse, aftersales])
+page = st.navigation([orders, timeline, reviews, rejections, rules, dashboard, reconciliation, warehouse, aftersales,
+                      channels])
 
 if page.url_path == orders.url_path and st.query_params.get("order_id"):
     st.switch_page(timeline, query_params={"order_id": st.query_params["order_id"]})

@@ -1,13 +1,16 @@
 """A fake Douyin shop (抖店) that pushes order messages to a webhook, as the real one does.
 
-The real platform POSTs a JSON list of messages to the app's push URL with headers ``app-id``,
-``event-sign`` (see ``domain.channels.signing.douyin_sign``) and ``sign-method``; it expects
+The real platform POSTs a JSON list of messages ``[{"tag", "msg_id", "data"}]`` to the app's push URL
+with headers ``app-id``, ``event-sign`` — over ``app_key + body + app_secret``, MD5 hex, or HMAC-SHA256
+keyed with the secret when ``sign-method: hmac-sha256`` (see ``domain.channels.signing.douyin_sign``;
+this is how the platform's SDKs verify a push) — and ``sign-method``; it expects
 ``{"code": 0, "msg": "success"}`` and re-sends a message whose push failed (non-200 / timeout) with
-growing delays. This fake does the same on command:
+growing delays, *the same body, the same msg_id*. The times a message carries (``update_time``,
+``pay_time``) are what the receiver checks the push's age on. This fake does the same on command:
 
 * ``POST /_control/push`` with ``{"url": "http://…/v1/webhooks/douyin", "count": 3, "repeat": 1,
   "orders": [...] (optional, else generated), "tag": "101", "bad_signature": false,
-  "retries": 3, "ids_only": false}`` → pushes each order ``repeat`` times (re-delivery), one message per
+  "retries": 3, "ids_only": false, "sign_method": "hmac-sha256"}`` → pushes each order ``repeat`` times (re-delivery), one message per
   request, and answers what the webhook said to each push. ``ids_only: true`` pushes what the real
   platform pushes — ``{"p_id", "s_ids", "shop_id", "order_status", "pay_time", "pay_amount"}`` — and the
   receiver fetches the order from the open API below. Every pushed order is kept for that API.
@@ -69,6 +72,7 @@ def sample_order(i: int, *, order_id: str | None = None, seed: int | None = None
         "order_status": 2,
         "create_time": now - 40,
         "pay_time": now - 30,
+        "update_time": now - 30,  # the order's version: a change (a new address) moves it on
         "doudian_open_id": f"1@#{secrets.token_hex(8)}",
         "post_receiver": name,
         "post_tel": phone,
@@ -96,9 +100,13 @@ def push_body(orders: list[dict[str, Any]], tag: str = "101", *, ids_only: bool 
     return json.dumps(msgs, ensure_ascii=False).encode()
 
 
-def signed_headers(body: bytes, app_key: str, app_secret: str, method: str = "hmac-sha256") -> dict[str, str]:
-    return {"app-id": app_key, "event-sign": douyin_sign(app_key, app_secret, body, method), "sign-method": method,
-            "content-type": "application/json"}
+def signed_headers(body: bytes, app_key: str, app_secret: str, method: str | None = "hmac-sha256") -> dict[str, str]:
+    """``method`` None: no ``sign-method`` header (the platform's original MD5 scheme)."""
+    h = {"app-id": app_key, "event-sign": douyin_sign(app_key, app_secret, body, method or "md5"),
+         "content-type": "application/json"}
+    if method:
+        h["sign-method"] = method
+    return h
 
 
 @dataclass
@@ -143,7 +151,7 @@ class FakeDouyinState:
 
 async def push(state: FakeDouyinState, url: str, orders: list[dict[str, Any]], *, repeat: int = 1, tag: str = "101",
                bad_signature: bool = False, retries: int = 3, backoff: float = 0.2,
-               ids_only: bool = False) -> list[dict[str, Any]]:
+               ids_only: bool = False, sign_method: str = "hmac-sha256") -> list[dict[str, Any]]:
     """Push each order ``repeat`` times; a push that fails is re-sent up to ``retries`` times. The
     orders are kept for the open API (an ids-only push is useless without them)."""
     state.keep(orders)
@@ -153,7 +161,7 @@ async def push(state: FakeDouyinState, url: str, orders: list[dict[str, Any]], *
             for _ in range(repeat):
                 body = push_body([order], tag, ids_only=ids_only, shop_id=state.shop_id)
                 secret = "wrong-secret" if bad_signature else state.app_secret
-                headers = signed_headers(body, state.app_key, secret)
+                headers = signed_headers(body, state.app_key, secret, sign_method)
                 status, answer = None, None
                 for attempt in range(retries + 1):
                     with state.lock:
@@ -273,7 +281,7 @@ def create_app() -> FastAPI:
             orders = [sample_order(start + k, seed=random.randrange(10**9)) for k in range(int(body.get("count", 1)))]
         results = await push(state, url, orders, repeat=int(body.get("repeat", 1)), tag=str(body.get("tag", "101")),
                              bad_signature=bool(body.get("bad_signature")), retries=int(body.get("retries", 3)),
-                             ids_only=bool(body.get("ids_only")))
+                             ids_only=bool(body.get("ids_only")), sign_method=str(body.get("sign_method") or "hmac-sha256"))
         return {"pushed": len(results), "results": results}
 
     @app.get("/_control/state")

@@ -442,3 +442,54 @@ orders.append_column(Column("waybill_no", String(40)))  # projected from OrderSt
 orders.append_column(Column("shipped_at", DateTime(timezone=True)))
 orders.append_column(Column("delivered_at", DateTime(timezone=True)))
 Index("ix_orders_waybill_no", orders.c.waybill_no)
+
+# ---- channel health, delivery versions, push message ids (issue 11; migration 0009) ----
+from sqlalchemy import Float  # noqa: E402
+
+channel_health = Table(  # one row per channel account, projected by its sync / watchdog workflow
+    "channel_health",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("channel", String(20), nullable=False),
+    Column("kind", String(10), nullable=False),  # sync (polled) | webhook (pushed)
+    Column("state", String(12), nullable=False),  # domain.channels.health.HealthState
+    Column("state_since", DateTime(timezone=True), nullable=False),
+    Column("workflow_id", String(140), nullable=False),
+    Column("seq", BigInteger, nullable=False, default=0),  # the workflow's report number: a retry never counts twice
+    Column("interval_seconds", Float),  # sync: the poll interval
+    Column("stall_after_seconds", Float),  # sync: N × interval; webhook: the silence threshold (None: learning)
+    Column("last_poll_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),  # sync: last successful poll; webhook: last push
+    Column("last_error", Text),
+    Column("consecutive_errors", Integer, nullable=False, default=0),
+    Column("cursor", DateTime(timezone=True)),  # sync: every trade modified before it was read
+    Column("backlog_trades", Integer, nullable=False, default=0),  # sync: counted in the window, not yet read
+    Column("imported_day", String(10)),  # Beijing day of imported_today
+    Column("imported_today", Integer, nullable=False, default=0),
+    Column("pushes", BigInteger, nullable=False, default=0),  # webhook: pushes seen by the watchdog
+    Column("typical_gap_seconds", Float),  # webhook: the median gap between pushes
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+channel_versions = Table(  # the channel's version of the copy each order was last given (newest wins)
+    "channel_versions",
+    metadata,
+    Column("order_id", String(100), primary_key=True),
+    Column("channel", String(20), nullable=False),
+    Column("channel_updated_at", DateTime(timezone=True)),
+    Column("version", BigInteger),
+    Column("content_sha256", String(64)),  # the copy's canonical content: the same copy again is no news
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_messages = Table(  # push messages processed, by the platform's message id: a replay is recognised
+    "webhook_messages",
+    metadata,
+    Column("channel", String(20), primary_key=True),
+    Column("msg_id", String(100), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("result", JSON, nullable=False, default=dict),  # what the first delivery answered: order / rejection ids
+    Column("replays", Integer, nullable=False, default=0),
+)
+Index("ix_webhook_messages_received", webhook_messages.c.received_at)

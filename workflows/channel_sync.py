@@ -12,7 +12,19 @@ deterministic ids). Only when a whole window is done does the cursor move to its
   polls (or when the server suggests it), so the history stays small;
 * a channel outage (5xx, timeouts) is retried with backoff by the activity's RetryPolicy; an error
   no retry can fix (bad signature, disabled account) is reported in ``status`` and the next poll
-  tries the same window again — the cursor never skips past trades it has not read.
+  tries the same window again — the cursor never skips past trades it has not read;
+* the idle wait between polls is a durable timer whose expiry is the *normal* way to the next
+  poll (``asyncio.TimeoutError`` from ``wait_condition`` is caught: it once failed the workflow
+  ~20 s after ``make up`` and nothing was imported after the first poll).
+
+Health (``domain.channels.health``): after each poll the workflow decides running / failed and
+writes it to the read model (``record_sync_health``: last poll, last success, last error, cursor,
+backlog, orders imported today); a watchdog coroutine inside the workflow — a durable timer set
+to the last successful poll + ``stall_after_polls`` × the interval — notices a sync that stopped
+succeeding even while a poll hangs in retries (``stalled``). Entering a red state, and recovering
+from it, sends a WeCom alert (``notify_channel_health``, in the background with retries: a lost
+message never stops the polling). An unexpected failure of the workflow itself is alerted before
+it fails. Everything is carried over continue-as-new.
 
 Signals: ``poll_now`` (poll without waiting for the timer), ``stop`` (finish after the current poll).
 Query: ``status``.
@@ -20,6 +32,7 @@ Query: ``status``.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -29,6 +42,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.channels import PageRequest, PageResult, WindowRequest
+    from domain.channels.health import HealthAlert, HealthState, SyncHealthPolicy, SyncHealthReport, sync_state
 
 MAX_WINDOW = timedelta(days=1)
 
@@ -56,6 +70,23 @@ class SyncInput(BaseModel):
     polls_per_run: int = 200  # continue-as-new after this many polls
     totals: SyncTotals = SyncTotals()
     runs: int = 1
+    channel: str = "tmall"
+    stall_after_polls: int = 3  # no successful poll for this many intervals → stalled (red, alert)
+    alerts: bool = True  # WeCom alerts on entering / leaving a red state
+    health: "SyncHealth | None" = None  # carried over continue-as-new
+
+
+class SyncHealth(BaseModel):
+    """The health bookkeeping a run hands to the next."""
+
+    state: HealthState = HealthState.RUNNING
+    state_since: datetime
+    since: datetime  # watching since (the first run's start): the reference before any success
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    report_seq: int = 0
 
 
 class SyncStatus(BaseModel):
@@ -67,6 +98,10 @@ class SyncStatus(BaseModel):
     last_poll_at: datetime | None
     stopping: bool
     polling: bool = False  # a poll is in progress
+    state: HealthState = HealthState.RUNNING
+    last_success_at: datetime | None = None
+    consecutive_errors: int = 0
+    backlog_trades: int = 0
 
 
 def sync_workflow_id(account_id: str) -> str:
@@ -80,6 +115,16 @@ PAGE = dict(
                              maximum_interval=timedelta(seconds=60), maximum_attempts=8,
                              non_retryable_error_types=[]),
 )
+REPORT = dict(  # the health projection: bounded, so a read model outage never stops the polling
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10),
+                             maximum_attempts=5),
+)
+ALERT = dict(
+    start_to_close_timeout=timedelta(seconds=15),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=2), maximum_attempts=10),
+)
 
 
 @workflow.defn(name="ChannelSyncWorkflow")
@@ -91,38 +136,153 @@ class ChannelSyncWorkflow:
         self.totals = inp.totals.model_copy()
         self.poll_requested = False
         self.stopping = False
-        self.last_error: str | None = None
-        self.last_poll_at: datetime | None = None
         self.polling = False
+        self.policy = SyncHealthPolicy(stall_after_polls=inp.stall_after_polls)
+        now = workflow.now()
+        self.health = inp.health.model_copy() if inp.health else SyncHealth(state_since=now, since=now)
+        self.backlog_trades = 0
+        self.successes = 0  # successful polls of this run: what the watchdog waits for
+        self._background: set[asyncio.Task] = set()  # alerts being sent
+        self._reporting = 0  # health writes in flight
+
+    # the health fields, short
+    @property
+    def last_error(self) -> str | None:
+        return self.health.last_error
+
+    @property
+    def last_poll_at(self) -> datetime | None:
+        return self.health.last_poll_at
 
     @workflow.run
     async def run(self, inp: SyncInput) -> SyncStatus:
+        try:
+            return await self._run(inp)
+        except Exception as exc:  # noqa: BLE001 - ContinueAsNewError / cancellation are BaseExceptions
+            # nothing else would tell anyone: say it before the workflow fails
+            self.health.last_error = f"sync workflow failed: {type(exc).__name__}: {exc}"
+            await self._set_state(HealthState.FAILED, detail="同步工作流异常终止, 需人工处理")
+            await self._settle()
+            raise
+
+    async def _run(self, inp: SyncInput) -> SyncStatus:
         if self.cursor is None:
             self.cursor = workflow.now() - timedelta(seconds=inp.initial_lookback_seconds)
+        watchdog = asyncio.create_task(self._watchdog())
         for _ in range(inp.polls_per_run):
             await self._poll()
             if self.stopping or workflow.info().is_continue_as_new_suggested():
                 break
-            await workflow.wait_condition(lambda: self.poll_requested or self.stopping,
-                                          timeout=timedelta(seconds=inp.poll_interval_seconds))
-            self.poll_requested = False
+            await self._idle(timedelta(seconds=inp.poll_interval_seconds))
             if self.stopping:
                 break
+        watchdog.cancel()
         if self.stopping:
+            await self._set_state(HealthState.STOPPED, detail="同步已按要求停止 stopped on request", alert=False)
+            await self._settle()
             return self.status()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(inp.model_copy(update={"cursor": self.cursor, "totals": self.totals, "runs": inp.runs + 1}))
+        await self._settle()
+        workflow.continue_as_new(inp.model_copy(update={
+            "cursor": self.cursor, "totals": self.totals, "runs": inp.runs + 1, "health": self.health}))
+
+    async def _idle(self, interval: timedelta) -> None:
+        """Wait for the next poll: the interval, or ``poll_now`` / ``stop``. The timer running out
+        is the normal case, not an error."""
+        try:
+            await workflow.wait_condition(lambda: self.poll_requested or self.stopping, timeout=interval)
+        except asyncio.TimeoutError:
+            pass
+        self.poll_requested = False
+
+    async def _settle(self) -> None:
+        """Before continue-as-new or the end: signal handlers done, alerts sent, health written."""
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._background and not self._reporting)
 
     async def _poll(self) -> None:
         self.polling = True
+        created = self.totals.created
         try:
-            await self._poll_windows()
+            ok = await self._poll_windows()
         finally:
             self.polling = False
+        h = self.health
+        if ok:
+            h.last_success_at, h.last_error, h.consecutive_errors = workflow.now(), None, 0
+            self.backlog_trades = 0
+            self.successes += 1
+        else:
+            h.consecutive_errors += 1
+        state = sync_state(now=workflow.now(), since=h.since, last_success_at=h.last_success_at,
+                           last_error=h.last_error, poll_interval_seconds=self.inp.poll_interval_seconds,
+                           policy=self.policy)
+        await self._set_state(state, report=False)
+        await self._report(created=self.totals.created - created)
 
-    async def _poll_windows(self) -> None:
+    # ---------------------------------------------------------------- health
+
+    async def _watchdog(self) -> None:
+        """A durable timer at the last success + stall_after: no poll succeeded since → stalled."""
+        stall_after = self.policy.stall_after(self.inp.poll_interval_seconds)
+        while True:
+            due = (self.health.last_success_at or self.health.since) + stall_after
+            if workflow.now() < due:
+                await workflow.sleep(due - workflow.now())
+                continue
+            if not self.health.state.red:
+                minutes = stall_after.total_seconds() / 60
+                await self._set_state(HealthState.STALLED, detail=f"已超过 {minutes:.1f} 分钟没有成功轮询 "
+                                      f"(间隔 {self.inp.poll_interval_seconds} 秒)")
+            seen = self.successes
+            await workflow.wait_condition(lambda: self.successes != seen)
+
+    async def _set_state(self, state: HealthState, *, detail: str = "", alert: bool = True, report: bool = True) -> None:
+        h = self.health
+        if state == h.state:
+            return
+        previous, h.state, h.state_since = h.state, state, workflow.now()
+        workflow.logger.info("sync %s: %s → %s", self.inp.account_id, previous.value, state.value)
+        if alert and self.inp.alerts and (state.red or previous.red):
+            self._alert(HealthAlert(account_id=self.inp.account_id, channel=self.inp.channel, kind="sync", state=state,
+                                    previous=previous, at=workflow.now(), last_success_at=h.last_success_at,
+                                    last_error=h.last_error, detail=detail))
+        if report:
+            await self._report(created=0)
+
+    def _alert(self, alert: HealthAlert) -> None:
+        async def send() -> None:
+            try:
+                await workflow.execute_activity("notify_channel_health", alert, **ALERT)
+            except ActivityError as err:  # a lost message must not stop the polling
+                workflow.logger.warning("channel alert for %s not sent: %s", alert.account_id, err)
+
+        t = asyncio.create_task(send())
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    async def _report(self, *, created: int) -> None:
+        h = self.health
+        h.report_seq += 1
+        report = SyncHealthReport(
+            account_id=self.inp.account_id, channel=self.inp.channel, workflow_id=workflow.info().workflow_id,
+            seq=h.report_seq, state=h.state, state_since=h.state_since, at=workflow.now(),
+            interval_seconds=self.inp.poll_interval_seconds,
+            stall_after_seconds=self.policy.stall_after(self.inp.poll_interval_seconds).total_seconds(),
+            last_poll_at=h.last_poll_at, last_success_at=h.last_success_at, last_error=h.last_error,
+            consecutive_errors=h.consecutive_errors, cursor=self.cursor, backlog_trades=self.backlog_trades,
+            created=created)
+        self._reporting += 1
+        try:
+            await workflow.execute_activity("record_sync_health", report, result_type=bool, **REPORT)
+        except ActivityError as err:  # the view lags; the sync goes on
+            workflow.logger.warning("health of %s not recorded: %s", self.inp.account_id, err)
+        finally:
+            self._reporting -= 1
+
+    async def _poll_windows(self) -> bool:
+        """Read every window up to now - lag; False when a channel error stopped it (retried next poll)."""
         self.totals.polls += 1
-        self.last_poll_at = workflow.now()
+        self.health.last_poll_at = workflow.now()
         end_of_poll = workflow.now() - timedelta(seconds=self.inp.lag_seconds)
         try:
             while self.cursor is not None and self.cursor < end_of_poll:
@@ -134,17 +294,19 @@ class ChannelSyncWorkflow:
                 await self._window(start, end)
                 self.cursor = end  # the whole window is accepted: only now does the cursor move
                 self.totals.windows += 1
-            self.last_error = None
+            return True
         except ActivityError as exc:
             self.totals.errors += 1
             cause = exc.cause
-            self.last_error = getattr(cause, "message", None) or str(cause or exc)
+            self.health.last_error = getattr(cause, "message", None) or str(cause or exc)
             workflow.logger.warning("sync of %s failed, the next poll retries the window: %s",
-                                    self.inp.account_id, self.last_error)
+                                    self.inp.account_id, self.health.last_error)
+            return False
 
     async def _window(self, start: datetime, end: datetime) -> None:
         req = WindowRequest(account_id=self.inp.account_id, start=start, end=end, page_size=self.inp.page_size)
         total: int = await workflow.execute_activity("count_channel_window", req, result_type=int, **PAGE)
+        self.backlog_trades = total  # counted in the window, not yet read
         pages = max(1, -(-total // self.inp.page_size))
         for page_no in range(pages, 0, -1):  # last page first: see the module docstring
             r: PageResult = await workflow.execute_activity(
@@ -156,6 +318,7 @@ class ChannelSyncWorkflow:
             t.duplicates += r.duplicates
             t.rejected += r.rejected
             t.skipped += r.skipped
+            self.backlog_trades = max(0, self.backlog_trades - r.fetched)
 
     @workflow.signal
     def poll_now(self) -> None:
@@ -167,9 +330,14 @@ class ChannelSyncWorkflow:
 
     @workflow.query
     def status(self) -> SyncStatus:
+        h = self.health
         return SyncStatus(account_id=self.inp.account_id, cursor=self.cursor, totals=self.totals, runs=self.inp.runs,
-                          last_error=self.last_error, last_poll_at=self.last_poll_at, stopping=self.stopping,
-                          polling=self.polling)
+                          last_error=h.last_error, last_poll_at=h.last_poll_at, stopping=self.stopping,
+                          polling=self.polling, state=h.state, last_success_at=h.last_success_at,
+                          consecutive_errors=h.consecutive_errors, backlog_trades=self.backlog_trades)
+
+
+SyncInput.model_rebuild()
 
 
 async def ensure_sync_workflow(client, account_id: str, task_queue: str, **options) -> str:

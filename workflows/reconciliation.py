@@ -68,14 +68,20 @@ async def start_reconciliation(client, task_queue: str, day: str):
 
 
 async def ensure_reconciliation_schedule(
-    client, task_queue: str, *, cron: str = DEFAULT_CRON, schedule_id: str = SCHEDULE_ID
+    client, task_queue: str, *, cron: str = DEFAULT_CRON, schedule_id: str = SCHEDULE_ID,
+    every: timedelta | None = None,
 ) -> bool:
     """Create the daily schedule if it does not exist (idempotent; call at startup). Returns True
-    when it was created, False when it was already there (it is then updated to ``cron``/queue)."""
+    when it was created, False when it was already there (it is then updated to ``cron``/queue).
+
+    The schedule is the server's own long-lived timer (no workflow of ours waits between runs, so
+    there is no idle timeout of ours to survive); each firing starts a fresh, short
+    ``ReconciliationWorkflow``. ``every`` replaces the cron with a fixed interval (tests, demos)."""
     from temporalio.client import (
         Schedule,
         ScheduleActionStartWorkflow,
         ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
         ScheduleOverlapPolicy,
         SchedulePolicy,
         ScheduleSpec,
@@ -85,7 +91,8 @@ async def ensure_reconciliation_schedule(
     action = ScheduleActionStartWorkflow(
         ReconciliationWorkflow.run, ReconciliationInput(), id=f"{schedule_id}-run", task_queue=task_queue
     )
-    spec = ScheduleSpec(cron_expressions=[cron], time_zone_name="Asia/Shanghai")
+    spec = (ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]) if every is not None
+            else ScheduleSpec(cron_expressions=[cron], time_zone_name="Asia/Shanghai"))
     policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1))
     try:
         await client.create_schedule(schedule_id, Schedule(action=action, spec=spec, policy=policy))

@@ -51,8 +51,11 @@ async def _start_tmall_sync(settings: Settings) -> None:
     from workers.temporal_client import connect
     from workflows.channel_sync import ensure_sync_workflow
 
+    from zhongshu.channel_settings import channel_watch
+
     client = await connect(settings)
-    await ensure_sync_workflow(client, "tmall-default", settings.task_queue, poll_interval_seconds=20)
+    await ensure_sync_workflow(client, "tmall-default", settings.task_queue, channel="tmall", poll_interval_seconds=20,
+                               stall_after_polls=channel_watch(settings).channel_stall_polls)
 
 
 def _short(v: object) -> str:

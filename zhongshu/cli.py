@@ -261,45 +261,56 @@ def channels_add(
         from workflows.channel_sync import ensure_sync_workflow
 
         async def main() -> str:
-            return await ensure_sync_workflow(await connect(s), acc.account_id, s.task_queue,
-                                              poll_interval_seconds=poll_seconds or s.channel_poll_seconds)
+            from zhongshu.channel_settings import channel_watch
+
+            return await ensure_sync_workflow(await connect(s), acc.account_id, s.task_queue, channel=channel,
+                                              poll_interval_seconds=poll_seconds or s.channel_poll_seconds,
+                                              stall_after_polls=channel_watch(s).channel_stall_polls)
 
         console.print(f"polling: workflow {asyncio.run(main())}")
 
 
 @channels_app.command("list")
-def channels_list() -> None:
-    """Accounts (secrets not shown) and, for polled ones, their sync status."""
+def channels_list(as_json: bool = typer.Option(False, "--json", help="print the health report as JSON")) -> None:
+    """Each channel account's intake health: running / failed / stalled / silent / stopped, last poll or
+    push, last error, orders imported today (Beijing day), backlog — the same as GET /v1/channels/health."""
     from rich.table import Table
 
     from activities.channels import list_accounts
+    from api.channel_health_routes import cn_time, health_report
 
     s = get_settings()
-    accounts = list_accounts(_rules_engine())
+    engine = _rules_engine()
 
-    async def statuses() -> dict:
+    async def report():
         from workers.temporal_client import connect
-        from workflows.channel_sync import ChannelSyncWorkflow, sync_workflow_id
 
-        out = {}
         try:
-            client = await connect(s)
-        except Exception:  # noqa: BLE001 - Temporal not running: list the accounts anyway
-            return out
-        for a in accounts:
-            try:
-                out[a["account_id"]] = await client.get_workflow_handle(sync_workflow_id(a["account_id"])).query(ChannelSyncWorkflow.status)
-            except Exception:  # noqa: BLE001 - not polled / not running
-                pass
-        return out
+            client = await asyncio.wait_for(connect(s), timeout=5)
+        except Exception:  # noqa: BLE001 - Temporal not running: the read model still says something
+            client = None
+        return await health_report(engine, client, s)
 
-    st = asyncio.run(statuses())
-    table = Table("account", "channel", "url", "enabled", "cursor", "created", "dup", "rejected", "last error")
-    for a in accounts:
-        x = st.get(a["account_id"])
-        table.add_row(a["account_id"], a["channel"], a["base_url"], "✅" if a["enabled"] else "",
-                      f"{x.cursor:%Y-%m-%d %H:%M:%S}" if x and x.cursor else "", str(x.totals.created) if x else "",
-                      str(x.totals.duplicates) if x else "", str(x.totals.rejected) if x else "", (x.last_error or "") if x else "")
+    r = asyncio.run(report())
+    if as_json:
+        console.print_json(r.model_dump_json())
+        return
+    urls = {a["account_id"]: a["base_url"] for a in list_accounts(engine)}
+    table = Table("account", "渠道", "类型", "状态", "最近轮询/推送", "最近成功", "今日订单", "积压", "原因 / 最近错误",
+                  title=f"渠道健康 channel health · {r.day} (北京时间) · {r.red} 红", title_justify="left")
+    for i in r.items:
+        colour = "red" if i.red else "green"
+        backlog = "" if i.kind != "sync" else (f"{i.backlog_trades or 0} 单 / "
+                                               + ("-" if i.backlog_seconds is None else f"{i.backlog_seconds:.0f} 秒"))
+        why = "; ".join(x for x in (i.reason, (i.last_error or "")[:200] if i.red else "") if x)
+        table.add_row(i.account_id + (f"\n[dim]{urls[i.account_id]}[/dim]" if i.account_id in urls else ""),
+                      i.channel_name, "轮询 sync" if i.kind == "sync" else "推送 webhook",
+                      f"[{colour}]{'🔴' if i.red else '🟢'} {i.state_label} {i.state.value}[/{colour}]",
+                      cn_time(i.last_poll_at if i.kind == "sync" else i.last_success_at), cn_time(i.last_success_at),
+                      str(i.orders_today), backlog, why)
+    if not r.items:
+        console.print("no channel accounts: `zhongshu channels add …`")
+        return
     console.print(table)
 
 

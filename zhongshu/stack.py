@@ -212,6 +212,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                     raise
                 except Exception as exc:  # noqa: BLE001 - same: the stack stays up
                     console.print(f"[yellow]channel feed failed: {exc!r} — the stack is still up[/yellow]")
+            print_channel_health(settings, api_key, console)
             console.print("[green]running — Ctrl-C stops everything[/green]")
             code = sup.wait()
         except KeyboardInterrupt:
@@ -219,6 +220,33 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
         console.print("\nstopping …")
         stop_code = _stop(sup, settings, console)
         return code or stop_code
+
+
+def print_channel_health(settings: Settings, api_key: str, console: Console, wait: float = 20.0) -> None:
+    """The health line of each channel sync (and pushed channel), from GET /v1/channels/health — once
+    each sync has polled, or after ``wait`` seconds. Never fails the stack."""
+    import httpx
+
+    from api.channel_health_routes import ChannelHealth
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            r = httpx.get(f"{settings.api_base_url}/v1/channels/health", headers={"X-API-Key": api_key}, timeout=10)
+            r.raise_for_status()
+            items = [ChannelHealth.model_validate(i) for i in r.json()["items"]]
+        except Exception as exc:  # noqa: BLE001 - the stack stays up without the health lines
+            console.print(f"[yellow]channel health unavailable: {exc!r}[/yellow]")
+            return
+        if all(i.last_poll_at for i in items if i.kind == "sync") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if not items:
+        console.print("channel health: no channel accounts yet (`zhongshu channels add …`)")
+        return
+    console.print("channel health ([dim]zhongshu channels list · GET /v1/channels/health · console 渠道健康[/dim]):")
+    for i in items:
+        console.print(f"  {i.line()}", markup=False, highlight=False)
 
 
 def _masked(url: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from domain.channels import douyin, erp, miniprogram, tmall
 from domain.channels.common import MappingError
+from domain.redelivery import DeliveryVersion
 
 MAPPERS: dict[str, Callable[..., dict[str, Any]]] = {
     "tmall": tmall.to_submission,
@@ -19,6 +20,19 @@ MAPPERS: dict[str, Callable[..., dict[str, Any]]] = {
     "miniprogram": miniprogram.to_submission,
     "erp": erp.to_submission,
 }
+
+
+VERSIONS: dict[str, Callable[[Any], DeliveryVersion | None]] = {
+    "tmall": tmall.version_of,
+    "taobao": tmall.version_of,
+    "douyin": douyin.version_of,
+}
+
+
+def delivery_version(channel: str, raw: Any) -> DeliveryVersion | None:
+    """The channel's own version of a raw order (update time), where the channel gives one."""
+    reader = VERSIONS.get(channel)
+    return reader(raw) if reader else None
 
 
 def map_payload(channel: str, raw: Any) -> dict[str, Any]:
@@ -33,4 +47,4 @@ def map_payload(channel: str, raw: Any) -> dict[str, Any]:
         raise MappingError("payload", f"{type(exc).__name__}: {exc}") from None
 
 
-__all__ = ["MAPPERS", "MappingError", "map_payload"]
+__all__ = ["MAPPERS", "MappingError", "delivery_version", "map_payload"]

@@ -13,7 +13,15 @@ and ignored. ``data`` carries the order detail (as ``/order/orderDetail`` return
                          "origin_amount": 53600, "goods_price": 26800,
                          "spec": [{"name": "适配车型", "value": "卡罗拉18款"}]}]}
 
-Amounts are fen; times unix seconds.
+Amounts are fen; times unix seconds. ``update_time`` (as ``order.orderDetail`` has it) is the
+channel's version of the order: ``version_of`` reads it, so a late copy of an older push is never
+applied over a newer one (``domain.redelivery.freshness``).
+
+Signed pushes are checked for age: ``message_time`` is the time the message itself carries
+(``update_time``, else ``pay_time``/``create_time``; the signature covers the whole body, so it cannot
+be altered), and ``domain.channels.signing.push_age_problem`` refuses one outside the window. Each
+message's ``msg_id`` identifies it across the platform's re-sends (a replay is answered, not
+processed twice).
 
 Real pushes (``doudian_trade_TradePaid``, tag 101) usually carry only ids — ``{"p_id": 69…, "s_ids": […],
 "shop_id": 4463798, "order_status": 2, "pay_time": …, "pay_amount": …}`` — and the order itself is read
@@ -25,6 +33,7 @@ the fetch itself is I/O (``activities.channels.DouyinClient``).
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from domain.channels.common import (
@@ -39,6 +48,7 @@ from domain.channels.common import (
     require,
     text,
 )
+from domain.redelivery import DeliveryVersion
 
 ORDER_TAGS = {"101", "doudian_trade_TradePaid"}  # paid (numeric tag or the event name)
 IGNORED_TAGS = {"100", "102", "103", "104", "105", "106", "108", "110",  # created-unpaid, shipped, cancelled …
@@ -64,6 +74,50 @@ def pushed_order_id(data: Any) -> str:
 def pushed_shop_id(data: Any) -> str | None:
     """The shop the push is for (the open API's token is per shop); None when the push does not say."""
     return text(data.get("shop_id")) if isinstance(data, dict) else None
+
+
+def _unix(value: Any) -> datetime | None:
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return None
+    if n <= 0:
+        return None
+    if n > 1e12:  # milliseconds
+        n /= 1000
+    try:
+        return datetime.fromtimestamp(n, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+TIME_KEYS = ("update_time", "pay_time", "create_time")
+
+
+def message_time(data: Any) -> datetime | None:
+    """The time a push message carries (its order's ``update_time``, else ``pay_time``, ``create_time``)."""
+    if not isinstance(data, dict):
+        return None
+    for key in TIME_KEYS:
+        t = _unix(data.get(key))
+        if t is not None:
+            return t
+    return None
+
+
+def version_of(order: Any) -> DeliveryVersion | None:
+    """The channel's version of an order detail: its ``update_time`` (None when it has none)."""
+    if not isinstance(order, dict):
+        return None
+    t = _unix(order.get("update_time"))
+    return DeliveryVersion(updated_at=t) if t is not None else None
+
+
+def message_id(message: dict[str, Any]) -> str | None:
+    mid = message.get("msg_id")
+    return str(mid)[:100] if mid not in (None, "") else None
 
 
 def detail_from_response(body: Any, order_id: str) -> dict[str, Any]:

@@ -4,8 +4,11 @@ route and the fake servers, so both ends of every test sign the same way).
 * **Taobao/Tmall open platform (TOP)**: parameters sorted by name, concatenated as ``k1v1k2v2…``
   (the ``sign`` parameter and empty values left out); ``md5`` signs ``secret + s + secret``,
   ``hmac`` is HMAC-MD5 and ``hmac-sha256`` HMAC-SHA256 keyed with the secret; upper-case hex.
-* **Douyin shop message push**: header ``event-sign`` over ``app_key + body + app_secret``
-  (``sign-method: md5``) or HMAC-SHA256 of the same string keyed with the secret (default).
+* **Douyin shop message push**: header ``event-sign`` over ``app_key + body + app_secret``:
+  MD5 hex (``sign-method: md5``, and what a push without ``sign-method`` means, as the platform's
+  original scheme and its SDKs verify it) or HMAC-SHA256 of the same string keyed with the secret
+  (``sign-method: hmac-sha256``, what our fake sends). The platform signs the body only; the age of a
+  push is checked on the time its (signed) messages carry: ``push_age_problem``.
 * **Douyin shop open API (抖店开放平台)**: ``sign`` over ``secret + "app_key{k}method{m}param_json{p}timestamp{t}v{v}"
   + secret`` — HMAC-SHA256 keyed with the secret (``sign_method=hmac-sha256``, default) or MD5; lower-case
   hex. ``param_json`` is the business parameters as compact JSON with sorted keys (also the request body).
@@ -19,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import datetime
 from typing import Mapping
 from urllib.parse import quote
 
@@ -65,10 +69,27 @@ def douyin_verify(app_key: str, app_secret: str, body: bytes, sign: str | None, 
     if not app_secret or not sign:
         return False
     try:
-        expected = douyin_sign(app_key, app_secret, body, (method or "hmac-sha256").lower())
+        expected = douyin_sign(app_key, app_secret, body, (method or "md5").lower())
     except ValueError:
         return False
     return hmac.compare_digest(sign.lower(), expected)
+
+
+def push_age_problem(sent_at: datetime | None, now: datetime, *, window_seconds: float,
+                     future_seconds: float = 60) -> str | None:
+    """Why a signed push is too old (or from the future) to be taken, or None when it is within the
+    window. A replayed capture of a genuine push keeps its signature but not its age."""
+    if window_seconds <= 0:
+        return None  # the check is switched off
+    if sent_at is None:
+        return "the push carries no timestamp (update_time / pay_time / create_time)"
+    age = (now - sent_at).total_seconds()
+    if age > window_seconds:
+        return (f"timestamp {sent_at.isoformat()} is {age:.0f} s old, outside the {window_seconds:.0f} s window "
+                "(a replayed or long-delayed push)")
+    if -age > future_seconds:
+        return f"timestamp {sent_at.isoformat()} is {-age:.0f} s in the future (clock skew over {future_seconds:.0f} s)"
+    return None
 
 
 def douyin_param_json(params: Mapping[str, object]) -> str:

@@ -17,6 +17,7 @@ Amounts are yuan strings; times are China local without an offset.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from domain.channels.common import (
@@ -31,9 +32,20 @@ from domain.channels.common import (
     text,
     yuan,
 )
+from domain.redelivery import DeliveryVersion
 
 # statuses that are not (yet / any more) orders to fulfil
 SKIP_STATUSES = {"WAIT_BUYER_PAY", "TRADE_NO_CREATE_PAY", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"}
+
+
+def version_of(trade: Any) -> DeliveryVersion | None:
+    """The channel's version of a trade: its ``modified`` time (China local, whole seconds)."""
+    if not isinstance(trade, dict) or not trade.get("modified"):
+        return None
+    try:
+        return DeliveryVersion(updated_at=datetime.fromisoformat(china_time(trade["modified"], "modified")))
+    except (MappingError, ValueError):
+        return None
 
 
 def is_fulfillable(trade: dict[str, Any]) -> bool:
