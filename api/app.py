@@ -85,7 +85,7 @@ class DecisionAnswerOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     applied: bool
-    state: str = Field(description="applied | accepted | pending | refused | not_applied")
+    outcome: str = Field(description="applied | accepted (will be applied) | pending (submitted, not applied yet)")
     message: str | None = None
     update_id: str | None = None
 

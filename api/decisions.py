@@ -52,7 +52,7 @@ def decision_update_id(d: ReviewDecision) -> str:
 
 
 def _unavailable(settings: Settings, message: str) -> DecisionAnswer:
-    return DecisionAnswer(503, {"applied": False, "state": "not_applied", "message": message,
+    return DecisionAnswer(503, {"applied": False, "outcome": "not_applied", "message": message, "detail": message,
                                 "retry_after": settings.retry_after_seconds},
                           {"Retry-After": str(settings.retry_after_seconds)})
 
@@ -76,9 +76,7 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
             OrderWorkflow.decide_review, d, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=timedelta(seconds=wait)), timeout=wait + 1)
     except WorkflowUpdateFailedError as exc:  # the validator refused it: nothing changed
-        cause = exc.cause
-        return DecisionAnswer(409, {"applied": False, "state": "refused",
-                                    "message": getattr(cause, "message", None) or str(cause)})
+        return _refused(exc)
     except (WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.TimeoutError):
         return _pending(update_id)
     except RPCError as exc:
@@ -90,19 +88,23 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
     try:
         task: ReviewTask = await asyncio.wait_for(uh.result(rpc_timeout=timedelta(seconds=remaining)), timeout=remaining + 1)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        return DecisionAnswer(409, {"applied": False, "state": "refused",
-                                    "message": getattr(cause, "message", None) or str(cause)})
+        return _refused(exc)
     except (WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.TimeoutError, RPCError):
-        return DecisionAnswer(202, {"applied": False, "state": "accepted", "update_id": update_id,
+        return DecisionAnswer(202, {"applied": False, "outcome": "accepted", "update_id": update_id,
                                     "message": "已受理, 处理中: 订单已接受此决定并将执行 (accepted by the order: "
                                                "it is recorded in its history and will be applied)"})
-    return DecisionAnswer(200, task.model_dump(mode="json") | {"applied": True, "state": "applied"})
+    return DecisionAnswer(200, task.model_dump(mode="json") | {"applied": True, "outcome": "applied"})
+
+
+def _refused(exc: WorkflowUpdateFailedError) -> DecisionAnswer:
+    cause = exc.cause
+    message = getattr(cause, "message", None) or str(cause)
+    return DecisionAnswer(409, {"applied": False, "outcome": "refused", "message": message, "detail": message})
 
 
 def _pending(update_id: str) -> DecisionAnswer:
     return DecisionAnswer(202, {
-        "applied": False, "state": "pending", "update_id": update_id,
+        "applied": False, "outcome": "pending", "update_id": update_id,
         "message": "已提交, 待处理: 订单处理进程暂未响应, 决定尚未生效; 处理进程恢复后将校验并执行 (如已被他人处理则被拒绝). "
                    "可查看审核单状态; 重发同一决定是安全的 (submitted, not applied yet: the worker has not taken it; "
                    "it is validated and applied when the worker picks it up; re-sending the same decision is idempotent)"})

@@ -21,12 +21,14 @@ import asyncio
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import FieldError
+from domain.order import storable, unstorable_chars
 
 HEAD_BYTES = 2000  # what a summary rejection keeps of a refused body
 DRAIN_FACTOR = 8  # read (and drop) up to this × the limit so the client sees the 413, then stop
@@ -66,7 +68,16 @@ class RequestDoor:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if bad := _unstorable_params(scope):
+            where, codes = bad
+            message = f"参数 {where} 含有不可保存的控制字符 {', '.join(codes)} (control characters in {where})"
+            await JSONResponse({"message": message, "errors": [{"field": where, "message": message}]},
+                               status_code=422)(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -154,6 +165,18 @@ class RequestDoor:
                 body["message"] = f"{message}; 已记录为拒收单 {rid} (recorded as rejection {rid})"
         response = JSONResponse(body, status_code=status, headers={"Connection": "close"} if status == 413 else None)
         await response(scope, receive, send)
+
+
+def _unstorable_params(scope: Scope) -> tuple[str, list[str]] | None:
+    """A path or query parameter with NUL / a lone surrogate: no database can compare against it."""
+    if codes := unstorable_chars(scope.get("path", "")):
+        return "(path)", codes
+    raw = scope.get("query_string", b"")
+    if raw:
+        for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="surrogateescape"):
+            if codes := unstorable_chars(key + value):
+                return storable(key)[:64] or "(query)", codes
+    return None
 
 
 async def _drain(receive: Receive, more: bool, cap: int) -> int:
