@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import DataError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -286,6 +288,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             for e in exc.errors()
         ]
         return JSONResponse({"message": "invalid request", "errors": errors}, status_code=422)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception):
+        """A value the database cannot hold (an integer over its column, text too long) that no route
+        bound caught: the caller's input, so a 422 and never a 500; logged so the bound gets added."""
+        logging.getLogger("api").warning("value out of range on %s %s: %s", request.method, request.url.path, exc)
+        message = "参数超出可保存范围 (a value is out of range for the database)"
+        return JSONResponse({"message": message, "errors": [{"field": "(request)", "message": message}]}, status_code=422)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError):

@@ -226,7 +226,7 @@ async def start_run(request: Request, body: RunIn, _role: str = Depends(require(
     return JSONResponse(_jsonable(_run_body(run)), status_code=200)
 
 
-RUN_WAIT_SECONDS = 60.0
+RUN_WAIT_SECONDS = 30.0
 
 
 def _jsonable(x: Any) -> Any:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_ID = 2**31 - 1  # Integer primary keys
 MAX_OFFSET = 10_000_000
 
 
 class FieldProblem(BaseModel):
-    field: str
+    model_config = ConfigDict(extra="allow")
+    field: str | None = Field(description="dotted path, e.g. lines[0].unit_price; null for a whole-file problem")
     message: str
 
 
