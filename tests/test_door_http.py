@@ -179,3 +179,15 @@ def test_replay_of_a_rejection_goes_through_the_door_rules(api):
         assert again.status_code == 422 and "ordered_at" in {e["field"] for e in again.json()["errors"]}
         wrong_type = http.post(f"/v1/rejections/{rid}/replay", content=b"<xml/>", headers={"Content-Type": "application/xml"})
         assert wrong_type.status_code == 415
+
+
+def test_the_date_window_is_a_setting(db_url, dev_env, tmp_path):
+    from domain.order import OrderTimeWindow
+
+    settings = api_settings(db_url, dev_env.client.service_client.config.target_host, tmp_path,
+                            order_window=OrderTimeWindow(max_ahead_hours=1, max_age_days=30))
+    with running_api(settings) as api:
+        ahead = post(api, order_payload(ordered_at=(_now() + timedelta(hours=2)).isoformat()))
+        assert ahead.status_code == 422 and "晚于当前时间 1 小时以上" in ahead.json()["errors"][0]["message"]
+        old = post(api, order_payload(ordered_at=(_now() - timedelta(days=31)).isoformat()))
+        assert old.status_code == 422 and "最多 30 天前" in old.json()["errors"][0]["message"]
