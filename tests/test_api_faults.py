@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api_support import REVIEWER_KEY, api_settings, running_api
@@ -119,7 +120,10 @@ async def test_a_new_order_is_never_answered_created_false(dev_env, db_url, tmp_
             fresh = http.post("/v1/orders", json=order_payload())
             assert fresh.status_code == 202 and fresh.json()["created"] is True
         for oid in (first.json()["order_id"], answers[0].json()["order_id"], fresh.json()["order_id"]):
-            await dev_env.client.get_workflow_handle(oid).terminate("test over")
+            try:  # released orders of this stack complete on their own (fulfilment off)
+                await dev_env.client.get_workflow_handle(oid).terminate("test over")
+            except RPCError:
+                pass
 
 async def test_review_decision_with_the_worker_down_answers_fast_and_truly(dev_env, db_url, tmp_path):
     settings = api_settings(db_url, dev_env.client.service_client.config.target_host, tmp_path)
