@@ -12,15 +12,19 @@ from __future__ import annotations
 import asyncio
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError, WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
+from api.schemas import AUTH, MAX_OFFSET, Doc, errors
 from domain.aftersales import (
     AftersalesLine,
     AftersalesRequest,
@@ -38,6 +42,8 @@ from store import aftersales as store
 from store import read_model
 
 router = APIRouter(tags=["aftersales"])
+OrderId = Annotated[str, Path(max_length=200)]
+CaseId = Annotated[str, Path(max_length=200)]
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
@@ -80,31 +86,32 @@ def _earlier_cases(request: Request, order_id: str) -> dict[str, int]:
 UPDATE_TIMEOUT = 15.0
 
 
-@router.post("/v1/orders/{order_id}/aftersales", status_code=201,
-             responses={202: {"description": "not shipped yet: the order is cancelled instead"}})
-async def request_aftersales(request: Request, order_id: str, body: AftersalesRequest, _r: str = Depends(require())):
+@router.post("/v1/orders/{order_id}/aftersales", status_code=201, response_model=Doc,
+             responses={202: {"model": Doc, "description": "not shipped yet: the order is cancelled instead"},
+                        **errors(*AUTH, 404, 409, 503)})
+async def request_aftersales(request: Request, order_id: OrderId, body: AftersalesRequest, _r: str = Depends(require())):
     """Open an aftersales case (exchange, return, refund_only, reissue) on an order."""
     handle = _client(request).get_workflow_handle(order_id)
     try:
-        desc = await handle.describe()
+        desc = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            if read_model.get_order(_engine(request), order_id):
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            if await asyncio.to_thread(read_model.get_order, _engine(request), order_id):
                 raise HTTPException(409, f"order {order_id!r} is closed: its aftersales window is over") from None
             raise HTTPException(404, f"order {order_id!r} not found") from None
-        raise
+        raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     if desc.status != WorkflowExecutionStatus.RUNNING:
         raise HTTPException(409, f"order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
     try:
         state: OrderState = await handle.query("state", result_type=OrderState, rpc_timeout=QUERY_TIMEOUT)
-    except RPCError as exc:
-        raise HTTPException(503, f"order {order_id!r} cannot answer now (worker busy or down): {exc.message}; "
-                                 "try again shortly") from None
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        raise HTTPException(503, f"order {order_id!r} cannot answer now (worker busy or down): {exc}; "
+                                 "try again shortly", headers={"Retry-After": "5"}) from None
     if state.order is None:
         raise HTTPException(409, f"order {order_id!r} has not been accepted yet ({state.status}); nothing to return")
-    errors = validate_request(state.order, body, _earlier_cases(request, order_id))
-    if errors:
-        return JSONResponse({"message": "invalid aftersales request", "errors": [e.model_dump() for e in errors]},
+    problems = validate_request(state.order, body, await asyncio.to_thread(_earlier_cases, request, order_id))
+    if problems:
+        return JSONResponse({"message": "invalid aftersales request", "errors": [e.model_dump() for e in problems]},
                             status_code=422)
     try:
         ticket: AftersalesTicket = await asyncio.wait_for(
@@ -120,15 +127,16 @@ async def request_aftersales(request: Request, order_id: str, body: AftersalesRe
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(409, f"order {order_id!r} closed meanwhile: its aftersales window is over") from None
-        raise
+        raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     return JSONResponse(ticket.model_dump(mode="json"), status_code=201 if ticket.kind == "aftersales" else 202)
 
 
-@router.get("/v1/aftersales")
-async def list_cases(
+@router.get("/v1/aftersales", response_model=Doc, responses=errors(*AUTH))
+def list_cases(
     request: Request, status: str | None = Query(None, description="a CaseStatus, e.g. qc_pending"),
-    order_id: str | None = None, type: str | None = Query(None, description="exchange | return | refund_only | reissue"),
-    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
+    order_id: str | None = Query(None, max_length=200),
+    type: str | None = Query(None, description="exchange | return | refund_only | reissue", max_length=20),
+    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _r: str = Depends(require("reviewer", "readonly", "device")),
 ):
     if status is not None and status not in {s.value for s in CaseStatus}:
@@ -137,8 +145,8 @@ async def list_cases(
     return {"total": total, "limit": limit, "offset": offset, "items": [_labelled(i) for i in items]}
 
 
-@router.get("/v1/aftersales/{case_id}")
-async def get_case(request: Request, case_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+@router.get("/v1/aftersales/{case_id}", response_model=Doc, responses=errors(*AUTH, 404))
+async def get_case(request: Request, case_id: CaseId, _r: str = Depends(require("reviewer", "readonly", "device"))):
     """The live state from the case's workflow; the read model when the workflow cannot answer."""
     try:
         st = await _client(request).get_workflow_handle(case_id).query(
@@ -146,32 +154,36 @@ async def get_case(request: Request, case_id: str, _r: str = Depends(require("re
         body = st.model_dump(mode="json")
         body["source"] = "workflow"
         return _labelled(body)
-    except RPCError:
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
         pass
-    row = store.get_case(_engine(request), case_id)
+    row = await asyncio.to_thread(store.get_case, _engine(request), case_id)
     if row is None:
         raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     row["source"] = "read_model"
     return _labelled(row)
 
 
-@router.post("/v1/aftersales/{case_id}/qc")
-async def qc(request: Request, case_id: str, body: QcIn, _r: str = Depends(require("reviewer", "device"))):
+@router.post("/v1/aftersales/{case_id}/qc", response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
+async def qc(request: Request, case_id: CaseId, body: QcIn, _r: str = Depends(require("reviewer", "device"))):
     """QC of the returned parcel (待质检): passed → refund or replacement, failed → rejected."""
     if not order_id_of_case(case_id):
         raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     try:
-        st: AftersalesState = await _client(request).get_workflow_handle(case_id).execute_update(
-            "qc_result", QcVerdict(**body.model_dump()), result_type=AftersalesState)
+        st: AftersalesState = await asyncio.wait_for(_client(request).get_workflow_handle(case_id).execute_update(
+            "qc_result", QcVerdict(**body.model_dump()), result_type=AftersalesState), timeout=UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
         raise HTTPException(409, _cause(exc)[1]) from None
+    except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise HTTPException(503, f"case {case_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
+                                 "the verdict may still be applied — check GET /v1/aftersales/{id} before retrying",
+                            headers={"Retry-After": "5"}) from None
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            row = store.get_case(_engine(request), case_id)
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            row = await asyncio.to_thread(store.get_case, _engine(request), case_id)
             if row is not None:
                 raise HTTPException(409, f"case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
             raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
-        raise
+        raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     return _labelled(st.model_dump(mode="json"))
 
 
@@ -180,8 +192,9 @@ class ReceivedIn(BaseModel):
     note: str = Field(default="", max_length=300)
 
 
-@router.post("/v1/aftersales/{case_id}/received", status_code=202)
-async def received(request: Request, case_id: str, body: ReceivedIn, _r: str = Depends(require("reviewer", "device"))):
+@router.post("/v1/aftersales/{case_id}/received", status_code=202, response_model=Doc,
+             responses=errors(*AUTH, 404, 409, 503))
+async def received(request: Request, case_id: CaseId, body: ReceivedIn, _r: str = Depends(require("reviewer", "device"))):
     """The warehouse took the returned parcel in without a carrier event (the customer brought it, or
     the return waybill could not be made): the case moves on to QC (待质检)."""
     from workflows.aftersales import ReturnReceipt
@@ -192,13 +205,16 @@ async def received(request: Request, case_id: str, body: ReceivedIn, _r: str = D
     try:
         st: AftersalesState = await handle.query("state", result_type=AftersalesState, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise HTTPException(503, f"case {case_id!r} cannot answer now: {exc.message}") from None
-        row = store.get_case(_engine(request), case_id)
+        if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(503, f"case {case_id!r} cannot answer now: {exc.message}", headers={"Retry-After": "5"}) from None
+        row = await asyncio.to_thread(store.get_case, _engine(request), case_id)
         if row is not None:
             raise HTTPException(409, f"case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
         raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
     if st.status not in (CaseStatus.AWAITING_RETURN, CaseStatus.RETURN_IN_TRANSIT):
         raise HTTPException(409, f"case {case_id!r} is {st.status.label} ({st.status.value}), not waiting for a parcel")
-    await handle.signal("return_received", ReturnReceipt(**body.model_dump()))
+    try:
+        await handle.signal("return_received", ReturnReceipt(**body.model_dump()), rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        raise HTTPException(503, f"not confirmed, re-send (Temporal: {exc.message})", headers={"Retry-After": "5"}) from None
     return {"case_id": case_id, "received": True}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import DataError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
@@ -19,8 +22,12 @@ from api.carrier_routes import router as carrier_router
 from api.channel_health_routes import router as channel_health_router
 from api.channel_routes import router as channel_router
 from api.confirm_routes import router as confirm_router
+from api.decisions import send_decision
+from api.door import RequestDoor
 from api.errors import field_errors, field_path
-from api.intake import current_state, submit
+from api.intake import current_state, submit, unavailable
+from api.readiness import Readiness, readiness
+from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.rules_routes import router as rules_router
 from api.metrics_routes import router as metrics_router
 from api.warehouse_routes import router as warehouse_router
@@ -37,14 +44,58 @@ class DecisionIn(BaseModel):
     decision: Decision
     reviewer: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=500)
-    warehouse: str | None = None
-    carrier: str | None = None
-    address: str | None = None
+    warehouse: str | None = Field(default=None, max_length=32)
+    carrier: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=300)
 
 
 class CancelIn(BaseModel):
     reason: str = Field(min_length=1, max_length=300)
     actor: str = Field(default="api", max_length=64)
+
+
+class Health(BaseModel):
+    ok: bool
+
+
+class OrderAnswer(BaseModel):
+    """What a delivery got: ``created`` is true only when this request created the order."""
+
+    model_config = ConfigDict(extra="allow")
+    order_id: str
+    status: str
+    created: bool
+    merged_into: str | None = None
+    processing: bool | None = Field(default=None, description="202 while intake has not decided yet")
+    message: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class OrderList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+class CancelAnswer(BaseModel):
+    order_id: str
+    cancel_requested: bool
+
+
+class DecisionAnswerOut(BaseModel):
+    """200: applied (the review task after the decision); 202: accepted or pending (see ``state``)."""
+
+    model_config = ConfigDict(extra="allow")
+    applied: bool
+    outcome: str = Field(description="applied | accepted (will be applied) | pending (submitted, not applied yet)")
+    message: str | None = None
+    update_id: str | None = None
+
+
+class ReviewList(BaseModel):
+    total: int
+    items: list[dict[str, Any]]
 
 
 def _age(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +129,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(RequestDoor, max_body_bytes=settings.max_body_bytes)
     instrument_fastapi(app, settings)
     app.state.api_keys = settings.api_keys()
 
@@ -96,29 +148,38 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(aftersales_router)  # issue 6: aftersales cases
     app.include_router(channel_health_router)  # issue 11: channel health
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz():
+    @app.get("/healthz", tags=["ops"], response_model=Health)
+    def healthz():
+        """Liveness: the API process answers. Readiness (Temporal, database, worker) is /readyz."""
         return {"ok": True}
+
+    @app.get("/readyz", tags=["ops"], response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})
+    async def readyz(request: Request):
+        """Readiness: Temporal answers, the database answers, a worker polled the order task queue."""
+        r = await readiness(temporal(request), engine(request), settings)
+        return JSONResponse(r.model_dump(mode="json"), status_code=200 if r.ready else 503)
 
     # ------------------------------------------------------------------ orders
 
-    @app.post("/v1/orders", tags=["orders"], status_code=202)
+    @app.post("/v1/orders", tags=["orders"], status_code=202, response_model=OrderAnswer,
+              responses={200: {"model": OrderAnswer, "description": "the order existed already (created: false) or was merged"},
+                         **errors(*AUTH, 413, 415, 503)})
     async def post_order(
         request: Request,
         payload: Any = Body(..., description="a canonical order (see OrderSubmission)"),
         _role: str = Depends(require("channel")),
     ):
         result = await submit(temporal(request), engine(request), settings, payload, source="api")
-        return JSONResponse(result.body, status_code=result.http_status)
+        return result.response()
 
-    @app.get("/v1/orders", tags=["orders"])
-    async def list_orders(
+    @app.get("/v1/orders", tags=["orders"], response_model=OrderList, responses=errors(*AUTH))
+    def list_orders(
         request: Request,
-        status: str | None = None,
-        channel: str | None = None,
-        customer_id: str | None = None,
+        status: str | None = Query(None, max_length=20),
+        channel: str | None = Query(None, max_length=20),
+        customer_id: str | None = Query(None, max_length=64),
         limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
         _role: str = Depends(require("reviewer", "readonly")),
     ):
         total, items = read_model.list_orders(
@@ -126,93 +187,101 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         )
         return {"total": total, "limit": limit, "offset": offset, "items": items}
 
-    @app.get("/v1/orders/{order_id}", tags=["orders"])
-    async def get_order(request: Request, order_id: str, _role: str = Depends(require("reviewer", "readonly", "device"))):
+    @app.get("/v1/orders/{order_id}", tags=["orders"], response_model=Doc, responses=errors(*AUTH, 404))
+    async def get_order(request: Request, order_id: str = Path(max_length=200),
+                        _role: str = Depends(require("reviewer", "readonly", "device"))):
         state = await current_state(temporal(request), engine(request), order_id)
         if state is None:
             raise HTTPException(404, f"order {order_id!r} not found")
         return state
 
-    @app.post("/v1/orders/{order_id}/cancel", tags=["orders"], status_code=202)
-    async def cancel_order(request: Request, order_id: str, body: CancelIn, _role: str = Depends(require())):
+    @app.post("/v1/orders/{order_id}/cancel", tags=["orders"], status_code=202, response_model=CancelAnswer,
+              responses=errors(*AUTH, 404, 409, 503))
+    async def cancel_order(request: Request, body: CancelIn, order_id: str = Path(max_length=200),
+                           _role: str = Depends(require())):
+        """Cancel before dispatch (recorded; refused on the timeline once shipped). 503: not confirmed,
+        re-send (a cancel is idempotent)."""
         try:
-            await temporal(request).get_workflow_handle(order_id).signal(
-                OrderWorkflow.cancel, CancelRequest(reason=body.reason, actor=body.actor)
-            )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                if read_model.get_order(engine(request), order_id):
+            await asyncio.wait_for(temporal(request).get_workflow_handle(order_id).signal(
+                OrderWorkflow.cancel, CancelRequest(reason=body.reason, actor=body.actor),
+                rpc_timeout=timedelta(seconds=settings.temporal_rpc_seconds)), timeout=settings.temporal_rpc_seconds + 1)
+        except (RPCError, asyncio.TimeoutError) as exc:
+            status = getattr(exc, "status", None)
+            if status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                if await asyncio.to_thread(read_model.get_order, engine(request), order_id):
                     raise HTTPException(409, f"order {order_id!r} is closed and cannot be cancelled") from None
                 raise HTTPException(404, f"order {order_id!r} not found") from None
-            raise
+            return unavailable(settings, "cancel", exc).response()
         return {"order_id": order_id, "cancel_requested": True}
 
     # ------------------------------------------------------------------ reviews
 
-    @app.get("/v1/reviews", tags=["reviews"])
-    async def list_reviews(
+    @app.get("/v1/reviews", tags=["reviews"], response_model=ReviewList, responses=errors(*AUTH))
+    def list_reviews(
         request: Request,
-        state: str | None = Query(None, description="open | decided | cancelled"),
-        kind: str | None = Query(None, description="address | routing | risk"),
-        order_id: str | None = Query(None),
+        state: str | None = Query(None, description="open | decided | cancelled", max_length=16),
+        kind: str | None = Query(None, description="address | routing | risk", max_length=16),
+        order_id: str | None = Query(None, max_length=200),
         _role: str = Depends(require("reviewer", "readonly")),
     ):
         items = [_age(r) for r in read_model.list_reviews(engine(request), state=state, kind=kind, order_id=order_id)]
         return {"total": len(items), "items": items}
 
-    @app.post("/v1/reviews/{review_id}/decision", tags=["reviews"])
-    async def decide(request: Request, review_id: str, body: DecisionIn, _role: str = Depends(require("reviewer"))):
+    @app.post("/v1/reviews/{review_id}/decision", tags=["reviews"], response_model=DecisionAnswerOut,
+              responses={202: {"model": DecisionAnswerOut, "description": "accepted (will be applied) or pending "
+                               "(submitted, not applied yet: the worker has not taken it)"},
+                         **errors(*AUTH, 404, 409, 503)})
+    async def decide(request: Request, body: DecisionIn, review_id: str = Path(max_length=300),
+                     _role: str = Depends(require("reviewer"))):
+        """A reviewer's decision; see ``api.decisions`` for exactly what 200/202/503 promise."""
         order_id, sep, _ = review_id.partition("~")
-        if not sep:
+        if not sep or not order_id:
             raise HTTPException(404, f"review {review_id!r} not found (review ids look like order-…~address-1)")
         decision = ReviewDecision(review_id=review_id, **body.model_dump())
-        try:
-            task = await temporal(request).get_workflow_handle(order_id).execute_update(OrderWorkflow.decide_review, decision)
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            raise HTTPException(409, getattr(cause, "message", None) or str(cause)) from None
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                known = read_model.get_review(engine(request), review_id)
-                msg = f"review {review_id!r} is closed (its order has finished)" if known else f"review {review_id!r} not found"
-                raise HTTPException(409 if known else 404, msg) from None
-            raise
-        return task.model_dump(mode="json")
+        answer = await send_decision(temporal(request), settings, order_id, decision)
+        if answer is None:
+            known = await asyncio.to_thread(read_model.get_review, engine(request), review_id)
+            msg = f"review {review_id!r} is closed (its order has finished)" if known else f"review {review_id!r} not found"
+            raise HTTPException(409 if known else 404, msg)
+        return JSONResponse(answer.body, status_code=answer.http_status, headers=answer.headers or None)
 
     # ------------------------------------------------------------------ rejections
 
-    @app.get("/v1/rejections", tags=["rejections"])
-    async def list_rejections(
+    @app.get("/v1/rejections", tags=["rejections"], response_model=OrderList, responses=errors(*AUTH))
+    def list_rejections(
         request: Request,
         limit: int = Query(100, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
         _role: str = Depends(require("reviewer", "readonly")),
     ):
         total, items = read_model.list_rejections(engine(request), limit=limit, offset=offset)
         return {"total": total, "limit": limit, "offset": offset, "items": items}
 
-    @app.get("/v1/rejections/{rejection_id}", tags=["rejections"])
-    async def get_rejection(request: Request, rejection_id: int, _role: str = Depends(require("reviewer", "readonly"))):
+    @app.get("/v1/rejections/{rejection_id}", tags=["rejections"], response_model=Doc, responses=errors(*AUTH, 404))
+    def get_rejection(request: Request, rejection_id: int = Path(ge=1, le=MAX_ID),
+                      _role: str = Depends(require("reviewer", "readonly"))):
         row = read_model.get_rejection(engine(request), rejection_id)
         if row is None:
             raise HTTPException(404, f"rejection {rejection_id} not found")
         return row
 
-    @app.post("/v1/rejections/{rejection_id}/replay", tags=["rejections"])
+    @app.post("/v1/rejections/{rejection_id}/replay", tags=["rejections"], response_model=OrderAnswer,
+              responses={200: {"model": OrderAnswer, "description": "the order existed already or was merged"},
+                         **errors(*AUTH, 404, 413, 415, 503)})
     async def replay_rejection(
         request: Request,
-        rejection_id: int,
+        rejection_id: int = Path(ge=1, le=MAX_ID),
         corrected: Any = Body(None, description="a fixed payload; omit to replay the stored one as is"),
         _role: str = Depends(require()),
     ):
-        row = read_model.get_rejection(engine(request), rejection_id)
+        row = await asyncio.to_thread(read_model.get_rejection, engine(request), rejection_id)
         if row is None:
             raise HTTPException(404, f"rejection {rejection_id} not found")
         payload = corrected if corrected is not None else row["payload"]
         result = await submit(temporal(request), engine(request), settings, payload, source=f"replay:{rejection_id}")
         if result.http_status < 300 and "order_id" in result.body:
-            read_model.mark_rejection_replayed(engine(request), rejection_id, result.body["order_id"])
-        return JSONResponse(result.body, status_code=result.http_status)
+            await asyncio.to_thread(read_model.mark_rejection_replayed, engine(request), rejection_id, result.body["order_id"])
+        return result.response()
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_request: Request, exc: RequestValidationError):
@@ -221,6 +290,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             for e in exc.errors()
         ]
         return JSONResponse({"message": "invalid request", "errors": errors}, status_code=422)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception):
+        """A value the database cannot hold (an integer over its column, text too long) that no route
+        bound caught: the caller's input, so a 422 and never a 500; logged so the bound gets added."""
+        logging.getLogger("api").warning("value out of range on %s %s: %s", request.method, request.url.path, exc)
+        message = "参数超出可保存范围 (a value is out of range for the database)"
+        return JSONResponse({"message": message, "errors": [{"field": "(request)", "message": message}]}, status_code=422)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError):

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.logistics import record_tracking_event, set_tracking_result, tracking_for
 from api.auth import require
+from api.schemas import AUTH, Doc, errors
 from api.channel_routes import record_attempt
+from api.door import is_json_media
 from domain.logistics import HEADER_APP_KEY, HEADER_SIGN, HEADER_TIMESTAMP, TrackingEvent, check_signature, parse_carrier, workflow_id_of
 
 router = APIRouter()
@@ -42,8 +44,9 @@ def _events_of(payload: Any) -> list[Any]:
     return [payload]
 
 
-@router.post("/v1/webhooks/carriers/{carrier}", tags=["logistics"], status_code=202)
-async def carrier_webhook(request: Request, carrier: str):
+@router.post("/v1/webhooks/carriers/{carrier}", tags=["logistics"], status_code=202, response_model=Doc,
+             responses=errors(400, 401, 404, 413, 415, 503))
+async def carrier_webhook(request: Request, carrier: Annotated[str, Path(max_length=32)]):
     app = request.app
     settings, engine, client = app.state.settings, app.state.engine, app.state.client
     body = await request.body()
@@ -69,9 +72,14 @@ async def carrier_webhook(request: Request, carrier: str):
         await attempt("bad_signature", 401, why)
         return JSONResponse({"code": 40100, "message": f"invalid signature: {why}"}, status_code=401)
 
+    ctype = request.headers.get("content-type")
+    if not is_json_media(ctype):
+        msg = f"不支持的内容类型 {ctype!r}, 请以 application/json 推送 (unsupported media type: send JSON)"
+        await attempt("unmappable", 415, msg)
+        return JSONResponse({"code": 41500, "message": msg}, status_code=415)
     try:
         events = _EVENTS.validate_python(_events_of(json.loads(body)))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         await attempt("unmappable", 400, f"body is not JSON: {exc}")
         return JSONResponse({"code": 40000, "message": f"body is not JSON: {exc}"}, status_code=400)
     except ValidationError as exc:
@@ -115,10 +123,10 @@ async def _signal(client, ev: TrackingEvent) -> tuple[str, str]:
     return "delivered", ""
 
 
-@router.get("/v1/orders/{order_id}/tracking", tags=["logistics"])
-async def order_tracking(request: Request, order_id: str,
+@router.get("/v1/orders/{order_id}/tracking", tags=["logistics"], response_model=Doc, responses=errors(*AUTH, 404))
+def order_tracking(request: Request, order_id: Annotated[str, Path(max_length=200)],
                          _role: str = Depends(require("reviewer", "readonly", "device", "channel"))):
-    data = await asyncio.to_thread(tracking_for, request.app.state.engine, order_id)
+    data = tracking_for(request.app.state.engine, order_id)
     if data["waybill"] is None and not data["events"]:
         raise HTTPException(404, f"no waybill or tracking event for {order_id}")
     return data

@@ -14,15 +14,16 @@ import asyncio
 import html
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
+from api.schemas import AUTH, Doc, errors
 from api.errors import field_errors
 from api.intake import current_state
 from domain import geo
@@ -48,10 +49,10 @@ class PointIn(BaseModel):
 
 
 class AddressChangeIn(BaseModel):
-    address: str
-    name: str | None = None
-    phone: str | None = None
-    requested_by: str | None = None  # customer service only; the customer's page always says "customer"
+    address: str = Field(max_length=300)
+    name: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    requested_by: str | None = Field(default=None, max_length=64)  # customer service only; the customer's page always says "customer"
 
 
 def confirmation_secret(request: Request) -> str:
@@ -110,8 +111,12 @@ async def confirmation_page(request: Request, token: str):
     return HTMLResponse(render_page(state, token=token, round_no=round_no, radius_km=radius))
 
 
-@router.post("/c/{token}/confirm", tags=["confirmation"])
-async def confirm_point(request: Request, token: str, payload: Any = Body(..., description='{"lat": 30.18, "lng": 120.26}')):
+CUSTOMER = errors(403, 404, 409, 422, 503, r403="the link is invalid or expired")
+Token = Annotated[str, Path(max_length=512)]
+
+
+@router.post("/c/{token}/confirm", tags=["confirmation"], response_model=Doc, responses=CUSTOMER)
+async def confirm_point(request: Request, token: Token, payload: Any = Body(..., description='{"lat": 30.18, "lng": 120.26}')):
     try:
         order_id, round_no = read_token(confirmation_secret(request), token)
     except InvalidToken as exc:
@@ -130,8 +135,8 @@ def _change(payload: Any, requested_by: str, allow_override: bool) -> AddressCha
     return AddressChange(address=body.address, name=body.name, phone=body.phone, requested_by=who)
 
 
-@router.post("/c/{token}/address", tags=["confirmation"])
-async def customer_change_address(request: Request, token: str,
+@router.post("/c/{token}/address", tags=["confirmation"], response_model=Doc, responses=CUSTOMER)
+async def customer_change_address(request: Request, token: Token,
                                   payload: Any = Body(..., description='{"address": "…", "name": null, "phone": null}')):
     try:
         order_id, _round = read_token(confirmation_secret(request), token)
@@ -147,8 +152,8 @@ async def customer_change_address(request: Request, token: str,
 # ---------------------------------------------------------------- customer service (API key)
 
 
-@router.post("/v1/orders/{order_id}/address", tags=["orders"])
-async def service_change_address(request: Request, order_id: str,
+@router.post("/v1/orders/{order_id}/address", tags=["orders"], response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
+async def service_change_address(request: Request, order_id: Annotated[str, Path(max_length=200)],
                                  payload: Any = Body(..., description='{"address": "…", "name": null, "phone": null, "requested_by": "客服小王"}'),
                                  role: str = Depends(require())):
     try:

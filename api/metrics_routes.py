@@ -12,19 +12,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
 
 from api.auth import require
+from api.schemas import AUTH, Doc, Listing, errors
 from store import metrics, read_model
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_RESPONSE = {200: {"content": {XLSX: {}}, "description": "the workbook"}}
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)  # days a report can be about
+Day = Annotated[date, Path(ge=EARLIEST_DAY, le=LATEST_DAY, description="YYYY-MM-DD")]
+Text = Annotated[str | None, Query(max_length=64)]
 
 
 def _engine(request: Request):
@@ -37,21 +45,24 @@ def _sla(request: Request) -> timedelta:
 
 def _period(frm: str | None, to: str | None):
     try:
-        return metrics.parse_period(frm, to)
-    except ValueError as exc:
-        raise HTTPException(422, f"bad period: {exc}") from None
+        start, end = metrics.parse_period(frm, to)
+    except (ValueError, OverflowError) as exc:
+        raise HTTPException(422, f"时间段无效 bad period: {exc}") from None
+    if start.year < EARLIEST_DAY.year or end.year > LATEST_DAY.year:
+        raise HTTPException(422, f"时间段须在 {EARLIEST_DAY} 与 {LATEST_DAY} 之间 (period out of range)")
+    return start, end
 
 
 # ------------------------------------------------------------------ metrics
 
 
-@router.get("/v1/metrics/health", tags=["metrics"])
+@router.get("/v1/metrics/health", tags=["metrics"], response_model=Doc, responses=errors(*AUTH))
 def get_health(
     request: Request,
-    frm: str | None = Query(None, alias="from", description="YYYY-MM-DD (Beijing) or ISO datetime"),
-    to: str | None = Query(None, description="YYYY-MM-DD (inclusive) or ISO datetime (exclusive)"),
-    channel: str | None = None,
-    warehouse: str | None = None,
+    frm: str | None = Query(None, alias="from", description="YYYY-MM-DD (Beijing) or ISO datetime", max_length=40),
+    to: str | None = Query(None, description="YYYY-MM-DD (inclusive) or ISO datetime (exclusive)", max_length=40),
+    channel: Text = None,
+    warehouse: Text = None,
     series: bool = Query(False, description="also one point per day"),
     _role: str = Depends(require("reviewer", "readonly")),
 ):
@@ -62,13 +73,13 @@ def get_health(
     )
 
 
-@router.get("/v1/metrics/dashboard", tags=["metrics"])
+@router.get("/v1/metrics/dashboard", tags=["metrics"], response_model=Doc, responses=errors(*AUTH))
 def get_dashboard(
     request: Request,
-    frm: str | None = Query(None, alias="from"),
-    to: str | None = None,
-    channel: str | None = None,
-    warehouse: str | None = None,
+    frm: str | None = Query(None, alias="from", max_length=40),
+    to: str | None = Query(None, max_length=40),
+    channel: Text = None,
+    warehouse: Text = None,
     _role: str = Depends(require("reviewer", "readonly")),
 ):
     start, end = _period(frm, to)
@@ -77,13 +88,14 @@ def get_dashboard(
     )
 
 
-@router.get("/v1/metrics/dashboard.xlsx", tags=["metrics"])
+@router.get("/v1/metrics/dashboard.xlsx", tags=["metrics"], response_class=Response,
+            responses={**XLSX_RESPONSE, **errors(*AUTH)})
 def get_dashboard_xlsx(
     request: Request,
-    frm: str | None = Query(None, alias="from"),
-    to: str | None = None,
-    channel: str | None = None,
-    warehouse: str | None = None,
+    frm: str | None = Query(None, alias="from", max_length=40),
+    to: str | None = Query(None, max_length=40),
+    channel: Text = None,
+    warehouse: Text = None,
     _role: str = Depends(require("reviewer", "readonly")),
 ):
     start, end = _period(frm, to)
@@ -154,8 +166,8 @@ def dashboard_workbook(d: dict[str, Any]) -> bytes:
 # ------------------------------------------------------------------ order status (enquiries)
 
 
-@router.get("/v1/orders/{order_id}/status", tags=["orders"])
-def order_status(request: Request, order_id: str, role: str = Depends(require("reviewer", "readonly", "device"))):
+@router.get("/v1/orders/{order_id}/status", tags=["orders"], response_model=Doc, responses=errors(*AUTH, 404))
+def order_status(request: Request, order_id: Annotated[str, Path(max_length=200)], role: str = Depends(require("reviewer", "readonly", "device"))):
     """Where is my order? Counted as a customer status enquiry (experience index)."""
     o = read_model.get_order(_engine(request), order_id)
     if o is None:
@@ -177,7 +189,7 @@ def order_status(request: Request, order_id: str, role: str = Depends(require("r
 
 
 class RunIn(BaseModel):
-    day: date
+    day: date = Field(ge=EARLIEST_DAY, le=LATEST_DAY)
     wait: bool = Field(False, description="wait for the run to finish and return its report")
 
 
@@ -185,17 +197,36 @@ def _run_body(run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "report_url": f"/v1/reconciliation/runs/{run['day']}/report.xlsx"}
 
 
-@router.post("/v1/reconciliation/runs", tags=["finance"], status_code=202)
+@router.post("/v1/reconciliation/runs", tags=["finance"], status_code=202, response_model=Doc,
+             responses={200: {"model": Doc, "description": "wait=true: the finished run's report"}, **errors(*AUTH, 503)})
 async def start_run(request: Request, body: RunIn, _role: str = Depends(require("reviewer"))):
     from workflows.reconciliation import start_reconciliation
 
     settings = request.app.state.settings
-    handle = await start_reconciliation(request.app.state.client, settings.task_queue, body.day.isoformat())
+    try:
+        handle = await asyncio.wait_for(start_reconciliation(request.app.state.client, settings.task_queue,
+                                                             body.day.isoformat()), timeout=settings.temporal_rpc_seconds + 1)
+    except (RPCError, asyncio.TimeoutError) as exc:
+        raise HTTPException(503, f"对账未启动, 请稍后重试 (Temporal unavailable: {exc})",
+                            headers={"Retry-After": str(settings.retry_after_seconds)}) from None
+    started = {"day": body.day.isoformat(), "workflow_id": handle.id, "status": "started"}
     if not body.wait:
-        return {"day": body.day.isoformat(), "workflow_id": handle.id, "status": "started"}
-    await handle.result()
-    run = metrics.get_run(_engine(request), body.day)
+        return started
+    try:
+        await asyncio.wait_for(handle.result(), timeout=RUN_WAIT_SECONDS)
+    except asyncio.TimeoutError:
+        return JSONResponse(started | {"message": f"still running after {RUN_WAIT_SECONDS:g} s; GET the run later"},
+                            status_code=202)
+    except WorkflowFailureError as exc:
+        return JSONResponse(started | {"status": "failed", "message": f"对账失败 run failed: {exc.cause or exc}"[:500]},
+                            status_code=202)
+    run = await asyncio.to_thread(metrics.get_run, _engine(request), body.day)
+    if run is None:
+        return JSONResponse(started | {"status": "finished", "message": "finished without a stored report"}, status_code=202)
     return JSONResponse(_jsonable(_run_body(run)), status_code=200)
+
+
+RUN_WAIT_SECONDS = 30.0
 
 
 def _jsonable(x: Any) -> Any:
@@ -204,21 +235,22 @@ def _jsonable(x: Any) -> Any:
     return jsonable_encoder(x)
 
 
-@router.get("/v1/reconciliation/runs", tags=["finance"])
+@router.get("/v1/reconciliation/runs", tags=["finance"], response_model=Listing, responses=errors(*AUTH))
 def list_runs(request: Request, _role: str = Depends(require("reviewer", "readonly"))):
     return {"items": metrics.list_runs(_engine(request))}
 
 
-@router.get("/v1/reconciliation/runs/{day}", tags=["finance"])
-def get_run(request: Request, day: date, _role: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/reconciliation/runs/{day}", tags=["finance"], response_model=Doc, responses=errors(*AUTH, 404))
+def get_run(request: Request, day: Day, _role: str = Depends(require("reviewer", "readonly"))):
     run = metrics.get_run(_engine(request), day)
     if run is None:
         raise HTTPException(404, f"no reconciliation run for {day}; start one with POST /v1/reconciliation/runs")
     return _run_body(run)
 
 
-@router.get("/v1/reconciliation/runs/{day}/report.xlsx", tags=["finance"])
-def get_run_report(request: Request, day: date, _role: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/reconciliation/runs/{day}/report.xlsx", tags=["finance"], response_class=Response,
+            responses={**XLSX_RESPONSE, **errors(*AUTH, 404)})
+def get_run_report(request: Request, day: Day, _role: str = Depends(require("reviewer", "readonly"))):
     run = metrics.get_run(_engine(request), day, workbook=True)
     if run is None:
         raise HTTPException(404, f"no reconciliation run for {day}")

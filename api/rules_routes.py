@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import require
+from api.schemas import AUTH, MAX_ID, Doc, Listing, errors
 from domain.risk import catalogue
 from domain.routing_rules import RulesWorkbookError
 from store import rules
@@ -20,6 +21,8 @@ MAX_WORKBOOK_BYTES = 5 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 router = APIRouter(tags=["rules"])
+Version = Path(ge=1, le=MAX_ID, description="a rules version number")
+XLSX_RESPONSE = {200: {"content": {XLSX: {}}, "description": "the workbook"}}
 
 
 def _engine(request: Request):
@@ -32,21 +35,21 @@ def _version_row(v) -> dict[str, Any]:
     return d
 
 
-@router.get("/v1/rules")
-async def list_rules(request: Request, _role: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/rules", response_model=Listing, responses=errors(*AUTH))
+def list_rules(request: Request, _role: str = Depends(require("reviewer", "readonly"))):
     items = [_version_row(v) for v in rules.list_versions(_engine(request))]
     return {"active": rules.active_version(_engine(request)), "items": items}
 
 
-@router.post("/v1/rules", status_code=201)
-async def upload_rules(
+@router.post("/v1/rules", status_code=201, response_model=Doc, responses=errors(*AUTH, 413))
+def upload_rules(
     request: Request,
     file: UploadFile = File(..., description="the rules workbook (.xlsx)"),
     activate: bool = Query(False, description="activate the new version right away"),
     created_by: str = Query("api", max_length=64),
     _role: str = Depends(require()),
 ):
-    data = await file.read(MAX_WORKBOOK_BYTES + 1)
+    data = file.file.read(MAX_WORKBOOK_BYTES + 1)
     if len(data) > MAX_WORKBOOK_BYTES:
         raise HTTPException(413, f"workbook larger than {MAX_WORKBOOK_BYTES // 1024 // 1024} MB")
     try:
@@ -62,8 +65,8 @@ async def upload_rules(
     return {"version": version, "active": activate}
 
 
-@router.post("/v1/rules/{version}/activate")
-async def activate_rules(request: Request, version: int, _role: str = Depends(require())):
+@router.post("/v1/rules/{version}/activate", response_model=Doc, responses=errors(*AUTH, 404))
+def activate_rules(request: Request, version: int = Version, _role: str = Depends(require())):
     try:
         rules.activate(_engine(request), version)
     except LookupError:
@@ -71,11 +74,11 @@ async def activate_rules(request: Request, version: int, _role: str = Depends(re
     return {"active": version}
 
 
-@router.get("/v1/rules/diff")
-async def diff_rules(
+@router.get("/v1/rules/diff", response_model=Doc, responses=errors(*AUTH, 404))
+def diff_rules(
     request: Request,
-    from_: int = Query(..., alias="from"),
-    to: int = Query(...),
+    from_: int = Query(..., alias="from", ge=1, le=MAX_ID),
+    to: int = Query(..., ge=1, le=MAX_ID),
     _role: str = Depends(require("reviewer", "readonly")),
 ):
     try:
@@ -97,8 +100,8 @@ async def diff_rules(
     return {"from": from_, "to": to, "empty": d.empty, "sheets": sheets}
 
 
-@router.get("/v1/rules/{version}")
-async def get_rules(request: Request, version: int, _role: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/rules/{version}", response_model=Doc, responses=errors(*AUTH, 404))
+def get_rules(request: Request, version: int = Version, _role: str = Depends(require("reviewer", "readonly"))):
     try:
         rs = rules.load(_engine(request), version)
     except LookupError:
@@ -106,8 +109,8 @@ async def get_rules(request: Request, version: int, _role: str = Depends(require
     return {"version": version, **rs.model_dump(mode="json", by_alias=True)}
 
 
-@router.get("/v1/rules/{version}/export")
-async def export_rules(request: Request, version: int, _role: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/rules/{version}/export", response_class=Response, responses={**XLSX_RESPONSE, **errors(*AUTH, 404)})
+def export_rules(request: Request, version: int = Version, _role: str = Depends(require("reviewer", "readonly"))):
     try:
         data = rules.export(_engine(request), version)
     except LookupError:
@@ -115,7 +118,7 @@ async def export_rules(request: Request, version: int, _role: str = Depends(requ
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="rules-v{version}.xlsx"'})
 
 
-@router.get("/v1/risk/features", tags=["risk"])
-async def risk_features(_role: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/risk/features", tags=["risk"], response_model=Listing, responses=errors(*AUTH))
+def risk_features(_role: str = Depends(require("reviewer", "readonly"))):
     """The 17 risk features with code, severity and Chinese title."""
     return {"items": catalogue()}

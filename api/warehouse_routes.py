@@ -8,9 +8,10 @@ list come from the read model the workflow projects.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -18,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import warehouse as wh
 from api.auth import require
+from api.schemas import AUTH, Doc, Listing, errors
 from domain.warehouse import (
     TASK_LOOK,
     DeviceException,
@@ -30,6 +32,11 @@ from domain.warehouse import (
 )
 
 router = APIRouter(tags=["warehouse"])
+# bounded like the read model's columns (store/schema.py), so a long id is a 422, not a database error
+WarehouseId = Annotated[str, Path(max_length=32)]
+WaveId = Annotated[str, Path(max_length=80)]
+TaskId = Annotated[str, Path(max_length=100)]
+ExceptionId = Annotated[str, Path(max_length=64)]
 
 
 class ClaimIn(BaseModel):
@@ -57,18 +64,18 @@ class MisScanIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=64)
     picker: str = Field(min_length=1, max_length=64)
     device_id: str = Field(min_length=1, max_length=64)
-    task_id: str | None = None
+    task_id: str | None = Field(default=None, max_length=100)
     kind: str = Field(pattern="^(unreadable|wrong_bin|wrong_item|wrong_quantity)$")
     barcode: str = Field(default="", max_length=200)
 
 
 class ExceptionIn(BaseModel):
     kind: ExceptionKind = ExceptionKind.REPRINT_LABEL
-    task_id: str | None = None
-    bin: str | None = None
-    picker: str = ""
-    device_id: str = ""
-    reason: str = ""
+    task_id: str | None = Field(default=None, max_length=100)
+    bin: str | None = Field(default=None, max_length=16)
+    picker: str = Field(default="", max_length=64)
+    device_id: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=500)
 
 
 def _engine(request: Request):
@@ -80,7 +87,7 @@ def _wave(request: Request, warehouse: str):
     return client.get_workflow_handle(f"wave-{warehouse}")
 
 
-async def _update(request: Request, warehouse: str, name: str, arg: Any) -> Any:
+async def _update(request: Request, warehouse: WarehouseId, name: str, arg: Any) -> Any:
     from workflows.wave import WaveWorkflow
 
     method = getattr(WaveWorkflow, name)
@@ -90,9 +97,14 @@ async def _update(request: Request, warehouse: str, name: str, arg: Any) -> Any:
         cause = exc.cause
         raise HTTPException(409, getattr(cause, "message", None) or str(cause)) from None
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"warehouse {warehouse!r} has no running wave workflow") from None
-        raise
+        raise _rpc_problem(exc, warehouse) from None
+
+
+def _rpc_problem(exc: RPCError, warehouse: str) -> HTTPException:
+    if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+        return HTTPException(404, f"warehouse {warehouse!r} has no running wave workflow")
+    return HTTPException(503, f"订单服务暂时不可用, 请稍后重试 (Temporal unavailable: {exc.message})",
+                         headers={"Retry-After": "5"})
 
 
 def _task_json(task) -> dict[str, Any]:
@@ -105,8 +117,9 @@ def _task_json(task) -> dict[str, Any]:
 # ---------------------------------------------------------------- devices
 
 
-@router.post("/v1/warehouse/{warehouse}/claim", responses={204: {"description": "no task to do"}})
-async def claim(request: Request, warehouse: str, body: ClaimIn, _r: str = Depends(require("device"))):
+@router.post("/v1/warehouse/{warehouse}/claim", response_model=Doc,
+             responses={204: {"description": "no task to do"}, **errors(*AUTH, 404, 409, 503)})
+async def claim(request: Request, warehouse: WarehouseId, body: ClaimIn, _r: str = Depends(require("device"))):
     """The device's current task: the one it holds, else the next one in walking order (204: none)."""
     task = await _update(request, warehouse, "claim_task", TaskClaim(**body.model_dump()))
     if task is None:
@@ -114,58 +127,58 @@ async def claim(request: Request, warehouse: str, body: ClaimIn, _r: str = Depen
     return _task_json(task)
 
 
-@router.post("/v1/warehouse/{warehouse}/tasks/{task_id}/confirm")
-async def confirm(request: Request, warehouse: str, task_id: str, body: ConfirmIn, _r: str = Depends(require("device"))):
+@router.post("/v1/warehouse/{warehouse}/tasks/{task_id}/confirm", response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
+async def confirm(request: Request, warehouse: WarehouseId, task_id: TaskId, body: ConfirmIn, _r: str = Depends(require("device"))):
     """A confirmed pick (or put-away); fewer units than asked is a short pick and opens an exception."""
     task = await _update(request, warehouse, "confirm_pick", PickConfirmation(task_id=task_id, **body.model_dump()))
     return _task_json(task)
 
 
-@router.post("/v1/warehouse/{warehouse}/tasks/{task_id}/qc")
-async def qc(request: Request, warehouse: str, task_id: str, body: QcIn, _r: str = Depends(require("device"))):
+@router.post("/v1/warehouse/{warehouse}/tasks/{task_id}/qc", response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
+async def qc(request: Request, warehouse: WarehouseId, task_id: TaskId, body: QcIn, _r: str = Depends(require("device"))):
     task = await _update(request, warehouse, "qc_result", QcResult(task_id=task_id, **body.model_dump()))
     return _task_json(task)
 
 
-@router.post("/v1/warehouse/{warehouse}/misscans", status_code=201)
-async def mis_scan(request: Request, warehouse: str, body: MisScanIn, _r: str = Depends(require("device"))):
+@router.post("/v1/warehouse/{warehouse}/misscans", status_code=201, response_model=Doc, responses=errors(*AUTH))
+def mis_scan(request: Request, warehouse: WarehouseId, body: MisScanIn, _r: str = Depends(require("device"))):
     """One mis-scan a device caught (idempotent by event_id): the per-picker counts of the dashboard."""
     created = wh.record_scan_event(_engine(request), wh.ScanEventIn(warehouse=warehouse, **body.model_dump()))
     return {"event_id": body.event_id, "created": created}
 
 
-@router.post("/v1/warehouse/{warehouse}/exceptions", status_code=201)
-async def raise_exception(request: Request, warehouse: str, body: ExceptionIn, _r: str = Depends(require("device"))):
+@router.post("/v1/warehouse/{warehouse}/exceptions", status_code=201, response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
+async def raise_exception(request: Request, warehouse: WarehouseId, body: ExceptionIn, _r: str = Depends(require("device"))):
     """A floor exception, e.g. 'reprint label' after 3 bad bin labels: recorded and sent to the
     warehouse lead in WeCom."""
     exc_id = await _update(request, warehouse, "report_exception", DeviceException(**body.model_dump()))
     return {"exception_id": exc_id}
 
 
-@router.get("/v1/warehouse/exceptions")
-async def list_exceptions(
-    request: Request, warehouse: str | None = None, state: str | None = Query(None, description="open | resolved"),
-    kind: str | None = None, _r: str = Depends(require("reviewer", "readonly", "device")),
+@router.get("/v1/warehouse/exceptions", response_model=Listing, responses=errors(*AUTH))
+def list_exceptions(
+    request: Request, warehouse: str | None = Query(None, max_length=32),
+    state: str | None = Query(None, description="open | resolved", max_length=16), kind: str | None = Query(None, max_length=20), _r: str = Depends(require("reviewer", "readonly", "device")),
 ):
     items = wh.list_exceptions(_engine(request), warehouse=warehouse, state=state, kind=kind)
     return {"total": len(items), "items": items}
 
 
-@router.post("/v1/warehouse/exceptions/{exception_id}/resolve")
-async def resolve(request: Request, exception_id: str, _r: str = Depends(require("reviewer"))):
+@router.post("/v1/warehouse/exceptions/{exception_id}/resolve", response_model=Doc, responses=errors(*AUTH, 409))
+def resolve(request: Request, exception_id: ExceptionId, _r: str = Depends(require("reviewer"))):
     if not wh.resolve_exception(_engine(request), exception_id):
         raise HTTPException(409, f"exception {exception_id!r} is not open")
     return {"exception_id": exception_id, "state": "resolved"}
 
 
-@router.get("/v1/warehouse/pickers")
-async def pickers(request: Request, warehouse: str | None = None, _r: str = Depends(require("reviewer", "readonly"))):
+@router.get("/v1/warehouse/pickers", response_model=Listing, responses=errors(*AUTH))
+def pickers(request: Request, warehouse: str | None = None, _r: str = Depends(require("reviewer", "readonly"))):
     """Mis-scans per picker by kind, next to the lines each one picked."""
     return {"items": wh.picker_stats(_engine(request), warehouse=warehouse)}
 
 
-@router.get("/v1/warehouse/tasks")
-async def tasks(request: Request, warehouse: str | None = None, state: list[str] = Query(default=[]),
+@router.get("/v1/warehouse/tasks", response_model=Listing, responses=errors(*AUTH))
+def tasks(request: Request, warehouse: str | None = None, state: list[str] = Query(default=[]),
                 _r: str = Depends(require("reviewer", "readonly", "device"))):
     return {"items": wh.list_tasks(_engine(request), warehouse=warehouse, states=state or None)}
 
@@ -173,8 +186,8 @@ async def tasks(request: Request, warehouse: str | None = None, state: list[str]
 # ---------------------------------------------------------------- waves
 
 
-@router.get("/v1/waves")
-async def list_waves(request: Request, warehouse: str | None = None, state: str | None = None,
+@router.get("/v1/waves", response_model=Listing, responses=errors(*AUTH))
+def list_waves(request: Request, warehouse: str | None = None, state: str | None = None,
                      open_only: bool = False, limit: int = Query(100, ge=1, le=500),
                      _r: str = Depends(require("reviewer", "readonly", "device"))):
     items = wh.list_waves(_engine(request), warehouse=warehouse, state=state, open_only=open_only, limit=limit)
@@ -188,33 +201,33 @@ def _get_wave(request: Request, wave_id: str) -> dict[str, Any]:
     return wave
 
 
-@router.get("/v1/waves/{wave_id}")
-async def get_wave(request: Request, wave_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+@router.get("/v1/waves/{wave_id}", response_model=Doc, responses=errors(*AUTH, 404))
+def get_wave(request: Request, wave_id: WaveId, _r: str = Depends(require("reviewer", "readonly", "device"))):
     return _get_wave(request, wave_id)
 
 
-@router.get("/v1/waves/{wave_id}/picklist.json")
-async def pick_list_json(request: Request, wave_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+@router.get("/v1/waves/{wave_id}/picklist.json", response_model=Doc, responses=errors(*AUTH, 404))
+def pick_list_json(request: Request, wave_id: WaveId, _r: str = Depends(require("reviewer", "readonly", "device"))):
     """Pick instructions for devices, in walking order."""
     return wh.pick_list_json(_get_wave(request, wave_id))
 
 
-@router.get("/v1/waves/{wave_id}/picklist.html", response_class=HTMLResponse)
-async def pick_list_html(request: Request, wave_id: str, _r: str = Depends(require("reviewer", "readonly", "device"))):
+@router.get("/v1/waves/{wave_id}/picklist.html", response_class=HTMLResponse, responses=errors(*AUTH, 404))
+def pick_list_html(request: Request, wave_id: WaveId, _r: str = Depends(require("reviewer", "readonly", "device"))):
     """The printable pick list (拣货单)."""
     return HTMLResponse(wh.render_pick_list_html(_get_wave(request, wave_id)))
 
 
-@router.post("/v1/waves/{wave_id}/pack")
-async def pack(request: Request, wave_id: str, body: PackIn, _r: str = Depends(require("device"))):
+@router.post("/v1/waves/{wave_id}/pack", response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
+async def pack(request: Request, wave_id: WaveId, body: PackIn, _r: str = Depends(require("device"))):
     """The packer confirms the wave; its orders are told (``wave_done``)."""
-    wave = _get_wave(request, wave_id)
+    wave = await asyncio.to_thread(_get_wave, request, wave_id)
     state = await _update(request, wave["warehouse"], "confirm_pack", PackConfirmation(wave_id=wave_id, packer=body.packer))
     return {"wave_id": wave_id, "state": state}
 
 
-@router.post("/v1/warehouse/{warehouse}/close-waves", status_code=202)
-async def close_waves(request: Request, warehouse: str, _r: str = Depends(require("device"))):
+@router.post("/v1/warehouse/{warehouse}/close-waves", status_code=202, response_model=Doc, responses=errors(*AUTH, 404, 503))
+async def close_waves(request: Request, warehouse: WarehouseId, _r: str = Depends(require("device"))):
     """Close the warehouse's open waves now (end of shift, the truck arrived early) instead of waiting
     for N orders or the cut-off."""
     from workflows.wave import WaveWorkflow
@@ -222,7 +235,5 @@ async def close_waves(request: Request, warehouse: str, _r: str = Depends(requir
     try:
         await _wave(request, warehouse).signal(WaveWorkflow.close_open_waves)
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"warehouse {warehouse!r} has no running wave workflow") from None
-        raise
+        raise _rpc_problem(exc, warehouse) from None
     return {"warehouse": warehouse, "close_requested": True}

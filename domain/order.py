@@ -8,15 +8,100 @@ most two places; arithmetic that must sum exactly (allocation) converts to integ
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-UnitPrice = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]  # ≤ 0 is a risk feature, not a 422
+# ---- what the stores can hold (store/schema.py) ------------------------------------------------
+# Money columns are Numeric(14, 2) (12 integer digits; SQLite keeps them as REAL, exact to 15
+# significant digits), finance keeps BigInteger fen, quantities are 32-bit Integer. Every amount an
+# order carries or implies (a price, a line's quantity × price, the goods total, paid, freight, coupon)
+# stays ≤ MAX_AMOUNT, 100 × below the column's limit, so sums over an order never overflow a column.
+MAX_AMOUNT = Decimal("9999999999.99")
+MAX_QUANTITY = 100_000
+# Times: Python's datetime arithmetic overflows near year 1 and 9999 ("date value out of range");
+# these bounds hold for every stored order, replays included. The door adds a window around now.
+EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST_ORDER = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+# C0/C1 control characters except tab/newline/carriage return, DEL, and lone surrogates: PostgreSQL
+# text cannot hold NUL, UTF-8 cannot encode a lone surrogate, and none belongs in an order.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def unstorable_chars(text: str) -> list[str]:
+    """The characters of ``text`` no store can hold, as 'U+0000' codes (each once, in order)."""
+    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in _UNSTORABLE.findall(text)))
+
+
+def storable(text: str, replacement: str = "\ufffd") -> str:
+    """``text`` with every unstorable character replaced (for recording what arrived, never for orders)."""
+    return _UNSTORABLE.sub(replacement, text)
+
+
+def _refuse_control(value: Any) -> Any:
+    """Identifiers and codes: a control character means the value is broken; refuse, never guess."""
+    if isinstance(value, str) and (bad := unstorable_chars(value)):
+        raise ValueError(f"含有不可保存的控制字符 {', '.join(bad)}, 请去掉后重发 (contains control characters)")
+    return value
+
+
+def _drop_control(value: Any) -> Any:
+    """Free text (names, address, note): control characters are noise from copy/paste or encodings."""
+    return _UNSTORABLE.sub("", value) if isinstance(value, str) else value
+
+
+def _money_in_bounds(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("金额不能为负数 (must not be negative)")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"金额不能超过 {MAX_AMOUNT} 元 (at most {MAX_AMOUNT})")
+    return value
+
+
+def _price_in_bounds(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("单价不能为负数; 0 元单价可提交, 由人工风控审核 (a negative unit price is invalid)")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"单价不能超过 {MAX_AMOUNT} 元 (at most {MAX_AMOUNT})")
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_refuse_control)]
+Text = Annotated[str, BeforeValidator(_drop_control)]
+Money = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=12, decimal_places=2), AfterValidator(_money_in_bounds)]
+# 0 is a risk feature a person reviews (PRICE_BELOW_FLOOR), a negative price is invalid data
+UnitPrice = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=12, decimal_places=2), AfterValidator(_price_in_bounds)]
+
+
+class OrderTimeWindow(BaseModel):
+    """When an order may say it was placed, relative to when it reaches us. Checked at the door (API,
+    channel intake) only, never when a stored order is read back: an old order stays readable.
+    Settings: ``ZHONGSHU_ORDER_WINDOW__EARLIEST``, ``__MAX_AGE_DAYS``, ``__MAX_AHEAD_HOURS``."""
+
+    earliest: datetime = EARLIEST_ORDER
+    max_age_days: int = Field(default=1095, ge=1, le=36500, description="older orders (e.g. ERP history) need a larger value")
+    max_ahead_hours: float = Field(default=24, ge=0, le=24 * 366)
+
+    def problem(self, at: datetime, now: datetime) -> str | None:
+        """Why ``at`` is not a plausible order time at ``now`` (Chinese, naming the field), or None."""
+        earliest = max(self.earliest if self.earliest.tzinfo else self.earliest.replace(tzinfo=timezone.utc),
+                       now - timedelta(days=self.max_age_days))
+        latest = now + timedelta(hours=self.max_ahead_hours)
+        if at < earliest:
+            return (f"下单时间 ordered_at={at.isoformat()} 早于允许的最早时间 {earliest.isoformat()} "
+                    f"(最多 {self.max_age_days} 天前, 不早于 {self.earliest.date()}); 请检查年份")
+        if at > latest:
+            return (f"下单时间 ordered_at={at.isoformat()} 晚于当前时间 {self.max_ahead_hours:g} 小时以上 "
+                    f"(最晚 {latest.isoformat()}); 请检查时区和年份")
+        return None
+
+
+DOOR = "order_door"  # validation-context key: {DOOR: (OrderTimeWindow, now)} turns the window check on
 
 
 class Channel(StrEnum):
@@ -30,20 +115,20 @@ class Channel(StrEnum):
 
 class Customer(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
-    id: str = Field(min_length=1, max_length=64, description="the customer's id in the channel or CRM")
-    name: str = Field(min_length=1, max_length=64, description="recipient name")
-    phone: str = Field(min_length=5, max_length=32, description="mobile number, any common format")
+    id: Id = Field(min_length=1, max_length=64, description="the customer's id in the channel or CRM")
+    name: Text = Field(min_length=1, max_length=64, description="recipient name")
+    phone: Id = Field(min_length=5, max_length=32, description="mobile number, any common format")
 
 
 class AddressIn(BaseModel):
     """Either ``raw`` text, or structured parts (at least ``detail``); both may be given."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
-    raw: str | None = Field(default=None, max_length=300)
-    province: str | None = Field(default=None, max_length=32)
-    city: str | None = Field(default=None, max_length=32)
-    district: str | None = Field(default=None, max_length=32)
-    detail: str | None = Field(default=None, max_length=200)
+    raw: Text | None = Field(default=None, max_length=300)
+    province: Text | None = Field(default=None, max_length=32)
+    city: Text | None = Field(default=None, max_length=32)
+    district: Text | None = Field(default=None, max_length=32)
+    detail: Text | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _some_text(self) -> "AddressIn":
@@ -61,21 +146,28 @@ class AddressIn(BaseModel):
 
 class LineIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=128)
-    category: str = Field(min_length=1, max_length=32, description="catalogue category, e.g. 发动机总成")
-    quantity: int = Field(gt=0, le=100000)
-    unit_price: UnitPrice
-    vehicle_model: str | None = Field(default=None, max_length=64, description="fitment, e.g. 卡罗拉18款")
+    sku: Id = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=128)
+    category: Id = Field(min_length=1, max_length=32, description="catalogue category, e.g. 发动机总成")
+    quantity: int = Field(gt=0, le=MAX_QUANTITY)
+    unit_price: UnitPrice = Field(description="yuan, two places; 0 is held for a person (risk), negative is refused")
+    vehicle_model: Id | None = Field(default=None, max_length=64, description="fitment, e.g. 卡罗拉18款")
     weight_kg: Decimal | None = Field(default=None, ge=0, max_digits=8, decimal_places=3)
     needs_installation: bool = Field(default=False, description="a technician installs it after delivery")
     supplier: str | None = Field(default=None, max_length=32, pattern=r"^[A-Za-z0-9_-]+$",
                                  description="sourced from this supplier's regional warehouse, e.g. BOSCH")
 
+    @model_validator(mode="after")
+    def _line_amount_in_bounds(self) -> "LineIn":
+        if self.unit_price * self.quantity > MAX_AMOUNT:
+            raise ValueError(f"行金额 数量×单价 = {self.quantity}×{self.unit_price} = {self.unit_price * self.quantity} "
+                             f"超过上限 {MAX_AMOUNT} 元 (line amount too large)")
+        return self
+
 
 class Coupon(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
-    code: str = Field(min_length=1, max_length=64)
+    code: Id = Field(min_length=1, max_length=64)
     amount: Money
 
 
@@ -92,14 +184,41 @@ class OrderSubmission(BaseModel):
     coupon: Coupon | None = None
     freight: Money = Decimal("0")
     paid_amount: Money
-    note: str = Field(default="", max_length=500)
+    note: Text = Field(default="", max_length=500)
 
     @field_validator("ordered_at")
     @classmethod
-    def _aware(cls, v: datetime) -> datetime:
+    def _aware(cls, v: datetime, info: ValidationInfo) -> datetime:
         if v.tzinfo is None:
-            raise ValueError("ordered_at needs a timezone, e.g. 2026-11-27T10:00:00+08:00")
-        return v.astimezone(timezone.utc)
+            raise ValueError("下单时间 ordered_at 需要时区, 例如 2026-11-27T10:00:00+08:00 (needs a timezone)")
+        try:
+            at = v.astimezone(timezone.utc)
+        except OverflowError:  # year 1 / 9999 with an offset
+            at = None
+        if at is None or not EARLIEST_ORDER <= at < LATEST_ORDER:
+            raise ValueError(f"下单时间 ordered_at={v.isoformat()} 不在 {EARLIEST_ORDER.year}–{LATEST_ORDER.year} 年之间, "
+                             "不是有效的下单时间 (out of range)")
+        door = (info.context or {}).get(DOOR)
+        if door is not None:
+            window, now = door
+            if why := window.problem(at, now):
+                raise ValueError(why)
+        return at
+
+    @field_validator("lines")
+    @classmethod
+    def _goods_in_bounds(cls, lines: list[LineIn]) -> list[LineIn]:
+        total = sum((ln.unit_price * ln.quantity for ln in lines), Decimal("0"))
+        if total > MAX_AMOUNT:
+            raise ValueError(f"订单货值合计 {total} 元超过上限 {MAX_AMOUNT} 元 (goods total too large)")
+        return lines
+
+    @classmethod
+    def at_door(cls, payload: Any, *, window: OrderTimeWindow | None = None, now: datetime | None = None) -> "OrderSubmission":
+        """Validate a payload as it arrives (API, channel intake): the stored-order rules plus the time
+        window around ``now``. Reading a stored order back (workflow input, activities) uses plain
+        ``model_validate``, so an order that was plausible when it came stays readable for ever."""
+        return cls.model_validate(payload, context={DOOR: (window or OrderTimeWindow(), now or datetime.now(timezone.utc))})
 
     @property
     def order_id(self) -> str:

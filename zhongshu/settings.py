@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.order import OrderTimeWindow
 from domain.risk import RiskThresholds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,15 @@ class Settings(BaseSettings):
     review_red_seconds: int = 24 * 3600
     # risk thresholds, e.g. ZHONGSHU_RISK__BURST_COUNT=5, ZHONGSHU_RISK__NEW_CUSTOMER_AMOUNT=5000
     risk: RiskThresholds = RiskThresholds()
+
+    # the door (issue 11): what an order may claim, how big a request may be, how long the API waits
+    # e.g. ZHONGSHU_ORDER_WINDOW__MAX_AGE_DAYS=3650 to import older ERP history
+    order_window: OrderTimeWindow = OrderTimeWindow()
+    max_body_bytes: int = 1_000_000  # larger JSON bodies at intake / webhooks → 413 (a summary is recorded)
+    temporal_rpc_seconds: float = 5.0  # a start / signal Temporal has not answered by then → 503 + Retry-After
+    decision_wait_seconds: float = 4.0  # a review decision not accepted by a worker by then → 202 pending
+    worker_seen_seconds: float = 90.0  # a task queue whose last poll is older counts as "no worker" (/readyz)
+    retry_after_seconds: int = 5  # Retry-After on 503
 
     @property
     def db_url(self) -> str:
