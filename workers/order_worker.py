@@ -24,11 +24,13 @@ from domain import divisions, geo
 from domain.confirmation import derive_secret
 from workflows.aftersales import AftersalesWorkflow
 from workflows.channel_sync import ChannelSyncWorkflow
+from workflows.channel_watchdog import ChannelWatchdogWorkflow
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.wave import WaveWorkflow
 
-WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow, ChannelSyncWorkflow, WaveWorkflow, AftersalesWorkflow]
+WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow, ChannelSyncWorkflow, ChannelWatchdogWorkflow, WaveWorkflow,
+             AftersalesWorkflow]
 
 
 def activities_for(engine: Engine, wecom_webhook_url: str = "", settlement_url: str | None = None,
@@ -67,7 +69,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[*activities_for(engine, wecom_webhook_url, wave_policy=wave_policy, settings=settings), *ChannelActivities(engine, task_queue=task_queue).all()],
+        activities=[*activities_for(engine, wecom_webhook_url, wave_policy=wave_policy, settings=settings), *ChannelActivities(engine, settings=settings, task_queue=task_queue).all()],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
     )

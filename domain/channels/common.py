@@ -53,7 +53,10 @@ def china_time(value: Any, field: str) -> str:
         n = float(value)
         if n > 1e12:
             n /= 1000
-        return datetime.fromtimestamp(n, tz=timezone.utc).isoformat()
+        try:
+            return datetime.fromtimestamp(n, tz=timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):
+            raise MappingError(field, f"时间超出范围 not a time: {value!r}") from None
     if isinstance(value, str) and value.strip():
         try:
             dt = datetime.fromisoformat(value.strip().replace("/", "-"))
