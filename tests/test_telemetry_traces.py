@@ -37,7 +37,10 @@ def _is_sql(span) -> bool:
 @pytest.fixture
 def receiver():
     with OtlpReceiver() as r:
-        yield r
+        try:
+            yield r
+        finally:
+            tracing.shutdown()  # no provider of this test outlives it
 
 
 async def test_one_order_is_one_trace_from_http_to_sql(dev_env, fake_wecom, tmp_path, receiver):

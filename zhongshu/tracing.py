@@ -291,6 +291,23 @@ def current_ids() -> tuple[str | None, str | None]:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
+def shutdown() -> None:
+    """Flush and close every provider this process made and take httpx's instrumentation off (tests;
+    at exit the providers shut down by themselves). The global provider, once set, stays set."""
+    global _httpx_provider
+    with _lock:
+        providers = list(_providers.values())
+        _providers.clear()
+        _engines.clear()
+        if _httpx_provider is not None:
+            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+            HTTPXClientInstrumentor().uninstrument()
+            _httpx_provider = None
+    for provider in providers:
+        provider.shutdown()
+
+
 def flush(timeout_ms: int = 10_000) -> None:
     """Export every finished span now (tests, and before a process exits)."""
     for provider in list(_providers.values()):
