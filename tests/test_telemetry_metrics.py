@@ -241,3 +241,16 @@ def test_worker_endpoint_on_a_taken_port_is_skipped_not_fatal(tmp_path, caplog):
         assert start_worker_metrics(s, engine=None) is None
     assert "cannot listen" in caplog.text
     assert start_worker_metrics(Settings(var_dir=tmp_path, worker_metrics_port=0), engine=None) is None
+
+
+def test_stuck_orders_from_the_orders_stuck_column_when_there_is_no_alerts_table(engine):
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(insert(orders), [_order("order-tmall-1", "routed"), _order("order-tmall-2", "routed"),
+                                      _order("order-tmall-3", "routed", flags=["stuck"]), _order("order-tmall-4", "routed")])
+        conn.execute(text("ALTER TABLE orders ADD COLUMN stuck JSON"))
+        conn.execute(text("""UPDATE orders SET stuck = '{"activity": "create_waybill"}' WHERE order_id = 'order-tmall-1'"""))
+        conn.execute(text("UPDATE orders SET stuck = 'null' WHERE order_id = 'order-tmall-2'"))  # cleared: JSON null
+    # order-tmall-3's flag no longer counts: the column, once there, is the truth
+    assert value(_collect(engine), "zhongshu_stuck_orders") == 1
