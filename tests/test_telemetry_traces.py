@@ -35,6 +35,36 @@ def _is_sql(span) -> bool:
 
 
 @pytest.fixture
+def json_logs(tmp_path):
+    """The worker's JSON log handlers on the `zhongshu` loggers for the test; yields the records read back."""
+    import json
+    import logging
+
+    from zhongshu.logging_setup import build_handlers
+    from zhongshu.settings import Settings
+
+    settings = Settings(var_dir=tmp_path / "logs-var", log_console="off")
+    handlers = build_handlers("worker", settings)
+    lg = logging.getLogger("zhongshu")
+    level = lg.level
+    lg.setLevel(logging.INFO)
+    for h in handlers:
+        lg.addHandler(h)
+
+    def records() -> list[dict]:
+        for h in handlers:
+            h.flush()
+        path = tmp_path / "logs-var" / "logs" / "worker.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+    yield records
+    for h in handlers:
+        lg.removeHandler(h)
+        h.close()
+    lg.setLevel(level)
+
+
+@pytest.fixture
 def receiver():
     with OtlpReceiver() as r:
         try:
@@ -43,7 +73,7 @@ def receiver():
             tracing.shutdown()  # no provider of this test outlives it
 
 
-async def test_one_order_is_one_trace_from_http_to_sql(dev_env, fake_wecom, tmp_path, receiver):
+async def test_one_order_is_one_trace_from_http_to_sql(dev_env, fake_wecom, tmp_path, receiver, json_logs):
     if not pg_available():
         pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
     with TelemetryStack(dev_env, tmp_path, fake_wecom, otel_exporter="otlp", otel_endpoint=receiver.url,
@@ -106,6 +136,10 @@ async def test_one_order_is_one_trace_from_http_to_sql(dev_env, fake_wecom, tmp_
     # every span about this order, wherever it was made, belongs to this one trace
     about_order = [s for s in spans if s.attributes.get("temporalWorkflowID") == order_id]
     assert about_order and {s.trace_id for s in about_order} == {root.trace_id}
+
+    # the activity's log record carries the order id and the trace id (JSON, by the worker's handlers)
+    sent = [r for r in json_logs() if r["logger"] == "zhongshu.notify" and order_id in r["message"]]
+    assert sent and all(r["order_id"] == order_id and r["trace_id"] == root.trace_id for r in sent), sent
 
     # not traced: the floor simulator (by its User-Agent), /healthz, /metrics
     servers = [s for s in spans if s.kind == "SERVER"]
