@@ -25,6 +25,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 
 APP_SERVICES = {"zhongshu-migrate": ["db", "migrate"], "worker": ["worker"], "api": ["api"], "console": ["console"]}
 INFRA_SERVICES = {"postgresql", "temporal", "temporal-ui", "temporal-init"}
+MONITORING_SERVICES = {"prometheus", "grafana"}
 # read by console/api_client.py directly, not through Settings
 NON_SETTINGS_VARS = {"ZHONGSHU_CONSOLE_API_URL", "ZHONGSHU_CONSOLE_API_KEY"}
 
@@ -82,7 +83,7 @@ def container_ports(service: dict) -> set[int]:
 
 
 def test_names_every_service(services):
-    assert set(services) == INFRA_SERVICES | set(APP_SERVICES)
+    assert set(services) == INFRA_SERVICES | MONITORING_SERVICES | set(APP_SERVICES)
 
 
 def test_app_services_share_one_image_and_build(services):
@@ -147,7 +148,7 @@ def test_ports_are_declared(services):
 
 
 def test_unauthenticated_temporal_ports_stay_on_localhost(services):
-    for name in ("temporal", "temporal-ui"):
+    for name in ("temporal", "temporal-ui", "prometheus", "grafana"):
         for p in services[name]["ports"]:
             assert str(p).startswith("127.0.0.1:"), (name, p)
 
@@ -191,6 +192,17 @@ def test_app_environment_builds_valid_settings(services, monkeypatch, tmp_path):
     assert s.db_url.startswith("postgresql+psycopg://zhongshu:") and s.db_url.endswith("@postgresql:5432/zhongshu")
     assert s.effective_api_key() == "prod-key" and s.wecom_webhook_url == ""
     assert s.console_url == "http://localhost:8501"
+    assert s.log_console == "json" and s.otel_exporter == "none" and s.otel_protocol == "http/protobuf"
+    assert (s.worker_metrics_host, s.worker_metrics_port) == ("0.0.0.0", 9464)
+
+    for var, value in env_of(services["api"]).items():
+        monkeypatch.setenv(var, interpolate(value, {"ZHONGSHU_API_KEY": "prod-key", "ZHONGSHU_METRICS_KEY": "scrape-key"}))
+    keys = Settings().api_keys()
+    assert keys == {"prod-key": "service", "scrape-key": "readonly"}, "an empty extra key list adds nothing"
+    monkeypatch.setenv("ZHONGSHU_EXTRA_API_KEYS", interpolate(
+        env_of(services["api"])["ZHONGSHU_EXTRA_API_KEYS"],
+        {"ZHONGSHU_METRICS_KEY": "scrape-key", "ZHONGSHU_EXTRA_API_KEYS": "rev-1:reviewer"}))
+    assert Settings().api_keys() == {"prod-key": "service", "scrape-key": "readonly", "rev-1": "reviewer"}
 
 
 def test_postgresql(services, compose):
@@ -240,6 +252,97 @@ def test_shell_dollars_are_escaped_for_compose(services):
     script = "\n".join(services["temporal-init"]["command"])
     unescaped = re.findall(r"(?<!\$)\$(?!\$)[({\w]", script.replace("$$", ""))
     assert not unescaped, unescaped
+
+
+# ---------------------------------------------------------------- telemetry: Prometheus and Grafana
+
+
+def _host_path(service: dict, container_path: str) -> Path:
+    """The host file behind a path inside the container, from the service's bind mounts."""
+    for vol in service.get("volumes", []):
+        host, target = vol.split(":")[:2]
+        if host.startswith("./") and (container_path == target or container_path.startswith(target.rstrip("/") + "/")):
+            return ROOT / host[2:] / container_path[len(target):].lstrip("/")
+    raise AssertionError(f"{container_path} is not mounted from the host")
+
+
+@pytest.fixture(scope="module")
+def prometheus_config(services) -> dict:
+    prom = services["prometheus"]
+    flag = next(a for a in prom["command"] if a.startswith("--config.file="))
+    path = _host_path(prom, flag.split("=", 1)[1])
+    assert path.exists(), path
+    return yaml.safe_load(path.read_text())
+
+
+def _job(config: dict, name: str) -> dict:
+    return next(j for j in config["scrape_configs"] if j["job_name"] == name)
+
+
+def test_prometheus_loads_its_rules_and_keeps_data_on_a_volume(services, compose, prometheus_config):
+    prom = services["prometheus"]
+    assert prom["image"].startswith("prom/prometheus:")
+    assert any(v.split(":")[0] in compose["volumes"] and v.split(":")[1] == "/prometheus" for v in prom["volumes"])
+    assert prometheus_config["rule_files"]
+    for rules in prometheus_config["rule_files"]:
+        path = _host_path(prom, rules)
+        assert path.exists(), f"{rules} → {path}"
+        assert yaml.safe_load(path.read_text())["groups"]
+    assert 9090 in container_ports(prom)
+
+
+def test_prometheus_scrapes_the_api_with_the_readonly_key(services, compose, prometheus_config):
+    from zhongshu.telemetry import METRICS_ROLES
+
+    job = _job(prometheus_config, "zhongshu-api")
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["api:8000"] and 8000 in container_ports(services["api"])
+    auth = job["authorization"]
+    assert auth["type"] == "Bearer"  # api/auth.py takes `Authorization: Bearer <key>` as the key
+    secret = auth["credentials_file"].removeprefix("/run/secrets/")
+    assert secret in services["prometheus"]["secrets"]
+    assert compose["secrets"][secret] == {"environment": "ZHONGSHU_METRICS_KEY"}
+    extra = env_of(services["api"])["ZHONGSHU_EXTRA_API_KEYS"]
+    with pytest.raises(KeyError):
+        interpolate(extra)  # compose refuses to start without the metrics key
+    key, _, role = interpolate(extra, {"ZHONGSHU_METRICS_KEY": "m"}).split(",")[0].partition(":")
+    assert key == "m" and role in METRICS_ROLES and role != "service", "a readonly key, not the service key"
+
+
+def test_prometheus_finds_every_worker_replica(services, prometheus_config):
+    job = _job(prometheus_config, "zhongshu-worker")
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["worker"] and sd["type"] == "A"
+    env = env_of(services["worker"])
+    assert sd["port"] == int(env["ZHONGSHU_WORKER_METRICS_PORT"]) == Settings.model_fields["worker_metrics_port"].default
+    assert env["ZHONGSHU_WORKER_METRICS_HOST"] == "0.0.0.0", "reachable from the prometheus container"
+    assert str(sd["port"]) in [str(p) for p in services["worker"].get("expose", [])]
+    assert "ports" not in services["worker"], "worker metrics stay on the compose network (replicas share no host port)"
+
+
+def test_prometheus_scrapes_the_temporal_server(services, prometheus_config):
+    endpoint = env_of(services["temporal"])["PROMETHEUS_ENDPOINT"]
+    port = endpoint.rsplit(":", 1)[1]
+    assert _job(prometheus_config, "temporal")["static_configs"][0]["targets"] == [f"temporal:{port}"]
+
+
+def test_grafana_provisions_the_datasource_and_the_dashboard(services):
+    import json
+
+    g = services["grafana"]
+    assert g["image"].startswith("grafana/grafana:")
+    assert deps_of(g)["prometheus"] == "service_healthy" and "healthcheck" in services["prometheus"]
+    provisioning = _host_path(g, "/etc/grafana/provisioning")
+    (ds,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert ds["url"] == "http://prometheus:9090" and ds["type"] == "prometheus"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "zhongshu.yml").read_text())["providers"]
+    dashboards = [v for v in g["volumes"] if v.split(":")[1].startswith(provider["options"]["path"] + "/")]
+    assert dashboards, "the dashboard file is mounted where the provider reads"
+    dashboard = json.loads(_host_path(g, dashboards[0].split(":")[1]).read_text())
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"] if "datasource" in p}
+    assert uids == {ds["uid"]}
+    assert env_of(g)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] == dashboards[0].split(":")[1]
+    assert env_of(g)["GF_USERS_ALLOW_SIGN_UP"] == "false"
 
 
 # ---------------------------------------------------------------- the image

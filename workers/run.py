@@ -1,4 +1,8 @@
-"""Entry point of `zhongshu worker`: connect, make sure the read model is migrated, poll forever."""
+"""Entry point of `zhongshu worker`: connect, make sure the read model is migrated, poll forever.
+
+Telemetry: JSON logs (zhongshu.logging_setup), SQL spans of the read model's engine, the worker's
+Prometheus endpoint (``ZHONGSHU_WORKER_METRICS_PORT``); the client's TracingInterceptor and SDK
+metrics runtime come from workers.temporal_client and reach the worker through the client."""
 
 from __future__ import annotations
 
@@ -10,15 +14,20 @@ from store import risk_data, rules
 from store.db import engine_for, migrate
 from workers.order_worker import build_worker
 from workers.temporal_client import connect
+from zhongshu.logging_setup import setup_logging
+from zhongshu.metrics import start_worker_metrics
 from zhongshu.settings import Settings, get_settings
+from zhongshu.tracing import instrument_engine
 
 log = logging.getLogger("zhongshu.worker")
 
 
 async def run_worker(settings: Settings | None = None) -> None:
     s = settings or get_settings()
+    setup_logging("worker", s)
     migrate(s.db_url)
     engine = engine_for(s.db_url)
+    instrument_engine(engine, s, "worker")
     seeded = risk_data.seed_defaults(engine)
     version = rules.ensure_default(engine)
     log.info("reference data %s; routing rules version %s active", seeded, version)
@@ -34,7 +43,12 @@ async def run_worker(settings: Settings | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    metrics_server = start_worker_metrics(s, engine)
     log.info("worker polling %s on %s", s.task_queue, s.temporal_address)
-    async with worker:
-        await stop.wait()
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
     log.info("worker stopped")

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     console_base_url: str = ""
     fakes_base_port: int = 8600  # fake channel/carrier/WeCom servers of the embedded stack
 
-    # observability: none | console | file (var/logs/traces-<service>.jsonl)
+    # observability: none | console | file (var/logs/traces-<service>.jsonl) | otlp (telemetry block below)
     otel_exporter: str = "none"
 
     # notifications
@@ -121,6 +121,25 @@ class Settings(BaseSettings):
     decision_wait_seconds: float = 4.0  # a review decision not accepted by a worker by then → 202 pending
     worker_seen_seconds: float = 90.0  # a task queue whose last poll is older counts as "no worker" (/readyz)
     retry_after_seconds: int = 5  # Retry-After on 503
+    # telemetry (issue 15): traces, Prometheus metrics, logs — see zhongshu/telemetry.py
+    otel_endpoint: str = ""  # otlp: the collector's base URL (http://otel:4318; grpc: http://otel:4317); empty: OTEL_EXPORTER_OTLP_*
+    otel_protocol: str = "http/protobuf"  # otlp: http/protobuf | grpc
+    otel_headers: str = ""  # otlp: "key=value,key=value" sent with every export (a collector's auth token)
+    otel_sample_ratio: float = 1.0  # share of new traces kept (parent-based: a trace is kept whole or not at all)
+    otel_file_max_bytes: int = 20 * 1024 * 1024  # file exporter: rotate traces-<service>.jsonl at this size …
+    otel_file_backups: int = 5  # … keeping this many old files
+    otel_excluded_urls: str = "/healthz$,/metrics$"  # regexes (comma-separated) of API URLs never traced
+    otel_untraced_user_agents: str = "zhongshu-floor-sim"  # API callers (User-Agent contains) never traced
+    metrics_enabled: bool = True  # Temporal SDK + business metrics on the endpoints below
+    worker_metrics_host: str = "127.0.0.1"  # the worker's Prometheus endpoint (http://host:port/metrics) …
+    worker_metrics_port: int = 9464  # … 0: none; a port in use is logged and skipped, never fatal
+    metrics_allow_localhost: bool = True  # the API's GET /metrics: open to 127.0.0.1/::1, else a readonly key
+    metrics_business: bool = True  # read-model gauges (orders by status, reviews, holds, …) at each scrape
+    log_level: str = "INFO"
+    log_console: str = "text"  # stderr: text | json | off
+    log_file: bool = True  # JSON lines in var/logs/<service>.jsonl, rotated by size
+    log_file_max_bytes: int = 20 * 1024 * 1024
+    log_file_backups: int = 5
 
     @property
     def db_url(self) -> str:
