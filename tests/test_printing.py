@@ -336,3 +336,31 @@ def test_without_a_font_file_the_cid_font_still_carries_the_text_and_barcodes():
 def test_a_font_setting_that_names_no_font_is_an_error():
     with pytest.raises(Exception):
         pdf_font("/nonexistent/font.ttf")
+
+
+def test_the_read_models_wave_prints_in_walking_order(db_url):
+    """The wave as ``GET /v1/waves/{id}`` reads it from the read model (SQLite and PostgreSQL)."""
+    from activities import warehouse as wh
+    from store.db import engine_for, migrate
+
+    migrate(db_url)
+    eng = engine_for(db_url)
+    opened = NOW - timedelta(hours=1)
+    orders = [WaveOrder(order_id=f"order-tmall-T20{i}", warehouse="HZ-DIRECT", carrier="SF", ordered_at=opened,
+                        lines=[WaveLine(sku=sku, name=name, category="刹车片", quantity=2)])
+              for i, (sku, name) in enumerate([("BP-1", "博世刹车片(前)"), ("OF-1", "曼牌机油滤清器"), ("SP-1", "NGK火花塞")])]
+    wave = OpenWave(wave_id="HZ-DIRECT-20261126-07", wave_no="B26-07", warehouse="HZ-DIRECT", carrier="SF",
+                    opened_at=opened, cutoff_at=CUTOFF, orders=orders)
+    stock = [StockRow(bin="B-01-04", sku="SP-1", quantity=9), StockRow(bin="A-02-02", sku="OF-1", quantity=9),
+             StockRow(bin="A-02-08", sku="BP-1", quantity=9, notes="易碎, 轻拿轻放")]
+    wh.project_wave(eng, wh.WaveSnapshot(wave_id=wave.wave_id, warehouse="HZ-DIRECT", wave_no="B26-07", carrier="SF",
+                                         state="picking", opened_at=opened, cutoff_at=CUTOFF,
+                                         order_ids=[o.order_id for o in orders], tasks=plan_tasks(wave, stock), at=NOW))
+    pl = pick_list(wh.get_wave(eng, wave.wave_id), printed_at=NOW)
+    assert [(r.bin, r.sku, r.order_ids) for r in pl.rows] == [
+        ("A-02-02", "OF-1", ["order-tmall-T201"]), ("A-02-08", "BP-1", ["order-tmall-T200"]),
+        ("B-01-04", "SP-1", ["order-tmall-T202"])]  # the first aisle visited is walked up, then zone B
+    pdf = pick_list_pdf(pl)
+    assert "易碎, 轻拿轻放" in text_of(pdf)[0] and "截单: 2026-11-26 16:00" in text_of(pdf)[0]
+    assert {("Code128", b) for b in ("B26-07", "A-02-08", "A-02-02", "B-01-04")} <= barcodes_of(pdf)
+    eng.dispose()
