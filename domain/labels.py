@@ -900,6 +900,11 @@ VALUE_ERRORS: dict[str, str] = {
 }
 
 
+# fields whose choices are codes of a label group: an enum error lists them with their labels
+_ENUM_FIELDS: dict[str, str] = {"channel": "channel", "decision": "decision", "type": "aftersales_type",
+                                "carrier": "carrier", "code": "tracking", "kind": "exception_kind"}
+
+
 def _value_error(text: str) -> str:
     text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ").strip()
     for english, chinese in VALUE_ERRORS.items():
@@ -926,7 +931,8 @@ def validation_message(error: Mapping[str, Any]) -> str:
         return f"{name}不正确: {msg}"
     if "expected" in ctx:  # "'tmall', 'taobao' or 'manual'" → the codes with their labels where known
         codes = re.findall(r"'([^']*)'", str(ctx["expected"]))
-        group = "channel" if _tokens(error.get("loc") or ())[-1:] == ["channel"] else None
+        last = _tokens(error.get("loc") or ())[-1:]
+        group = _ENUM_FIELDS.get(str(last[0])) if last else None
         ctx["expected"] = "、".join(f"{c}({label(group, c)})" if group and label(group, c) != c else c
                                    for c in codes) or ctx["expected"]
     sentence = _fill(template, ctx)

@@ -310,10 +310,10 @@ def test_risk_sentences_carry_the_numbers_that_tripped_them():
 
 
 def test_a_scan_hit_reason_is_the_tables_sentence():
+    from datetime import datetime, timezone
+
     from domain.order import Channel, CleanLine, CleanOrder
     from domain.risk import RiskContext, RiskThresholds, scan
-
-    from datetime import datetime, timezone
 
     order = CleanOrder(
         order_id="order-tmall-T1", channel=Channel.TMALL, channel_order_id="T1",

@@ -20,8 +20,7 @@ from reportlab.pdfbase import pdfmetrics
 
 from activities.printing import bin_labels_pdf, packing_slip_pdf, pdf_font, pick_list_pdf
 from domain.order import Channel, CleanLine, CleanOrder, ResolvedAddress
-from domain.printouts import (BinLabel, PackingSlip, PickList, bin_labels, masked_phone, packing_slip,
-                              packing_slips_from_view, pick_list)
+from domain.printouts import BinLabel, bin_labels, masked_phone, packing_slip, packing_slips_from_view, pick_list
 from domain.warehouse import OpenWave, StockRow, WaveLine, WaveOrder, plan_tasks, walking_order
 
 ROOT = Path(__file__).resolve().parents[1]
