@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import labels
 from domain.allocation import AllocationError, allocate, allocate_order, from_fen, to_fen
 from domain.errors import FieldError
 from domain.order import AddressIn, CleanOrder, Customer, LineIn, OrderSubmission, order_id_for
@@ -45,12 +46,7 @@ class AftersalesType(StrEnum):
         return self in (AftersalesType.EXCHANGE, AftersalesType.REISSUE)
 
 
-TYPE_LABELS = {
-    AftersalesType.EXCHANGE: "换货",
-    AftersalesType.RETURN: "退货退款",
-    AftersalesType.REFUND_ONLY: "仅退款",
-    AftersalesType.REISSUE: "补发",
-}
+TYPE_LABELS = {t: labels.aftersales_type(t) for t in AftersalesType}  # the words live in domain/labels.py
 
 
 class CaseStatus(StrEnum):
@@ -72,16 +68,7 @@ class CaseStatus(StrEnum):
         return self in (CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.CANCELLED)
 
 
-STATUS_LABELS = {
-    CaseStatus.AWAITING_RETURN: "待寄回",
-    CaseStatus.RETURN_IN_TRANSIT: "退件运输中",
-    CaseStatus.QC_PENDING: "待质检",
-    CaseStatus.REFUNDING: "退款中",
-    CaseStatus.REPLACEMENT_SENT: "已发出换货/补发",
-    CaseStatus.COMPLETED: "已完成",
-    CaseStatus.REJECTED: "已驳回(质检不通过)",
-    CaseStatus.CANCELLED: "已关闭",
-}
+STATUS_LABELS = {s: labels.case_status(s) for s in CaseStatus}  # the words live in domain/labels.py
 
 
 def initial_status(kind: AftersalesType) -> CaseStatus:

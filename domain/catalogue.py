@@ -11,6 +11,8 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from domain import labels
+
 
 class Category(StrEnum):
     ENGINE_ASSEMBLY = "发动机总成"
@@ -27,6 +29,10 @@ class Category(StrEnum):
     SUSPENSION = "悬挂件"
     GEARBOX = "变速箱总成"
     ACCESSORY = "其他配件"
+
+    @property
+    def label(self) -> str:
+        return labels.category(self.name)
 
 
 # aliases a channel might send for a category
@@ -78,6 +84,10 @@ class VehicleModel(StrEnum):
     BMW_3_2020 = "宝马 3系 2020款"
     AUDI_A4L_2019 = "奥迪 A4L 2019款"
     UNIVERSAL = "通用"
+
+    @property
+    def label(self) -> str:  # = the value; the label table is what people-facing code reads
+        return labels.vehicle_model(self.name)
 
 
 _MAKES = {

@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain import labels
+
 SIGNED_WITHIN = timedelta(hours=48)  # the health index's "signed within 48 h of shipping"
 MAX_SIGNATURE_AGE_SECONDS = 300
 
@@ -44,7 +46,7 @@ class CarrierCode(StrEnum):
         return CARRIER_NAMES[self]
 
 
-CARRIER_NAMES = {CarrierCode.SF: "顺丰速运", CarrierCode.ZTO: "中通快递", CarrierCode.JD: "京东快递", CarrierCode.DEBANG: "德邦快递"}
+CARRIER_NAMES = {c: labels.carrier(c) for c in CarrierCode}  # the names live in domain/labels.py
 
 # what each carrier's waybill numbers look like (the fake issues exactly these)
 WAYBILL_PATTERNS = {
@@ -201,16 +203,7 @@ class TrackingCode(StrEnum):
         return TRACKING_LABELS[self]
 
 
-TRACKING_LABELS = {
-    TrackingCode.COLLECTED: "已揽收",
-    TrackingCode.IN_TRANSIT: "运输中",
-    TrackingCode.ARRIVED: "到达网点",
-    TrackingCode.OUT_FOR_DELIVERY: "派送中",
-    TrackingCode.SIGNED: "已签收",
-    TrackingCode.DELIVERY_FAILED: "派送失败",
-    TrackingCode.RETURNED_TO_SENDER: "已退回",
-    TrackingCode.EXCEPTION: "运输异常",
-}
+TRACKING_LABELS = {c: labels.tracking(c) for c in TrackingCode}  # the words live in domain/labels.py
 # codes that need a person even before the stall timer fires
 ATTENTION_CODES = frozenset({TrackingCode.DELIVERY_FAILED, TrackingCode.RETURNED_TO_SENDER, TrackingCode.EXCEPTION})
 # after these no further movement is expected: no stall timer

@@ -40,6 +40,8 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel
 
+from domain import labels
+
 
 class DiffClass(StrEnum):
     MISSING_SETTLEMENT = "missing_settlement"
@@ -55,19 +57,7 @@ class DiffClass(StrEnum):
     REFUND_MISMATCH = "refund_mismatch"
 
 
-LABELS: dict[DiffClass, str] = {
-    DiffClass.MISSING_SETTLEMENT: "渠道未结算",
-    DiffClass.MISSING_RECEIPT: "ERP未收款",
-    DiffClass.UNMATCHED_SETTLEMENT: "无对应订单的结算",
-    DiffClass.FREIGHT_NOT_COLLECTED: "运费未收",
-    DiffClass.ROUNDING_DIFFERENCE: "尾差",
-    DiffClass.AMOUNT_MISMATCH: "金额不符",
-    DiffClass.COUPON_REDEEMED_TWICE: "优惠券重复核销",
-    DiffClass.COUPON_NOT_IN_LEDGER: "优惠券未入台账",
-    DiffClass.REFUND_NOT_DEDUCTED: "渠道未扣退款",
-    DiffClass.UNMATCHED_REFUND: "无对应售后的退款",
-    DiffClass.REFUND_MISMATCH: "退款金额不符",
-}
+LABELS: dict[DiffClass, str] = {c: labels.diff_class(c) for c in DiffClass}  # the words live in domain/labels.py
 
 # channels that send settlement statements; ERP and manual orders settle through the ERP only
 SETTLING_CHANNELS = ("tmall", "taobao", "douyin", "miniprogram")

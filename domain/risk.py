@@ -23,6 +23,7 @@ from typing import Any, Callable, Literal
 import phonenumbers
 from pydantic import BaseModel, Field
 
+from domain import labels
 from domain.catalogue import VehicleModel, normalize_text
 from domain.cleansing import mask_phone
 from domain.order import Channel, CleanOrder, ResolvedAddress
@@ -41,8 +42,12 @@ _RANK = {Severity.FLAG: 1, Severity.HOLD: 2, Severity.BLOCK: 3}
 class RiskHit(BaseModel):
     code: str
     severity: Severity
-    reason: str  # Chinese, for the reviewer and the timeline
-    data: dict[str, Any] = {}  # JSON-safe details (money as strings)
+    reason: str  # Chinese, for the reviewer and the timeline: labels.risk_sentence(code, data)
+    data: dict[str, Any] = {}  # JSON-safe details (money as strings): the numbers that tripped it
+
+    @property
+    def title(self) -> str:
+        return labels.risk_feature(self.code)
 
 
 class RiskThresholds(BaseModel):
@@ -90,26 +95,31 @@ class RiskCheck:
     no: int
     code: str
     severity: Severity
-    title: str
     fn: CheckFn
+
+    @property
+    def title(self) -> str:  # the Chinese name, from the label table
+        return labels.risk_feature(self.code)
 
 
 CHECKS: list[RiskCheck] = []
 
 
-def _check(no: int, code: str, severity: Severity, title: str):
-    """Register a check; the wrapped function returns (reason, data) or None, the wrapper a RiskHit."""
+def _check(no: int, code: str, severity: Severity):
+    """Register a check; the wrapped function returns the hit's data (the numbers that tripped it),
+    optionally with more words for the sentence only (``(data, extra)``), or None; the wrapper a
+    RiskHit whose reason is the label table's sentence for them."""
 
-    def deco(fn: Callable[[CleanOrder, RiskContext, RiskThresholds], tuple[str, dict] | None]) -> CheckFn:
+    def deco(fn: Callable[[CleanOrder, RiskContext, RiskThresholds], dict | tuple[dict, dict] | None]) -> CheckFn:
         @wraps(fn)
         def run(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> RiskHit | None:
             found = fn(order, ctx, t)
             if found is None:
                 return None
-            reason, data = found
-            return RiskHit(code=code, severity=severity, reason=reason, data=data)
+            data, extra = found if isinstance(found, tuple) else (found, {})
+            return RiskHit(code=code, severity=severity, reason=labels.risk_sentence(code, data | extra), data=data)
 
-        CHECKS.append(RiskCheck(no, code, severity, title, run))
+        CHECKS.append(RiskCheck(no, code, severity, run))
         return run
 
     return deco
@@ -135,149 +145,141 @@ def total_weight_kg(order: CleanOrder) -> Decimal:
 # ---------------------------------------------------------------- the 17 features
 
 
-@_check(1, "NO_DELIVERY_KEYWORD", Severity.BLOCK, "地址含停止配送关键词")
+@_check(1, "NO_DELIVERY_KEYWORD", Severity.BLOCK)
 def check_no_delivery_keyword(order, ctx, t):
     texts = [_squash(order.address_raw)]
     if order.address:
         texts.append(_squash(order.address.text))
     found = [k for k in t.no_delivery_keywords if any(_squash(k) in x for x in texts)]
     if found:
-        return f"地址含「{'、'.join(found)}」, 拦截不发货", {"keywords": found}
+        return {"keywords": found}
     return None
 
 
-@_check(2, "BURST_SAME_ADDRESS", Severity.HOLD, "同一客户短时间内向同一地址连续下单")
+@_check(2, "BURST_SAME_ADDRESS", Severity.HOLD)
 def check_burst(order, ctx, t):
     if ctx.burst_count >= t.burst_count:
-        return (
-            f"客户 {order.customer_id} {t.burst_window_minutes} 分钟内向同一地址下单 {ctx.burst_count} 笔"
-            f"(阈值 {t.burst_count}), 熔断待风控审核",
-            {"count": ctx.burst_count, "window_minutes": t.burst_window_minutes, "order_ids": ctx.burst_order_ids},
-        )
+        return {"count": ctx.burst_count, "window_minutes": t.burst_window_minutes, "order_ids": ctx.burst_order_ids,
+                "threshold": t.burst_count, "customer_id": order.customer_id}
     return None
 
 
-@_check(3, "SUSPECTED_BRUSHING", Severity.FLAG, "促销刷单疑似(重复单已合并)")
+@_check(3, "SUSPECTED_BRUSHING", Severity.FLAG)
 def check_suspected_brushing(order, ctx, t):
     if "suspected_brushing" in ctx.flags:
-        return "同一手机号同一SKU短时间内重复下单, 已合并, 疑似促销刷单", {}
+        return {}
     return None
 
 
-@_check(4, "INVALID_PHONE", Severity.HOLD, "电话号码无效")
+@_check(4, "INVALID_PHONE", Severity.HOLD)
 def check_invalid_phone(order, ctx, t):
     try:
         n = phonenumbers.parse(order.phone, t.phone_region)
     except phonenumbers.NumberParseException:
-        return f"电话「{mask_phone(order.phone)}」无法识别", {"problem": "unparseable"}
+        return {"problem": "unparseable", "phone": mask_phone(order.phone)}
     if not phonenumbers.is_valid_number(n) or phonenumbers.region_code_for_number(n) != t.phone_region:
-        return f"电话 {mask_phone(order.phone)} 不是有效的中国大陆号码", {"problem": "invalid"}
+        return {"problem": "invalid", "phone": mask_phone(order.phone)}
     mobile = phonenumbers.number_type(n) in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     )
     if order.channel in t.b2c_channels and not mobile:
-        return f"零售渠道({order.channel.value})订单的电话 {mask_phone(order.phone)} 不是手机号", {"problem": "not_mobile"}
+        return {"problem": "not_mobile", "phone": mask_phone(order.phone), "channel": order.channel.value,
+                "channel_label": labels.channel(order.channel)}
     return None
 
 
-@_check(5, "ADDRESS_UNRESOLVED", Severity.HOLD, "地址无法解析到区县")
+@_check(5, "ADDRESS_UNRESOLVED", Severity.HOLD)
 def check_address_unresolved(order, ctx, t):
     if order.address is None:
-        return f"地址「{order.address_raw}」无法解析到省市区县", {}
+        return {"address": order.address_raw}
     return None
 
 
-@_check(6, "BLACKLISTED", Severity.BLOCK, "黑名单客户/电话/地址")
+@_check(6, "BLACKLISTED", Severity.BLOCK)
 def check_blacklisted(order, ctx, t):
     if ctx.blacklist_hits:
-        names = {"customer": "客户", "phone": "电话", "address": "地址"}
-        parts = [f"{names[h.kind.value]}({h.reason or '无备注'})" for h in ctx.blacklist_hits]
-        return f"命中黑名单: {'; '.join(parts)}", {"kinds": sorted({h.kind.value for h in ctx.blacklist_hits})}
+        items = [{"kind": h.kind.value, "kind_label": labels.blacklist_kind(h.kind), "reason": h.reason or "无备注"}
+                 for h in ctx.blacklist_hits]
+        return {"kinds": sorted({h.kind.value for h in ctx.blacklist_hits}), "items": items}
     return None
 
 
-@_check(7, "AMOUNT_OUTLIER", Severity.HOLD, "金额远超客户历史均值")
+@_check(7, "AMOUNT_OUTLIER", Severity.HOLD)
 def check_amount_outlier(order, ctx, t):
     avg, n = ctx.customer_avg_amount, ctx.customer_order_count or 0
     if avg is None or avg <= 0 or n < t.min_history_orders:
         return None
     goods = order.goods_amount
     if goods > avg * t.amount_multiple:
-        return (
-            f"订单金额 {_money(goods)} 元超过该客户近 {t.history_days} 天均单 {_money(avg)} 元的 "
-            f"{t.amount_multiple} 倍",
-            {"amount": _money(goods), "average": _money(avg), "history_orders": n},
-        )
+        return ({"amount": _money(goods), "average": _money(avg), "history_orders": n},
+                {"history_days": t.history_days, "multiple": str(t.amount_multiple)})
     return None
 
 
-@_check(8, "NEW_CUSTOMER_LARGE_ORDER", Severity.HOLD, "新客户大额订单")
+@_check(8, "NEW_CUSTOMER_LARGE_ORDER", Severity.HOLD)
 def check_new_customer_large(order, ctx, t):
     goods = order.goods_amount
     if ctx.customer_order_count is None and goods > t.new_customer_amount:
-        return (
-            f"新客户(无历史订单)首单金额 {_money(goods)} 元超过 {_money(t.new_customer_amount)} 元",
-            {"amount": _money(goods)},
-        )
+        return {"amount": _money(goods), "limit": _money(t.new_customer_amount)}
     return None
 
 
-@_check(9, "QUANTITY_EXCESSIVE", Severity.HOLD, "单行数量超限")
+@_check(9, "QUANTITY_EXCESSIVE", Severity.HOLD)
 def check_quantity(order, ctx, t):
     bad = [ln for ln in order.lines if ln.quantity > t.max_line_quantity]
     if bad:
-        desc = "、".join(f"第{ln.line_no}行 {ln.sku} ×{ln.quantity}" for ln in bad)
-        return f"{desc} 超过单行上限 {t.max_line_quantity} 件", {"lines": [ln.line_no for ln in bad]}
+        return {"lines": [ln.line_no for ln in bad], "limit": t.max_line_quantity,
+                "items": [{"line_no": ln.line_no, "sku": ln.sku, "quantity": ln.quantity} for ln in bad]}
     return None
 
 
-@_check(10, "PRICE_BELOW_FLOOR", Severity.HOLD, "单价≤0或低于底价")
+@_check(10, "PRICE_BELOW_FLOOR", Severity.HOLD)
 def check_price_floor(order, ctx, t):
     parts, lines = [], []
     for ln in order.lines:
         ref = ctx.sku_refs.get(ln.sku)
+        item = {"line_no": ln.line_no, "sku": ln.sku, "price": _money(ln.unit_price)}
         if ln.unit_price <= 0:
-            parts.append(f"第{ln.line_no}行 {ln.sku} 单价 {_money(ln.unit_price)} 元 ≤ 0")
+            parts.append(item | {"kind": "not_positive"})
         elif ref and ln.unit_price < ref.floor_price:
-            parts.append(f"第{ln.line_no}行 {ln.sku} 单价 {_money(ln.unit_price)} 元低于底价 {_money(ref.floor_price)} 元")
+            parts.append(item | {"kind": "below_floor", "floor": _money(ref.floor_price)})
         else:
             continue
         lines.append(ln.line_no)
     if parts:
-        return "; ".join(parts), {"lines": lines}
+        return {"lines": lines, "items": parts}
     return None
 
 
-@_check(11, "COUPON_ABUSE", Severity.HOLD, "优惠券超比例或重复核销")
+@_check(11, "COUPON_ABUSE", Severity.HOLD)
 def check_coupon(order, ctx, t):
     c = order.coupon
     if c is None:
         return None
     goods, parts = order.goods_amount, []
+    item = {"coupon": c.code, "amount": _money(c.amount)}
     if c.amount > goods * t.max_coupon_share:
-        parts.append(f"优惠券 {c.code} 抵扣 {_money(c.amount)} 元, 超过货值 {_money(goods)} 元的 {t.max_coupon_share:.0%}")
+        parts.append(item | {"kind": "over_share", "goods": _money(goods), "max_share": f"{t.max_coupon_share:.0%}"})
     if ctx.coupon_redeemed_by:
-        parts.append(f"优惠券 {c.code} 已被订单 {ctx.coupon_redeemed_by} 核销")
+        parts.append(item | {"kind": "redeemed", "redeemed_by": ctx.coupon_redeemed_by})
     if parts:
-        return "; ".join(parts), {"coupon": c.code, "amount": _money(c.amount), "redeemed_by": ctx.coupon_redeemed_by}
+        return {"coupon": c.code, "amount": _money(c.amount), "redeemed_by": ctx.coupon_redeemed_by,
+                "goods": _money(goods), "max_share": f"{t.max_coupon_share:.0%}", "items": parts}
     return None
 
 
-@_check(12, "PAYMENT_MISMATCH", Severity.HOLD, "实付金额与应付不符")
+@_check(12, "PAYMENT_MISMATCH", Severity.HOLD)
 def check_payment(order, ctx, t):
     coupon = order.coupon.amount if order.coupon else Decimal(0)
     expected = order.goods_amount - coupon + order.freight
     if order.paid_amount != expected:
-        return (
-            f"实付 {_money(order.paid_amount)} 元 ≠ 货值 {_money(order.goods_amount)} − 优惠 {_money(coupon)} "
-            f"+ 运费 {_money(order.freight)} = {_money(expected)} 元",
-            {"paid": _money(order.paid_amount), "expected": _money(expected)},
-        )
+        return ({"paid": _money(order.paid_amount), "expected": _money(expected)},
+                {"goods": _money(order.goods_amount), "coupon_amount": _money(coupon), "freight": _money(order.freight)})
     return None
 
 
-@_check(13, "FITMENT_MISMATCH", Severity.HOLD, "适配车型不符")
+@_check(13, "FITMENT_MISMATCH", Severity.HOLD)
 def check_fitment(order, ctx, t):
     parts, lines = [], []
     for ln in order.lines:
@@ -285,49 +287,46 @@ def check_fitment(order, ctx, t):
         if not ln.vehicle_model or ln.vehicle_model == VehicleModel.UNIVERSAL.name or ref is None:
             continue
         if not ref.fits(ln.vehicle_model):
-            car = VehicleModel[ln.vehicle_model].value if ln.vehicle_model in VehicleModel.__members__ else ln.vehicle_model
-            fits = "、".join(VehicleModel[v].value for v in ref.fitment)
-            parts.append(f"第{ln.line_no}行 {ln.sku} 不适配「{car}」(适配: {fits})")
+            parts.append({"line_no": ln.line_no, "sku": ln.sku, "vehicle_model": ln.vehicle_model,
+                          "vehicle": labels.vehicle_model(ln.vehicle_model), "fitment": list(ref.fitment),
+                          "fits": [labels.vehicle_model(v) for v in ref.fitment]})
             lines.append(ln.line_no)
     if parts:
-        return "; ".join(parts), {"lines": lines}
+        return {"lines": lines, "items": parts}
     return None
 
 
-@_check(14, "NO_CARRIER", Severity.HOLD, "区县无承运商覆盖")
+@_check(14, "NO_CARRIER", Severity.HOLD)
 def check_no_carrier(order, ctx, t):
     if order.address is not None and ctx.serving_carriers is not None and not ctx.serving_carriers:
-        return f"{order.address.region} 没有承运商覆盖", {"adcode": order.address.adcode}
+        return {"adcode": order.address.adcode, "region": order.address.region}
     return None
 
 
-@_check(15, "REMOTE_HEAVY", Severity.HOLD, "偏远地区重货")
+@_check(15, "REMOTE_HEAVY", Severity.HOLD)
 def check_remote_heavy(order, ctx, t):
     if order.address is None or not (ctx.remote_area or is_remote_area(order.address, t)):
         return None
     kg = total_weight_kg(order)
     if kg > t.heavy_kg:
-        return (
-            f"偏远地区 {order.address.region} 重货 {kg.normalize():f} kg(> {t.heavy_kg} kg), 需确认运力与运费",
-            {"weight_kg": f"{kg.normalize():f}", "region": order.address.region},
-        )
+        return {"weight_kg": f"{kg.normalize():f}", "region": order.address.region, "heavy_kg": str(t.heavy_kg)}
     return None
 
 
-@_check(16, "TEST_RECIPIENT", Severity.HOLD, "疑似测试收件人")
+@_check(16, "TEST_RECIPIENT", Severity.HOLD)
 def check_test_recipient(order, ctx, t):
     name = normalize_text(order.customer_name).lower()
     found = [p for p in t.test_name_patterns if normalize_text(p).lower() in name]
     if found:
-        return f"收件人「{order.customer_name}」像测试数据(含「{'、'.join(found)}」)", {"patterns": found}
+        return {"patterns": found, "name": order.customer_name}
     return None
 
 
-@_check(17, "CARRIER_SUSPENDED", Severity.HOLD, "唯一承运商在该区县停运")
+@_check(17, "CARRIER_SUSPENDED", Severity.HOLD)
 def check_carrier_suspended(order, ctx, t):
     if order.address is not None and ctx.only_carrier_suspended:
         only = ctx.serving_carriers[0] if ctx.serving_carriers else None
-        return f"{order.address.region} 唯一的承运商{f' {only} ' if only else ''}当前停运", {"carrier": only}
+        return {"carrier": only, "carrier_label": labels.carrier(only) if only else "", "region": order.address.region}
     return None
 
 

@@ -27,6 +27,8 @@ from typing import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
+from domain import labels
+
 CN_TZ = timezone(timedelta(hours=8))  # China has no DST
 
 # ---------------------------------------------------------------- policy
@@ -294,16 +296,17 @@ class StateLook(BaseModel):
     spoken: str
 
 
+_T = labels.task_state  # the words live in domain/labels.py; icons, colours and voice here
 TASK_LOOK: dict[TaskState, StateLook] = {
-    TaskState.PENDING: StateLook(icon="🛒", symbol="cart", label="待拣货", colour="gray", spoken="待拣货"),
-    TaskState.PICKING: StateLook(icon="🔄", symbol="arrows", label="拣货中", colour="orange", spoken="拣货中"),
-    TaskState.QC_PENDING: StateLook(icon="⚙️⚠️", symbol="红色齿轮 red gear", label="待质检", colour="red",
+    TaskState.PENDING: StateLook(icon="🛒", symbol="cart", label=_T("pending"), colour="gray", spoken="待拣货"),
+    TaskState.PICKING: StateLook(icon="🔄", symbol="arrows", label=_T("picking"), colour="orange", spoken="拣货中"),
+    TaskState.QC_PENDING: StateLook(icon="⚙️⚠️", symbol="红色齿轮 red gear", label=_T("qc_pending"), colour="red",
                                     spoken="待质检,红色齿轮,请送质检区,不要上架"),
-    TaskState.PUTAWAY_PENDING: StateLook(icon="📦", symbol="蓝色货架 blue shelf", label="待上架", colour="blue",
+    TaskState.PUTAWAY_PENDING: StateLook(icon="📦", symbol="蓝色货架 blue shelf", label=_T("putaway_pending"), colour="blue",
                                          spoken="待上架,蓝色货架,请放回库位,不要送质检"),
-    TaskState.SHORT: StateLook(icon="⛔", symbol="stop", label="缺货异常", colour="violet", spoken="缺货,已通知组长"),
-    TaskState.DONE: StateLook(icon="✅", symbol="check", label="已完成", colour="green", spoken="已完成"),
-    TaskState.CANCELLED: StateLook(icon="✖️", symbol="cross", label="已取消", colour="gray", spoken="已取消"),
+    TaskState.SHORT: StateLook(icon="⛔", symbol="stop", label=_T("short"), colour="violet", spoken="缺货,已通知组长"),
+    TaskState.DONE: StateLook(icon="✅", symbol="check", label=_T("done"), colour="green", spoken="已完成"),
+    TaskState.CANCELLED: StateLook(icon="✖️", symbol="cross", label=_T("cancelled"), colour="gray", spoken="已取消"),
 }
 
 
@@ -619,11 +622,7 @@ class ExceptionKind(StrEnum):
     QC_FAILED = "qc_failed"
 
 
-EXCEPTION_TITLES = {
-    ExceptionKind.SHORT_PICK: "缺货异常 short pick",
-    ExceptionKind.REPRINT_LABEL: "补打标签 reprint label",
-    ExceptionKind.QC_FAILED: "质检不合格 QC failed",
-}
+EXCEPTION_TITLES = {k: labels.exception_kind(k) for k in ExceptionKind}  # the words live in domain/labels.py
 
 
 class WarehouseException(BaseModel):
