@@ -36,6 +36,7 @@ from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
 from workflows.order import CancelRequest, OrderWorkflow
+from zhongshu.logging_setup import setup_logging
 from zhongshu.settings import Settings, get_settings
 from zhongshu.tracing import instrument_fastapi
 
@@ -310,5 +311,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory: `uvicorn api.app:app_from_env --factory`."""
+    """uvicorn factory: `uvicorn api.app:app_from_env --factory` (JSON, masked logs for the API process)."""
+    setup_logging("api")
     return create_app()

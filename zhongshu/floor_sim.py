@@ -29,6 +29,7 @@ from zhongshu.sample_orders import PRODUCTS
 from zhongshu.settings import Settings
 
 log = logging.getLogger("zhongshu.floor_sim")
+UNTRACED_AGENT = "zhongshu-floor-sim"  # the API does not trace the simulator's polling (ZHONGSHU_OTEL_UNTRACED_USER_AGENTS)
 WAREHOUSES = ["HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"]
 CLOSE_WAVES_EVERY = 45.0  # seconds: the lead closes open waves for the next truck
 FORGETFUL = 0.1  # customers who never open the card: their orders show the reminder and review
@@ -54,7 +55,8 @@ def seed_demo_stock(db_url: str) -> dict[str, int]:
 
 class Floor:
     def __init__(self, settings: Settings, api_key: str, mini_url: str, seed: int = 7):
-        self.api = httpx.Client(base_url=settings.api_base_url, headers={"X-API-Key": api_key}, timeout=30)
+        self.api = httpx.Client(base_url=settings.api_base_url, headers={"X-API-Key": api_key, "User-Agent": UNTRACED_AGENT},
+                               timeout=30)
         self.mini_url = mini_url.rstrip("/")
         self.rnd = random.Random(seed)
         self.handled: set[tuple[str, int]] = set()
@@ -95,7 +97,7 @@ class Floor:
             c = geo.centroid(address["adcode"]) if address else None
             if c is None:
                 continue
-            r = httpx.post(card["url"] + "/confirm", json={"lat": c.lat + self.rnd.uniform(-0.02, 0.02),
+            r = httpx.post(card["url"] + "/confirm", headers={"User-Agent": UNTRACED_AGENT}, json={"lat": c.lat + self.rnd.uniform(-0.02, 0.02),
                                                           "lng": c.lng + self.rnd.uniform(-0.02, 0.02)}, timeout=30)
             self.confirmed += r.status_code == 200 and r.json().get("accepted", False)
 
