@@ -12,7 +12,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
-from domain.state import OrderState
+from domain.contracts import order as C
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 
@@ -33,11 +33,24 @@ async def start_order(
     )
 
 
-async def state_of(handle: WorkflowHandle) -> OrderState:
-    return await handle.query(OrderWorkflow.get_state)
+async def state_of(handle: WorkflowHandle) -> C.OrderView:
+    return await handle.query(C.STATE.name, result_type=C.OrderView)
 
 
-async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> OrderState:
+async def result_of(handle: WorkflowHandle) -> C.OrderView:
+    """Wait for the order to end, then its view (the workflow's result is only its outcome)."""
+    try:
+        await handle.result()
+    except Exception as exc:  # DEBUG
+        c = exc
+        while c is not None:
+            print("DEBUGCAUSE", type(c).__name__, getattr(c, "message", c))
+            c = c.__cause__
+        raise
+    return await state_of(handle)
+
+
+async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> C.OrderView:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
