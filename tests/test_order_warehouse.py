@@ -16,7 +16,7 @@ from activities import warehouse as wh
 from domain.policy import FulfilmentPolicy, OrderPolicy
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus
-from domain.warehouse import PickConfirmation, TaskClaim, WavePolicy
+from domain.warehouse import PickConfirmation, PickTask, TaskClaim, TaskKind, WavePolicy
 from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
@@ -75,13 +75,29 @@ def payload() -> dict:
     return p
 
 
+def mine(t: PickTask, order_id: str) -> bool:
+    return t.kind == TaskKind.PICK and any(a.order_id == order_id for a in t.allocations)
+
+
 async def pick(env, warehouse: str, order_id: str, qty: int | None = None) -> None:
-    """A scanner picking this order's task in the warehouse's wave (qty None: all asked for)."""
+    """A scanner working through every open task of the warehouse's wave, taking ``qty`` for this
+    order's picks (None: all asked for) and doing the rest in full (the wave lives on from test to test)."""
     wave = env.client.get_workflow_handle(f"wave-{warehouse}")
     while (t := await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))) is not None:
-        mine = any(a.order_id == order_id for a in t.allocations)
         await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
-            task_id=t.task_id, picked_qty=t.quantity if (qty is None or not mine) else qty, picker="小张", device_id="MC33-T"))
+            task_id=t.task_id, picked_qty=qty if (qty is not None and mine(t, order_id)) else t.quantity, picker="小张",
+            device_id="MC33-T"))
+
+
+async def claim_for(wave: WorkflowHandle, order_id: str, device: str, picker: str) -> PickTask | None:
+    """The next task of this order (pick or put-away) a device is offered; any other order's task the
+    wave offers first (what an earlier test left) is done in full on the way."""
+    while (t := await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))) is not None:
+        if any(a.order_id == order_id for a in t.allocations):
+            return t
+        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
+            task_id=t.task_id, picked_qty=t.quantity, picker=picker, device_id=device))
+    return None
 
 
 async def routed_warehouse(h: WorkflowHandle) -> str:
@@ -117,7 +133,7 @@ async def test_short_pick_holds_for_review_then_repicks_the_shortage(worker, tas
     st = await until(h, lambda s: s.status == S.PICKING and s.timeline[-1].data.get("round") == 2)
     assert st.timeline[-1].event == "order.wave_joined"
     wave = worker.client.get_workflow_handle(f"wave-{warehouse}")
-    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))
+    t = await claim_for(wave, h.id, "MC33-T", "小张")
     assert t is not None and t.quantity == 1 and t.sku == SKU  # only what was short
     await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小张"))
     result = await h.result()
@@ -160,7 +176,7 @@ async def test_rejected_after_a_short_pick_puts_what_was_picked_back_on_the_shel
     assert returned.data["lines"] == [{"sku": SKU, "bin": "A-03-12", "quantity": 1, "name": "博世刹车片(前)",
                                        "barcode": "6901234567890"}]
     wave = worker.client.get_workflow_handle(f"wave-{warehouse}")
-    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-R", picker="小王"))
+    t = await claim_for(wave, h.id, "MC33-R", "小王")
     assert t is not None and t.kind == "putaway" and t.state == "putaway_pending" and (t.bin, t.quantity) == ("A-03-12", 1)
     assert "不发货" in t.notes[0]
     await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小王"))
@@ -177,10 +193,7 @@ async def test_cancel_while_in_wave_leaves_the_wave(worker, task_queue, engine):
     result = await h.result()
     assert result.status == S.CANCELLED
     # the wave dropped the order's pending task: nothing is left to claim for it
-    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-X", picker="小李"))
-    assert t is None or all(a.order_id != h.id for a in t.allocations)
-    if t is not None:
-        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=t.quantity))
+    assert await claim_for(wave, h.id, "MC33-X", "小李") is None
     await keep_history(h, "warehouse_cancelled_in_wave")
 
 
