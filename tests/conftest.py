@@ -96,6 +96,13 @@ def pytest_collection_modifyitems(config, items):
 _CLOCK = pytest.StashKey[tuple]()
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how to repeat this run's order (pytest-randomly shuffles by default; -q hides its header)."""
+    if config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_seed", None) is not None:
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"random order: repeat it with -p randomly --randomly-seed={seed}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """Each read-model test runs on both backends."""

@@ -1,5 +1,6 @@
 """Smoke test of `zhongshu up` (what `make up` runs): the whole embedded stack on random ports comes
-up, answers, takes an order, and Ctrl-C leaves no process and no open port behind."""
+up, answers, takes an order, starts the worker again after a SIGKILL (the next order goes through),
+and Ctrl-C leaves no process and no open port behind."""
 
 from __future__ import annotations
 
@@ -79,6 +80,34 @@ def _table_printed(lines: list[str]) -> bool:
     return at >= 0 and re.search(r"^[└+]", text[at:], re.M) is not None
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _worker_pid(root: int) -> int | None:
+    return next((p for p in _descendants(root) if "zhongshu.cli worker" in _cmdline(p) and _alive(p)), None)
+
+
+def _routed(api_url: str, key: str, payload: dict, timeout: float = 20) -> dict:
+    """Post an order; its state once the worker took it to routing (or later)."""
+    r = httpx.post(f"{api_url}/v1/orders", json=payload, headers={"X-API-Key": key}, timeout=30)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["created"] is True and body["order_id"] == f"order-miniprogram-{payload['channel_order_id']}"
+    deadline = time.monotonic() + timeout
+    while True:
+        state = httpx.get(f"{api_url}/v1/orders/{body['order_id']}", headers={"X-API-Key": key}, timeout=10).json()
+        if state["status"] in ROUTED_OR_LATER or time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+ROUTED_OR_LATER = ("routed", "picking", "packed", "completed")  # an order older than its release window goes on
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -86,7 +115,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(200)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="walks /proc for the process tree")
 def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
     grpc, ui, api, console = _free_ports(4)
@@ -137,20 +166,28 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{fakes}/messages", timeout=5).status_code == 200
         assert httpx.post(f"{api_url}/v1/orders", json={}, timeout=5).status_code == 401  # key required
 
-        order = next(o for o in demo_orders(20, "SMOKE-", "SMOKE") if o.kind.startswith("everyday")).payload
-        r = httpx.post(f"{api_url}/v1/orders", json=order, headers={"X-API-Key": key}, timeout=30)
-        assert r.status_code == 202, r.text
-        body = r.json()
-        assert body["created"] is True and body["order_id"] == f"order-miniprogram-{order['channel_order_id']}"
-        deadline = time.monotonic() + 20
-        ROUTED_OR_LATER = ("routed", "picking", "packed", "completed")  # an order older than its release window goes on
-        while True:  # the worker takes it through to routing
-            state = httpx.get(f"{api_url}/v1/orders/{body['order_id']}", headers={"X-API-Key": key}, timeout=10).json()
-            if state["status"] in ROUTED_OR_LATER or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
+        everyday = [o.payload for o in demo_orders(40, "SMOKE-", "SMOKE") if o.kind.startswith("everyday")]
+        state = _routed(api_url, key, everyday[0])  # the worker takes it through to routing
         assert state["status"] in ROUTED_OR_LATER, state["status"]
         assert state["warehouse"] and state["carrier"]
+
+        # ------------------------------------------------------------ a killed worker is started again
+        worker = _worker_pid(proc.pid)
+        assert worker is not None, "no worker process in the tree"
+        seen = len(lines)
+        os.kill(worker, signal.SIGKILL)
+        t2 = time.monotonic()
+        while not any("worker is ready again" in l for l in lines[seen:]):
+            assert proc.poll() is None, "zhongshu up stopped after the worker was killed:\n" + "".join(lines[-20:])
+            assert time.monotonic() - t2 < 60, "worker not back after 60 s:\n" + "".join(lines[seen:])
+            time.sleep(0.2)
+        restart = time.monotonic() - t2
+        said = "".join(lines[seen:])
+        assert "worker exited (SIGKILL)" in said and "starting it again in 1 s" in said, said
+        again = _worker_pid(proc.pid)
+        assert again is not None and again != worker
+        state = _routed(api_url, key, everyday[1])  # the new worker does the work
+        assert state["status"] in ROUTED_OR_LATER, state["status"]
 
         # ------------------------------------------------------------ Ctrl-C stops the whole tree
         tree = _descendants(proc.pid)
@@ -166,7 +203,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
             Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in tree if _alive(p))
         assert not [p for p in ports if _port_open(p)], "ports still open"
         assert any("ports are free" in l for l in lines), "".join(lines[-5:])
-        print(f"stack up in {startup:.1f} s, stopped in {stop:.1f} s")
+        print(f"stack up in {startup:.1f} s, worker back {restart:.1f} s after a SIGKILL, stopped in {stop:.1f} s")
     finally:
         if proc.poll() is None:
             proc.kill()
