@@ -5,6 +5,7 @@ cancel while in the wave takes its tasks out of the wave."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -81,23 +82,42 @@ def mine(t: PickTask, order_id: str) -> bool:
 
 async def pick(env, warehouse: str, order_id: str, qty: int | None = None) -> None:
     """A scanner working through every open task of the warehouse's wave, taking ``qty`` for this
-    order's picks (None: all asked for) and doing the rest in full (the wave lives on from test to test)."""
+    order's picks (None: all asked for) and doing the rest in full (the wave lives on from test to test).
+    The order has joined the wave, but the wave may still be planning its tasks: waits (10 s at most)
+    until it has picked one of them."""
     wave = env.client.get_workflow_handle(f"wave-{warehouse}")
-    while (t := await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))) is not None:
+    loop = asyncio.get_running_loop()
+    deadline, picked = loop.time() + 10, False
+    while True:
+        t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))
+        if t is None:
+            if picked or loop.time() > deadline:
+                return
+            await asyncio.sleep(0.1)
+            continue
+        picked = picked or mine(t, order_id)
         await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
             task_id=t.task_id, picked_qty=qty if (qty is not None and mine(t, order_id)) else t.quantity, picker="小张",
             device_id="MC33-T"))
 
 
-async def claim_for(wave: WorkflowHandle, order_id: str, device: str, picker: str) -> PickTask | None:
+async def claim_for(wave: WorkflowHandle, order_id: str, device: str, picker: str, *, wait: bool = True) -> PickTask | None:
     """The next task of this order (pick or put-away) a device is offered; any other order's task the
-    wave offers first (what an earlier test left) is done in full on the way."""
-    while (t := await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))) is not None:
+    wave offers first (what an earlier test left) is done in full on the way. With ``wait``, gives the
+    wave 10 s to plan it (its signal may still be on the way)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (10 if wait else 0)
+    while True:
+        t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))
+        if t is None:
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.1)
+            continue
         if any(a.order_id == order_id for a in t.allocations):
             return t
         await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
             task_id=t.task_id, picked_qty=t.quantity, picker=picker, device_id=device))
-    return None
 
 
 async def routed_warehouse(h: WorkflowHandle) -> str:
@@ -193,7 +213,7 @@ async def test_cancel_while_in_wave_leaves_the_wave(worker, task_queue, engine):
     result = await h.result()
     assert result.status == S.CANCELLED
     # the wave dropped the order's pending task: nothing is left to claim for it
-    assert await claim_for(wave, h.id, "MC33-X", "小李") is None
+    assert await claim_for(wave, h.id, "MC33-X", "小李", wait=False) is None
     await keep_history(h, "warehouse_cancelled_in_wave")
 
 

@@ -233,9 +233,6 @@ class Supervisor:
             for s, h in saved.items():
                 signal.signal(s, h)
 
-    def dead_child(self) -> Child | None:
-        return next((c for c in self.children if c.proc is not None and c.proc.poll() is not None), None)
-
     def check(self) -> Child | None:
         """One round of supervision: note children that died, start again those whose pause is over,
         report those ready again. Returns the child given up on, if any."""
