@@ -79,9 +79,12 @@ def fakes():
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(sqlite_session_url):
-    migrate(sqlite_session_url)
-    eng = engine_for(sqlite_session_url)
+async def engine(tmp_path_factory):
+    """The module's own read model (see tests/test_order_warehouse.py: wave and task ids repeat across
+    servers, and stock moves are idempotent per task id)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('fulfilment') / 'zhongshu.db'}"
+    migrate(url)
+    eng = engine_for(url)
     risk_data.seed_defaults(eng)
     for w in WAREHOUSES:
         for sku in (SKU, OWN_SKU, KIT):

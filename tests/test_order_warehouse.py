@@ -42,9 +42,13 @@ async def own_env():
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(sqlite_session_url):
-    migrate(sqlite_session_url)
-    eng = engine_for(sqlite_session_url)
+async def engine(tmp_path_factory):
+    """The module's own read model: its waves (on its own server) number their waves and tasks from 01
+    each day like those of tests/test_fulfilment_workflow.py, and stock moves are idempotent per task
+    id, so in a shared database one module's pick would be taken for the other's and not counted."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('order-warehouse') / 'zhongshu.db'}"
+    migrate(url)
+    eng = engine_for(url)
     risk_data.seed_defaults(eng)
     return eng
 
