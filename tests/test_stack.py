@@ -115,38 +115,53 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.timeout(200)
+def _up(tmp_path: Path) -> tuple[subprocess.Popen, list[str], threading.Thread, dict[str, int], float, Path]:
+    """`zhongshu up --no-demo` on free ports, once its table is printed. Another process on this machine
+    may take one of the ports between our check and the stack's bind: then again on new ports."""
+    for attempt in range(3):
+        grpc, ui, api, console = _free_ports(4)
+        fakes = _fakes_base()
+        var = tmp_path / f"var{attempt}"
+        env = {k: v for k, v in os.environ.items() if not (k.startswith("ZHONGSHU_") or k == "DATABASE_URL")}
+        env.update(
+            ZHONGSHU_TEMPORAL_ADDRESS=f"127.0.0.1:{grpc}",
+            ZHONGSHU_TEMPORAL_UI_PORT=str(ui),
+            ZHONGSHU_API_PORT=str(api),
+            ZHONGSHU_CONSOLE_PORT=str(console),
+            ZHONGSHU_FAKES_BASE_PORT=str(fakes),
+            ZHONGSHU_VAR_DIR=str(var),
+            PYTHONIOENCODING="utf-8",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zhongshu.cli", "up", "--no-demo"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout), daemon=True)
+        reader.start()
+        t0 = time.monotonic()
+        while not _table_printed(lines) and proc.poll() is None:
+            if time.monotonic() - t0 > 60:
+                proc.kill()
+                raise AssertionError("not up after 60 s:\n" + "".join(lines))
+            time.sleep(0.2)
+        if _table_printed(lines):
+            return proc, lines, reader, dict(grpc=grpc, ui=ui, api=api, console=console, fakes=fakes), t0, var
+        reader.join(5)
+        text = "".join(lines)
+        assert "address already in use" in text and attempt < 2, "zhongshu up exited early:\n" + text
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.timeout(240)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="walks /proc for the process tree")
 def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
-    grpc, ui, api, console = _free_ports(4)
-    fakes = _fakes_base()
-    env = {k: v for k, v in os.environ.items() if not (k.startswith("ZHONGSHU_") or k == "DATABASE_URL")}
-    env.update(
-        ZHONGSHU_TEMPORAL_ADDRESS=f"127.0.0.1:{grpc}",
-        ZHONGSHU_TEMPORAL_UI_PORT=str(ui),
-        ZHONGSHU_API_PORT=str(api),
-        ZHONGSHU_CONSOLE_PORT=str(console),
-        ZHONGSHU_FAKES_BASE_PORT=str(fakes),
-        ZHONGSHU_VAR_DIR=str(tmp_path / "var"),
-        PYTHONIOENCODING="utf-8",
-    )
+    proc, lines, reader, p, t0, var = _up(tmp_path)
+    grpc, ui, api, console, fakes = p["grpc"], p["ui"], p["api"], p["console"], p["fakes"]
     ports = [grpc, ui, api, console] + [fakes + f.offset for f in FAKES]
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zhongshu.cli", "up", "--no-demo"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
     tree: set[int] = set()
     try:
         # ------------------------------------------------------------ up, and says where
-        t0 = time.monotonic()
-        while not _table_printed(lines):
-            assert proc.poll() is None, "zhongshu up exited early:\n" + "".join(lines)
-            assert time.monotonic() - t0 < 60, "not up after 60 s:\n" + "".join(lines)
-            time.sleep(0.2)
         startup = time.monotonic() - t0
         printed = {m["label"].strip(): m["value"] for l in lines if (m := ROW.match(l.rstrip("\n")))}
         assert printed["API"] == f"http://127.0.0.1:{api}", printed
@@ -155,7 +170,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         assert printed["Temporal Web UI"].startswith(f"http://127.0.0.1:{ui}/")
         assert printed["Temporal gRPC"] == f"127.0.0.1:{grpc}"
         key = printed["API key (X-API-Key)"]
-        assert key.startswith("zs-dev-") and key == (tmp_path / "var" / "dev-api-key").read_text().strip()
+        assert key.startswith("zs-dev-") and key == (var / "dev-api-key").read_text().strip()
 
         # ------------------------------------------------------------ every part answers
         api_url = printed["API"]
