@@ -415,6 +415,14 @@ TASK_STATES: dict[str, str] = {  # domain/warehouse.py TaskState (their icons an
     "cancelled": "已取消",
 }
 TASK_KINDS: dict[str, str] = {"pick": "拣货", "putaway": "上架"}
+CHANNEL_HEALTH: dict[str, str] = {  # domain/channels/health.py HealthState
+    "running": "正常",
+    "learning": "正常(学习推送频率)",
+    "failed": "失败",
+    "stalled": "停滞",
+    "silent": "推送中断",
+    "stopped": "已停止",
+}
 WAVE_STATES: dict[str, str] = {"open": "组波中", "picking": "拣货中", "packing": "待打包", "done": "已完成"}
 CLOSE_REASONS: dict[str, str] = {"size": "满单截单", "cutoff": "到截单时间", "manual": "手工截单"}
 SCAN_STEPS: dict[str, str] = {"bin": "扫库位", "item": "扫商品", "quantity": "确认数量", "wait": "等待补打标签",
@@ -465,7 +473,7 @@ GROUPS: dict[str, dict[str, str]] = {
     "vehicle_model": VEHICLE_MODELS, "category": CATEGORIES, "channel": CHANNELS, "carrier": CARRIERS,
     "warehouse": WAREHOUSES, "ship_mode": SHIP_MODES, "aftersales_type": AFTERSALES_TYPES,
     "case_status": CASE_STATUSES, "ticket_kind": TICKET_KINDS, "task_state": TASK_STATES, "task_kind": TASK_KINDS,
-    "wave_state": WAVE_STATES, "close_reason": CLOSE_REASONS, "scan_step": SCAN_STEPS, "scan_result": SCAN_RESULTS,
+    "wave_state": WAVE_STATES, "channel_health": CHANNEL_HEALTH, "close_reason": CLOSE_REASONS, "scan_step": SCAN_STEPS, "scan_result": SCAN_RESULTS,
     "mis_scan": MIS_SCANS, "exception_kind": EXCEPTION_KINDS, "exception_state": EXCEPTION_STATES,
     "wave_outcome": WAVE_OUTCOMES, "flag": FLAGS, "diff_class": DIFF_CLASSES,
 }
@@ -893,6 +901,9 @@ VALIDATION: dict[str, str] = {
 VALUE_ERRORS: dict[str, str] = {
     "give the address as raw text or as province/city/district/detail": "需填写地址原文, 或省/市/区县/详细地址",
     "ordered_at needs a timezone": "需要带时区, 例如 2026-11-27T10:00:00+08:00",
+    # the door's own bilingual sentences (domain/order.py), said the label table's way
+    "下单时间 ordered_at 需要时区": "需要带时区, 例如 2026-11-27T10:00:00+08:00",
+    "金额不能为负数": "不能小于 0",
     "at needs a timezone": "需要带时区, 例如 2026-11-27T10:00:00+08:00",
     "recipient name is empty after trimming": "去掉空格后为空, 请填写",
     "coupon exceeds the goods value": "超过了商品金额",
@@ -910,8 +921,8 @@ def _value_error(text: str) -> str:
     for english, chinese in VALUE_ERRORS.items():
         if text.startswith(english):
             return chinese
-    if re.search(r"[\u4e00-\u9fff]", text):  # already Chinese (our newer validators): as it is
-        return f": {text}"
+    if re.search(r"[\u4e00-\u9fff]", text):  # already Chinese (our newer validators): without the English gloss
+        return f": {re.sub(r' [(][ -~]*[)]$', '', text)}"
     return f"不正确: {text}" if text else "不正确"
 
 

@@ -35,10 +35,13 @@ ENUM_GROUPS: dict[str, tuple[str, bool]] = {
     "AftersalesType": ("aftersales_type", False), "CaseStatus": ("case_status", False),
     "CarrierCode": ("carrier", False), "TrackingCode": ("tracking", False), "DiffClass": ("diff_class", False),
     "Severity": ("severity", False), "ShipMode": ("ship_mode", False), "Category": ("category", True),
-    "VehicleModel": ("vehicle_model", True),
+    "VehicleModel": ("vehicle_model", True), "HealthState": ("channel_health", False),
 }
-# enums no person ever reads, each with the reason (none so far)
-INTERNAL_ENUMS: dict[str, str] = {}
+# enums no person ever reads, each with the reason
+INTERNAL_ENUMS: dict[str, str] = {
+    "Freshness": "how a channel re-delivery compares with the order's copy; people read the timeline event it leads to",
+    "Claim": "the read model's answer to a version compare-and-set; never shown",
+}
 
 # f-strings that build event names: the codes their one placeholder takes
 EVENT_FSTRINGS = {"order.{}": ("domain.status", "OrderStatus"), "return.{}": ("domain.logistics", "TrackingCode")}

@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy import Boolean, Column, MetaData, String, Table, insert
 
-from store.schema import orders, review_tasks, waves
+from store.schema import channel_health, orders, review_tasks, waves
 from tests.support import order_payload, pg_available
 from tests.telemetry_support import TelemetryStack
 from zhongshu.metrics import BusinessMetrics, start_worker_metrics
@@ -195,10 +195,6 @@ def test_business_gauges_use_stuck_alerts_and_channel_health_once_they_exist(eng
     extra = MetaData()
     stuck = Table("stuck_alerts", extra, Column("review_id", String(160), primary_key=True),
                   Column("order_id", String(100)), Column("activity", String(64)), Column("resolved", Boolean))
-    health = Table("channel_health", extra, Column("account_id", String(64), primary_key=True),
-                   Column("channel", String(20)), Column("kind", String(10)), Column("state", String(12)),
-                   Column("cursor", DateTime(timezone=True)), Column("last_success_at", DateTime(timezone=True)),
-                   Column("backlog_trades", Integer))
     extra.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(orders), [_order("order-tmall-9", "held", flags=["stuck"])])
@@ -208,11 +204,14 @@ def test_business_gauges_use_stuck_alerts_and_channel_health_once_they_exist(eng
             dict(review_id="order-tmall-2~ops-1", order_id="order-tmall-2", activity="create_waybill", resolved=False),
             dict(review_id="order-tmall-3~ops-1", order_id="order-tmall-3", activity="create_waybill", resolved=True),
         ])
-        conn.execute(insert(health), [
+        health = dict(state_since=NOW, updated_at=NOW, seq=1, consecutive_errors=0, imported_today=0, pushes=0)
+        conn.execute(insert(channel_health), [
             dict(account_id="tmall-hz", channel="tmall", kind="sync", state="stalled", cursor=NOW - timedelta(minutes=40),
-                 last_success_at=NOW - timedelta(minutes=39), backlog_trades=120),
+                 last_success_at=NOW - timedelta(minutes=39), backlog_trades=120, workflow_id="channel-sync-tmall-hz",
+                 **health),
             dict(account_id="douyin-1", channel="douyin", kind="webhook", state="running", cursor=None,
-                 last_success_at=NOW - timedelta(seconds=30), backlog_trades=0),
+                 last_success_at=NOW - timedelta(seconds=30), backlog_trades=0, workflow_id="channel-watch-douyin-1",
+                 **health),
         ])
     found = _collect(engine)
     assert value(found, "zhongshu_stuck_orders") == 2, "distinct orders with an open stuck alert"
