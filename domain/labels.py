@@ -903,6 +903,9 @@ VALIDATION: dict[str, str] = {
 VALUE_ERRORS: dict[str, str] = {
     "give the address as raw text or as province/city/district/detail": "需填写地址原文, 或省/市/区县/详细地址",
     "ordered_at needs a timezone": "需要带时区, 例如 2026-11-27T10:00:00+08:00",
+    # the door's own bilingual sentences (domain/order.py), said the label table's way
+    "下单时间 ordered_at 需要时区": "需要带时区, 例如 2026-11-27T10:00:00+08:00",
+    "金额不能为负数": "不能小于 0",
     "at needs a timezone": "需要带时区, 例如 2026-11-27T10:00:00+08:00",
     "recipient name is empty after trimming": "去掉空格后为空, 请填写",
     "coupon exceeds the goods value": "超过了商品金额",

@@ -1,16 +1,20 @@
-"""Shared fixtures: databases on SQLite and PostgreSQL, the time-skipping server, the real stack."""
+"""Shared fixtures: databases on SQLite and PostgreSQL, the time-skipping server, the real stack,
+and the test clock (``--today`` / ``ZHONGSHU_TEST_TODAY`` moves the Python clock for a whole run)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from store.db import engine_for, migrate
@@ -18,6 +22,85 @@ from tests.support import fresh_pg_database, pg_available
 from zhongshu.binaries import temporal_cli, temporal_test_server
 
 HISTORIES = Path(__file__).parent / "histories"
+
+# The SDK core writes its WARN lines (e.g. "Temporal Server 1.16.0 or newer is required …" for every
+# worker on the time-skipping server) straight to the terminal. Forwarded to Python logging they are
+# captured per test like any log record: shown with a failing test, never in the progress dots.
+Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+))), error_if_already_set=False)
+
+
+# ---------------------------------------------------------------- the test clock
+
+TODAY_ENV = "ZHONGSHU_TEST_TODAY"
+CN_TZ = timezone(timedelta(hours=8))
+# Fixtures of the Temporal servers: separate processes that keep real time, so a test on them cannot
+# run under a moved clock (its workflow times and its Python times would disagree).
+REAL_TIME_FIXTURES = frozenset({"ts_env", "dev_env", "stack", "own_env", "ts_module_env"})
+
+
+def clock_destination(text: str) -> datetime:
+    """``YYYY-MM-DD`` (10:00 Beijing that day) or an ISO datetime (Beijing time when it names no zone)."""
+    if len(text) == 10:
+        return datetime.fromisoformat(text).replace(hour=10, tzinfo=CN_TZ)
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=CN_TZ)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--today", default=os.environ.get(TODAY_ENV) or None, metavar="DATE",
+        help=f"run with the Python clock moved to DATE (YYYY-MM-DD = 10:00 Beijing, or an ISO datetime); "
+             f"it keeps ticking. Tests on the Temporal servers (real time) are skipped. Default: ${TODAY_ENV}",
+    )
+
+
+def pytest_configure(config):
+    when = config.getoption("--today")
+    if not when:
+        return
+    import time_machine
+
+    dest = clock_destination(when)
+    traveller = time_machine.travel(dest, tick=True)
+    traveller.start()
+    config.stash[_CLOCK] = (dest, traveller)
+
+
+def pytest_unconfigure(config):
+    moved = config.stash.get(_CLOCK, None)
+    if moved is not None:
+        moved[1].stop()
+
+
+def pytest_report_header(config):
+    moved = config.stash.get(_CLOCK, None)
+    if moved is not None:
+        dest = moved[0]
+        return (f"clock moved to {dest.isoformat()} ({dest.astimezone(CN_TZ):%Y-%m-%d %H:%M} Beijing, "
+                f"{dest.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC); tests on the Temporal servers are skipped")
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.stash.get(_CLOCK, None) is None:
+        return
+    skip = pytest.mark.skip(reason="needs a Temporal server, which keeps real time while the clock is moved")
+    for item in items:
+        if REAL_TIME_FIXTURES.intersection(getattr(item, "fixturenames", ())) or item.get_closest_marker("integration"):
+            item.add_marker(skip)
+
+
+_CLOCK = pytest.StashKey[tuple]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how to repeat this run's order (pytest-randomly shuffles by default; -q hides its header)."""
+    if config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_seed", None) is not None:
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"random order: repeat it with -p randomly --randomly-seed={seed}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,6 +154,7 @@ async def dev_env(tmp_path_factory):
         dev_server_existing_path=temporal_cli(),
         search_attributes=ALL,
         dev_server_database_filename=str(tmp_path_factory.mktemp("temporal") / "temporal.db"),
+        dev_server_log_level="error",  # it shares the terminal: its warnings would land between the dots
     )
     yield env
     await env.shutdown()

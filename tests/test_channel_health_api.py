@@ -100,8 +100,10 @@ async def test_health_api_shows_each_sync_and_its_alerts(hub, syncs, fake_wecom)
     assert "已结束" in stopped["reason"]
     report = health(hub).json()
     assert report["red"] >= 2 and report["total"] == len(report["items"]) and report["day"]
-    douyin = next(i for i in report["items"] if i["account_id"] == "douyin")  # configured, no push yet
-    assert douyin["kind"] == "webhook" and not douyin["red"]
+    douyin = next(i for i in report["items"] if i["account_id"] == "douyin")
+    assert douyin["kind"] == "webhook"
+    if douyin["last_success_at"] is None:  # configured, no push yet (the silence test below may have run first)
+        assert not douyin["red"], douyin
 
     msgs = await eventually(lambda: alerts(fake_wecom, bad), what="WeCom alert for the failed sync")
     assert "渠道同步异常" in msgs[0] and "invalid_client" in msgs[0] and "http://console.test/channels" in msgs[0]

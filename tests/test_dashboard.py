@@ -1,12 +1,19 @@
 """Dashboard and reconciliation pages (AppTest) and the metrics API, on a seeded read model served
-by the real API over HTTP (no Temporal needed to read)."""
+by the real API over HTTP (no Temporal needed to read).
+
+Every seeded date derives from the clock at seeding (the real one, or the one ZHONGSHU_TEST_TODAY
+moves to): the health fixture's orders are 'yesterday', the reconciliation fixture's day is a week
+ago, so its order Z (completed the day after) falls on the first day of the default 7-day window
+and the other nine the day before it — the window's edge is pinned on both sides, whatever the date.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -20,10 +27,24 @@ from tests.support import ThreadedServer
 APP = str(Path(__file__).resolve().parent.parent / "console" / "app.py")
 ENV = ("ZHONGSHU_CONSOLE_API_URL", "ZHONGSHU_CONSOLE_API_KEY")
 KEY = "dash-test-key"
+CN = timezone(timedelta(hours=8))
 
 
-@pytest.fixture(scope="module")
+@dataclass
+class Seeded:
+    url: str
+    today: date  # Beijing date when the read model was seeded
+    recon_day: date  # the reconciliation fixture's day: one day before the default window
+
+    @property
+    def week(self) -> dict[str, str]:
+        """The dashboard's default period spelled out: the last 7 Beijing days including today."""
+        return {"from": (self.today - timedelta(days=6)).isoformat(), "to": self.today.isoformat()}
+
+
+@pytest.fixture
 def seeded_api(tmp_path_factory):
+    """A fresh read model per test: the enquiry test adds enquiries, which the page test counts."""
     from activities.finance import FinanceActivities
     from api.app import create_app
     from fakes.serve import serve_in_thread
@@ -36,17 +57,20 @@ def seeded_api(tmp_path_factory):
     url = f"sqlite:///{tmp / 'dash.db'}"
     migrate(url)
     engine = engine_for(url)
-    test_health._seed(engine, datetime.now(timezone.utc))
-    test_reconciliation._seed(engine)
+    now = datetime.now(timezone.utc)
+    today = now.astimezone(CN).date()
+    recon_day = today - timedelta(days=7)
+    test_health._seed(engine, now)
+    test_reconciliation._seed(engine, recon_day)
     with serve_in_thread(settlement_app()) as fake:
-        _prime_fake(fake.url)
-        _run(FinanceActivities(engine, fake.url))
+        _prime_fake(fake.url, recon_day)
+        _run(FinanceActivities(engine, fake.url), day=recon_day)
     settings = Settings(database_url=url, api_key=KEY, var_dir=tmp, extra_api_keys="ro-key:readonly")
     saved = {k: os.environ.get(k) for k in ENV}
     with ThreadedServer(create_app(settings, client=object())) as api:
         os.environ.update(ZHONGSHU_CONSOLE_API_URL=api.url, ZHONGSHU_CONSOLE_API_KEY=KEY)
         try:
-            yield api.url
+            yield Seeded(api.url, today, recon_day)
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -67,8 +91,8 @@ def test_dashboard_page_renders_seeded_numbers(seeded_api):
     at = console("pages_/dashboard.py")
     assert any("数据看板" in t.value for t in at.title)
     metrics = {m.label: m.value for m in at.metric}
-    # the health fixture's o1–o3 plus order Z of the reconciliation fixture (completed 2026-11-21):
-    # o1 and o2 shipped (1 on time, 1 signed ≤ 48 h), exceptions 1 of 2 answered in 15 min
+    # the health fixture's o1–o3 plus order Z of the reconciliation fixture (ordered 6 days ago, the
+    # window's first day; its other nine orders a day earlier are outside): o1 and o2 shipped (1 on time, 1 signed ≤ 48 h), exceptions 1 of 2 answered in 15 min
     assert metrics["时效 timeliness"] == "50.0"
     assert metrics["体验: 每百单查询 (越低越好)"] == "50.00"  # 2 enquiries / 4 orders × 100
     assert len(at.get("vega_lite_chart")) >= 3, "charts are drawn"
@@ -83,10 +107,8 @@ def test_dashboard_page_renders_seeded_numbers(seeded_api):
 
 
 def test_reconciliation_page_shows_the_report(seeded_api):
-    from tests.test_reconciliation import DAY
-
     at = console("pages_/reconciliation.py")
-    at.date_input(key="recon_day").set_value(DAY).run()
+    at.date_input(key="recon_day").set_value(seeded_api.recon_day).run()
     assert not at.exception
     assert any("合计轧平到分" in s.value for s in at.success)
     assert {m.label: m.value for m in at.metric}["已完成订单"] == "9"
@@ -95,32 +117,33 @@ def test_reconciliation_page_shows_the_report(seeded_api):
 
 
 def test_metrics_api_and_enquiries(seeded_api):
-    http = httpx.Client(base_url=seeded_api, headers={"X-API-Key": KEY}, timeout=30)
-    today = datetime.now(timezone(timedelta(hours=8))).date()
-    frm = (today - timedelta(days=6)).isoformat()
-    h = http.get("/v1/metrics/health", params={"from": frm, "to": today.isoformat()}).json()
+    http = httpx.Client(base_url=seeded_api.url, headers={"X-API-Key": KEY}, timeout=30)
+    week = seeded_api.week
+    h = http.get("/v1/metrics/health", params=week).json()
     assert h["counts"]["orders"] == 4 and h["timeliness"]["score"] == 50.0 and h["baseline"] == 80
-    assert http.get("/v1/metrics/health", params={"from": frm, "to": today.isoformat(), "channel": "douyin"}).json()[
-        "counts"]["orders"] == 1
+    assert http.get("/v1/metrics/health").json()["counts"] == h["counts"]  # the default period is that week
+    assert http.get("/v1/metrics/health", params={**week, "channel": "douyin"}).json()["counts"]["orders"] == 1
+    # one day more: the reconciliation day's nine orders join (the edge of the window, from the other side)
+    wider = {**week, "from": seeded_api.recon_day.isoformat()}
+    assert http.get("/v1/metrics/health", params=wider).json()["counts"]["orders"] == 4 + 9
     assert http.get("/v1/metrics/health", params={"from": "2026-01-02", "to": "2026-01-01"}).status_code == 422
 
     # each status enquiry is counted: experience moves from 2/4×100 to 3/4×100
-    ro = httpx.Client(base_url=seeded_api, headers={"X-API-Key": "ro-key"}, timeout=30)
+    ro = httpx.Client(base_url=seeded_api.url, headers={"X-API-Key": "ro-key"}, timeout=30)
     st = ro.get("/v1/orders/o3/status")
     assert st.status_code == 200 and st.json()["status"] == "held"
     assert ro.get(f"/v1/orders/nope-{uuid.uuid4().hex[:4]}/status").status_code == 404
-    h2 = http.get("/v1/metrics/health", params={"from": frm, "to": today.isoformat()}).json()
+    h2 = http.get("/v1/metrics/health", params=week).json()
     assert h2["experience"]["value"] == 75.0
 
-    x = http.get("/v1/metrics/dashboard.xlsx", params={"from": frm, "to": today.isoformat()})
+    x = http.get("/v1/metrics/dashboard.xlsx", params=week)
     assert x.status_code == 200
     wb = load_workbook(io.BytesIO(x.content))
     assert wb.sheetnames[0] == "健康度 health" and "售后原因 aftersales" in wb.sheetnames
 
-    from tests.test_reconciliation import DAY
-
-    run = http.get(f"/v1/reconciliation/runs/{DAY}").json()
+    run = http.get(f"/v1/reconciliation/runs/{seeded_api.recon_day}").json()
     assert run["summary"]["differences"] == 8 and run["report_url"].endswith("report.xlsx")
     assert http.get(run["report_url"]).headers["content-type"].startswith("application/vnd.openxml")
     assert http.get("/v1/reconciliation/runs/2001-01-01").status_code == 404
-    assert http.get("/v1/metrics/health").status_code == 200 and httpx.get(f"{seeded_api}/v1/metrics/health").status_code == 401
+    assert http.get("/v1/metrics/health").status_code == 200
+    assert httpx.get(f"{seeded_api.url}/v1/metrics/health").status_code == 401

@@ -65,7 +65,7 @@ async def wait(pred, timeout: float = 15.0):
 async def test_device_picks_a_wave_through_the_api(floor, task_queue, engine, fake_wecom):
     env, url = floor
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=2, cutoffs=far_cutoff())
+    policy = WavePolicy(size=2, cutoffs=await far_cutoff(env))
     o1 = wave_order(warehouse, "dev1", lines=[("BOSCH-BP-COROLLA18", 3)])
     o2 = wave_order(warehouse, "dev2", lines=[("MANN-OF-W712", 2)])
     wave = wave_of(env, warehouse)

@@ -5,6 +5,7 @@ cancel while in the wave takes its tasks out of the wave."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from activities import warehouse as wh
 from domain.policy import FulfilmentPolicy, OrderPolicy
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus
-from domain.warehouse import PickConfirmation, TaskClaim, WavePolicy
+from domain.warehouse import PickConfirmation, PickTask, TaskClaim, TaskKind, WavePolicy
 from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
@@ -41,9 +42,13 @@ async def own_env():
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(sqlite_session_url):
-    migrate(sqlite_session_url)
-    eng = engine_for(sqlite_session_url)
+async def engine(tmp_path_factory):
+    """The module's own read model: its waves (on its own server) number their waves and tasks from 01
+    each day like those of tests/test_fulfilment_workflow.py, and stock moves are idempotent per task
+    id, so in a shared database one module's pick would be taken for the other's and not counted."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('order-warehouse') / 'zhongshu.db'}"
+    migrate(url)
+    eng = engine_for(url)
     risk_data.seed_defaults(eng)
     return eng
 
@@ -75,13 +80,48 @@ def payload() -> dict:
     return p
 
 
+def mine(t: PickTask, order_id: str) -> bool:
+    return t.kind == TaskKind.PICK and any(a.order_id == order_id for a in t.allocations)
+
+
 async def pick(env, warehouse: str, order_id: str, qty: int | None = None) -> None:
-    """A scanner picking this order's task in the warehouse's wave (qty None: all asked for)."""
+    """A scanner working through every open task of the warehouse's wave, taking ``qty`` for this
+    order's picks (None: all asked for) and doing the rest in full (the wave lives on from test to test).
+    The order has joined the wave, but the wave may still be planning its tasks: waits (10 s at most)
+    until it has picked one of them."""
     wave = env.client.get_workflow_handle(f"wave-{warehouse}")
-    while (t := await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))) is not None:
-        mine = any(a.order_id == order_id for a in t.allocations)
+    loop = asyncio.get_running_loop()
+    deadline, picked = loop.time() + 10, False
+    while True:
+        t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))
+        if t is None:
+            if picked or loop.time() > deadline:
+                return
+            await asyncio.sleep(0.1)
+            continue
+        picked = picked or mine(t, order_id)
         await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
-            task_id=t.task_id, picked_qty=t.quantity if (qty is None or not mine) else qty, picker="小张", device_id="MC33-T"))
+            task_id=t.task_id, picked_qty=qty if (qty is not None and mine(t, order_id)) else t.quantity, picker="小张",
+            device_id="MC33-T"))
+
+
+async def claim_for(wave: WorkflowHandle, order_id: str, device: str, picker: str, *, wait: bool = True) -> PickTask | None:
+    """The next task of this order (pick or put-away) a device is offered; any other order's task the
+    wave offers first (what an earlier test left) is done in full on the way. With ``wait``, gives the
+    wave 10 s to plan it (its signal may still be on the way)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (10 if wait else 0)
+    while True:
+        t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))
+        if t is None:
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.1)
+            continue
+        if any(a.order_id == order_id for a in t.allocations):
+            return t
+        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
+            task_id=t.task_id, picked_qty=t.quantity, picker=picker, device_id=device))
 
 
 async def routed_warehouse(h: WorkflowHandle) -> str:
@@ -117,7 +157,7 @@ async def test_short_pick_holds_for_review_then_repicks_the_shortage(worker, tas
     st = await until(h, lambda s: s.status == S.PICKING and s.timeline[-1].data.get("round") == 2)
     assert st.timeline[-1].event == "order.wave_joined"
     wave = worker.client.get_workflow_handle(f"wave-{warehouse}")
-    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))
+    t = await claim_for(wave, h.id, "MC33-T", "小张")
     assert t is not None and t.quantity == 1 and t.sku == SKU  # only what was short
     await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小张"))
     result = await h.result()
@@ -160,7 +200,7 @@ async def test_rejected_after_a_short_pick_puts_what_was_picked_back_on_the_shel
     assert returned.data["lines"] == [{"sku": SKU, "bin": "A-03-12", "quantity": 1, "name": "博世刹车片(前)",
                                        "barcode": "6901234567890"}]
     wave = worker.client.get_workflow_handle(f"wave-{warehouse}")
-    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-R", picker="小王"))
+    t = await claim_for(wave, h.id, "MC33-R", "小王")
     assert t is not None and t.kind == "putaway" and t.state == "putaway_pending" and (t.bin, t.quantity) == ("A-03-12", 1)
     assert "不发货" in t.notes[0]
     await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小王"))
@@ -177,10 +217,7 @@ async def test_cancel_while_in_wave_leaves_the_wave(worker, task_queue, engine):
     result = await h.result()
     assert result.status == S.CANCELLED
     # the wave dropped the order's pending task: nothing is left to claim for it
-    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-X", picker="小李"))
-    assert t is None or all(a.order_id != h.id for a in t.allocations)
-    if t is not None:
-        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=t.quantity))
+    assert await claim_for(wave, h.id, "MC33-X", "小李", wait=False) is None
     await keep_history(h, "warehouse_cancelled_in_wave")
 
 

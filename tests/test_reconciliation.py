@@ -18,8 +18,16 @@ from fakes.serve import serve_in_thread
 from fakes.settlement import create_app as settlement_app
 from store import metrics
 
-DAY = date(2026, 11, 20)
-COMPLETED = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)  # 14:00 Beijing
+DAY = date(2026, 11, 20)  # the seeded day; pass another ``day`` to the helpers below (e.g. relative to now)
+CN = timezone(timedelta(hours=8))
+
+
+def completed_on(day: date) -> datetime:
+    """When the seeded day's orders complete: 14:00 Beijing."""
+    return datetime(day.year, day.month, day.day, 14, 0, tzinfo=CN).astimezone(timezone.utc)
+
+
+COMPLETED = completed_on(DAY)
 
 
 # ------------------------------------------------------------------ pure
@@ -85,26 +93,33 @@ def _order(coid, channel="tmall", lines=((2, "268.00"),), coupon=None, freight="
     )
 
 
-ORDERS = [
-    _order("A", freight="10.00"),  # clean
-    _order("B", lines=((1, "99.90"), (3, "12.35"), (1, "0.10")), coupon=("C1", "50.00"), freight="12.00"),  # clean
-    _order("C", channel="douyin"),  # the channel never settles it
-    _order("D", freight="15.00"),  # freight charged, not collected
-    _order("E", lines=((3, "33.33"),), coupon=("C3", "10.00")),  # per-line rounding at the channel
-    _order("F"),  # the channel applies B's coupon C1 to it as well
-    _order("G", coupon=("C2", "20.00")),  # coupon discount the ledger never saw
-    _order("H", channel="miniprogram"),  # ERP has no receipt
-    _order("I", channel="erp"),  # ERP receipt 5.00 short
-    _order("Z", completed=COMPLETED + timedelta(days=1)),  # another day: not in this report
-]
+def orders_for(day: date) -> list[dict]:
+    """The seeded day's orders (completed at 14:00 Beijing on ``day``) and Z, completed the day after."""
+    done = completed_on(day)
+    return [
+        _order("A", freight="10.00", completed=done),  # clean
+        _order("B", lines=((1, "99.90"), (3, "12.35"), (1, "0.10")), coupon=("C1", "50.00"), freight="12.00",
+               completed=done),  # clean
+        _order("C", channel="douyin", completed=done),  # the channel never settles it
+        _order("D", freight="15.00", completed=done),  # freight charged, not collected
+        _order("E", lines=((3, "33.33"),), coupon=("C3", "10.00"), completed=done),  # per-line rounding at the channel
+        _order("F", completed=done),  # the channel applies B's coupon C1 to it as well
+        _order("G", coupon=("C2", "20.00"), completed=done),  # coupon discount the ledger never saw
+        _order("H", channel="miniprogram", completed=done),  # ERP has no receipt
+        _order("I", channel="erp", completed=done),  # ERP receipt 5.00 short
+        _order("Z", completed=done + timedelta(days=1)),  # another day: not in this report
+    ]
+
+
+ORDERS = orders_for(DAY)
 IN_LEDGER = {"B", "E"}
 
 
-def _seed(engine):
+def _seed(engine, day: date = DAY):
     from store.schema import coupon_redemptions, order_lines, orders, timeline_events
 
     with engine.begin() as conn:
-        for o in ORDERS:
+        for o in orders_for(day):
             at = o["completed"] - timedelta(minutes=5)
             conn.execute(orders.insert().values(
                 order_id=o["oid"], channel=o["channel"], channel_order_id=o["coid"], status="completed",
@@ -137,14 +152,15 @@ def settlement():
     server.stop()
 
 
-def _prime_fake(url):
-    day = DAY.isoformat()
+def _prime_fake(url, day: date = DAY):
+    done = completed_on(day)
     fake_orders = [
         dict(order_id=o["oid"], channel=o["channel"], channel_order_id=o["coid"], paid=str(o["paid"]),
              freight=str(o["freight"]), coupon_code=o["coupon"][0] if o["coupon"] else None,
              coupon=o["coupon"][1] if o["coupon"] else "0")
-        for o in ORDERS if o["completed"] == COMPLETED
+        for o in orders_for(day) if o["completed"] == done
     ]
+    day = day.isoformat()
     http = httpx.Client(base_url=url, timeout=10)
     http.post("/_control/orders", json={"day": day, "orders": fake_orders}).raise_for_status()
     oid = {o["coid"]: o["oid"] for o in ORDERS}
@@ -161,12 +177,12 @@ def _prime_fake(url):
     return http, oid
 
 
-def _run(acts: FinanceActivities, wid="test"):
-    req = DayRequest(day=DAY.isoformat())
+def _run(acts: FinanceActivities, wid="test", day: date = DAY):
+    req = DayRequest(day=day.isoformat())
     acts.backfill_order_finance(req)
     acts.fetch_channel_settlements(req)
     acts.fetch_erp_receipts(req)
-    return acts.build_reconciliation_report(ReportRequest(day=DAY.isoformat(), workflow_id=wid))
+    return acts.build_reconciliation_report(ReportRequest(day=day.isoformat(), workflow_id=wid))
 
 
 def test_seeded_day_finds_exactly_the_injected_differences(engine, settlement):

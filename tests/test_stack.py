@@ -1,5 +1,6 @@
 """Smoke test of `zhongshu up` (what `make up` runs): the whole embedded stack on random ports comes
-up, answers, takes an order, and Ctrl-C leaves no process and no open port behind."""
+up, answers, takes an order, starts the worker again after a SIGKILL (the next order goes through),
+and Ctrl-C leaves no process and no open port behind."""
 
 from __future__ import annotations
 
@@ -79,6 +80,34 @@ def _table_printed(lines: list[str]) -> bool:
     return at >= 0 and re.search(r"^[└+]", text[at:], re.M) is not None
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _worker_pid(root: int) -> int | None:
+    return next((p for p in _descendants(root) if "zhongshu.cli worker" in _cmdline(p) and _alive(p)), None)
+
+
+def _routed(api_url: str, key: str, payload: dict, timeout: float = 20) -> dict:
+    """Post an order; its state once the worker took it to routing (or later)."""
+    r = httpx.post(f"{api_url}/v1/orders", json=payload, headers={"X-API-Key": key}, timeout=30)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["created"] is True and body["order_id"] == f"order-miniprogram-{payload['channel_order_id']}"
+    deadline = time.monotonic() + timeout
+    while True:
+        state = httpx.get(f"{api_url}/v1/orders/{body['order_id']}", headers={"X-API-Key": key}, timeout=10).json()
+        if state["status"] in ROUTED_OR_LATER or time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+ROUTED_OR_LATER = ("routed", "picking", "packed", "completed")  # an order older than its release window goes on
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -86,38 +115,53 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.timeout(150)
+def _up(tmp_path: Path) -> tuple[subprocess.Popen, list[str], threading.Thread, dict[str, int], float, Path]:
+    """`zhongshu up --no-demo` on free ports, once its table is printed. Another process on this machine
+    may take one of the ports between our check and the stack's bind: then again on new ports."""
+    for attempt in range(3):
+        grpc, ui, api, console = _free_ports(4)
+        fakes = _fakes_base()
+        var = tmp_path / f"var{attempt}"
+        env = {k: v for k, v in os.environ.items() if not (k.startswith("ZHONGSHU_") or k == "DATABASE_URL")}
+        env.update(
+            ZHONGSHU_TEMPORAL_ADDRESS=f"127.0.0.1:{grpc}",
+            ZHONGSHU_TEMPORAL_UI_PORT=str(ui),
+            ZHONGSHU_API_PORT=str(api),
+            ZHONGSHU_CONSOLE_PORT=str(console),
+            ZHONGSHU_FAKES_BASE_PORT=str(fakes),
+            ZHONGSHU_VAR_DIR=str(var),
+            PYTHONIOENCODING="utf-8",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zhongshu.cli", "up", "--no-demo"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout), daemon=True)
+        reader.start()
+        t0 = time.monotonic()
+        while not _table_printed(lines) and proc.poll() is None:
+            if time.monotonic() - t0 > 60:
+                proc.kill()
+                raise AssertionError("not up after 60 s:\n" + "".join(lines))
+            time.sleep(0.2)
+        if _table_printed(lines):
+            return proc, lines, reader, dict(grpc=grpc, ui=ui, api=api, console=console, fakes=fakes), t0, var
+        reader.join(5)
+        text = "".join(lines)
+        assert "address already in use" in text and attempt < 2, "zhongshu up exited early:\n" + text
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.timeout(240)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="walks /proc for the process tree")
 def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
-    grpc, ui, api, console = _free_ports(4)
-    fakes = _fakes_base()
-    env = {k: v for k, v in os.environ.items() if not (k.startswith("ZHONGSHU_") or k == "DATABASE_URL")}
-    env.update(
-        ZHONGSHU_TEMPORAL_ADDRESS=f"127.0.0.1:{grpc}",
-        ZHONGSHU_TEMPORAL_UI_PORT=str(ui),
-        ZHONGSHU_API_PORT=str(api),
-        ZHONGSHU_CONSOLE_PORT=str(console),
-        ZHONGSHU_FAKES_BASE_PORT=str(fakes),
-        ZHONGSHU_VAR_DIR=str(tmp_path / "var"),
-        PYTHONIOENCODING="utf-8",
-    )
+    proc, lines, reader, p, t0, var = _up(tmp_path)
+    grpc, ui, api, console, fakes = p["grpc"], p["ui"], p["api"], p["console"], p["fakes"]
     ports = [grpc, ui, api, console] + [fakes + f.offset for f in FAKES]
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zhongshu.cli", "up", "--no-demo"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
     tree: set[int] = set()
     try:
         # ------------------------------------------------------------ up, and says where
-        t0 = time.monotonic()
-        while not _table_printed(lines):
-            assert proc.poll() is None, "zhongshu up exited early:\n" + "".join(lines)
-            assert time.monotonic() - t0 < 60, "not up after 60 s:\n" + "".join(lines)
-            time.sleep(0.2)
         startup = time.monotonic() - t0
         printed = {m["label"].strip(): m["value"] for l in lines if (m := ROW.match(l.rstrip("\n")))}
         assert printed["API"] == f"http://127.0.0.1:{api}", printed
@@ -126,7 +170,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         assert printed["Temporal Web UI"].startswith(f"http://127.0.0.1:{ui}/")
         assert printed["Temporal gRPC"] == f"127.0.0.1:{grpc}"
         key = printed["API key (X-API-Key)"]
-        assert key.startswith("zs-dev-") and key == (tmp_path / "var" / "dev-api-key").read_text().strip()
+        assert key.startswith("zs-dev-") and key == (var / "dev-api-key").read_text().strip()
 
         # ------------------------------------------------------------ every part answers
         api_url = printed["API"]
@@ -137,20 +181,28 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{fakes}/messages", timeout=5).status_code == 200
         assert httpx.post(f"{api_url}/v1/orders", json={}, timeout=5).status_code == 401  # key required
 
-        order = next(o for o in demo_orders(20, "SMOKE-", "SMOKE") if o.kind.startswith("everyday")).payload
-        r = httpx.post(f"{api_url}/v1/orders", json=order, headers={"X-API-Key": key}, timeout=30)
-        assert r.status_code == 202, r.text
-        body = r.json()
-        assert body["created"] is True and body["order_id"] == f"order-miniprogram-{order['channel_order_id']}"
-        deadline = time.monotonic() + 20
-        ROUTED_OR_LATER = ("routed", "picking", "packed", "completed")  # an order older than its release window goes on
-        while True:  # the worker takes it through to routing
-            state = httpx.get(f"{api_url}/v1/orders/{body['order_id']}", headers={"X-API-Key": key}, timeout=10).json()
-            if state["status"] in ROUTED_OR_LATER or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
+        everyday = [o.payload for o in demo_orders(40, "SMOKE-", "SMOKE") if o.kind.startswith("everyday")]
+        state = _routed(api_url, key, everyday[0])  # the worker takes it through to routing
         assert state["status"] in ROUTED_OR_LATER, state["status"]
         assert state["warehouse"] and state["carrier"]
+
+        # ------------------------------------------------------------ a killed worker is started again
+        worker = _worker_pid(proc.pid)
+        assert worker is not None, "no worker process in the tree"
+        seen = len(lines)
+        os.kill(worker, signal.SIGKILL)
+        t2 = time.monotonic()
+        while not any("worker is ready again" in l for l in lines[seen:]):
+            assert proc.poll() is None, "zhongshu up stopped after the worker was killed:\n" + "".join(lines[-20:])
+            assert time.monotonic() - t2 < 60, "worker not back after 60 s:\n" + "".join(lines[seen:])
+            time.sleep(0.2)
+        restart = time.monotonic() - t2
+        said = "".join(lines[seen:])
+        assert "worker exited (SIGKILL)" in said and "starting it again in 1 s" in said, said
+        again = _worker_pid(proc.pid)
+        assert again is not None and again != worker
+        state = _routed(api_url, key, everyday[1])  # the new worker does the work
+        assert state["status"] in ROUTED_OR_LATER, state["status"]
 
         # ------------------------------------------------------------ Ctrl-C stops the whole tree
         tree = _descendants(proc.pid)
@@ -166,7 +218,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
             Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in tree if _alive(p))
         assert not [p for p in ports if _port_open(p)], "ports still open"
         assert any("ports are free" in l for l in lines), "".join(lines[-5:])
-        print(f"stack up in {startup:.1f} s, stopped in {stop:.1f} s")
+        print(f"stack up in {startup:.1f} s, worker back {restart:.1f} s after a SIGKILL, stopped in {stop:.1f} s")
     finally:
         if proc.poll() is None:
             proc.kill()

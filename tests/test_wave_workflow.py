@@ -140,14 +140,15 @@ async def replay(env, *handles: WorkflowHandle) -> None:
         await replayer.replay_workflow(await h.fetch_history())
 
 
-def far_cutoff() -> list[str]:
-    """A cut-off ~12 h away, so only size closes the wave while the test runs in real time."""
-    return [(datetime.now(CN_TZ) + timedelta(hours=12)).strftime("%H:%M")]
+async def far_cutoff(env) -> list[str]:
+    """A cut-off ~12 h away on the server's clock, so only size closes the wave while the test runs.
+    The server's clock, not ours: it has skipped ahead by however much earlier tests waited."""
+    return [((await env.get_current_time()).astimezone(CN_TZ) + timedelta(hours=12)).strftime("%H:%M")]
 
 
 async def test_wave_closes_at_size_pick_pack_and_orders_learn(env, task_queue, engine):
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=2, cutoffs=far_cutoff())
+    policy = WavePolicy(size=2, cutoffs=await far_cutoff(env))
     o1 = wave_order(warehouse, "a", lines=[("BOSCH-BP-COROLLA18", 2), ("MANN-OF-W712", 1)])
     o2, o3 = wave_order(warehouse, "b"), wave_order(warehouse, "c", carrier="ZTO")
     wave = wave_of(env, warehouse)
@@ -213,7 +214,7 @@ async def test_wave_closes_at_cutoff_with_a_durable_timer(env, task_queue, engin
 
 async def test_short_pick_raises_an_exception_and_the_order_is_told(env, task_queue, engine, fake_wecom):
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=2, cutoffs=far_cutoff(), auto_pack=True)
+    policy = WavePolicy(size=2, cutoffs=await far_cutoff(env), auto_pack=True)
     o1 = wave_order(warehouse, "s1", lines=[("BOSCH-BP-COROLLA18", 3)])
     o2 = wave_order(warehouse, "s2", lines=[("BOSCH-BP-COROLLA18", 2), ("NO-SUCH-SKU", 1)])
     wave = wave_of(env, warehouse)
@@ -244,7 +245,7 @@ async def test_short_pick_raises_an_exception_and_the_order_is_told(env, task_qu
 
 async def test_qc_pending_blocks_packing_and_reprint_goes_to_the_lead(env, task_queue, engine, fake_wecom):
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=1, cutoffs=far_cutoff())
+    policy = WavePolicy(size=1, cutoffs=await far_cutoff(env))
     o = wave_order(warehouse, "qc", lines=[("ENG-1.5T-EA211", 1)], category="发动机总成")
     h = await join(env, task_queue, o, policy)
     wave = wave_of(env, warehouse)
@@ -274,7 +275,7 @@ async def test_qc_pending_blocks_packing_and_reprint_goes_to_the_lead(env, task_
 
 async def test_cancelled_order_leaves_its_wave_and_picked_goods_go_back(env, task_queue, engine):
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=2, cutoffs=far_cutoff())
+    policy = WavePolicy(size=2, cutoffs=await far_cutoff(env))
     o1 = wave_order(warehouse, "keep", lines=[("MANN-OF-W712", 1)])
     o2 = wave_order(warehouse, "cancel", lines=[("BOSCH-BP-COROLLA18", 2)])
     h1, _h2 = [await join(env, task_queue, o, policy) for o in (o1, o2)]
@@ -299,9 +300,12 @@ async def test_cancelled_order_leaves_its_wave_and_picked_goods_go_back(env, tas
 @pytest.mark.parametrize("limits", [dict(history_limit=40), dict(updates_per_run=3)], ids=["history", "updates"])
 async def test_continue_as_new_carries_open_and_active_waves(env, task_queue, engine, limits):
     warehouse = new_warehouse(engine)
-    policy = WavePolicy(size=3, cutoffs=far_cutoff(), **limits)
-    handles = [await join(env, task_queue, wave_order(warehouse, f"can{i}"), policy) for i in range(8)]
+    policy = WavePolicy(size=3, cutoffs=await far_cutoff(env), **limits)
     wave = wave_of(env, warehouse)
+    handles = []
+    for i in range(8):  # one after the other: joins run concurrently, and the first six must be the picked ones
+        handles.append(await join(env, task_queue, wave_order(warehouse, f"can{i}"), policy))
+        await until(wave, lambda s, n=i + 1: s.orders_seen == n)
     s = await until(wave, lambda s: len(s.active) == 2 and s.open and len(s.open[0].orders) == 2)
     first_run = (await wave.describe()).run_id
     for _ in range(2):

@@ -1,4 +1,4 @@
-"""Helpers for workflow tests on the time-skipping server: start orders, wait, keep histories."""
+"""Helpers for workflow tests on the time-skipping server: start orders, wait, check and keep histories."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
@@ -17,7 +19,6 @@ from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-RECORDED: dict[str, str] = {}  # name → history JSON, recorded during this run
 
 
 async def start_order(
@@ -39,14 +40,7 @@ async def state_of(handle: WorkflowHandle) -> C.OrderView:
 
 async def result_of(handle: WorkflowHandle) -> C.OrderView:
     """Wait for the order to end, then its view (the workflow's result is only its outcome)."""
-    try:
-        await handle.result()
-    except Exception as exc:  # DEBUG
-        c = exc
-        while c is not None:
-            print("DEBUGCAUSE", type(c).__name__, getattr(c, "message", c))
-            c = c.__cause__
-        raise
+    await handle.result()
     return await state_of(handle)
 
 
@@ -62,11 +56,21 @@ async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> C.Ord
         await asyncio.sleep(0.05)
 
 
+async def replay_fails(history, *workflows) -> str | None:
+    """Why ``history`` does not replay against the current code (None: it does)."""
+    replayer = Replayer(workflows=list(workflows) or [OrderWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    return None if result.replay_failure is None else str(result.replay_failure)
+
+
 async def keep_history(handle: WorkflowHandle, name: str) -> None:
-    """Remember the history for the replay test; with ZHONGSHU_RECORD_HISTORIES=1 also save it."""
+    """Replay the order's history against the current code right here (determinism, checked by the
+    test that made it, whatever ran before); with ZHONGSHU_RECORD_HISTORIES=1 also save it for
+    tests/test_replay.py, which replays the committed ones against later code."""
     history = await handle.fetch_history()
-    text = history.to_json()
-    RECORDED[name] = text
+    failure = await replay_fails(history)
+    assert failure is None, f"history {name} does not replay: {failure}"
     if os.environ.get("ZHONGSHU_RECORD_HISTORIES") == "1":
+        text = history.to_json()
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(text), ensure_ascii=False, indent=1))

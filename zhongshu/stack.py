@@ -168,6 +168,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             _stop(sup, settings, console)
             return 1
 
+        sup.supervise()  # from here on a child that dies is started again (with backoff), also during the demo
         try:
             table = Table(title=f"{UP_BANNER} ({time.monotonic() - t0:.0f} s)", show_header=False, title_justify="left")
             table.add_column(no_wrap=True)
@@ -213,7 +214,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                 except Exception as exc:  # noqa: BLE001 - same: the stack stays up
                     console.print(f"[yellow]channel feed failed: {exc!r} — the stack is still up[/yellow]")
             print_channel_health(settings, api_key, console)
-            console.print("[green]running — Ctrl-C stops everything[/green]")
+            console.print("[green]running — a process that dies is started again; Ctrl-C stops everything[/green]")
             code = sup.wait()
         except KeyboardInterrupt:
             code = 0

@@ -22,6 +22,8 @@ from statistics import median
 
 from pydantic import BaseModel, Field
 
+from domain import labels
+
 
 class HealthState(StrEnum):
     RUNNING = "running"
@@ -37,17 +39,9 @@ class HealthState(StrEnum):
 
     @property
     def label(self) -> str:
-        return LABELS[self]
+        return labels.label("channel_health", self)
 
 
-LABELS = {
-    HealthState.RUNNING: "正常",
-    HealthState.LEARNING: "正常(学习推送频率)",
-    HealthState.FAILED: "失败",
-    HealthState.STALLED: "停滞",
-    HealthState.SILENT: "推送中断",
-    HealthState.STOPPED: "已停止",
-}
 
 
 class SyncHealthPolicy(BaseModel):
