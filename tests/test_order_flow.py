@@ -315,20 +315,3 @@ async def test_aftersales_return_travels_as_a_parcel_then_qc_and_refund(orders):
     st = await orders.client.get_workflow_handle(case_id, result_type=AS.AFTERSALES.result).result()
     assert st.status == "completed" and st.refund_amount is not None
     v = await orders.until(h, lambda v: any(c.status == "completed" for c in v.aftersales))
-
-
-async def test_recorded_histories_replay():
-    """Every history this module recorded replays against the current code (determinism)."""
-    from temporalio.client import WorkflowHistory
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.worker import Replayer
-
-    from tests.workflow_helpers import RECORDED
-    from workers.order_worker import WORKFLOWS
-
-    mine = {k: v for k, v in RECORDED.items() if "_v2_" in k}
-    if not mine:
-        pytest.skip("run together with the tests above")
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    for name, text in mine.items():
-        await replayer.replay_workflow(WorkflowHistory.from_json(name, text))

@@ -57,8 +57,11 @@ async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> C.Ord
 
 
 async def replay_fails(history, *workflows) -> str | None:
-    """Why ``history`` does not replay against the current code (None: it does)."""
-    replayer = Replayer(workflows=list(workflows) or [OrderWorkflow], data_converter=pydantic_data_converter)
+    """Why ``history`` does not replay against the current code (None: it does). By default every
+    workflow the order worker runs: an order's, a part's, a parcel's or a case's history."""
+    from workers.order_worker import WORKFLOWS
+
+    replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     return None if result.replay_failure is None else str(result.replay_failure)
 

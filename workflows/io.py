@@ -7,6 +7,11 @@ the workflow is *stuck*: it records a ``stuck`` alert (its own table, so it show
 projection is what fails), flags itself, opens an ops review task with the real error and a WeCom
 to-do, and waits. Approving the task retries the call after the fix; rejecting it gives the work up
 (``Abandoned``), which the workflow turns into its terminal state.
+
+Local activities run one at a time per workflow (``_one_local``): a signal or update handler and the
+main loop would otherwise have two pending at once, and temporalio ≥ 1.32 can hand a replayed local
+activity's recorded result to the other one (sdk-python issue #1881: seen here as a routing decision
+replayed as ``None``). Serialised, every activation resolves at most one, live and on replay alike.
 """
 
 from __future__ import annotations
@@ -99,14 +104,16 @@ class Io:
         ledger.io = self
         self.desk: ReviewDesk | None = None  # set once the desk exists (it needs this Io to notify)
         self.on_stuck: Callable[[Stuck | None], None] = lambda _s: None  # the owner records it in its state
+        self._one_local = asyncio.Lock()  # one pending local activity at a time (see the module docstring)
 
     async def local(self, ref: Activity[I, O], arg: I, *, options: dict[str, Any] | None = None) -> O:
         """A quick data activity (read model, rules, cleansing) as a local activity, bounded."""
         args = [] if ref.arg is None else [arg]
         while True:
             try:
-                return await workflow.execute_local_activity(  # type: ignore[no-any-return]
-                    ref.name, args=args, result_type=ref.result, **(options or self.data))
+                async with self._one_local:
+                    return await workflow.execute_local_activity(  # type: ignore[no-any-return]
+                        ref.name, args=args, result_type=ref.result, **(options or self.data))
             except FailureError as exc:  # a local activity's failure is raised as it is (not as an ActivityError)
                 await self.stuck(ref.name, failure_text(exc))
 
@@ -127,7 +134,8 @@ class Io:
     async def project(self, delta: ProjectionDelta) -> None:
         while True:
             try:
-                await workflow.execute_local_activity(PROJECT.name, delta, **self.data)
+                async with self._one_local:
+                    await workflow.execute_local_activity(PROJECT.name, delta, **self.data)
                 return
             except FailureError as exc:
                 self.ledger.failing = True  # no flush while the projection itself is what fails
