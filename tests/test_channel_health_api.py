@@ -71,7 +71,8 @@ def syncs(hub, tmall_server):
         client = await connect(hub.settings)  # this fixture's own loop, its own connection
         for acc in (ok, bad, gone):
             await ensure_sync_workflow(client, acc, hub.settings.task_queue, channel="tmall", poll_interval_seconds=1,
-                                       overlap_seconds=2, lag_seconds=0, initial_lookback_seconds=600)
+                                       overlap_seconds=2, lag_seconds=0, initial_lookback_seconds=600,
+                                       stall_after_polls=30)  # a loaded 2-core machine is not a stalled sync
         await eventually(lambda: (i := item(hub, gone)) and i["last_poll_at"], what="the third account polled")
         await client.get_workflow_handle(sync_workflow_id(gone)).terminate("stopped by a person")
 
