@@ -2,8 +2,7 @@
 address), assessment (risk, coupon, routing), the release window (a late duplicate merges, a burst
 breaker holds, a cancel takes it out), fulfilment (one ``FulfilmentWorkflow`` child per warehouse part,
 released once the customer confirmed and nothing holds the order), then open for aftersales until its
-window ends. People decide through review tasks: durable waits with escalation timers. Nothing polls.
-"""
+window ends. People decide through review tasks (durable waits with escalation timers). Nothing polls."""
 
 from __future__ import annotations
 
@@ -87,6 +86,8 @@ class OrderWorkflow:
                 await self.end(S.REJECTED, "order.rejected", a.reason, a.actor)
         self.intake_done = True
         await self.parts.settle()
+        if self.erp is not None:  # rejected or cancelled too: the history never ends with the push in flight
+            await self.erp
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self.ledger.flush()
         r = self.rec
@@ -223,8 +224,6 @@ class OrderWorkflow:
         await self.ledger.flush()
         if end is not None and end > workflow.now():
             await workflow.sleep(end - workflow.now())
-
-    # ================================================================ holds, and the order's own bookkeeping at the end
 
     async def hold(self, kind: ReviewKind, reason: str, features: list[str],
                    settled: Callable[[], bool] = lambda: False) -> ReviewDecision | None:
