@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -333,9 +334,16 @@ async def test_no_carrier_serves_the_district(worker, task_queue, thin_carrier_r
     # R4 still names GZ-CLOUD, but the table has no carrier for 广东: the routing review asks for one
     st = await until(h, lambda s: s.open_review() is not None and s.open_review().kind == "routing")
     assert st.open_review().features == ["NO_CARRIER"] and "无可用快递" in st.open_review().reason
-    await decide(h, st.open_review().review_id, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="SF")
+    rid = st.open_review().review_id
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # not in this rules version's carrier table
+        await decide(h, rid, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="SF")
+    assert "未知承运商" in str(refused.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # ZTO does not serve 广东: only on purpose
+        await decide(h, rid, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="ZTO")
+    assert "如确需使用请勾选强制指定" in str(refused.value.cause)
+    await decide(h, rid, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="ZTO", override=True, note="广州网点临时代收")
     st = await until(h, lambda s: s.status == S.ROUTED)
-    await assert_routed(h, st, "GZ-CLOUD", "manual", "SF")
+    await assert_routed(h, st, "GZ-CLOUD", "manual", "ZTO")
     assert event(st, "order.routed").data["rule_version"] == thin_carrier_rules
     assert (await result_of(h)).status == S.COMPLETED
 
@@ -386,7 +394,8 @@ async def test_cancelled_order_releases_its_coupon(worker, task_queue, engine):
     assert after_cancel == [], f"ledger still holds {after_cancel} after {a.id} was cancelled"
     # not held (routed, or already released if the shared test clock skipped past its window)
     assert st_c.status in (S.ROUTED, S.COMPLETED) and st_c.risk_hits == [], [h.reason for h in st_c.risk_hits]
-    assert st_a.coupon_redeemed is True  # what the workflow should have recorded on redemption
+    redeemed = event(st_a, "coupon.redeemed")  # what the workflow recorded on redemption
+    assert redeemed.data["code"] == code and redeemed.data["first_redeemed_by"] == a.id
 
 
 async def test_order_rejected_after_redeeming_releases_its_coupon(worker, task_queue, engine):

@@ -81,8 +81,8 @@ class OrderFulfilment:
                     o.completion_reason = reason
                     return
                 return await o.move(target, event, reason=reason, data=data)
+            self.changed = False  # before the flush: a report that arrives while it runs is not lost
             await self.address.ledger.flush()
-            self.changed = False
             due = self.address.deadline()
             if not await wait_until(lambda: self.changed, (due - workflow.now()) if due else None):
                 if await self.address.chase():
