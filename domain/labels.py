@@ -459,10 +459,10 @@ DIFF_CLASSES: dict[str, str] = {  # domain/reconciliation.py DiffClass
 
 CHANNEL_HEALTH: dict[str, str] = {  # domain/channels/health.py HealthState
     "running": "正常",
-    "learning": "学习中(推送频率未知)",
+    "learning": "正常(学习推送频率)",
     "failed": "失败",
     "stalled": "停滞",
-    "silent": "长时间无推送",
+    "silent": "推送中断",
     "stopped": "已停止",
 }
 
