@@ -12,19 +12,19 @@ from temporalio import activity
 
 from domain.aftersales import AftersalesState
 from store import aftersales as store
-from workflows.aftersales import RefundRequest, RefundResult
+from domain.contracts.aftersales import PROJECT_AFTERSALES, REFUND_AFTERSALES, RefundRequest, RefundResult
 
 
 class AftersalesActivities:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    @activity.defn(name="project_aftersales")
+    @activity.defn(name=PROJECT_AFTERSALES.name)
     def project_aftersales(self, state: AftersalesState) -> bool:
         """Upsert the case row (never moves it backwards)."""
         return store.project_case(self.engine, state)
 
-    @activity.defn(name="refund_aftersales")
+    @activity.defn(name=REFUND_AFTERSALES.name)
     def refund_aftersales(self, req: RefundRequest) -> RefundResult:
         """Record the case's refund once; a retry answers with the first record."""
         row, created = store.record_refund(

@@ -5,46 +5,27 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
 
-from domain.order import CleanOrder
-from domain.risk import RiskHit, RiskThresholds, risk_level, scan
-from domain.routing import RoutingDecision, RoutingInput, route
-from store import risk_data, rules
+from domain.contracts.assessment import (ASSESS_RISK, CHECK_MANUAL_CHOICE, PIN_RULES_VERSION, PLAN_PARTS, REDEEM_COUPON,
+                                         RELEASE_COUPON, ROUTE_ORDER, ChoiceCheck, CouponRequest, ManualChoice,
+                                         RiskAssessment, RiskRequest, RouteRequest, SplitRequest)
+from domain.logistics import WAREHOUSE_SENDERS
+from domain.risk import risk_level, scan
+from domain.routing import RoutingDecision, RoutingInput, check_manual_choice, choose_carrier, route
+from domain.split import PartPlan, plan_parts
+from domain.order_view import part_order
+from store import risk_data, rules, stock
 
-
-class RouteRequest(BaseModel):
-    order: CleanOrder
-    rule_version: int
-    warehouse: str | None = None  # a reviewer's reroute: this warehouse, carrier still by the table
-    carrier: str | None = None  # a reviewer's explicit carrier
-
-
-class RiskRequest(BaseModel):
-    order: CleanOrder
-    flags: list[str]
-    rule_version: int
-    thresholds: RiskThresholds
-    acknowledged: list[str] = []  # feature codes a reviewer already decided on for this order
-
-
-class RiskAssessment(BaseModel):
-    hits: list[RiskHit]
-    level: str
-    burst_order_ids: list[str] = []
-
-
-class CouponRequest(BaseModel):
-    order: CleanOrder
+__all__ = ["AssessmentActivities", "CouponRequest", "RiskAssessment", "RiskRequest", "RouteRequest"]
 
 
 class AssessmentActivities:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    @activity.defn(name="pin_rules_version")
+    @activity.defn(name=PIN_RULES_VERSION.name)
     def pin_rules_version(self) -> int:
         """The active rules version (the shipped default workbook if none was imported yet)."""
         version = rules.active_version(self.engine)
@@ -54,7 +35,7 @@ class AssessmentActivities:
             raise RuntimeError("no routing rules version is active; import one with `zhongshu rules import`")
         return version
 
-    @activity.defn(name="route_order")
+    @activity.defn(name=ROUTE_ORDER.name)
     def route_order(self, req: RouteRequest) -> RoutingDecision:
         rule_set = rules.load(self.engine, req.rule_version)
         if req.order.address is None:
@@ -75,7 +56,9 @@ class AssessmentActivities:
             carrier = decision.carrier
             reason = decision.carrier_reason
             if req.carrier:
-                carrier, reason = req.carrier, f"审核人指定 carrier chosen by the reviewer: {req.carrier}"
+                carrier, reason = req.carrier.strip().upper(), (
+                    f"审核人强制指定 carrier overridden by the reviewer: {req.carrier} (承运商表不允许, 已记录)" if req.override
+                    else f"审核人指定 carrier chosen by the reviewer: {req.carrier}")
             decision = decision.model_copy(
                 update={
                     "matched": True,
@@ -88,7 +71,7 @@ class AssessmentActivities:
             )
         return decision
 
-    @activity.defn(name="assess_risk")
+    @activity.defn(name=ASSESS_RISK.name)
     def assess_risk(self, req: RiskRequest) -> RiskAssessment:
         order = req.order
         serving: list[str] | None = None
@@ -114,7 +97,7 @@ class AssessmentActivities:
         hits = [h for h in scan(order, ctx, req.thresholds) if h.code not in req.acknowledged]
         return RiskAssessment(hits=hits, level=risk_level(hits), burst_order_ids=ctx.burst_order_ids)
 
-    @activity.defn(name="redeem_coupon")
+    @activity.defn(name=REDEEM_COUPON.name)
     def redeem_coupon(self, req: CouponRequest) -> str | None:
         """Record the redemption once; returns the order that redeemed the code first."""
         c = req.order.coupon
@@ -123,12 +106,39 @@ class AssessmentActivities:
         earlier = risk_data.redeem_coupon(self.engine, c.code, req.order.order_id, c.amount)
         return earlier or req.order.order_id
 
-    @activity.defn(name="release_coupon")
+    @activity.defn(name=RELEASE_COUPON.name)
     def release_coupon(self, req: CouponRequest) -> bool:
         c = req.order.coupon
         return bool(c) and risk_data.release_coupon(self.engine, c.code, req.order.order_id)
 
+    @activity.defn(name=CHECK_MANUAL_CHOICE.name)
+    def check_manual_choice(self, req: ManualChoice) -> ChoiceCheck:
+        rule_set = rules.load(self.engine, req.rule_version)
+        known = set(WAREHOUSE_SENDERS) | {r.warehouse for r in rule_set.warehouse_rules if r.warehouse} | stock.warehouses(self.engine)
+        problems = check_manual_choice(rule_set, req.order, req.warehouse, req.carrier, override=req.override,
+                                       known_warehouses=known)
+        return ChoiceCheck(ok=not problems, problems=problems)
+
+    @activity.defn(name=PLAN_PARTS.name)
+    def plan_parts(self, req: SplitRequest) -> list[PartPlan]:
+        """The order's parts by stock on hand; each part of a split order gets its own carrier (its weight)."""
+        warehouse = req.decision.warehouse or ""
+        on_hand = stock.on_hand(self.engine, req.order.skus) if req.split else {}
+        plan = plan_parts(req.order.lines, warehouse, on_hand, max_parts=req.max_parts)
+        if len(plan) == 1 and plan[0].warehouse == warehouse:
+            return [plan[0].model_copy(update={"carrier": req.decision.carrier})]
+        rule_set = rules.load(self.engine, req.rule_version)
+        out = []
+        for part in plan:
+            carrier = req.decision.carrier
+            if req.order.address is not None:
+                best, _, _ = choose_carrier(rule_set, RoutingInput.from_order(part_order(req.order, part.lines)))
+                carrier = best.code if best else carrier
+            out.append(part.model_copy(update={"carrier": carrier}))
+        return out
+
     def all(self) -> list:
-        return [self.pin_rules_version, self.route_order, self.assess_risk, self.redeem_coupon, self.release_coupon]
+        return [self.pin_rules_version, self.route_order, self.assess_risk, self.redeem_coupon, self.release_coupon,
+                self.check_manual_choice, self.plan_parts]
 
 

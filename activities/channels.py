@@ -45,9 +45,13 @@ from domain.channels import erp as erp_mapper
 from domain.channels import tmall as tmall_mapper
 from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
 from domain.channels.health import HealthAlert, SyncHealthReport, WatchHealthReport, render_alert
+from activities.order_intake import OrderIntake, TemporalUnavailable, record_rejection
+from domain.contracts import order as C
+from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest, ErpPushResult
+from domain.errors import FieldError
 from domain.order import CleanOrder, OrderSubmission
-from domain.redelivery import DeliveryVersion, Freshness, VersionedSubmission, freshness
-from store.channel_health import Claim, claim_version, record_sync_report, record_watch_report, stored_version
+from domain.redelivery import DeliveryVersion
+from store.channel_health import record_sync_report, record_watch_report
 from zhongshu.settings import Settings, get_settings
 
 log = logging.getLogger("zhongshu.channels")
@@ -436,48 +440,14 @@ class AcceptResult(BaseModel):
     stale: bool = False  # duplicate: older than (or the same copy as) what the order has — not signalled
 
 
-REDELIVERED_SIGNAL = "channel_redelivered"
-
-
-async def signal_redelivery(client: Client, sub: OrderSubmission, version: DeliveryVersion | None = None) -> bool:
-    """Tell the order's workflow the channel delivered the order again (it compares the submission with
-    what it has: an address change before dispatch is applied, the rest goes on the timeline).
-
-    True when the signal went out; False when the workflow is closed (completed, merged, cancelled):
-    then the re-delivery is just a duplicate. Other RPC errors (Temporal unavailable) propagate like a
-    failed start does — the delivery is not taken, so the channel re-sends / the sync page is retried
-    and a modification is never silently dropped.
-
-    The signal carries a ``VersionedSubmission`` (the submission plus the channel's version), so the
-    workflow can refuse an older copy that overtook a newer one in flight."""
-    payload = VersionedSubmission.model_validate({**sub.model_dump(), "channel_version": version})
-    try:
-        await client.get_workflow_handle(sub.order_id).signal(REDELIVERED_SIGNAL, payload)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # "workflow execution already completed" / gone
-            return False
-        raise
-    return True
+REDELIVERED_SIGNAL = C.CHANNEL_REDELIVERED.name
 
 
 def record_rejection_once(engine: Engine, *, source: str, payload: Any, errors: list[dict], channel: str | None,
                           channel_order_id: str | None) -> int:
-    """Record a rejection unless the identical one (same source, channel order and payload, not yet
-    replayed) is already recorded: activity retries and channel re-deliveries record it once."""
-    from store import read_model
-    from store.schema import rejected_payloads
-
-    if channel_order_id:
-        with engine.connect() as conn:
-            rows = conn.execute(select(rejected_payloads.c.id, rejected_payloads.c.payload).where(
-                rejected_payloads.c.channel == channel, rejected_payloads.c.channel_order_id == channel_order_id,
-                rejected_payloads.c.source == source, rejected_payloads.c.replayed_at.is_(None)))
-            canon = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-            for rid, stored in rows:
-                if json.dumps(stored, sort_keys=True, ensure_ascii=False, default=str) == canon:
-                    return int(rid)
-    return read_model.record_rejection(engine, source=source, payload=payload, errors=errors,
-                                       channel=channel, channel_order_id=channel_order_id)
+    """A raw channel payload's rejection, recorded once (see ``activities.order_intake.record_rejection``)."""
+    return record_rejection(engine, payload, [FieldError.model_validate(e) for e in errors], source, once=True,
+                            channel=channel, channel_order_id=channel_order_id)
 
 
 def raw_order_id(channel: str, raw: Any) -> str | None:
@@ -490,90 +460,20 @@ def raw_order_id(channel: str, raw: Any) -> str | None:
     return None
 
 
-def content_digest(sub: OrderSubmission) -> str:
-    """The canonical contents of a delivered copy (the same raw copy always maps to the same digest)."""
-    import hashlib
-
-    return hashlib.sha256(sub.model_dump_json().encode()).hexdigest()
-
-
-async def redeliver(client: Client, engine: Engine, sub: OrderSubmission, version: DeliveryVersion | None) -> AcceptResult:
-    """The order exists already: signal it the new copy — unless the channel's version says it is
-    older than the copy the order already has (``domain.redelivery.freshness``): a late copy never
-    reverts newer data. The version is claimed compare-and-set before the signal, so of two racing
-    deliveries the older does not signal; the very copy the order has (same version, same contents —
-    an overlapping sync window re-reading it) is not signalled either. The same version with other
-    contents is (two edits within one channel second both reach the order, which compares)."""
-    current = await asyncio.to_thread(stored_version, engine, sub.order_id)
-    if freshness(version, current) == Freshness.OLDER:
-        return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
-                            reason=f"older than the copy the order has ({version.text() if version else '-'}"
-                                   f" < {current.text() if current else '-'}): not applied")
-    if version is not None and version.known:
-        claim = await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version, content_digest(sub))
-        if claim == Claim.OLDER:
-            return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
-                                reason=f"a newer copy was taken meanwhile ({version.text()}): not applied")
-        if claim == Claim.DUPLICATE:
-            return AcceptResult(order_id=sub.order_id, outcome="duplicate", stale=True,
-                                reason=f"the copy the order already has ({version.text()}): nothing new")
-    signalled = await signal_redelivery(client, sub, version)
-    return AcceptResult(order_id=sub.order_id, outcome="duplicate", signalled=signalled)
-
-
 async def accept_payload(client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str,
                          version: DeliveryVersion | None = None) -> AcceptResult:
-    """A canonical order payload → the started order workflow, or a recorded rejection (same rules as
-    ``api.intake.submit``; does not wait for admission). ``version``: the channel's version of this
-    copy (see ``redeliver``)."""
-    from pydantic import ValidationError
-
-    from api.errors import field_errors
-    from api.intake import policy_from, summary
-    from domain.cleansing import cleanse, mask_phone
-    from domain.policy import OrderWorkflowInput
-    from workflows import search_attributes as sa
-    from workflows.order import OrderWorkflow
-
-    channel = payload.get("channel") if isinstance(payload, dict) else None
-    coid = payload.get("channel_order_id") if isinstance(payload, dict) else None
+    """A canonical order payload through the one intake service (``activities.order_intake``): the
+    started order, a re-delivery (signalled unless older than what the order has), or a rejection
+    recorded once. Temporal unavailable propagates: the channel re-sends, the sync retries its page."""
     try:
-        sub = OrderSubmission.model_validate(payload)
-        errors = cleanse(sub).errors
-    except ValidationError as exc:
-        sub, errors = None, field_errors(exc)
-    if errors:
-        rid = await asyncio.to_thread(
-            record_rejection_once, engine, source=source, payload=payload, errors=[e.model_dump() for e in errors],
-            channel=str(channel)[:20] if channel else None, channel_order_id=str(coid)[:64] if coid else None)
-        return AcceptResult(outcome="rejected", rejection_id=rid, reason="; ".join(f"{e.field}: {e.message}" for e in errors))
-    assert sub is not None
-    try:
-        await client.start_workflow(
-            OrderWorkflow.run,
-            OrderWorkflowInput(submission=sub, policy=policy_from(settings), received_by=source),
-            id=sub.order_id,
-            task_queue=settings.task_queue,
-            # FAIL (not USE_EXISTING as in api.intake): same effect — never a second workflow — but
-            # tells us whether this delivery created the order, for the sync counters
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.ORDER_STATUS, "received"),
-                SearchAttributePair(sa.CHANNEL, sub.channel.value),
-                SearchAttributePair(sa.CUSTOMER_ID, sub.customer.id),
-            ]),
-            static_summary=summary(sub),
-            static_details=f"customer {sub.customer.id} · phone {mask_phone(sub.customer.phone)} · via {source}",
-        )
-    except WorkflowAlreadyStartedError:
-        return await redeliver(client, engine, sub, version)
-    from store.read_model import record_received
-
-    await asyncio.to_thread(record_received, engine, sub)  # visible now, not when the worker gets to it
-    if version is not None and version.known:
-        await asyncio.to_thread(claim_version, engine, sub.order_id, sub.channel.value, version, content_digest(sub))
-    return AcceptResult(order_id=sub.order_id, outcome="created")
+        r = await OrderIntake(client, engine, settings).accept(payload, source=source, version=version, once=True)
+    except TemporalUnavailable as exc:
+        raise (exc.__cause__ or exc) from None
+    if r.outcome == "rejected":
+        return AcceptResult(outcome="rejected", rejection_id=r.rejection_id, reason=r.reason)
+    if r.outcome == "existing":
+        return AcceptResult(order_id=r.order_id, outcome="duplicate", signalled=r.signalled, stale=r.stale, reason=r.reason)
+    return AcceptResult(order_id=r.order_id, outcome="created")
 
 
 async def accept_channel_payload(client: Client, engine: Engine, settings: Settings, channel: str, raw: Any, *,
@@ -653,17 +553,6 @@ class PageResult(BaseModel):
     rejected: int = 0
     skipped: int = 0  # unpaid / closed trades
     order_ids: list[str] = []
-
-
-class ErpPushRequest(BaseModel):
-    order: CleanOrder
-    account_id: str = "erp"
-
-
-class ErpPushResult(BaseModel):
-    order_id: str
-    doc_no: str | None  # None: no ERP configured
-    pushed_at: datetime | None = None
 
 
 def record_erp_doc(engine: Engine, order_id: str, doc_no: str, at: datetime) -> None:
@@ -746,7 +635,7 @@ class ChannelActivities:
                 res.order_ids.append(r.order_id)
         return res
 
-    @activity.defn(name="push_order_to_erp")
+    @activity.defn(name=PUSH_ORDER_TO_ERP.name)
     async def push_order_to_erp(self, req: ErpPushRequest) -> ErpPushResult:
         """Create the ERP sales order for an accepted order and record its document number on the
         order row. Idempotent: the ERP keys bills by our order id, so a retry returns the same number.
@@ -846,6 +735,6 @@ __all__ = [
     "ErpClient", "ErpPushRequest",
     "ErpPushResult", "ImportReport", "PageRequest", "PageResult", "TokenCache", "TopClient", "WindowRequest",
     "REDELIVERED_SIGNAL", "accept_channel_payload", "accept_douyin_message", "accept_payload", "fetch_douyin_detail",
-    "redeliver", "signal_redelivery", "import_erp_history", "list_accounts", "load_account",
+    "import_erp_history", "list_accounts", "load_account",
     "save_account",
 ]

@@ -22,34 +22,13 @@ from temporalio.exceptions import ApplicationError
 
 from domain.cleansing import mask_address, mask_phone
 from domain.confirmation import ConfirmationCard, card_title, make_token
+from domain.contracts.confirmation import IS_TRUSTED_ADDRESS, SEND_CONFIRMATION_CARD, CardRequest, TrustCheck
+from domain.contracts.notify import NOTIFY_CUSTOMER, CustomerNotice
 from store.schema import orders
 
 log = logging.getLogger("zhongshu.confirmation")
 
 TRUSTED_STATUSES = ("delivered", "completed")
-
-
-class CardRequest(BaseModel):
-    order_id: str
-    customer_id: str
-    customer_name: str
-    phone: str  # E.164; only the masked form leaves the hub
-    address_text: str
-    round: int = Field(default=1, ge=1)
-    reminder: bool = False
-
-
-class TrustCheck(BaseModel):
-    order_id: str  # this order (never trusted because of itself)
-    customer_id: str
-    address_text: str  # ResolvedAddress.text, as the read model stores it
-
-
-class CustomerNotice(BaseModel):
-    order_id: str
-    customer_id: str
-    title: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=1000)
 
 
 def confirmation_url(api_base_url: str, secret: str, order_id: str, round: int) -> str:
@@ -77,7 +56,7 @@ class ConfirmationActivities:
                                    type="MiniProgramRefused", non_retryable=True)
         return r.json()
 
-    @activity.defn(name="send_confirmation_card")
+    @activity.defn(name=SEND_CONFIRMATION_CARD.name)
     def send_confirmation_card(self, req: CardRequest) -> ConfirmationCard:
         card = ConfirmationCard(
             order_id=req.order_id, round=req.round,
@@ -96,7 +75,7 @@ class ConfirmationActivities:
         }, key)
         return card
 
-    @activity.defn(name="notify_customer")
+    @activity.defn(name=NOTIFY_CUSTOMER.name)
     def notify_customer(self, notice: CustomerNotice) -> bool:
         """True when pushed, False when only logged (no mini-program configured)."""
         if not self.miniprogram_url:
@@ -107,7 +86,7 @@ class ConfirmationActivities:
         self._post("/v1/notices", {"notice_id": key, **notice.model_dump()}, key)
         return True
 
-    @activity.defn(name="is_trusted_address")
+    @activity.defn(name=IS_TRUSTED_ADDRESS.name)
     def is_trusted_address(self, check: TrustCheck) -> bool:
         return is_trusted_address(self.engine, check)
 

@@ -21,14 +21,8 @@ from temporalio import activity
 from domain.allocation import AllocationError, OrderAllocation, allocate_order, from_fen, to_fen
 from domain.order import CleanOrder, order_id_for
 from domain.reconciliation import LABELS, SETTLING_CHANNELS, DiffClass, ReconciliationResult, reconcile
+from domain.contracts.finance import RECORD_ORDER_FINANCE, OrderFinanceRequest
 from store import metrics
-
-
-class OrderFinanceRequest(BaseModel):
-    """What OrderWorkflow sends at completion (see the report for the two lines it needs)."""
-
-    order: CleanOrder
-    completed_at: datetime
 
 
 class DayRequest(BaseModel):
@@ -179,7 +173,7 @@ class FinanceActivities:
             r.raise_for_status()
             return r.json()
 
-    @activity.defn(name="record_order_finance")
+    @activity.defn(name=RECORD_ORDER_FINANCE.name)
     def record_order_finance(self, req: OrderFinanceRequest) -> bool:
         """The order's money at completion, allocated per line in fen; written once."""
         o = req.order

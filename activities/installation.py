@@ -14,6 +14,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.contracts.logistics import BOOK_INSTALLATION
 from domain.installation import Appointment, InstallationRequest
 
 log = logging.getLogger("zhongshu.installation")
@@ -27,7 +28,7 @@ class InstallationActivities:
         self.token = token
         self.timeout = timeout
 
-    @activity.defn(name="book_installation")
+    @activity.defn(name=BOOK_INSTALLATION.name)
     async def book_installation(self, req: InstallationRequest) -> Appointment:
         if not self.technician_url:
             raise ApplicationError("technician_url is not set (ZHONGSHU_TECHNICIAN_URL): cannot book an installation",

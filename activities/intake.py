@@ -1,48 +1,35 @@
-"""Intake activities: cleansing, the duplicate check, rejections, and the read-model projection."""
+"""Intake activities: cleansing, the duplicate check and recorded rejections."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.cleansing import CleansingResult, cleanse, resolve_address
+from domain.contracts.intake import (CLEANSE_ORDER, FIND_DUPLICATE, RECORD_REJECTION, RESOLVE_ADDRESS, DuplicateCheck,
+                                     RejectionIn)
 from domain.dedupe import dedupe_keys, first_collision
-from domain.errors import FieldError
 from domain.order import OrderSubmission, ResolvedAddress
-from domain.state import OrderState
 from store import read_model
 
-
-class DuplicateCheck(BaseModel):
-    order_id: str
-    phone: str
-    skus: list[str]
-    ordered_at: datetime
-    window_seconds: int
-
-
-class RejectionIn(BaseModel):
-    source: str
-    submission: OrderSubmission
-    errors: list[FieldError]
+__all__ = ["DuplicateCheck", "IntakeActivities", "RejectionIn"]
 
 
 class IntakeActivities:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    @activity.defn(name="cleanse_order")
+    @activity.defn(name=CLEANSE_ORDER.name)
     def cleanse_order(self, sub: OrderSubmission) -> CleansingResult:
         return cleanse(sub)
 
-    @activity.defn(name="resolve_address")
+    @activity.defn(name=RESOLVE_ADDRESS.name)
     def resolve_address(self, text: str) -> ResolvedAddress | None:
         return resolve_address(text)
 
-    @activity.defn(name="find_duplicate")
+    @activity.defn(name=FIND_DUPLICATE.name)
     def find_duplicate(self, check: DuplicateCheck) -> str | None:
         """The order this one duplicates, or None (then this order's keys become an anchor)."""
         mine = dedupe_keys(check.order_id, check.phone, check.skus, check.ordered_at)
@@ -51,7 +38,7 @@ class IntakeActivities:
         hit = first_collision(mine, existing, window)
         return hit.order_id if hit else None
 
-    @activity.defn(name="record_rejection")
+    @activity.defn(name=RECORD_REJECTION.name)
     def record_rejection(self, rej: RejectionIn) -> int:
         return read_model.record_rejection(
             self.engine,
@@ -62,9 +49,5 @@ class IntakeActivities:
             channel_order_id=rej.submission.channel_order_id,
         )
 
-    @activity.defn(name="project_order")
-    def project_order(self, state: OrderState) -> None:
-        read_model.project_order(self.engine, state)
-
     def all(self) -> list:
-        return [self.cleanse_order, self.resolve_address, self.find_duplicate, self.record_rejection, self.project_order]
+        return [self.cleanse_order, self.resolve_address, self.find_duplicate, self.record_rejection]

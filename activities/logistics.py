@@ -24,6 +24,8 @@ from temporalio.exceptions import ApplicationError
 from activities.notify import mask_phones
 from domain.logistics import (RESHIP_MARK, CarrierCode, TrackingEvent, Waybill, WaybillRequest, signed_headers,
                               valid_waybill_no)
+from domain.contracts.fulfilment import PART_MARK
+from domain.contracts.logistics import CREATE_WAYBILL
 from store.read_model import _insert, _row
 from store.schema import tracking_events, waybills
 
@@ -55,7 +57,7 @@ class LogisticsActivities:
                 self._secret = s.carrier_app_secret
         return self._base_url, self._app_key, self._secret
 
-    @activity.defn(name="create_waybill")
+    @activity.defn(name=CREATE_WAYBILL.name)
     async def create_waybill(self, req: WaybillRequest) -> Waybill:
         existing = await asyncio.to_thread(get_waybill, self.engine, req.order_id, req.carrier)
         if existing is not None:
@@ -152,7 +154,8 @@ def set_tracking_result(engine: Engine, ev: TrackingEvent, result: str) -> None:
 def tracking_for(engine: Engine, order_id: str) -> dict[str, Any]:
     """The order's waybills and every recorded event (oldest first), for the API and the console."""
     with engine.connect() as conn:
-        ours = lambda col: or_(col == order_id, col.like(f"{order_id}{RESHIP_MARK}%"))  # noqa: E731 - re-shipments too
+        ours = lambda col: or_(col == order_id, col.like(f"{order_id}{RESHIP_MARK}%"),  # noqa: E731 - v1 re-shipments
+                               col.like(f"{order_id}{PART_MARK}%"))  # every parcel of every part
         wbs = [_waybill(r).model_dump(mode="json") for r in conn.execute(
             select(waybills).where(ours(waybills.c.order_id)).order_by(waybills.c.created_at))]
         events = [_row(r) for r in conn.execute(

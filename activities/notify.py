@@ -26,6 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.cleansing import mask_phone
+from domain.contracts.notify import NOTIFY_WECOM, NotifyRequest
 
 log = logging.getLogger("zhongshu.notify")
 
@@ -216,15 +217,6 @@ def render_review_todo(
 # ---------------------------------------------------------------- the activity
 
 
-class NotifyRequest(BaseModel):
-    order_id: str
-    kind: str = Field(description="review kind: address | routing | risk")
-    reason: str
-    features: list[str] = []
-    console_url: str
-    escalated: bool = False
-
-
 class NotifyActivities:
     """``notify_wecom``: send the review to-do to the WeCom group (or log it when no robot is set)."""
 
@@ -232,7 +224,7 @@ class NotifyActivities:
         self.webhook_url = webhook_url
         self.timeout = timeout
 
-    @activity.defn(name="notify_wecom")
+    @activity.defn(name=NOTIFY_WECOM.name)
     async def notify_wecom(self, req: NotifyRequest) -> None:
         content = render_review_todo(
             req.order_id, req.kind, req.reason, req.features, req.console_url, req.escalated

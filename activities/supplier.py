@@ -19,6 +19,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.contracts.supplier import RELEASE_SUPPLIER_STOCK, RESERVE_SUPPLIER_STOCK
 from domain.supplier import FailedLine, Reservation, ReservationLine, ReservationOutcome, ReservationRequest
 
 log = logging.getLogger("zhongshu.supplier")
@@ -85,7 +86,7 @@ class SupplierActivities:
 
     # ------------------------------------------------------------ activities
 
-    @activity.defn(name="reserve_supplier_stock")
+    @activity.defn(name=RESERVE_SUPPLIER_STOCK.name)
     async def reserve_supplier_stock(self, req: ReservationRequest) -> ReservationOutcome:
         if not self.supplier_url:
             raise ApplicationError("supplier_url is not set (ZHONGSHU_SUPPLIER_URL): cannot reserve supplier stock",
@@ -150,7 +151,7 @@ class SupplierActivities:
         log.info("supplier reservation for %s: %s", req.order_id, outcome.summary())
         return outcome
 
-    @activity.defn(name="release_supplier_stock")
+    @activity.defn(name=RELEASE_SUPPLIER_STOCK.name)
     async def release_supplier_stock(self, reservation: Reservation) -> None:
         """Give a reservation back (the order was cancelled or re-sourced); releasing twice is harmless."""
         if not self.supplier_url:

@@ -36,28 +36,16 @@ from domain.warehouse import (
     plan_tasks,
     render_exception_todo,
 )
+from domain.contracts.warehouse import JOIN_WAVE, WAVE_WORKFLOW_ID, JoinWave, wave_workflow_id
 from store.schema import pick_tasks, scan_events, stock_moves, warehouse_exceptions, warehouse_stock, waves
 
 log = logging.getLogger("zhongshu.warehouse")
-
-WAVE_WORKFLOW_ID = "wave-{warehouse}"
-
-
-def wave_workflow_id(warehouse: str) -> str:
-    return WAVE_WORKFLOW_ID.format(warehouse=warehouse)
-
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 # ---------------------------------------------------------------- payloads
-
-
-class JoinWave(BaseModel):
-    order: WaveOrder
-    policy: WavePolicy | None = None  # default: the worker's settings (used only if the wave workflow starts)
-    task_queue: str | None = None  # default: the calling activity's task queue
 
 
 def wave_policy_from(settings) -> WavePolicy:
@@ -170,7 +158,7 @@ class WarehouseActivities:
             self._policy = wave_policy_from(get_settings())
         return self._policy
 
-    @activity.defn(name="join_wave")
+    @activity.defn(name=JOIN_WAVE.name)
     async def join_wave(self, req: JoinWave) -> str:
         """Signal-with-start the warehouse's WaveWorkflow (id ``wave-{warehouse}``) with the order."""
         from workflows.wave import WaveInput, WaveWorkflow

@@ -37,7 +37,8 @@ from domain.aftersales import (
     requested_quantities,
     validate_request,
 )
-from domain.state import OrderState
+from api.intake import current_view
+from domain.contracts import aftersales as AS
 from store import aftersales as store
 from store import read_model
 
@@ -102,14 +103,13 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
         raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     if desc.status != WorkflowExecutionStatus.RUNNING:
         raise HTTPException(409, f"order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
-    try:
-        state: OrderState = await handle.query("state", result_type=OrderState, rpc_timeout=QUERY_TIMEOUT)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
-        raise HTTPException(503, f"order {order_id!r} cannot answer now (worker busy or down): {exc}; "
-                                 "try again shortly", headers={"Retry-After": "5"}) from None
-    if state.order is None:
+    state = await current_view(_client(request), _engine(request), order_id)
+    if state is None:
+        raise HTTPException(503, f"order {order_id!r} cannot answer now (worker busy or down); try again shortly",
+                            headers={"Retry-After": "5"})
+    if state.status == "received":
         raise HTTPException(409, f"order {order_id!r} has not been accepted yet ({state.status}); nothing to return")
-    problems = validate_request(state.order, body, await asyncio.to_thread(_earlier_cases, request, order_id))
+    problems = validate_request(state, body, await asyncio.to_thread(_earlier_cases, request, order_id))
     if problems:
         return JSONResponse({"message": "invalid aftersales request", "errors": [e.model_dump() for e in problems]},
                             status_code=422)
@@ -197,8 +197,6 @@ class ReceivedIn(BaseModel):
 async def received(request: Request, case_id: CaseId, body: ReceivedIn, _r: str = Depends(require("reviewer", "device"))):
     """The warehouse took the returned parcel in without a carrier event (the customer brought it, or
     the return waybill could not be made): the case moves on to QC (待质检)."""
-    from workflows.aftersales import ReturnReceipt
-
     if not order_id_of_case(case_id):
         raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     handle = _client(request).get_workflow_handle(case_id)
@@ -214,7 +212,7 @@ async def received(request: Request, case_id: CaseId, body: ReceivedIn, _r: str 
     if st.status not in (CaseStatus.AWAITING_RETURN, CaseStatus.RETURN_IN_TRANSIT):
         raise HTTPException(409, f"case {case_id!r} is {st.status.label} ({st.status.value}), not waiting for a parcel")
     try:
-        await handle.signal("return_received", ReturnReceipt(**body.model_dump()), rpc_timeout=QUERY_TIMEOUT)
+        await handle.signal(AS.RETURN_RECEIVED.name, AS.ReturnReceipt(**body.model_dump()), rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
         raise HTTPException(503, f"not confirmed, re-send (Temporal: {exc.message})", headers={"Retry-After": "5"}) from None
     return {"case_id": case_id, "received": True}

@@ -25,7 +25,7 @@ from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
 from api.errors import field_errors, field_path
-from api.intake import current_state, submit, unavailable
+from api.intake import current_view, submit, unavailable
 from api.readiness import Readiness, readiness
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.rules_routes import router as rules_router
@@ -35,7 +35,7 @@ from domain.review import Decision, ReviewDecision
 from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
-from workflows.order import CancelRequest, OrderWorkflow
+from domain.contracts import order as C
 from zhongshu.logging_setup import setup_logging
 from zhongshu.settings import Settings, get_settings
 from zhongshu.tracing import instrument_fastapi
@@ -48,6 +48,8 @@ class DecisionIn(BaseModel):
     warehouse: str | None = Field(default=None, max_length=32)
     carrier: str | None = Field(default=None, max_length=32)
     address: str | None = Field(default=None, max_length=300)
+    override: bool = Field(default=False, description="reroute: take this carrier although the carrier table refuses it "
+                                                     "(needs a note; recorded)")
 
 
 class CancelIn(BaseModel):
@@ -168,9 +170,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def post_order(
         request: Request,
         payload: Any = Body(..., description="a canonical order (see OrderSubmission)"),
+        wait: bool = Query(False, description="wait (up to 10 s) for intake's first decision before answering"),
         _role: str = Depends(require("channel")),
     ):
-        result = await submit(temporal(request), engine(request), settings, payload, source="api")
+        """202 once the order is durably recorded and its workflow started; its outcome (created, merged,
+        rejected by its own checks) is read from the order, or waited for with ``wait=true``."""
+        result = await submit(temporal(request), engine(request), settings, payload, source="api", wait=wait)
         return result.response()
 
     @app.get("/v1/orders", tags=["orders"], response_model=OrderList, responses=errors(*AUTH))
@@ -188,13 +193,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         )
         return {"total": total, "limit": limit, "offset": offset, "items": items}
 
-    @app.get("/v1/orders/{order_id}", tags=["orders"], response_model=Doc, responses=errors(*AUTH, 404))
+    @app.get("/v1/orders/{order_id}", tags=["orders"], response_model=C.OrderView, responses=errors(*AUTH, 404))
     async def get_order(request: Request, order_id: str = Path(max_length=200),
                         _role: str = Depends(require("reviewer", "readonly", "device"))):
-        state = await current_state(temporal(request), engine(request), order_id)
-        if state is None:
+        """The order's one view: live from its workflow while it runs (with its parts' and parcels'
+        events from the read model), from the read model once it has closed."""
+        view = await current_view(temporal(request), engine(request), order_id)
+        if view is None:
             raise HTTPException(404, f"order {order_id!r} not found")
-        return state
+        return view
 
     @app.post("/v1/orders/{order_id}/cancel", tags=["orders"], status_code=202, response_model=CancelAnswer,
               responses=errors(*AUTH, 404, 409, 503))
@@ -204,7 +211,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         re-send (a cancel is idempotent)."""
         try:
             await asyncio.wait_for(temporal(request).get_workflow_handle(order_id).signal(
-                OrderWorkflow.cancel, CancelRequest(reason=body.reason, actor=body.actor),
+                C.CANCEL.name, C.CancelRequest(reason=body.reason, actor=body.actor),
                 rpc_timeout=timedelta(seconds=settings.temporal_rpc_seconds)), timeout=settings.temporal_rpc_seconds + 1)
         except (RPCError, asyncio.TimeoutError) as exc:
             status = getattr(exc, "status", None)
@@ -235,15 +242,19 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def decide(request: Request, body: DecisionIn, review_id: str = Path(max_length=300),
                      _role: str = Depends(require("reviewer"))):
         """A reviewer's decision; see ``api.decisions`` for exactly what 200/202/503 promise."""
-        order_id, sep, _ = review_id.partition("~")
-        if not sep or not order_id:
+        owner = C.owner_of_review(review_id)
+        if "~" not in review_id or not owner:
             raise HTTPException(404, f"review {review_id!r} not found (review ids look like order-…~address-1)")
         decision = ReviewDecision(review_id=review_id, **body.model_dump())
-        answer = await send_decision(temporal(request), settings, order_id, decision)
-        if answer is None:
+        answer = await send_decision(temporal(request), settings, owner, decision)
+        if answer is None:  # the workflow holding it has ended: the read model says how the task ended
             known = await asyncio.to_thread(read_model.get_review, engine(request), review_id)
-            msg = f"review {review_id!r} is closed (its order has finished)" if known else f"review {review_id!r} not found"
-            raise HTTPException(409 if known else 404, msg)
+            if known is None:
+                raise HTTPException(404, f"review {review_id!r} not found")
+            if known.get("state") == "decided":
+                raise HTTPException(409, f"审核单已处理 review {review_id} is already decided "
+                                         f"({known.get('decision')} by {known.get('reviewer')})")
+            raise HTTPException(409, f"审核单已关闭 review {review_id!r} is closed (its order has finished)")
         return JSONResponse(answer.body, status_code=answer.http_status, headers=answer.headers or None)
 
     # ------------------------------------------------------------------ rejections

@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import require
 from api.schemas import AUTH, Doc, errors
 from api.errors import field_errors
-from api.intake import current_state
+from api.intake import current_view
 from domain import geo
 from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
 from store import read_model
@@ -87,11 +87,14 @@ async def _run_update(request: Request, order_id: str, name: str, arg: BaseModel
         return JSONResponse({"detail": "订单正在处理,请稍后再试 / the order is busy; try again in a moment"}, status_code=503)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            if read_model.get_order(request.app.state.engine, order_id):
+            if await asyncio.to_thread(read_model.get_order, request.app.state.engine, order_id):
                 return JSONResponse({"detail": f"订单 {order_id} 已结束,不能再修改 / order {order_id} has finished",
                                      "type": "OrderClosed"}, status_code=409)
             return JSONResponse({"detail": f"order {order_id!r} not found"}, status_code=404)
-        raise
+        retry = str(request.app.state.settings.retry_after_seconds)
+        return JSONResponse({"detail": "订单服务暂时不可用, 未生效, 请稍后重试 / the order service is unavailable; "
+                                       "nothing changed, try again", "type": "Unavailable"},
+                            status_code=503, headers={"Retry-After": retry})
     return JSONResponse(result.model_dump(mode="json"))
 
 
@@ -104,7 +107,8 @@ async def confirmation_page(request: Request, token: str):
         order_id, round_no = read_token(confirmation_secret(request), token)
     except InvalidToken as exc:
         return _token_error(exc, as_html=True)
-    state = await current_state(request.app.state.client, request.app.state.engine, order_id)
+    view = await current_view(request.app.state.client, request.app.state.engine, order_id)
+    state = view.model_dump(mode="json") if view is not None else None
     if state is None:
         return HTMLResponse(_page_shell("订单不存在", "<p class='err'>找不到这个订单 / order not found</p>"), status_code=404)
     radius = float(request.app.state.settings.confirm_radius_km)
@@ -235,14 +239,13 @@ button.alt{{background:#607d8b}} input,textarea{{width:100%;box-sizing:border-bo
 
 
 def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: float) -> str:
-    """The whole page for one order state (``current_state`` dict: the workflow's or the read model's)."""
-    order = state.get("order") or {}
-    addr = order.get("address") or {}
+    """The whole page for one order (its ``OrderView`` as JSON)."""
+    addr = state.get("address") or {}
     status = str(state.get("status", ""))
-    address_text = addr.get("text") or order.get("address_raw") or state.get("address_text") or ""
-    adcode = addr.get("adcode") or state.get("adcode") or ""
-    district = addr.get("district") or state.get("district") or (geo.place_name(adcode) if adcode else "")
-    name = order.get("customer_name") or state.get("customer_name") or ""
+    address_text = addr.get("text") or state.get("address_raw") or ""
+    adcode = addr.get("adcode") or ""
+    district = addr.get("district") or (geo.place_name(adcode) if adcode else "")
+    name = state.get("customer_name") or ""
     e = html.escape
     center = geo.centroid(adcode) if adcode else None
 

@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.readiness import worker_seen
 from domain.review import ReviewDecision, ReviewTask
-from workflows.order import OrderWorkflow
+from domain.contracts import order as C
 from zhongshu.settings import Settings
 
 
@@ -73,7 +73,7 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
     wait = settings.decision_wait_seconds
     try:
         uh = await asyncio.wait_for(handle.start_update(
-            OrderWorkflow.decide_review, d, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            C.DECIDE_REVIEW.name, d, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=ReviewTask,
             rpc_timeout=timedelta(seconds=wait)), timeout=wait + 1)
     except WorkflowUpdateFailedError as exc:  # the validator refused it: nothing changed
         return _refused(exc)

@@ -1,47 +1,45 @@
-"""Accepting an order: validate, record rejections, start-or-find the workflow, ask it for admission.
+"""HTTP side of taking an order in (``activities.order_intake`` is the one intake service): the answer
+to ``POST /v1/orders`` and rejection replays, and the one view of an order for ``GET /v1/orders/{id}``.
 
-Shared by POST /v1/orders, rejection replay and (later) channel webhooks, so every entry point has
-the same guarantees: a payload becomes an order or a recorded rejection, and re-delivery of the
-same channel order never starts a second workflow.
+``POST /v1/orders`` answers once the order is durably recorded and its workflow started: 202 with the
+order id; the outcome (created, merged, rejected by the workflow's own checks) is read from the order.
+A caller that wants to wait asks for it (``?wait=true``): then the answer waits up to 10 s for intake.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from temporalio.client import (
     Client, WorkflowQueryFailedError, WorkflowQueryRejectedError, WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.errors import field_errors
-from domain.cleansing import cleanse, mask_phone
+from activities.order_intake import (OrderIntake, TemporalUnavailable, fulfilment_policy_from, policy_from,
+                                     record_rejection, storable_payload, summary)
+from domain.contracts import order as C
 from domain.errors import FieldError
-from domain.order import OrderSubmission, storable
-from domain.policy import FulfilmentPolicy, OrderPolicy, OrderWorkflowInput
-from domain.state import Admission, OrderState
+from domain.state import Admission
 from store import read_model
-from workflows import search_attributes as sa
-from workflows.order import OrderWorkflow
 from zhongshu.settings import Settings
 
-ADMISSION_WAIT_SECONDS = 10.0  # then 202 "accepted, processing" (the workflow exists durably)
+__all__ = ["SubmitResult", "current_view", "fulfilment_policy_from", "policy_from", "record_rejection",
+           "storable_payload", "submit", "summary", "unavailable"]
+
+ADMISSION_WAIT_SECONDS = 10.0  # ?wait=true: then 202 "accepted, processing" (the workflow exists durably)
+QUERY_SECONDS = 5.0
 
 
 @dataclass
 class SubmitResult:
     """What a delivery got. ``created`` in the body is the truth about *this* request: True when its
-    start call created the order's workflow, False when the order already existed (an earlier
-    delivery — possibly one that was answered 503 — created it)."""
+    start call created the order's workflow, False when the order already existed."""
 
     http_status: int
     body: dict[str, Any]
@@ -64,65 +62,7 @@ def unavailable(settings: Settings, what: str, exc: BaseException | None = None)
     )
 
 
-def policy_from(settings: Settings) -> OrderPolicy:
-    return OrderPolicy(
-        dedupe_window_seconds=settings.dedupe_window_seconds,
-        review_escalation_seconds=settings.review_escalation_seconds,
-        review_red_seconds=settings.review_red_seconds,
-        console_url=settings.console_url,
-        risk=settings.risk,
-        fulfilment=fulfilment_policy_from(settings),
-    )
-
-
-def fulfilment_policy_from(settings: Settings) -> FulfilmentPolicy | None:
-    if not settings.fulfilment:
-        return None
-    return FulfilmentPolicy(
-        warehouse=settings.fulfilment_warehouse,
-        confirm_address=settings.confirm_address,
-        confirm_window_seconds=int(settings.confirm_window_hours * 3600),
-        confirm_grace_seconds=int(settings.confirm_grace_hours * 3600),
-        confirm_radius_km=settings.confirm_radius_km,
-        confirm_skip_channels=[c.strip() for c in settings.confirm_skip_channels.split(",") if c.strip()],
-        ship=settings.ship,
-        transit_alert_hours=settings.transit_alert_hours,
-        aftersales_window_days=settings.aftersales_window_days,
-        suppliers=[c.strip() for c in settings.suppliers.split(",") if c.strip()],
-    )
-
-
-def storable_payload(value: Any) -> Any:
-    """The payload as it can be recorded: strings (keys too) without NUL or lone surrogates, which
-    PostgreSQL text / UTF-8 cannot hold; non-JSON values as text. Only for rejections."""
-    if isinstance(value, str):
-        return storable(value)
-    if isinstance(value, dict):
-        return {storable(str(k)): storable_payload(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable_payload(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return storable(bytes(value[:20000]).decode("utf-8", "replace"))
-    return storable(str(value))
-
-
-def record_rejection(engine: Engine, payload: Any, errors: list[FieldError], source: str) -> int:
-    channel = payload.get("channel") if isinstance(payload, dict) else None
-    coid = payload.get("channel_order_id") if isinstance(payload, dict) else None
-    return read_model.record_rejection(
-        engine,
-        source=source[:32],
-        payload=storable_payload(payload),
-        errors=[{"field": storable(e.field), "message": storable(e.message)} for e in errors],
-        channel=storable(str(channel))[:20] if channel else None,
-        channel_order_id=storable(str(coid))[:64] if coid else None,
-    )
-
-
-def _reject(engine: Engine, payload: Any, errors: list[FieldError], source: str) -> SubmitResult:
-    rid = record_rejection(engine, payload, errors, source)
+def _rejected(rid: int, errors: list[FieldError]) -> SubmitResult:
     return SubmitResult(
         422,
         {
@@ -135,98 +75,52 @@ def _reject(engine: Engine, payload: Any, errors: list[FieldError], source: str)
     )
 
 
-def summary(sub: OrderSubmission) -> str:
-    """Readable one-liner for the Temporal UI."""
-    goods = ", ".join(f"{l.name}×{l.quantity}" for l in sub.lines[:3])
-    return f"{sub.channel.value} {sub.channel_order_id} · {sub.customer.name} · ¥{sub.paid_amount} · {goods}"[:200]
-
-
-async def submit(
-    client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str = "api"
-) -> SubmitResult:
-    """Validate at the door, then start the order's workflow (FAIL on an existing id, so the answer
-    knows whether this request created it), then wait briefly for intake's first decision."""
+async def submit(client: Client, engine: Engine, settings: Settings, payload: Any, *, source: str = "api",
+                 wait: bool = False) -> SubmitResult:
+    """A payload → 202 (created), 200 (the order existed: a re-delivery), 422 (recorded rejection) or
+    503 (Temporal unavailable: nothing confirmed). ``wait``: also wait for intake's first decision."""
     try:
-        sub = OrderSubmission.at_door(payload, window=settings.order_window)
-    except ValidationError as exc:
-        return await asyncio.to_thread(_reject, engine, payload, field_errors(exc), source)
-    cleansed = cleanse(sub)
-    if cleansed.errors:
-        return await asyncio.to_thread(_reject, engine, payload, cleansed.errors, source)
-
-    order_id = sub.order_id
-    rpc = timedelta(seconds=settings.temporal_rpc_seconds)
-    try:
-        handle = await asyncio.wait_for(client.start_workflow(
-            OrderWorkflow.run,
-            OrderWorkflowInput(submission=sub, policy=policy_from(settings), received_by=source),
-            id=order_id,
-            task_queue=settings.task_queue,
-            # FAIL, not USE_EXISTING: an existing order raises, so "created" is this request's truth
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.ORDER_STATUS, "received"),
-                    SearchAttributePair(sa.CHANNEL, sub.channel.value),
-                    SearchAttributePair(sa.CUSTOMER_ID, sub.customer.id),
-                ]
-            ),
-            static_summary=summary(sub),
-            static_details=f"customer {sub.customer.id} · phone {mask_phone(cleansed.order.phone)}",
-            rpc_timeout=rpc,
-        ), timeout=settings.temporal_rpc_seconds + 1)
-    except WorkflowAlreadyStartedError:
-        return await _existing(client, engine, settings, sub)
-    except (RPCError, asyncio.TimeoutError) as exc:
+        r = await OrderIntake(client, engine, settings).accept(payload, source=source)
+    except TemporalUnavailable as exc:
         return unavailable(settings, "order start", exc)
-
-    await asyncio.to_thread(read_model.record_received, engine, sub)  # visible now, not when the worker gets to it
+    if r.outcome == "rejected":
+        assert r.rejection_id is not None
+        return _rejected(r.rejection_id, r.errors)
+    assert r.order_id is not None
+    if r.outcome == "existing":
+        known = await asyncio.to_thread(read_model.get_order, engine, r.order_id)
+        return SubmitResult(200, {"order_id": r.order_id, "status": known["status"] if known else "received",
+                                  "created": False, "merged_into": known.get("merged_into") if known else None})
+    body: dict[str, Any] = {"order_id": r.order_id, "status": "received", "created": True, "merged_into": None,
+                            "message": "已受理 (accepted: the order is recorded and its workflow started)"}
+    if not wait:
+        return SubmitResult(202, body)
     try:
-        adm: Admission = await asyncio.wait_for(
-            handle.execute_update(OrderWorkflow.admit), timeout=ADMISSION_WAIT_SECONDS
-        )
+        adm: Admission = await asyncio.wait_for(client.get_workflow_handle(r.order_id).execute_update(
+            C.ADMIT.name, result_type=Admission), timeout=ADMISSION_WAIT_SECONDS)
     except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # our start created it, durably; intake has not answered yet (worker slow or down)
-        return SubmitResult(202, {"order_id": order_id, "status": "received", "created": True, "merged_into": None,
-                                  "processing": True,
-                                  "message": "已受理, 正在处理 (accepted, processing: intake has not decided yet)"})
-    # ``adm.created`` counts deliveries inside the workflow; the start call above is what knows
-    body = {"order_id": order_id, "status": adm.status.value, "created": True, "merged_into": adm.merged_into}
+        return SubmitResult(202, body | {"processing": True, "message": "已受理, 正在处理 (accepted, processing: intake "
+                                                                        "has not decided yet)"})
+    body |= {"status": adm.status.value, "merged_into": adm.merged_into}
     if adm.errors:
         body["errors"] = [e.model_dump() for e in adm.errors]
     return SubmitResult(200 if adm.merged_into else 202, body)
 
 
-async def _existing(client: Client, engine: Engine, settings: Settings, sub: OrderSubmission) -> SubmitResult:
-    """The order exists (running or closed): a re-delivery. A changed one must reach its workflow
-    (signal; the workflow compares and ignores an unchanged one), so Temporal down is a 503."""
-    from activities.channels import signal_redelivery
-
+async def current_view(client: Client, engine: Engine, order_id: str) -> C.OrderView | None:
+    """The order's one view: the live workflow's (the truth while it runs) with what its parts and
+    parcels projected; the read model's alone once the workflow is closed or cannot answer in time."""
+    stored = await asyncio.to_thread(read_model.order_view, engine, order_id)
     try:
-        await asyncio.wait_for(signal_redelivery(client, sub), timeout=settings.temporal_rpc_seconds)
-    except (RPCError, asyncio.TimeoutError) as exc:
-        return unavailable(settings, "re-delivery", exc)
-    known = await asyncio.to_thread(read_model.get_order, engine, sub.order_id)
-    return SubmitResult(200, {"order_id": sub.order_id, "status": known["status"] if known else "received",
-                              "created": False, "merged_into": known.get("merged_into") if known else None})
-
-
-QUERY_SECONDS = 5.0
-
-
-async def current_state(client: Client, engine: Engine, order_id: str) -> dict[str, Any] | None:
-    """Live state from the workflow (query); the read model when the workflow cannot answer (closed
-    long ago, no worker to answer a query within QUERY_SECONDS, Temporal unreachable)."""
-    try:
-        state: OrderState = await asyncio.wait_for(client.get_workflow_handle(order_id).query(
-            OrderWorkflow.get_state, rpc_timeout=timedelta(seconds=QUERY_SECONDS)), timeout=QUERY_SECONDS + 1)
-        d = state.model_dump(mode="json")
-        d["source"] = "workflow"
-        return d
-    except (RPCError, asyncio.TimeoutError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
-        row = await asyncio.to_thread(read_model.get_order, engine, order_id)
-        if row is None:
-            return None
-        row["source"] = "read_model"
-        return row
+        live: C.OrderView = await asyncio.wait_for(client.get_workflow_handle(order_id).query(
+            C.STATE.name, result_type=C.OrderView, rpc_timeout=timedelta(seconds=QUERY_SECONDS)), timeout=QUERY_SECONDS + 1)
+    except (RPCError, asyncio.TimeoutError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError):
+        return stored
+    if stored is None:
+        return live
+    own = {(e.source, e.seq) for e in live.timeline}
+    timeline = sorted([*live.timeline, *(e for e in stored.timeline if (e.source, e.seq) not in own)],
+                      key=lambda e: (e.at, e.source, e.seq))
+    mine = {r.review_id for r in live.reviews}
+    return live.model_copy(update={"timeline": timeline, "shipments": stored.shipments,
+                                   "reviews": [*live.reviews, *(r for r in stored.reviews if r.review_id not in mine)]})

@@ -11,7 +11,8 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -170,14 +171,32 @@ def order_id_of_case(case_id: str) -> str:
 # ---------------------------------------------------------------- validation
 
 
-def ordered_quantities(order: CleanOrder) -> dict[str, int]:
+class _Line(Protocol):
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+
+class Ordered(Protocol):
+    """What a request is checked against: a cleansed order, or an order's view."""
+
+    @property
+    def order_id(self) -> str: ...
+
+    @property
+    def lines(self) -> Sequence[_Line]: ...
+
+
+def ordered_quantities(order: Ordered) -> dict[str, int]:
     out: dict[str, int] = {}
     for ln in order.lines:
         out[ln.sku] = out.get(ln.sku, 0) + ln.quantity
     return out
 
 
-def validate_request(order: CleanOrder, req: AftersalesRequest, already_requested: dict[str, int]) -> list[FieldError]:
+def validate_request(order: Ordered, req: AftersalesRequest, already_requested: dict[str, int]) -> list[FieldError]:
     """Every requested SKU was ordered, and no more units than ordered minus earlier cases."""
     ordered = ordered_quantities(order)
     asked: dict[str, int] = {}

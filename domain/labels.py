@@ -127,6 +127,7 @@ EVENTS: dict[str, str] = {
     "channel.address_changed": "渠道改址已生效",
     "channel.change_not_applied": "渠道改址未生效",
     "channel.redelivered_changed": "渠道重推订单有变更",
+    "channel.redelivery_stale": "渠道旧版本重推(未应用)",
     "erp.pushed": "已同步ERP",
     # warehouse part and stock
     "part.packed": "包裹已打包",
@@ -415,14 +416,6 @@ TASK_STATES: dict[str, str] = {  # domain/warehouse.py TaskState (their icons an
     "cancelled": "已取消",
 }
 TASK_KINDS: dict[str, str] = {"pick": "拣货", "putaway": "上架"}
-CHANNEL_HEALTH: dict[str, str] = {  # domain/channels/health.py HealthState
-    "running": "正常",
-    "learning": "正常(学习推送频率)",
-    "failed": "失败",
-    "stalled": "停滞",
-    "silent": "推送中断",
-    "stopped": "已停止",
-}
 WAVE_STATES: dict[str, str] = {"open": "组波中", "picking": "拣货中", "packing": "待打包", "done": "已完成"}
 CLOSE_REASONS: dict[str, str] = {"size": "满单截单", "cutoff": "到截单时间", "manual": "手工截单"}
 SCAN_STEPS: dict[str, str] = {"bin": "扫库位", "item": "扫商品", "quantity": "确认数量", "wait": "等待补打标签",
@@ -464,6 +457,15 @@ DIFF_CLASSES: dict[str, str] = {  # domain/reconciliation.py DiffClass
     "refund_mismatch": "退款金额不符",
 }
 
+CHANNEL_HEALTH: dict[str, str] = {  # domain/channels/health.py HealthState
+    "running": "正常",
+    "learning": "正常(学习推送频率)",
+    "failed": "失败",
+    "stalled": "停滞",
+    "silent": "推送中断",
+    "stopped": "已停止",
+}
+
 # every group by name: the console and tests walk them; ``label(group, code)`` reads any of them
 GROUPS: dict[str, dict[str, str]] = {
     "order_status": ORDER_STATUS, "part_status": PART_STATUS, "parcel_status": PARCEL_STATUS, "event": EVENTS,
@@ -473,9 +475,9 @@ GROUPS: dict[str, dict[str, str]] = {
     "vehicle_model": VEHICLE_MODELS, "category": CATEGORIES, "channel": CHANNELS, "carrier": CARRIERS,
     "warehouse": WAREHOUSES, "ship_mode": SHIP_MODES, "aftersales_type": AFTERSALES_TYPES,
     "case_status": CASE_STATUSES, "ticket_kind": TICKET_KINDS, "task_state": TASK_STATES, "task_kind": TASK_KINDS,
-    "wave_state": WAVE_STATES, "channel_health": CHANNEL_HEALTH, "close_reason": CLOSE_REASONS, "scan_step": SCAN_STEPS, "scan_result": SCAN_RESULTS,
+    "wave_state": WAVE_STATES, "close_reason": CLOSE_REASONS, "scan_step": SCAN_STEPS, "scan_result": SCAN_RESULTS,
     "mis_scan": MIS_SCANS, "exception_kind": EXCEPTION_KINDS, "exception_state": EXCEPTION_STATES,
-    "wave_outcome": WAVE_OUTCOMES, "flag": FLAGS, "diff_class": DIFF_CLASSES,
+    "wave_outcome": WAVE_OUTCOMES, "flag": FLAGS, "diff_class": DIFF_CLASSES, "channel_health": CHANNEL_HEALTH,
 }
 
 # ---------------------------------------------------------------- lookups
@@ -921,8 +923,9 @@ def _value_error(text: str) -> str:
     for english, chinese in VALUE_ERRORS.items():
         if text.startswith(english):
             return chinese
-    if re.search(r"[\u4e00-\u9fff]", text):  # already Chinese (our newer validators): without the English gloss
-        return f": {re.sub(r' [(][ -~]*[)]$', '', text)}"
+    if re.search(r"[\u4e00-\u9fff]", text):  # already Chinese (our newer validators): as it is, without the English
+        text = re.sub(r"\s*\([A-Za-z][^()]*\)\s*$", "", text)
+        return text if text.startswith(("需要", "不能", "含有", "最多", "至少", "应为", "必须")) else f": {text}"
     return f"不正确: {text}" if text else "不正确"
 
 

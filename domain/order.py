@@ -57,7 +57,7 @@ def _drop_control(value: Any) -> Any:
 
 def _money_in_bounds(value: Decimal) -> Decimal:
     if value < 0:
-        raise ValueError("金额不能为负数 (must not be negative)")
+        raise ValueError("不能为负数 (must not be negative)")
     if value > MAX_AMOUNT:
         raise ValueError(f"金额不能超过 {MAX_AMOUNT} 元 (at most {MAX_AMOUNT})")
     return value
@@ -190,7 +190,7 @@ class OrderSubmission(BaseModel):
     @classmethod
     def _aware(cls, v: datetime, info: ValidationInfo) -> datetime:
         if v.tzinfo is None:
-            raise ValueError("下单时间 ordered_at 需要时区, 例如 2026-11-27T10:00:00+08:00 (needs a timezone)")
+            raise ValueError("需要带时区, 例如 2026-11-27T10:00:00+08:00 (ordered_at needs a timezone)")
         try:
             at = v.astimezone(timezone.utc)
         except OverflowError:  # year 1 / 9999 with an offset

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.order import OrderSubmission
 from domain.risk import RiskThresholds
@@ -22,6 +22,14 @@ class FulfilmentPolicy(BaseModel):
     transit_alert_hours: int = 24  # no tracking event for this long in transit: alert
     aftersales_window_days: int = 15  # the order stays open for aftersales this long after delivery
     suppliers: list[str] = ["BOSCH-EAST", "BOSCH-NORTH"]  # supplier warehouses, in fallback order
+    max_parts: int = 3  # an order no single warehouse holds is split over at most this many warehouses
+
+
+class RetryBounds(BaseModel):
+    """How long an activity may keep failing before the workflow is stuck and a person is asked."""
+
+    data_attempts: int = Field(default=8, ge=1)  # read model, rules, cleansing: ~2 minutes of backoff
+    partner_hours: float = Field(default=2.0, gt=0)  # carriers, suppliers, the ERP, mini-program cards
 
 
 class OrderPolicy(BaseModel):
@@ -31,12 +39,28 @@ class OrderPolicy(BaseModel):
     console_url: str = "http://127.0.0.1:8501"
     risk: RiskThresholds = RiskThresholds()
     fulfilment: FulfilmentPolicy | None = None
+    retry: RetryBounds = RetryBounds()
 
     @property
     def release_delay_seconds(self) -> int:
         """How long after its order time a routed order stays open before release: long enough
         for a late duplicate to merge into it and for a burst breaker to hold it."""
         return max(self.dedupe_window_seconds, self.risk.burst_window_minutes * 60)
+
+
+class PartPolicy(BaseModel):
+    """What a fulfilment part and its parcels need of the order's policy (small: it is in their histories)."""
+
+    review_escalation_seconds: int = 2 * 3600
+    review_red_seconds: int = 24 * 3600
+    console_url: str = "http://127.0.0.1:8501"
+    fulfilment: FulfilmentPolicy = FulfilmentPolicy()
+    retry: RetryBounds = RetryBounds()
+
+    @classmethod
+    def of(cls, p: OrderPolicy) -> "PartPolicy":
+        return cls(review_escalation_seconds=p.review_escalation_seconds, review_red_seconds=p.review_red_seconds,
+                   console_url=p.console_url, fulfilment=p.fulfilment or FulfilmentPolicy(), retry=p.retry)
 
 
 class OrderWorkflowInput(BaseModel):

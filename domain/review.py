@@ -22,7 +22,7 @@ class ReviewKind(StrEnum):
     CARRIER = "carrier"  # the carrier refused the e-waybill: try again, another carrier, or reject
     RETURNED = "returned"  # the carrier brought the parcel back: ship again, or not
     FOLLOW_UP = "follow_up"  # a partner could not do its part (e.g. no installation slot): someone arranges it
-
+    OPS = "ops"  # an activity kept failing past its bound (the order is stuck): approve retries it after the fix
 
 
 class ReviewState(StrEnum):
@@ -47,6 +47,7 @@ ALLOWED_DECISIONS: dict[ReviewKind, frozenset[Decision]] = {
     ReviewKind.FOLLOW_UP: frozenset({Decision.APPROVE}),  # acknowledged: arranged by hand
     ReviewKind.RETURNED: frozenset({Decision.APPROVE, Decision.REJECT}),  # re-ship / do not
     ReviewKind.CARRIER: frozenset({Decision.APPROVE, Decision.REROUTE, Decision.REJECT}),  # retry / carrier / stop
+    ReviewKind.OPS: frozenset({Decision.APPROVE, Decision.REJECT}),  # retry now / give the order up
 }
 
 
@@ -58,6 +59,9 @@ class ReviewDecision(BaseModel):
     warehouse: str | None = Field(default=None, description="for reroute")
     carrier: str | None = Field(default=None, description="for reroute: optional carrier code (else the cheapest eligible)")
     address: str | None = Field(default=None, description="for correct_address: the fixed address text")
+    override: bool = Field(default=False, description="for reroute: take this carrier although the carrier table "
+                                                     "refuses it (does not serve the district, suspended there); "
+                                                     "needs a note saying why, and is recorded")
 
 
 class ReviewTask(BaseModel):
@@ -97,5 +101,7 @@ def validate_decision(task: ReviewTask | None, d: ReviewDecision) -> None:
             raise InvalidDecision("reroute of a refused e-waybill needs the other carrier (SF, ZTO, JD, DEBANG)")
     elif d.decision == Decision.REROUTE and not (d.warehouse and d.warehouse.strip()):
         raise InvalidDecision("reroute needs the target warehouse")
+    if d.decision == Decision.REROUTE and d.override and not (d.carrier and d.note.strip()):
+        raise InvalidDecision("强制指定承运商需要写明承运商和原因 an override needs the carrier and a note saying why")
     if d.decision == Decision.CORRECT_ADDRESS and not (d.address and d.address.strip()):
         raise InvalidDecision("correct_address needs the corrected address text")

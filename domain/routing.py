@@ -291,3 +291,33 @@ def route(rule_set: RuleSet, inp: RoutingInput) -> RoutingDecision:
         rule_version=rule_set.version,
         reason=reason,
     )
+
+
+# ---------------------------------------------------------------- a person's choice
+
+
+def check_manual_choice(rule_set: RuleSet, order: CleanOrder, warehouse: str | None, carrier: str | None, *,
+                        override: bool, known_warehouses: set[str]) -> list[str]:
+    """Why a reviewer's reroute cannot stand (empty: it can). A warehouse must exist; a carrier must
+    be in the carrier table and, unless the reviewer overrides it on purpose, serve the district, not
+    be suspended there and take the parcel's weight — the same checks the table itself applies."""
+    problems: list[str] = []
+    if warehouse and warehouse not in known_warehouses:
+        problems.append(f"未知仓库 unknown warehouse {warehouse!r}; 可选 known: {', '.join(sorted(known_warehouses))}")
+    if not carrier:
+        if order.address is None:
+            problems.append("地址未解析到区县, 需指定承运商 no district: name the carrier")
+        return problems
+    table = {c.code: c for c in rule_set.carriers}
+    c = table.get(carrier.strip().upper())
+    if c is None:
+        problems.append(f"未知承运商 unknown carrier {carrier!r}; 可选 known: {', '.join(sorted(table))}")
+        return problems
+    if override or order.address is None:
+        return problems
+    inp = RoutingInput.from_order(order)
+    why = _excluded(rule_set, c, inp, inp.weight)
+    if why:
+        problems.append(f"{c.code} {c.name} 不可用 cannot take this parcel: {why}; 如确需使用请勾选强制指定并写明原因 "
+                        "(override with a note)")
+    return problems

@@ -33,12 +33,13 @@ TERMINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.C
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.RECEIVED: frozenset({S.VALIDATED, S.HELD, S.REJECTED, S.CANCELLED, S.MERGED}),
-    S.HELD: frozenset({S.VALIDATED, S.ROUTED, S.PICKING, S.PACKED, S.SHIPPED, S.REJECTED, S.CANCELLED, S.MERGED}),
+    S.HELD: frozenset({S.VALIDATED, S.ROUTED, S.PICKING, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.REJECTED,
+                       S.CANCELLED, S.MERGED}),
     S.VALIDATED: frozenset({S.HELD, S.ROUTED, S.REJECTED, S.CANCELLED, S.MERGED}),
     # a changed address before dispatch sends the order back to VALIDATED (cleansing, risk, routing again)
     S.ROUTED: frozenset({S.HELD, S.PICKING, S.PACKED, S.COMPLETED, S.CANCELLED, S.VALIDATED}),
-    S.PICKING: frozenset({S.PACKED, S.HELD, S.CANCELLED, S.VALIDATED}),
-    S.PACKED: frozenset({S.SHIPPED, S.HELD, S.CANCELLED, S.VALIDATED, S.COMPLETED}),
+    S.PICKING: frozenset({S.PACKED, S.HELD, S.CANCELLED, S.VALIDATED, S.REJECTED, S.COMPLETED}),
+    S.PACKED: frozenset({S.SHIPPED, S.PICKING, S.HELD, S.CANCELLED, S.VALIDATED, S.REJECTED, S.COMPLETED}),
     # a stalled parcel opens a review but the order stays shipped; a parcel returned to us and not
     # re-shipped closes the order (any refund is an aftersales case)
     S.SHIPPED: frozenset({S.DELIVERED, S.COMPLETED}),
@@ -48,6 +49,24 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.CANCELLED: frozenset(),
     S.MERGED: frozenset(),
 }
+
+
+# a split order's status while its parts are in fulfilment: its least advanced live part
+_PART_STATUS = {"picking": S.PICKING, "packed": S.PACKED, "shipped": S.SHIPPED, "delivered": S.DELIVERED,
+                "returned": S.DELIVERED, "handed_over": S.DELIVERED}
+
+
+def status_of_parts(parts: list[str], holding: bool) -> OrderStatus | None:
+    """HELD while a person must decide (on the order or a part before dispatch), else the status of
+    the least advanced part that is still going; None when no part is left going (all cancelled or
+    rejected): the order decides what that means."""
+    live = [p for p in parts if p not in ("cancelled", "rejected")]
+    if holding or "held" in live:
+        return S.HELD
+    if not live:
+        return None
+    order = list(_PART_STATUS)
+    return _PART_STATUS[min(live, key=order.index)]
 
 
 class IllegalTransition(ValueError):

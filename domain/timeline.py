@@ -16,3 +16,4 @@ class TimelineEvent(BaseModel):
     actor: str  # system, a reviewer's name, a channel, a device
     reason: str = ""
     data: dict[str, Any] = {}
+    source: str = ""  # the workflow that recorded it, when not the order itself (a part, a parcel)

@@ -170,6 +170,7 @@ class WaveOrder(BaseModel):
     ordered_at: datetime
     lines: list[WaveLine]
     note: str = ""
+    reply_to: str | None = None  # the workflow the wave tells when done (a fulfilment part); None: the order
 
 
 def wave_order_for(state) -> WaveOrder:

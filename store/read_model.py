@@ -12,11 +12,16 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from domain.contracts.order import LineView, OrderView, PartSummary, ShipmentSummary, Stuck
 from domain.dedupe import DedupeKey
-from domain.order import OrderSubmission
+from domain.order import OrderSubmission, ResolvedAddress
+from domain.review import ReviewTask
 from domain.state import OrderState
+from domain.status import OrderStatus
+from domain.timeline import TimelineEvent
 from store.db import is_postgres
-from store.schema import dedupe_keys, order_lines, orders, rejected_payloads, review_tasks, timeline_events
+from store.schema import (dedupe_keys, order_lines, order_parts, orders, rejected_payloads, review_tasks, shipments,
+                          timeline_events)
 
 
 def _insert(engine: Engine, table):
@@ -45,8 +50,6 @@ def shipment_columns(state: OrderState) -> dict[str, Any]:
 def record_received(engine: Engine, sub: OrderSubmission, at: datetime | None = None) -> None:
     """Make an accepted order visible at once (status received), before its workflow's first
     projection, which supersedes this row (sequence 0) and never loses to it."""
-    from domain.status import OrderStatus
-
     now = at or datetime.now(timezone.utc)
     project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.RECEIVED, submission=sub,
                                      created_at=now, updated_at=now))
@@ -261,7 +264,8 @@ def get_order(engine: Engine, order_id: str) -> dict[str, Any] | None:
         d["timeline"] = [
             _row(x)
             for x in conn.execute(
-                select(timeline_events).where(timeline_events.c.order_id == order_id).order_by(timeline_events.c.seq)
+                select(timeline_events).where(timeline_events.c.order_id == order_id)
+                .order_by(timeline_events.c.at, timeline_events.c.source, timeline_events.c.seq)
             )
         ]
         d["reviews"] = [
@@ -319,3 +323,48 @@ def mark_rejection_replayed(engine: Engine, rejection_id: int, order_id: str) ->
 def status_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {s: n for s, n in conn.execute(select(orders.c.status, func.count()).group_by(orders.c.status))}
+
+
+# ---------- the one view of an order (domain.contracts.order.OrderView) ----------
+
+
+def order_view(engine: Engine, order_id: str) -> OrderView | None:
+    """The order as the read model has it: its row, lines, every workflow's timeline events in time
+    order (the order's, its parts', its parcels'), review tasks, parts and parcels."""
+    d = get_order(engine, order_id)
+    if d is None:
+        return None
+    with engine.connect() as conn:
+        parts = [_row(r) for r in conn.execute(select(order_parts).where(order_parts.c.order_id == order_id)
+                                               .order_by(order_parts.c.part_no))]
+        parcels = [_row(r) for r in conn.execute(select(shipments).where(shipments.c.order_id == order_id)
+                                                 .order_by(shipments.c.shipment_id))]
+    address = None
+    if d.get("adcode"):
+        address = ResolvedAddress(province=d["province"], city=d["city"], district=d["district"], adcode=d["adcode"],
+                                  detail="", text=d["address_text"] or "")
+    events = sorted(d["timeline"], key=lambda e: (e["at"], e.get("source") or "", e["seq"]))
+    return OrderView(
+        order_id=order_id, source="read_model", status=d["status"], channel=d["channel"],
+        channel_order_id=d["channel_order_id"], customer_id=d["customer_id"], customer_name=d.get("customer_name") or "",
+        phone=d.get("phone") or "", address=address, address_raw=d.get("address_text") or "",
+        lines=[LineView(**{k: ln[k] for k in ("line_no", "sku", "name", "category", "quantity", "unit_price", "vehicle_model")})
+               for ln in d["lines"]],
+        goods_amount=d.get("goods_amount"), coupon_code=d.get("coupon_code"), coupon_amount=d.get("coupon_amount"),
+        freight=d.get("freight"), paid_amount=d.get("paid_amount"), ordered_at=d["ordered_at"], created_at=d["created_at"],
+        updated_at=d["updated_at"], flags=d.get("flags") or [], risk_level=d.get("risk_level") or "none",
+        merged_into=d.get("merged_into"), merged_duplicates=d.get("merged_duplicates", []), warehouse=d.get("warehouse"),
+        carrier=d.get("carrier"), rule_version=d.get("rule_version"), erp_doc_no=d.get("erp_doc_no"),
+        waybill_no=d.get("waybill_no"), shipped_at=d.get("shipped_at"), delivered_at=d.get("delivered_at"),
+        wave_no=next((p["wave_no"] for p in parts if p.get("wave_no")), None),
+        parts=[PartSummary(**{k: p.get(k) for k in ("part_id", "part_no", "status", "warehouse", "carrier", "wave_no",
+                                                   "waybill_no", "shipped_at", "delivered_at")}, lines=p.get("lines") or [])
+               for p in parts],
+        shipments=[ShipmentSummary(**{k: s.get(k) for k in ("shipment_id", "owner_id", "direction", "status", "carrier",
+                                                           "waybill_no", "shipped_at", "delivered_at", "last_event",
+                                                           "last_event_at")}) for s in parcels],
+        stuck=Stuck.model_validate(d["stuck"]) if d.get("stuck") else None,
+        reviews=[ReviewTask.model_validate({k: v for k, v in r.items() if k in ReviewTask.model_fields}) for r in d["reviews"]],
+        timeline=[TimelineEvent(seq=e["seq"], at=e["at"], event=e["event"], status=e["status"], actor=e["actor"],
+                                reason=e["reason"] or "", data=e["data"] or {}, source=e.get("source") or "") for e in events],
+    )

@@ -70,6 +70,7 @@ timeline_events = Table(
     "timeline_events",
     metadata,
     Column("order_id", String(100), primary_key=True),
+    Column("source", String(140), primary_key=True, default="", server_default=""),  # the workflow that wrote it ('' = the order)
     Column("seq", Integer, primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("event", String(64), nullable=False),
@@ -493,3 +494,62 @@ webhook_messages = Table(  # push messages processed, by the platform's message 
     Column("replays", Integer, nullable=False, default=0),
 )
 Index("ix_webhook_messages_received", webhook_messages.c.received_at)
+# ---- the redesigned order: parts, parcels, stuck alerts (migration 0010) ----
+orders.append_column(Column("rule_version", Integer))
+orders.append_column(Column("parts", Integer))  # live fulfilment parts (more than 1: a split order)
+orders.append_column(Column("stuck", JSON))  # domain.contracts.order.Stuck while an ops task is open
+
+order_parts = Table(  # one per FulfilmentWorkflow ({order}~F{n})
+    "order_parts",
+    metadata,
+    Column("part_id", String(120), primary_key=True),
+    Column("order_id", String(100), nullable=False),
+    Column("part_no", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("warehouse", String(32), nullable=False),
+    Column("carrier", String(32)),
+    Column("wave_no", String(16)),
+    Column("waybill_no", String(40)),
+    Column("lines", JSON, nullable=False, default=list),
+    Column("shipped_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_seq", Integer, nullable=False),
+)
+Index("ix_order_parts_order", order_parts.c.order_id)
+
+shipments = Table(  # one per ShipmentWorkflow (a parcel: outbound, re-shipped, returned)
+    "shipments",
+    metadata,
+    Column("shipment_id", String(140), primary_key=True),
+    Column("order_id", String(100), nullable=False),
+    Column("owner_id", String(130), nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("carrier", String(16), nullable=False),
+    Column("waybill_no", String(40)),
+    Column("label_url", String(500)),
+    Column("shipped_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_event", String(24)),
+    Column("last_event_at", DateTime(timezone=True)),
+    Column("events", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_seq", Integer, nullable=False),
+)
+Index("ix_shipments_order", shipments.c.order_id)
+Index("ix_shipments_waybill", shipments.c.waybill_no)
+
+stuck_alerts = Table(  # an activity that kept failing: shown even when the projection is what fails
+    "stuck_alerts",
+    metadata,
+    Column("review_id", String(160), primary_key=True),
+    Column("workflow_id", String(140), nullable=False),
+    Column("order_id", String(100), nullable=False),
+    Column("activity", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("resolved", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_stuck_alerts_open", stuck_alerts.c.resolved, stuck_alerts.c.at)

@@ -1,5 +1,7 @@
 """The aftersales routes over real HTTP: the router in a uvicorn server, the Temporal client of the
-time-skipping server, our worker (same setup as tests/test_aftersales_workflow.py)."""
+time-skipping server, the real worker (same setup as tests/test_aftersales_workflow.py): requests go to
+the ``Order`` workflow's ``request_aftersales`` update, cases are ``Aftersales`` workflows whose return
+parcel travels as a ``Shipment`` child."""
 
 from __future__ import annotations
 
@@ -21,21 +23,21 @@ from tests.test_aftersales_workflow import (  # noqa: F401 - fixtures
     PADS,
     fakes,
     open_case,
+    parcel,
     push,
+    row,
     ts_env,
     until,
     worker,
 )
-from tests.workflow_helpers import start_order, until as order_until
-from workflows.aftersales import AftersalesWorkflow
-from workflows.order import CancelRequest, OrderWorkflow
+from tests.workflow_helpers import result_of, start_order, until as order_until
 
 KEYS = {"svc": "service", "rev": "reviewer", "dev": "device", "ro": "readonly"}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def api(worker):
-    client, tq, engine, *_ = worker
+    client, tq, engine = worker.client, worker.task_queue, worker.engine
     target = client.service_client.config.target_host
 
     @asynccontextmanager
@@ -72,7 +74,7 @@ async def test_request_on_unknown_and_closed_orders(api):
         bad = held_order()
         bad["customer"]["phone"] = "12345"
         h = await start_order(client, tq, bad)
-        await h.result()
+        assert (await h.result()).status == "rejected"
         r = await c.post(f"/v1/orders/{h.id}/aftersales",
                          json={"type": "return", "lines": [{"sku": PADS["sku"], "quantity": 1}], "reason": "坏了"})
         assert r.status_code == 409 and "aftersales window is over" in r.json()["detail"]
@@ -97,8 +99,10 @@ async def test_request_field_errors_then_order_decides(api):
         # the order's update decides: not shipped → the request becomes a cancellation (202)
         assert r.status_code == 202, r.text
         assert r.json()["kind"] == "cancellation" and r.json()["workflow_id"] == h.id
-    result = await h.result()
-    assert result.status == "cancelled" and "售后转取消" in result.timeline[-1].reason
+    result = await result_of(h)
+    assert result.status == "cancelled"
+    assert result.timeline[-1].event == "order.cancelled" and "售后转取消" in result.timeline[-1].reason
+    assert any(e.event == "aftersales.cancellation" for e in result.timeline) and not result.aftersales
 
 
 async def test_case_routes_list_get_and_qc(api, worker):
@@ -119,8 +123,9 @@ async def test_case_routes_list_get_and_qc(api, worker):
         assert (await ro.post(f"/v1/aftersales/{inp.case_id}/qc", json={"passed": True, "inspector": "老李"})).status_code == 403
 
         for n, code in enumerate(("collected", "signed"), 1):
-            await handle.signal(AftersalesWorkflow.tracking_event, push(st, code, n))
+            await push(worker, inp.case_id, code, n)
         await until(handle, lambda s: s.status == CaseStatus.QC_PENDING)
+        row(engine, inp.case_id, lambda r: r["status"] == "qc_pending")  # the list reads the read model
         pending = (await rev.get("/v1/aftersales", params={"status": "qc_pending", "order_id": inp.order.order_id})).json()
         assert [i["case_id"] for i in pending["items"]] == [inp.case_id] and pending["items"][0]["status_label"] == "待质检"
 
@@ -144,9 +149,10 @@ async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):
 
     url, client, tq, engine = api
     handle, inp = await open_case(worker, "return", qty=1)
-    st = await until(handle, lambda s: s.return_waybill_no is not None)
-    await handle.signal(AftersalesWorkflow.tracking_event, push(st, "signed", 1))
+    await until(handle, lambda s: s.return_waybill_no is not None)
+    await push(worker, inp.case_id, "signed", 1)
     await until(handle, lambda s: s.status == CaseStatus.QC_PENDING)
+    row(engine, inp.case_id, lambda r: r["status"] == "qc_pending")  # the page lists the read model
 
     # a main script beside a link to the console's pages, registering the page as console/app.py will
     (tmp_path / "pages_").symlink_to(Path(__file__).resolve().parent.parent / "console" / "pages_")
@@ -182,7 +188,14 @@ async def test_a_parcel_brought_in_by_the_customer_is_received_by_hand(api, work
         r = await c.post(f"/v1/aftersales/{inp.case_id}/received", json={"received_by": "仓库老王", "note": "客户自送"})
         assert r.status_code == 202, r.text
         st = await until(handle, lambda s: s.status == CaseStatus.QC_PENDING)
-        assert st.status == CaseStatus.QC_PENDING
+        assert "仓库老王" in next(e.reason for e in st.timeline if e.event == "qc.pending")
+        # the return parcel the carrier would have collected is stopped: nobody waits for it any more
+        for _ in range(100):
+            view = await parcel(worker.client, inp.case_id)
+            if view.status == "stopped":
+                break
+            await asyncio.sleep(0.05)
+        assert view.status == "stopped"
         again = await c.post(f"/v1/aftersales/{inp.case_id}/received", json={"received_by": "仓库老王"})
         assert again.status_code == 409 and "not waiting for a parcel" in again.json()["detail"]
         r = await c.post(f"/v1/aftersales/{inp.case_id}/qc", json={"passed": True, "inspector": "质检小李"})

@@ -95,8 +95,9 @@ async def test_temporal_down_is_503_with_retry_after(own_temporal, db_url, tmp_p
         assert http.get("/healthz").status_code == 200  # liveness stays up
 
 async def test_a_new_order_is_never_answered_created_false(dev_env, db_url, tmp_path, monkeypatch):
-    """No worker yet: admission is slow, so the first answer is 202 'accepted, processing' with
-    created=true; concurrent re-posts of the same new order: exactly one says created."""
+    """No worker yet: the answer is 202 'accepted' (recorded, its workflow started) with created=true,
+    and a caller who asks to wait hears 'accepted, processing'; concurrent re-posts of the same new
+    order: exactly one says created."""
     from api import intake
 
     monkeypatch.setattr(intake, "ADMISSION_WAIT_SECONDS", 0.3)
@@ -106,7 +107,9 @@ async def test_a_new_order_is_never_answered_created_false(dev_env, db_url, tmp_
         first = http.post("/v1/orders", json=payload)
         assert first.status_code == 202 and first.json() | {"message": None} == {
             "order_id": f"order-miniprogram-{payload['channel_order_id']}", "status": "received", "created": True,
-            "merged_into": None, "processing": True, "message": None}
+            "merged_into": None, "message": None}
+        waited = http.post("/v1/orders?wait=true", json=order_payload())
+        assert waited.status_code == 202 and waited.json()["created"] is True and waited.json()["processing"] is True
         again = http.post("/v1/orders", json=payload)
         assert again.status_code == 200 and again.json()["created"] is False
 
@@ -119,7 +122,7 @@ async def test_a_new_order_is_never_answered_created_false(dev_env, db_url, tmp_
             await wait_for(lambda: http.get(f"/v1/orders/{oid}").json()["status"] != "received")
             fresh = http.post("/v1/orders", json=order_payload())
             assert fresh.status_code == 202 and fresh.json()["created"] is True
-        for oid in (first.json()["order_id"], answers[0].json()["order_id"], fresh.json()["order_id"]):
+        for oid in (first.json()["order_id"], answers[0].json()["order_id"], fresh.json()["order_id"], waited.json()["order_id"]):
             try:  # released orders of this stack complete on their own (fulfilment off)
                 await dev_env.client.get_workflow_handle(oid).terminate("test over")
             except RPCError:

@@ -31,7 +31,7 @@ from tests.test_routing_workflow import (  # shared helpers and the module-priva
     ts_module_env,  # noqa: F401 - a fixture, used by ``worker``
     wait_for_messages,
 )
-from tests.workflow_helpers import keep_history, start_order, until
+from tests.workflow_helpers import result_of, keep_history, start_order, until
 
 BURST = "BURST_SAME_ADDRESS"
 
@@ -106,7 +106,7 @@ async def test_six_orders_in_30_minutes_trip_the_breaker(worker, task_queue, fak
     st = await until(handles[2], lambda s: s.status == S.ROUTED)
     await assert_routed(handles[2], st, "GZ-CLOUD", "manual", "ZTO")
 
-    results = [await h.result() for h in handles]
+    results = [await result_of(h) for h in handles]
     assert [r.status for r in results] == [S.COMPLETED, S.REJECTED, S.COMPLETED, S.COMPLETED, S.COMPLETED, S.REJECTED]
     assert events(results[0])[-4:] == ["review.opened", "review.decided", "order.released_from_hold", "order.completed"]
     assert results[0].warehouse == "HZ-CLOUD" and results[0].routing.rule_id == "R3"
@@ -122,7 +122,7 @@ async def test_four_orders_in_30_minutes_hold_nothing(worker, task_queue):
     for h, st in orders:
         assert st.status == S.ROUTED and st.reviews == []
     for h, _ in orders:
-        result = await h.result()
+        result = await result_of(h)
         assert result.status == S.COMPLETED and result.reviews == [] and BURST not in event(result, "risk.scanned").data["codes"]
 
 
@@ -131,7 +131,7 @@ async def test_five_orders_spread_over_two_hours_hold_nothing(worker, task_queue
     for h, st in orders:
         assert st.status == S.ROUTED and st.reviews == [], events(st)
     for h, _ in orders:
-        result = await h.result()
+        result = await result_of(h)
         assert result.status == S.COMPLETED and result.reviews == []
 
 
@@ -150,7 +150,7 @@ async def test_window_edge(worker, task_queue, last, held):
         if st.open_review():
             await decide(h, st.open_review().review_id, Decision.APPROVE)
     for h, _ in orders:
-        assert (await h.result()).status == S.COMPLETED
+        assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_other_address_or_other_customer_is_not_the_same_burst(worker, task_queue):
@@ -166,4 +166,4 @@ async def test_other_address_or_other_customer_is_not_the_same_burst(worker, tas
         assert st.status == S.ROUTED and st.reviews == [], events(st)
         handles.append(h)
     for h in handles:
-        assert (await h.result()).status == S.COMPLETED
+        assert (await result_of(h)).status == S.COMPLETED

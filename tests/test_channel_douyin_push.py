@@ -19,7 +19,7 @@ from fakes import douyin as fake_douyin
 from store.db import engine_for
 from store.schema import webhook_messages
 from tests.channel_support import eventually, open_channel_stack
-from workflows.order import OrderWorkflow
+from domain.contracts import order as C
 from zhongshu.channel_settings import ChannelWatchSettings
 
 pytestmark = pytest.mark.integration
@@ -126,7 +126,7 @@ async def test_a_late_copy_of_an_older_push_never_reverts_the_new_address(hub):
     assert r2.status_code == 200
     st = await eventually(lambda: _state_if(handle, lambda s: any(e.event == "channel.address_changed" for e in s.timeline)),
                           what="new address applied")
-    assert "江南大道588号" in st.submission.address.as_text()
+    assert "江南大道588号" in st.address_raw
 
     late = await asyncio.to_thread(post, hub, fake_douyin.push_body([v1]))  # v1 again, a new message, late
     assert late.status_code == 200 and late.json()["order_ids"] == [oid]
@@ -135,8 +135,8 @@ async def test_a_late_copy_of_an_older_push_never_reverts_the_new_address(hub):
     signals = await redelivery_signals(hub.client, oid)
     assert len(signals) == 1 and signals[0]["channel_version"]["updated_at"]  # only v2, with its version
     await asyncio.sleep(1.0)
-    st = await handle.query(OrderWorkflow.get_state)
-    assert "江南大道588号" in st.submission.address.as_text()  # still the customer's newer address
+    st = await handle.query(C.STATE.name, result_type=C.OrderView)
+    assert "江南大道588号" in st.address_raw  # still the customer's newer address
     assert sum(e.event == "channel.address_changed" for e in st.timeline) == 1
 
 
@@ -152,5 +152,5 @@ async def test_the_platforms_md5_signing_without_sign_method_is_accepted(hub):
 
 
 async def _state_if(handle, pred):
-    st = await handle.query(OrderWorkflow.get_state)
+    st = await handle.query(C.STATE.name, result_type=C.OrderView)
     return st if pred(st) else None

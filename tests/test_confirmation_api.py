@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.cleansing import cleanse
     from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, make_token
     from domain.order import OrderSubmission
+    from domain.contracts.order import OrderRecord, OrderView
+    from domain.order_view import order_view
     from domain.state import OrderState
     from domain.status import OrderStatus
     from tests.support import ThreadedServer
@@ -56,9 +58,12 @@ class ConfirmStandIn:
         return self.state.status.value
 
     @workflow.query(name="state")
-    def get_state(self) -> OrderState:
-        assert self.state is not None
-        return self.state
+    def get_state(self) -> OrderView:
+        """The order's one view, as the order workflow answers it."""
+        st = self.state
+        assert st is not None
+        return order_view(OrderRecord(order_id=st.order_id, status=st.status, submission=st.submission, order=st.order,
+                                      created_at=st.created_at, updated_at=st.updated_at), [])
 
     @workflow.signal(name="dispatch")
     def dispatch(self) -> None:

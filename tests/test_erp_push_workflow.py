@@ -16,7 +16,7 @@ from fakes.serve import serve_in_thread
 from store import read_model, risk_data
 from store.db import engine_for
 from tests.support import order_payload
-from tests.workflow_helpers import keep_history, start_order, until
+from tests.workflow_helpers import result_of, keep_history, start_order, until
 from workers.order_worker import WORKFLOWS, activities_for
 from zhongshu.settings import Settings
 
@@ -46,7 +46,7 @@ async def test_order_is_pushed_to_the_erp_and_survives_an_outage(ts_env, task_qu
         st = await until(h, lambda s: s.status == OrderStatus.ROUTED)  # routed while the ERP is down
         assert st.erp_doc_no is None
         state.down = False
-        result = await h.result()
+        result = await result_of(h)
     assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
     pushed = next(e for e in result.timeline if e.event == "erp.pushed")
     assert pushed.data["doc_no"] == result.erp_doc_no
@@ -81,7 +81,7 @@ async def test_an_erp_outage_never_holds_the_warehouse(ts_env, task_queue, sqlit
             st = await until(h, lambda s: s.status == OrderStatus.PACKED)  # past the warehouse, ERP still down
             assert st.erp_doc_no is None
             state.down = False
-            result = await h.result()
+            result = await result_of(h)
         assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
         events = [e.event for e in result.timeline]
         assert events.index("order.packed") < events.index("erp.pushed") < events.index("order.completed")

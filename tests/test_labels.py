@@ -39,8 +39,8 @@ ENUM_GROUPS: dict[str, tuple[str, bool]] = {
 }
 # enums no person ever reads, each with the reason
 INTERNAL_ENUMS: dict[str, str] = {
-    "Freshness": "how a channel re-delivery compares with the order's copy; people read the timeline event it leads to",
-    "Claim": "the read model's answer to a version compare-and-set; never shown",
+    "Freshness": "the intake's comparison of two deliveries' versions; people see the timeline event",
+    "Claim": "the store's compare-and-set answer for a channel version",
 }
 
 # f-strings that build event names: the codes their one placeholder takes
@@ -402,7 +402,7 @@ def test_validation_messages_are_chinese_sentences_naming_the_field():
     assert by_field["lines[0].quantity"] == "第1行数量必须大于 0"
     assert by_field["lines[0].unit_price"] == "第1行单价应为数字"
     assert by_field["lines[1].unit_price"] == "第2行单价最多 2 位小数"
-    assert by_field["paid_amount"] == "实付金额不能小于 0"
+    assert by_field["paid_amount"] == "实付金额不能为负数"
     assert by_field["note"] == "备注最多 500 个字符"
     assert all(e["label"] and CJK.search(e["message"]) for e in errs)
 

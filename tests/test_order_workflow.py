@@ -14,9 +14,11 @@ from domain.status import OrderStatus
 from store import read_model, risk_data
 from store.db import engine_for
 from tests.support import order_payload
-from tests.workflow_helpers import keep_history, start_order, state_of, until
+from tests.workflow_helpers import result_of, keep_history, start_order, state_of, until
 from workers.order_worker import build_worker
-from workflows.order import CancelRequest, OrderWorkflow
+from domain.contracts import order as C
+from domain.contracts.order import CancelRequest
+from workflows.order import OrderWorkflow
 
 
 @pytest_asyncio.fixture
@@ -29,13 +31,13 @@ async def worker(ts_env, task_queue, sqlite_session_url, fake_wecom):
 
 async def test_happy_path_completes_with_timeline_and_read_model(worker, task_queue, sqlite_session_url):
     h = await start_order(worker.client, task_queue, order_payload())
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == OrderStatus.COMPLETED
     assert [e.event for e in result.timeline] == [
         "order.received", "order.validated", "risk.scanned", "order.routed", "order.completed"
     ]
     assert [e.seq for e in result.timeline] == [1, 2, 3, 4, 5]
-    assert result.order.address.region == "浙江省杭州市萧山区"
+    assert result.address.region == "浙江省杭州市萧山区"
     row = read_model.get_order(engine_for(sqlite_session_url), result.order_id)
     assert row["status"] == "completed" and len(row["timeline"]) == 5 and row["district"] == "萧山区"
     desc = await h.describe()
@@ -48,7 +50,7 @@ async def test_order_waits_for_release_window_before_completing(worker, task_que
     h = await start_order(worker.client, task_queue, payload)
     st = await until(h, lambda s: s.status == OrderStatus.ROUTED)
     assert st.status == OrderStatus.ROUTED  # still open: a duplicate could arrive
-    result = await h.result()  # the time-skipping server jumps the 5 minutes
+    result = await result_of(h)  # the time-skipping server jumps the 5 minutes
     assert result.status == OrderStatus.COMPLETED
 
 
@@ -60,10 +62,10 @@ async def test_duplicate_merges_into_first_and_both_timelines_say_so(worker, tas
     h1 = await start_order(worker.client, task_queue, first)
     await until(h1, lambda s: s.status == OrderStatus.ROUTED)
     h2 = await start_order(worker.client, task_queue, second)
-    dup = await h2.result()
+    dup = await result_of(h2)
     assert dup.status == OrderStatus.MERGED
     assert dup.merged_into == h1.id and "suspected_brushing" in dup.flags
-    anchor = await h1.result()
+    anchor = await result_of(h1)
     assert anchor.status == OrderStatus.COMPLETED
     assert anchor.merged_duplicates == [h2.id] and "suspected_brushing" in anchor.flags
     assert any(e.event == "duplicate.merged" and h2.id in e.reason for e in anchor.timeline)
@@ -80,7 +82,7 @@ async def test_same_phone_other_sku_or_outside_window_is_not_a_duplicate(worker,
     c["customer"]["phone"] = a["customer"]["phone"]
     c["lines"][0].update(sku="MANN-OF-W712", name="曼牌机油滤清器", category="机油滤清器", unit_price="268.00", vehicle_model="大众朗逸2019款")
     for p in (a, b, c):
-        res = await (await start_order(worker.client, task_queue, p)).result()
+        res = await result_of(await start_order(worker.client, task_queue, p))
         assert res.status == OrderStatus.COMPLETED, p
 
 
@@ -99,9 +101,9 @@ async def test_address_review_approve_after_correction(worker, task_queue):
                        address="浙江省杭州市西湖区文三路90号"),
     )
     assert decided.state == "decided" and decided.reviewer == "小王"
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == OrderStatus.COMPLETED
-    assert result.order.address.district == "西湖区"
+    assert result.address.district == "西湖区"
     events = [e.event for e in result.timeline]
     assert events[:6] == ["order.received", "review.opened", "review.decided", "address.corrected", "order.validated", "risk.scanned"]
     decided_event = next(e for e in result.timeline if e.event == "review.decided")
@@ -116,7 +118,7 @@ async def test_address_review_reject(worker, task_queue):
         OrderWorkflow.decide_review,
         ReviewDecision(review_id=st.open_review().review_id, decision=Decision.REJECT, reviewer="小李", note="空地址"),
     )
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == OrderStatus.REJECTED
     assert result.timeline[-1].event == "order.rejected" and result.timeline[-1].actor == "小李"
     await keep_history(h, "address_review_rejected")
@@ -144,7 +146,7 @@ async def test_invalid_decisions_are_refused_synchronously(worker, task_queue):
         ReviewDecision(review_id=st.open_review().review_id, decision=Decision.REROUTE, reviewer="x",
                        warehouse="HZ-CLOUD", carrier="SF"),
     )
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == OrderStatus.COMPLETED
     assert any(e.event == "address.accepted_unresolved" for e in result.timeline)
     assert (result.warehouse, result.carrier, result.routing.rule_id) == ("HZ-CLOUD", "SF", "manual")
@@ -165,7 +167,7 @@ async def test_escalation_after_two_hours_and_red_after_a_day(worker, task_queue
     st = await until(h, lambda s: s.open_review().red_at is not None)
     assert st.timeline[-1].event == "review.red"
     await h.execute_update(OrderWorkflow.decide_review, ReviewDecision(review_id=rid, decision=Decision.REJECT, reviewer="主管"))
-    assert (await h.result()).status == OrderStatus.REJECTED
+    assert (await result_of(h)).status == OrderStatus.REJECTED
     await keep_history(h, "review_escalated_red")
 
 
@@ -173,7 +175,7 @@ async def test_cancel_while_held(worker, task_queue):
     h = await start_order(worker.client, task_queue, unresolvable())
     await until(h, lambda s: s.status == OrderStatus.HELD)
     await h.signal(OrderWorkflow.cancel, CancelRequest(reason="客户取消", actor="客服小周"))
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == OrderStatus.CANCELLED
     assert result.reviews[0].state == "cancelled"
     assert result.timeline[-1].actor == "客服小周"
@@ -184,7 +186,7 @@ async def test_bad_data_from_a_channel_is_rejected_and_recorded(worker, task_que
     payload = order_payload()
     payload["customer"]["phone"] = "12345"  # the API would 422 this; a channel sync starts it directly
     h = await start_order(worker.client, task_queue, payload)
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == OrderStatus.REJECTED
     assert result.errors[0].field == "customer.phone"
     rid = result.timeline[-1].data["rejection_id"]
@@ -196,4 +198,4 @@ async def test_admit_update_reports_creation_once(worker, task_queue):
     first = await h.execute_update(OrderWorkflow.admit)
     second = await h.execute_update(OrderWorkflow.admit)
     assert first.created and not second.created and first.order_id == second.order_id
-    assert (await h.result()).status == OrderStatus.COMPLETED  # leave nothing running on the shared server
+    assert (await result_of(h)).status == OrderStatus.COMPLETED  # leave nothing running on the shared server

@@ -17,9 +17,11 @@ from domain.status import OrderStatus
 from store import risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
-from tests.workflow_helpers import start_order, until
+from tests.workflow_helpers import result_of, start_order, until
 from workers.order_worker import build_worker
-from workflows.order import CancelRequest, OrderWorkflow
+from domain.contracts import order as C
+from domain.contracts.order import CancelRequest
+from workflows.order import OrderWorkflow
 
 S = OrderStatus
 POLICY = OrderPolicy(fulfilment=FulfilmentPolicy(warehouse=False, confirm_address=False, ship=False,
@@ -76,8 +78,8 @@ async def test_new_address_on_redelivery_reroutes_and_other_changes_go_to_a_pers
     assert review is not None and review.kind == "follow_up" and "BOSCH-BP-COROLLA18×3" in review.reason
     await worker.sleep(timedelta(minutes=31))  # the release window; then the change is applied
     st = await until(h, lambda s: s.warehouse == "GZ-CLOUD" and s.status in (S.PACKED, S.DELIVERED, S.COMPLETED))
-    assert "address.changed" in [e.event for e in st.timeline] and st.order.address.city == "广州市"
-    result = await h.result()
+    assert "address.changed" in [e.event for e in st.timeline] and st.address.city == "广州市"
+    result = await result_of(h)
     assert result.status == S.COMPLETED
     assert sum(e.event == "channel.address_changed" for e in result.timeline) == 1
     assert [r.state for r in result.reviews] == ["cancelled"]  # the follow-up closed with the order
@@ -89,7 +91,7 @@ async def test_same_content_again_changes_nothing(worker, task_queue):
     await until(h, lambda s: s.status == S.ROUTED)
     await h.signal(OrderWorkflow.channel_redelivered, OrderSubmission.model_validate(payload))
     await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.CANCELLED and not any(e.event.startswith("channel.") for e in result.timeline)
 
 
@@ -103,6 +105,6 @@ async def test_an_unchanged_redelivery_does_not_undo_the_customers_address_chang
     assert answer.accepted
     await h.signal(OrderWorkflow.channel_redelivered, OrderSubmission.model_validate(payload))  # a sync re-read
     await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))
-    result = await h.result()
+    result = await result_of(h)
     assert not any(e.event.startswith("channel.") for e in result.timeline)
-    assert "滨江" in result.submission.address.as_text()
+    assert "滨江" in result.address_raw

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -51,7 +52,9 @@ from tests.test_routing_workflow import (  # shared helpers and the module-priva
     tyres,
     wait_for_messages,
 )
-from tests.workflow_helpers import keep_history, start_order, state_of, until
+from domain.contracts.order import CancelRequest
+from tests.workflow_helpers import keep_history, result_of, start_order, state_of, until
+from workflows.order import OrderWorkflow
 
 
 @pytest_asyncio.fixture
@@ -102,7 +105,7 @@ async def test_block_feature_intercepts_the_order(worker, task_queue, fake_wecom
     kw, code, why = BLOCK_CASES[case]
     payload = make_order(await worker.get_current_time(), lines=[wipers(2)], **kw)
     h = await start_order(worker.client, task_queue, payload)
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.REJECTED
     assert events(result) == ["order.received", "order.validated", "risk.scanned", "order.intercepted"]
     intercepted = last_event(result)
@@ -168,7 +171,7 @@ async def test_hold_feature_opens_risk_review_and_approval_routes(worker, task_q
 
     decided = await decide(h, review.review_id, Decision.APPROVE, note="已电话核实")
     assert decided.state == "decided" and decided.decision == "approve"
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.COMPLETED
     assert [e for e in events(result)[2:] if e != "coupon.redeemed"] == [
         "risk.scanned", "review.opened", "review.decided", "order.routed", "order.completed"]
@@ -196,7 +199,7 @@ async def test_near_misses_do_not_hold(worker, task_queue):
         assert st.status == S.ROUTED and event(st, "risk.scanned").data["codes"] == [], (kw, st.risk_hits)
         handles.append(h)
     for h in handles:
-        assert (await h.result()).status == S.COMPLETED
+        assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_amount_outlier_against_the_customers_history(worker, task_queue):
@@ -206,19 +209,19 @@ async def test_amount_outlier_against_the_customers_history(worker, task_queue):
     past = history_safe_now(await worker.get_current_time())
     for days, lines in ((3, [brake_pads()]), (2, [battery("2680.00")])):  # ¥536, then 5 × ¥536: no hold
         h = await start_order(worker.client, task_queue, make_order(past - timedelta(days=days), lines=lines, customer=customer))
-        result = await h.result()
+        result = await result_of(h)
         assert result.status == S.COMPLETED and result.reviews == [], result.risk_hits
     # history is now ¥536 and ¥2680 (average ¥1608): 5 × ¥1608 = ¥8040 is fine, a cent more is not
     now = await worker.get_current_time()
     h, st = await start_settled(worker, task_queue, make_order(now, lines=[battery("8040.00")], customer=customer))
     assert st.status == S.ROUTED and st.reviews == [], st.risk_hits
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
     now = await worker.get_current_time()
     h, st = await start_settled(worker, task_queue, make_order(now, lines=[battery("8040.01")], customer=customer))
     assert st.status == S.HELD and st.open_review().features == ["AMOUNT_OUTLIER"], st.risk_hits
     assert "1608.00" in st.open_review().reason
     await decide(h, st.open_review().review_id, Decision.REJECT, reviewer="风控小赵", note="联系不上客户")
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.REJECTED and last_event(result).actor == "风控小赵"
 
 
@@ -226,7 +229,7 @@ async def test_risk_review_reject(worker, task_queue, fake_wecom):
     h, st = await start_settled(worker, task_queue, make_order(await worker.get_current_time(), lines=[wipers(60)]))
     assert st.open_review().features == ["QUANTITY_EXCESSIVE"]
     await decide(h, st.open_review().review_id, Decision.REJECT, reviewer="风控小赵", note="批量采购请走ERP")
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.REJECTED
     last = last_event(result)
     assert (last.event, last.actor, last.reason) == ("order.rejected", "风控小赵", "批量采购请走ERP")
@@ -243,7 +246,7 @@ async def test_risk_review_reroute_to_gz_cloud(worker, task_queue):
     st = await until(h, lambda s: s.status == S.ROUTED)
     await assert_routed(h, st, "GZ-CLOUD", "manual", "ZTO")  # carrier still by the table
     assert "人工分单" in st.routing.reason
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_remote_heavy_hold_then_routing_review(worker, task_queue):
@@ -259,7 +262,7 @@ async def test_remote_heavy_hold_then_routing_review(worker, task_queue):
     await decide(h, st.open_review().review_id, Decision.REROUTE, warehouse="HZ-CLOUD")
     st = await until(h, lambda s: s.status == S.ROUTED)
     await assert_routed(h, st, "HZ-CLOUD", "manual", "JD")
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_suspected_brushing_is_flagged_not_held(worker, task_queue):
@@ -280,7 +283,7 @@ async def test_suspected_brushing_is_flagged_not_held(worker, task_queue):
     assert event(st, "risk.scanned").data == {"level": "flag", "codes": ["SUSPECTED_BRUSHING"]}
     assert [r.kind for r in st.reviews] == ["address"]
     assert (await search_attrs(h1))["RiskLevel"] == "flag"
-    assert (await h1.result()).status == S.COMPLETED
+    assert (await result_of(h1)).status == S.COMPLETED
 
 
 async def test_unresolved_address_is_held_once_not_again_by_the_scan(worker, task_queue):
@@ -293,7 +296,7 @@ async def test_unresolved_address_is_held_once_not_again_by_the_scan(worker, tas
     assert "ADDRESS_UNRESOLVED" not in event(st, "risk.scanned").data["codes"]
     assert [r.kind for r in st.reviews] == ["address", "routing"]
     await decide(h, st.open_review().review_id, Decision.REROUTE, warehouse="HZ-CLOUD", carrier="SF")
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.COMPLETED and (result.warehouse, result.carrier) == ("HZ-CLOUD", "SF")
 
 
@@ -331,18 +334,25 @@ async def test_no_carrier_serves_the_district(worker, task_queue, thin_carrier_r
     # R4 still names GZ-CLOUD, but the table has no carrier for 广东: the routing review asks for one
     st = await until(h, lambda s: s.open_review() is not None and s.open_review().kind == "routing")
     assert st.open_review().features == ["NO_CARRIER"] and "无可用快递" in st.open_review().reason
-    await decide(h, st.open_review().review_id, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="SF")
+    rid = st.open_review().review_id
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # not in this rules version's carrier table
+        await decide(h, rid, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="SF")
+    assert "未知承运商" in str(refused.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # ZTO does not serve 广东: only on purpose
+        await decide(h, rid, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="ZTO")
+    assert "如确需使用请勾选强制指定" in str(refused.value.cause)
+    await decide(h, rid, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="ZTO", override=True, note="广州网点临时代收")
     st = await until(h, lambda s: s.status == S.ROUTED)
-    await assert_routed(h, st, "GZ-CLOUD", "manual", "SF")
+    await assert_routed(h, st, "GZ-CLOUD", "manual", "ZTO")
     assert event(st, "order.routed").data["rule_version"] == thin_carrier_rules
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_only_carrier_suspended_in_the_district(worker, task_queue, thin_carrier_rules):
     h, st = await start_settled(worker, task_queue, make_order(await worker.get_current_time(), YUHANG))
     assert st.open_review().features == ["CARRIER_SUSPENDED"] and "ZTO" in st.open_review().reason
     await decide(h, st.open_review().review_id, Decision.REJECT, note="等网点恢复再下单")
-    assert (await h.result()).status == S.REJECTED
+    assert (await result_of(h)).status == S.REJECTED
 
 
 # ---------------------------------------------------------------- coupons
@@ -361,9 +371,9 @@ async def test_same_coupon_on_another_customers_order_is_held(worker, task_queue
     assert st_b.status == S.HELD and st_b.open_review().features == ["COUPON_ABUSE"]
     assert a.id in st_b.open_review().reason and "已被订单" in st_b.open_review().reason
     await decide(b, st_b.open_review().review_id, Decision.REJECT, note="同一张券")
-    assert (await b.result()).status == S.REJECTED
+    assert (await result_of(b)).status == S.REJECTED
     assert ledger(engine, code) == [a.id]  # B never redeemed it
-    assert (await a.result()).status == S.COMPLETED
+    assert (await result_of(a)).status == S.COMPLETED
 
 
 async def test_cancelled_order_releases_its_coupon(worker, task_queue, engine):
@@ -371,10 +381,8 @@ async def test_cancelled_order_releases_its_coupon(worker, task_queue, engine):
     code = coupon_code()
     a, st_a = await start_settled(worker, task_queue, make_order(now, coupon={"code": code, "amount": "20.00"}))
     assert st_a.status == S.ROUTED and ledger(engine, code) == [a.id]
-    from workflows.order import CancelRequest, OrderWorkflow
-
     await a.signal(OrderWorkflow.cancel, CancelRequest(reason="客户取消", actor="客服小周"))
-    result_a = await a.result()
+    result_a = await result_of(a)
     assert result_a.status == S.CANCELLED
     after_cancel = ledger(engine, code)
     # a third order with the same code must pass once the redemption is released
@@ -382,11 +390,12 @@ async def test_cancelled_order_releases_its_coupon(worker, task_queue, engine):
                                                                   coupon={"code": code, "amount": "20.00"}))
     if st_c.status == S.HELD:
         await decide(c, st_c.open_review().review_id, Decision.REJECT)
-    await c.result()
+    await result_of(c)
     assert after_cancel == [], f"ledger still holds {after_cancel} after {a.id} was cancelled"
     # not held (routed, or already released if the shared test clock skipped past its window)
     assert st_c.status in (S.ROUTED, S.COMPLETED) and st_c.risk_hits == [], [h.reason for h in st_c.risk_hits]
-    assert st_a.coupon_redeemed is True  # what the workflow should have recorded on redemption
+    redeemed = event(st_a, "coupon.redeemed")  # what the workflow recorded on redemption
+    assert redeemed.data["code"] == code and redeemed.data["first_redeemed_by"] == a.id
 
 
 async def test_order_rejected_after_redeeming_releases_its_coupon(worker, task_queue, engine):
@@ -395,7 +404,7 @@ async def test_order_rejected_after_redeeming_releases_its_coupon(worker, task_q
                                                                 coupon={"code": code, "amount": "20.00"}))
     assert st.open_review().kind == "routing" and ledger(engine, code) == [h.id]  # redeemed before routing
     await decide(h, st.open_review().review_id, Decision.REJECT, note="西南暂不开放")
-    assert (await h.result()).status == S.REJECTED
+    assert (await result_of(h)).status == S.REJECTED
     assert ledger(engine, code) == []
 
 
@@ -426,7 +435,7 @@ async def test_review_todo_escalates_after_2h_and_turns_red_after_24h(worker, ta
     assert len(await asyncio.to_thread(fake_wecom.messages, h.id)) == 2  # red is for the console, no third ping
 
     await decide(h, rid, Decision.APPROVE, reviewer="主管")
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.COMPLETED and result.warehouse == "HZ-CLOUD"
     assert events(result)[-5:] == ["review.escalated", "review.red", "review.decided", "order.routed", "order.completed"]
     await keep_history(h, "risk_hold_escalated_red_approved")
@@ -447,7 +456,7 @@ async def test_failing_robot_delays_the_todo_not_the_order(worker, task_queue, f
         assert h.id in msgs[0]["content"] and time.monotonic() >= routed_at
         after = httpx.get(f"{fake_wecom.url}/_control/state", timeout=10).json()
         assert after["injected_failures"] - before["injected_failures"] == 3
-        result = await h.result()
+        result = await result_of(h)
         assert result.status == S.COMPLETED
         assert "notify.failed" not in events(result)
     finally:

@@ -30,7 +30,7 @@ from store import risk_data
 from store.db import engine_for
 from store.schema import orders
 from tests.support import order_payload, random_mobile
-from tests.workflow_helpers import keep_history, start_order, until
+from tests.workflow_helpers import result_of, keep_history, start_order, until
 from workers.order_worker import build_worker
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
@@ -273,7 +273,7 @@ async def test_default_warehouse_rule_end_to_end(worker, task_queue, case):
     await assert_routed(h, st, warehouse, rule_id, "ZTO")  # light parcel: ZTO is the cheapest
     attrs = await search_attrs(h)
     assert attrs["OrderStatus"] == "routed" and attrs["RiskLevel"] == "none"
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.COMPLETED and result.warehouse == warehouse and result.carrier == "ZTO"
     assert (await search_attrs(h))["OrderStatus"] == "completed"
     if case == "R1-xihu-2000.00-direct":
@@ -294,7 +294,7 @@ async def test_r2_engine_for_new_customer_is_held_then_approved_and_ships_direct
     st = await until(h, lambda s: s.status == S.ROUTED)
     await assert_routed(h, st, "HZ-DIRECT", "R2", "DEBANG")
     assert "萧山" in st.routing.reason and st.routing.ship_mode == "direct"
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.COMPLETED
 
 
@@ -303,14 +303,14 @@ async def test_r2_engine_for_customer_with_history_routes_without_review(worker,
     now = await worker.get_current_time()
     earlier = history_safe_now(now) - timedelta(days=3)
     prior = await start_order(worker.client, task_queue, make_order(earlier, XIAOSHAN, [battery("2000.00")], customer=customer))
-    assert (await prior.result()).status == S.COMPLETED
+    assert (await result_of(prior)).status == S.COMPLETED
     now = await worker.get_current_time()  # awaiting a result lets the server skip time
     h = await start_order(worker.client, task_queue, make_order(now, XIAOSHAN, [engine_line()], customer=customer))
     st = await until(h, settled)
     assert st.status == S.ROUTED, [r.features for r in st.reviews]
     assert st.reviews == [] and event(st, "risk.scanned").data["codes"] == []
     await assert_routed(h, st, "HZ-DIRECT", "R2", "DEBANG")
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 # ---------------------------------------------------------------- carriers
@@ -326,7 +326,7 @@ async def test_light_parcel_goes_zto_with_reasons_for_the_others(worker, task_qu
     assert "min weight" in options["DEBANG"].excluded
     assert options["SF"].excluded is None and options["SF"].freight > options["ZTO"].freight
     assert st.routing.freight == Decimal("17.00") and event(st, "order.routed").data["freight"] == "17.00"
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 # The default suspension runs 2026-01-01 .. 2028-01-01 (China time). Every ``result()`` lets the
@@ -344,7 +344,7 @@ async def test_yuhang_never_gets_jd_and_says_it_is_suspended(worker, task_queue)
         assert jd.excluded and "停运" in jd.excluded and "suspended" in jd.excluded, jd
         assert "JD: 停运" in st.routing.carrier_reason
         assert "JD" not in (st.carrier, event(st, "order.routed").data["carrier"])
-        assert (await h.result()).carrier == expected
+        assert (await result_of(h)).carrier == expected
 
 
 async def test_jd_is_not_suspended_outside_yuhang(worker, task_queue):
@@ -353,7 +353,7 @@ async def test_jd_is_not_suspended_outside_yuhang(worker, task_queue):
     st = await until(h, settled)
     jd = next(o for o in st.routing.carrier_options if o.code == "JD")
     assert jd.excluded is None and "JD: 更贵" in st.routing.carrier_reason
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_heavy_parcel_goes_debang_where_it_serves_else_by_the_table(worker, task_queue):
@@ -365,7 +365,7 @@ async def test_heavy_parcel_goes_debang_where_it_serves_else_by_the_table(worker
     options = {o.code: o for o in st.routing.carrier_options}
     assert "over weight" in options["ZTO"].excluded
     assert options["DEBANG"].freight == Decimal("112.50")  # 60 + 1.5 × 35
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
     now = await worker.get_current_time()
     # 广西 is outside DEBANG's area: the table's next cheapest that takes 36 kg is JD
     h = await start_order(worker.client, task_queue,
@@ -375,7 +375,7 @@ async def test_heavy_parcel_goes_debang_where_it_serves_else_by_the_table(worker
     options = {o.code: o for o in st.routing.carrier_options}
     assert "does not serve" in options["DEBANG"].excluded and "over weight" in options["ZTO"].excluded
     assert options["JD"].freight < options["SF"].freight
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 # ---------------------------------------------------------------- R5: routing review
@@ -400,7 +400,7 @@ async def test_r5_no_rule_routing_review_reroute_with_carrier(worker, task_queue
     await assert_routed(h, st, "GZ-CLOUD", "manual", "SF")
     routed = event(st, "order.routed")
     assert routed.actor == "reviewer" and "审核人指定" in routed.reason
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.COMPLETED
     assert [e for e in events(result) if e.startswith(("review.", "order.r"))] == [
         "order.received", "review.opened", "review.decided", "order.routed"
@@ -414,14 +414,14 @@ async def test_r5_reroute_without_carrier_takes_the_cheapest_by_the_table(worker
     await decide(h, st.open_review().review_id, Decision.REROUTE, warehouse="HZ-CLOUD")
     st = await until(h, lambda s: s.status == S.ROUTED)
     await assert_routed(h, st, "HZ-CLOUD", "manual", "ZTO")
-    assert (await h.result()).status == S.COMPLETED
+    assert (await result_of(h)).status == S.COMPLETED
 
 
 async def test_r5_routing_review_reject(worker, task_queue):
     h = await start_order(worker.client, task_queue, make_order(await worker.get_current_time(), CHENGDU))
     st = await until(h, lambda s: s.open_review() is not None)
     await decide(h, st.open_review().review_id, Decision.REJECT, reviewer="分单主管", note="西南暂不开放")
-    result = await h.result()
+    result = await result_of(h)
     assert result.status == S.REJECTED and result.warehouse is None
     assert last_event(result).event == "order.rejected" and last_event(result).actor == "分单主管"
     assert "order.routed" not in events(result)

@@ -140,5 +140,6 @@ def test_merged_only_before_routing():
 
 def test_completed_only_at_the_end_of_the_configured_stages():
     """routed (no fulfilment), packed (warehouse only, no shipping), delivered (the full path),
-    shipped (returned to us and not re-shipped)."""
-    assert {a for a, b in ALLOWED if b is S.COMPLETED} == {S.ROUTED, S.PACKED, S.SHIPPED, S.DELIVERED}
+    shipped (returned to us and not re-shipped); picking or held when every part of a split order ended
+    without a parcel signed for (cancelled, rejected or returned parts)."""
+    assert {a for a, b in ALLOWED if b is S.COMPLETED} == {S.ROUTED, S.PACKED, S.SHIPPED, S.DELIVERED, S.PICKING, S.HELD}

@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Boolean, Column, MetaData, String, Table, insert
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, insert
 
-from store.schema import channel_health, orders, review_tasks, waves
+from store.schema import orders, review_tasks, waves
 from tests.support import order_payload, pg_available
 from tests.telemetry_support import TelemetryStack
 from zhongshu.metrics import BusinessMetrics, start_worker_metrics
@@ -183,35 +183,37 @@ def test_business_gauges_count_the_read_model(engine):
     assert value(found, "zhongshu_review_policy_seconds", threshold="escalation") == 7200
     assert value(found, "zhongshu_holds_open", feature="burst_orders") == 2
     assert value(found, "zhongshu_holds_open", feature="blacklisted_customer") == 1
-    assert value(found, "zhongshu_stuck_orders") == 1, "no stuck_alerts table yet: the flag counts"
+    assert value(found, "zhongshu_stuck_orders") == 0, "stuck_alerts is the truth: none open"
     assert value(found, "zhongshu_waves", warehouse="HZ-DIRECT", state="open") == 2
     assert value(found, "zhongshu_waves", state="done") == 0
     assert value(found, "zhongshu_channel_last_order_age_seconds", channel="douyin") == 7200
-    assert "zhongshu_channel_sync_lag_seconds" not in found, "no channel_health table yet"
+    assert "zhongshu_channel_sync_lag_seconds" not in found, "no channel reported its health yet"
     assert value(found, "zhongshu_business_metrics_errors") == 0
 
 
-def test_business_gauges_use_stuck_alerts_and_channel_health_once_they_exist(engine):
-    extra = MetaData()
-    stuck = Table("stuck_alerts", extra, Column("review_id", String(160), primary_key=True),
-                  Column("order_id", String(100)), Column("activity", String(64)), Column("resolved", Boolean))
-    extra.create_all(engine)
+def test_business_gauges_use_stuck_alerts_and_channel_health(engine):
+    from store.schema import channel_health, stuck_alerts
+
+    def alert(review_id: str, activity: str, resolved: bool = False) -> dict:
+        oid = review_id.split("~")[0]
+        return dict(review_id=review_id, workflow_id=oid, order_id=oid, activity=activity, error="ConnectionError: …",
+                    at=NOW, resolved=resolved, updated_at=NOW)
+
+    def health(account_id: str, channel: str, kind: str, state: str, **kw) -> dict:
+        return dict(account_id=account_id, channel=channel, kind=kind, state=state, state_since=NOW,
+                    workflow_id=f"channel-sync-{account_id}", updated_at=NOW, **kw)
+
     with engine.begin() as conn:
-        conn.execute(insert(orders), [_order("order-tmall-9", "held", flags=["stuck"])])
-        conn.execute(insert(stuck), [
-            dict(review_id="order-tmall-1~ops-1", order_id="order-tmall-1", activity="create_waybill", resolved=False),
-            dict(review_id="order-tmall-1~ops-2", order_id="order-tmall-1", activity="push_to_erp", resolved=False),
-            dict(review_id="order-tmall-2~ops-1", order_id="order-tmall-2", activity="create_waybill", resolved=False),
-            dict(review_id="order-tmall-3~ops-1", order_id="order-tmall-3", activity="create_waybill", resolved=True),
+        conn.execute(insert(orders), [_order("order-tmall-9", "held", flags=["stuck"])])  # a flag alone does not count
+        conn.execute(insert(stuck_alerts), [
+            alert("order-tmall-1~ops-1", "create_waybill"), alert("order-tmall-1~ops-2", "push_order_to_erp"),
+            alert("order-tmall-2~ops-1", "create_waybill"), alert("order-tmall-3~ops-1", "create_waybill", resolved=True),
         ])
-        health = dict(state_since=NOW, updated_at=NOW, seq=1, consecutive_errors=0, imported_today=0, pushes=0)
         conn.execute(insert(channel_health), [
-            dict(account_id="tmall-hz", channel="tmall", kind="sync", state="stalled", cursor=NOW - timedelta(minutes=40),
-                 last_success_at=NOW - timedelta(minutes=39), backlog_trades=120, workflow_id="channel-sync-tmall-hz",
-                 **health),
-            dict(account_id="douyin-1", channel="douyin", kind="webhook", state="running", cursor=None,
-                 last_success_at=NOW - timedelta(seconds=30), backlog_trades=0, workflow_id="channel-watch-douyin-1",
-                 **health),
+            health("tmall-hz", "tmall", "sync", "stalled", cursor=NOW - timedelta(minutes=40),
+                   last_success_at=NOW - timedelta(minutes=39), backlog_trades=120),
+            health("douyin-1", "douyin", "webhook", "running", cursor=None, last_success_at=NOW - timedelta(seconds=30),
+                   backlog_trades=0),
         ])
     found = _collect(engine)
     assert value(found, "zhongshu_stuck_orders") == 2, "distinct orders with an open stuck alert"
@@ -242,14 +244,3 @@ def test_worker_endpoint_on_a_taken_port_is_skipped_not_fatal(tmp_path, caplog):
     assert start_worker_metrics(Settings(var_dir=tmp_path, worker_metrics_port=0), engine=None) is None
 
 
-def test_stuck_orders_from_the_orders_stuck_column_when_there_is_no_alerts_table(engine):
-    from sqlalchemy import text
-
-    with engine.begin() as conn:
-        conn.execute(insert(orders), [_order("order-tmall-1", "routed"), _order("order-tmall-2", "routed"),
-                                      _order("order-tmall-3", "routed", flags=["stuck"]), _order("order-tmall-4", "routed")])
-        conn.execute(text("ALTER TABLE orders ADD COLUMN stuck JSON"))
-        conn.execute(text("""UPDATE orders SET stuck = '{"activity": "create_waybill"}' WHERE order_id = 'order-tmall-1'"""))
-        conn.execute(text("UPDATE orders SET stuck = 'null' WHERE order_id = 'order-tmall-2'"))  # cleared: JSON null
-    # order-tmall-3's flag no longer counts: the column, once there, is the truth
-    assert value(_collect(engine), "zhongshu_stuck_orders") == 1

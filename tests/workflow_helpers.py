@@ -14,7 +14,7 @@ from temporalio.worker import Replayer
 
 from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
-from domain.state import OrderState
+from domain.contracts import order as C
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 
@@ -34,11 +34,17 @@ async def start_order(
     )
 
 
-async def state_of(handle: WorkflowHandle) -> OrderState:
-    return await handle.query(OrderWorkflow.get_state)
+async def state_of(handle: WorkflowHandle) -> C.OrderView:
+    return await handle.query(C.STATE.name, result_type=C.OrderView)
 
 
-async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> OrderState:
+async def result_of(handle: WorkflowHandle) -> C.OrderView:
+    """Wait for the order to end, then its view (the workflow's result is only its outcome)."""
+    await handle.result()
+    return await state_of(handle)
+
+
+async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> C.OrderView:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -51,8 +57,11 @@ async def until(handle: WorkflowHandle, predicate, timeout: float = 20) -> Order
 
 
 async def replay_fails(history, *workflows) -> str | None:
-    """Why ``history`` does not replay against the current code (None: it does)."""
-    replayer = Replayer(workflows=list(workflows) or [OrderWorkflow], data_converter=pydantic_data_converter)
+    """Why ``history`` does not replay against the current code (None: it does). By default every
+    workflow the order worker runs: an order's, a part's, a parcel's or a case's history."""
+    from workers.order_worker import WORKFLOWS
+
+    replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     return None if result.replay_failure is None else str(result.replay_failure)
 

@@ -18,6 +18,8 @@ from activities.channels import ChannelActivities
 from activities.finance import FinanceActivities
 from activities.intake import IntakeActivities
 from activities.notify import NotifyActivities
+from activities.projection import ProjectionActivities
+from workers.interceptors import ShortDatabaseErrors
 from activities.warehouse import WarehouseActivities, wave_policy_from
 from domain.warehouse import WavePolicy
 from domain import divisions, geo
@@ -25,12 +27,18 @@ from domain.confirmation import derive_secret
 from workflows.aftersales import AftersalesWorkflow
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow
+from workflows.fulfilment import FulfilmentWorkflow
+from workflows.legacy.aftersales_v1 import AftersalesWorkflow as AftersalesWorkflowV1
+from workflows.legacy.order_v1 import OrderWorkflow as OrderWorkflowV1
 from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
+from workflows.shipment import ShipmentWorkflow
 from workflows.wave import WaveWorkflow
 
-WORKFLOWS = [OrderWorkflow, ReconciliationWorkflow, ChannelSyncWorkflow, ChannelWatchdogWorkflow, WaveWorkflow,
-             AftersalesWorkflow]
+# The v1 types stay registered until no execution of them is running (README: draining the old shape).
+LEGACY_WORKFLOWS = [OrderWorkflowV1, AftersalesWorkflowV1]
+WORKFLOWS = [OrderWorkflow, FulfilmentWorkflow, ShipmentWorkflow, AftersalesWorkflow, ReconciliationWorkflow,
+             ChannelSyncWorkflow, ChannelWatchdogWorkflow, WaveWorkflow, *LEGACY_WORKFLOWS]
 
 
 def activities_for(engine: Engine, wecom_webhook_url: str = "", settlement_url: str | None = None,
@@ -47,6 +55,7 @@ def activities_for(engine: Engine, wecom_webhook_url: str = "", settlement_url: 
     return [
         *FinanceActivities(engine, settlement_url).all(),
         *IntakeActivities(engine).all(),
+        *ProjectionActivities(engine).all(),
         *AssessmentActivities(engine).all(),
         NotifyActivities(wecom_webhook_url).notify_wecom,
         *WarehouseActivities(engine, wecom_webhook_url=wecom_webhook_url, policy=wave_policy or wave_policy_from(s),
@@ -71,5 +80,6 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=[*activities_for(engine, wecom_webhook_url, wave_policy=wave_policy, settings=settings), *ChannelActivities(engine, settings=settings, task_queue=task_queue).all()],
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
+        interceptors=[ShortDatabaseErrors()],
         max_concurrent_activities=max_threads,
     )

@@ -1,689 +1,399 @@
-"""OrderWorkflow: one durable process per order, from intake to completion.
-
-The run method walks a list of stages; each stage moves the order through the state machine in
-``domain.status`` with ``_transition``, which records a timeline event, updates the search
-attributes and projects the state into the read model. Waiting for people (review tasks) is a
-durable wait on an update, with escalation timers; nothing polls.
-"""
+"""OrderWorkflow: one durable process per order. Read top to bottom: intake (cleansing, duplicates,
+address), assessment (risk, coupon, routing), the release window (a late duplicate merges, a burst
+breaker holds, a cancel takes it out), fulfilment (one ``FulfilmentWorkflow`` child per warehouse part,
+released once the customer confirmed and nothing holds the order), then open for aftersales until its
+window ends. People decide through review tasks (durable waits with escalation timers). Nothing polls."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.assessment import CouponRequest, RiskAssessment, RiskRequest, RouteRequest
-    from activities.channels import ErpPushRequest, ErpPushResult
-    from activities.finance import OrderFinanceRequest
-    from activities.intake import DuplicateCheck, RejectionIn
-    from activities.notify import NotifyRequest
+    from domain.aftersales import AftersalesRequest, AftersalesTicket, CaseClosed
+    from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult
+    from domain.contracts import assessment as A
+    from domain.contracts import fulfilment as F
+    from domain.contracts import intake as I  # noqa: E741
+    from domain.contracts import order as C
+    from domain.contracts.finance import RECORD_ORDER_FINANCE, OrderFinanceRequest
+    from domain.order_view import order_lines, order_row, order_view
+    from domain.redelivery import VersionedSubmission
+    from domain.review import Decision, ReviewDecision, ReviewKind, ReviewTask
     from domain.risk import Severity
-    from domain.routing import RoutingDecision
-    from domain.cleansing import CleansingResult
-    from domain.confirmation import AddressChange
-    from domain.order import OrderSubmission, ResolvedAddress
-    from domain.redelivery import changes as delivery_changes
-    from domain.policy import OrderWorkflowInput
-    from domain.review import (
-        Decision,
-        InvalidDecision,
-        ReviewDecision,
-        ReviewKind,
-        ReviewState,
-        ReviewTask,
-        validate_decision,
-    )
-    from domain.state import Admission, OrderState
+    from domain.state import Admission
     from domain.status import OrderStatus, check_transition
-    from domain.timeline import TimelineEvent
     from workflows import search_attributes as sa
 
-from workflows.fulfilment import FulfilmentStages
+from workflows import aftersales
+from workflows import order_guards as guards
+from workflows.delivery_address import DeliveryAddress
+from workflows.io import Abandoned, Io, wait_until
+from workflows.ledger import Ledger
+from workflows.order_fulfilment import OrderFulfilment
+from workflows.order_parts import OrderParts
+from workflows.reviews import ReviewDesk
 
 S = OrderStatus
-IO = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
-SYSTEM = "system"
 
 
-with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
-
-class DuplicateNotice(BaseModel):
-    duplicate_order_id: str
-    skus: list[str]
-    channel: str
-
-
-class CancelRequest(BaseModel):
-    reason: str
-    actor: str
-
-
-class BurstNotice(BaseModel):
-    """Sent by the order that tripped the burst breaker to the earlier orders of the burst."""
-
-    by_order_id: str
-    count: int
-    reason: str
-
-
-ERP_PUSH = dict(  # no attempt limit: the ERP being down delays the push, never the order
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
-                             maximum_interval=timedelta(minutes=10)),
-)
-NOTIFY = dict(
-    start_to_close_timeout=timedelta(seconds=15),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                             maximum_interval=timedelta(minutes=2), maximum_attempts=10),
-)
-
-
-@workflow.defn(name="OrderWorkflow")
-class OrderWorkflow(FulfilmentStages):
+@workflow.defn(name=C.ORDER.name)
+class OrderWorkflow:
     @workflow.init
-    def __init__(self, inp: OrderWorkflowInput) -> None:
-        now = workflow.now()
-        self.policy = inp.policy
-        self.received_by = inp.received_by
-        self.state = OrderState(
-            order_id=inp.submission.order_id,
-            status=S.RECEIVED,
-            submission=inp.submission,
-            created_at=now,
-            updated_at=now,
-        )
+    def __init__(self, inp: C.OrderInput) -> None:
+        now, oid = workflow.now(), inp.submission.order_id
+        self.inp, self.policy = inp, inp.policy
+        self.rec = C.OrderRecord(order_id=oid, status=S.RECEIVED, submission=inp.submission,
+                                 replacement_of=inp.replacement_of, created_at=now, updated_at=now)
+        self.ledger = Ledger("order", oid, oid, status=lambda: self.rec.status.value, row=lambda: order_row(self.rec),
+                             reviews=lambda: self.rec.reviews, lines=lambda: order_lines(self.rec))
+        self.io = Io(oid, oid, self.ledger, inp.policy.retry)
+        self.desk = ReviewDesk(oid, oid, self.policy, self.ledger, self.io, self.rec.reviews)
+        self.io.desk, self.io.on_stuck = self.desk, self._on_stuck
+        self.parts = OrderParts(self.rec, self.policy, self.io, self.ledger)
+        fp = self.policy.fulfilment
+        self.address = DeliveryAddress(self.rec, fp, self.io, self.ledger) if fp is not None else None
+        self.fulfilment = OrderFulfilment(self, self.parts, self.address, self.desk) if self.address is not None else None
+        self.parts.on_change = self._wake
+        self.attributes: dict[str, str] = {}  # search attributes as last upserted
+        self.channel_submission = inp.submission  # what the channel sent last (our own address changes aside)
         self.intake_done = False
-        self.state.replacement_of = inp.replacement_of
-        self.channel_submission = inp.submission  # what the channel sent last (our address changes aside)
-        self.decisions: dict[str, ReviewDecision] = {}
-        self.cancel_request: CancelRequest | None = None
-        self.burst_notices: list[BurstNotice] = []
+        self.cancel_request: C.CancelRequest | None = None
+        self.burst: list[C.BurstNotice] = []
         self.burst_seen: set[str] = set()
-        self._background: set[asyncio.Task] = set()
-        self._erp_push: asyncio.Task | None = None
-        self._init_fulfilment()
-
-    # ---------------------------------------------------------------- run
+        self.erp: asyncio.Future[None] | None = None
+        self.completion_reason = ""
 
     @workflow.run
-    async def run(self, inp: OrderWorkflowInput) -> OrderState:
-        self._event("order.received", actor=self.received_by, reason=f"delivered via {self.received_by}")
-        await self._project()
-        stages: list[Callable[[], Awaitable[None]]] = [self._intake, self._assess, self._release]
-        for stage in stages:
-            if self.state.status.terminal:
-                break
-            await stage()
+    async def run(self, inp: C.OrderInput) -> C.OrderOutcome:
+        self.ledger.event("order.received", actor=inp.received_by, reason=f"由 {inp.received_by} 送达")
+        try:
+            for stage in (self._intake, self.assess, self._release, self._fulfil, self._aftersales_window):
+                if self.rec.status.terminal:
+                    break
+                await stage()
+            if not self.rec.status.terminal:
+                if self.erp is not None:
+                    await self.erp  # completed means the ERP has the order too
+                await self.move(S.COMPLETED, "order.completed", reason=self.completion_reason)
+        except Abandoned as a:
+            if not self.rec.status.terminal:
+                await self.end(S.REJECTED, "order.rejected", a.reason, a.actor)
         self.intake_done = True
-        return self.state
+        await self.parts.settle()
+        if self.erp is not None:  # rejected or cancelled too: the history never ends with the push in flight
+            await self.erp
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.ledger.flush()
+        r = self.rec
+        return C.OrderOutcome(order_id=r.order_id, status=r.status, merged_into=r.merged_into, parts=len(r.parts),
+                              waybills=[p.waybill_no for p in r.parts if p.waybill_no])
 
-    # ---------------------------------------------------------------- stages
+    # ================================================================ the stages
 
     async def _intake(self) -> None:
         """Cleanse, reject bad data, fold duplicates, hold unresolvable addresses."""
-        result: CleansingResult = await workflow.execute_activity(
-            "cleanse_order", self.state.submission, result_type=CleansingResult, **IO
-        )
+        result = await self.io.local(I.CLEANSE_ORDER, self.rec.submission)
         if result.errors:
-            self.state.errors = result.errors
-            rid = await workflow.execute_activity(
-                "record_rejection",
-                RejectionIn(source=self.received_by, submission=self.state.submission, errors=result.errors),
-                result_type=int,
-                **IO,
-            )
-            why = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
-            await self._transition(S.REJECTED, "order.rejected", reason=why, data={"rejection_id": rid})
-            self.intake_done = True
-            return
-        order = result.order
+            self.rec.errors = result.errors
+            rid = await self.io.local(I.RECORD_REJECTION, I.RejectionIn(
+                source=self.inp.received_by, submission=self.rec.submission, errors=result.errors))
+            return await self.move(S.REJECTED, "order.rejected", data={"rejection_id": rid},
+                                    reason="; ".join(f"{e.field}: {e.message}" for e in result.errors))
+        order = self.rec.order = result.order
         assert order is not None
-        self.state.order = order
-
-        anchor = await workflow.execute_activity(
-            "find_duplicate",
-            DuplicateCheck(
-                order_id=order.order_id,
-                phone=order.phone,
-                skus=order.skus,
-                ordered_at=order.ordered_at,
-                window_seconds=self.policy.dedupe_window_seconds,
-            ),
-            result_type=str | None,
-            **IO,
-        )
-        if anchor and not self.state.replacement_of:
-            await self._merge_into(anchor)
-            self.intake_done = True
-            return
-
-        if order.address is None:
-            self.intake_done = True  # the caller learns it is held; the wait is the reviewer's
-            await self._address_review()
-            if self.state.status.terminal:
-                return
-        await self._transition(
-            S.VALIDATED,
-            "order.validated",
-            reason=f"address resolved to {order.address.region} ({order.address.adcode})" if order.address else "",
-        )
+        anchor = await self.io.local(I.FIND_DUPLICATE, I.DuplicateCheck(
+            order_id=order.order_id, phone=order.phone, skus=order.skus, ordered_at=order.ordered_at,
+            window_seconds=self.policy.dedupe_window_seconds))
+        if anchor and not self.rec.replacement_of:
+            return await self.move(S.MERGED, "duplicate.merged_into", **await guards.merge_into(self.rec, anchor, self.policy))
+        while order.address is None:
+            self.intake_done = True  # a caller waiting for admission learns it is held; the wait is the reviewer's
+            d = await self.hold(ReviewKind.ADDRESS, f"地址无法解析到区县: {order.address_raw}", ["ADDRESS_UNRESOLVED"])
+            if d is None or d.decision == Decision.REJECT:
+                return await self.stopped_by(d, "地址驳回 address rejected")
+            if d.decision == Decision.APPROVE:
+                self.ledger.event("address.accepted_unresolved", actor=d.reviewer, reason=d.note)
+                break
+            order.address = await self.io.local(I.RESOLVE_ADDRESS, d.address or "")
+            order.address_raw = d.address or order.address_raw
+            self.ledger.event("address.corrected", actor=d.reviewer,
+                              reason=f"{d.address} → {order.address.region if order.address else '仍无法解析 still unresolved'}")
+        await self.move(S.VALIDATED, "order.validated",
+                         reason=f"地址解析为 {order.address.region} ({order.address.adcode})" if order.address else "")
         self.intake_done = True
-        if workflow.patched("erp-push-v1"):
-            self._erp_push = asyncio.create_task(self._push_to_erp())
+        self.erp = asyncio.ensure_future(guards.push_to_erp(self.io, self.rec, self.ledger))
 
-    async def _assess(self) -> None:
-        """Risk scan on every order (17 features), then routing by the pinned rules version."""
-        order = self.state.order
+    async def assess(self) -> None:
+        """Risk scan on every order (17 features), the coupon, then routing by the pinned rules version."""
+        order = self.rec.order
         assert order is not None
-        if self.state.rule_version is None:
-            self.state.rule_version = await workflow.execute_activity("pin_rules_version", result_type=int, **IO)
-        if self.state.replacement_of:
-            self._event("risk.skipped", reason=f"换货/补发单, 原订单 {self.state.replacement_of} 已过风控 replacement order")
-            await self._route(None)
-            return
-        acknowledged = ["ADDRESS_UNRESOLVED"] if self._has_event("address.accepted_unresolved") else []
-        assessment: RiskAssessment = await workflow.execute_activity(
-            "assess_risk",
-            RiskRequest(order=order, flags=self.state.flags, rule_version=self.state.rule_version,
-                        thresholds=self.policy.risk, acknowledged=acknowledged),
-            result_type=RiskAssessment,
-            **IO,
-        )
-        hits = assessment.hits
-        self.state.risk_hits = hits
-        self.state.risk_level = assessment.level
-        self._event(
-            "risk.scanned",
-            reason="; ".join(f"[{h.severity}] {h.reason}" for h in hits) or "17项风险特征均未命中 no risk feature hit",
-            data={"level": assessment.level, "codes": [h.code for h in hits]},
-        )
-        blocks = [h for h in hits if h.severity == Severity.BLOCK]
+        if self.rec.rule_version is None:
+            self.rec.rule_version = await self.io.local(A.PIN_RULES_VERSION, None)
+        if self.rec.replacement_of:
+            self.ledger.event("risk.skipped", reason=f"换货/补发单, 原订单 {self.rec.replacement_of} 已过风控 replacement order")
+            return await self._route(None)
+        scan = await self.io.local(A.ASSESS_RISK, A.RiskRequest(
+            order=order, flags=self.rec.flags, rule_version=self.rec.rule_version, thresholds=self.policy.risk,
+            acknowledged=["ADDRESS_UNRESOLVED"] if self.ledger.has("address.accepted_unresolved") else []))
+        self.rec.risk_hits, self.rec.risk_level = scan.hits, scan.level
+        self.ledger.event("risk.scanned", data={"level": scan.level, "codes": [h.code for h in scan.hits]},
+                          reason="; ".join(f"[{h.severity}] {h.reason}" for h in scan.hits) or "17项风险特征均未命中 no risk feature hit")
+        blocks = [h for h in scan.hits if h.severity == Severity.BLOCK]
         if blocks:
-            await self._transition(
-                S.REJECTED, "order.intercepted", reason="拦截 intercepted: " + "; ".join(h.reason for h in blocks),
-                data={"codes": [h.code for h in blocks]},
-            )
-            return
-        if any(h.code == "BURST_SAME_ADDRESS" for h in hits):
-            await self._trip_burst_breaker(assessment.burst_order_ids, len(assessment.burst_order_ids) + 1)
-        holds = [h for h in hits if h.severity == Severity.HOLD]
-        override: tuple[str, str | None] | None = None
+            return await self.move(S.REJECTED, "order.intercepted", data={"codes": [h.code for h in blocks]},
+                                    reason="拦截 intercepted: " + "; ".join(h.reason for h in blocks))
+        if any(h.code == "BURST_SAME_ADDRESS" for h in scan.hits):
+            for oid in await guards.trip_burst_breaker(self.rec, scan.burst_order_ids, self.policy):
+                self.ledger.event("burst.peer_closed", reason=f"{oid} 已结束 already closed", data={"order_id": oid})
+        override = None
+        holds = [h for h in scan.hits if h.severity == Severity.HOLD]
         if holds:
-            d = await self._review(ReviewKind.RISK, "; ".join(h.reason for h in holds), [h.code for h in holds])
-            if d is None:
-                return
-            if d.decision == Decision.REJECT:
-                await self._rejected_by(d, "风控驳回 rejected in risk review")
-                return
-            if d.decision == Decision.REROUTE:
-                override = (d.warehouse or "", d.carrier)
-        await self._redeem_coupon()
+            d = await self.hold(ReviewKind.RISK, "; ".join(h.reason for h in holds), [h.code for h in holds])
+            if d is None or d.decision == Decision.REJECT:
+                return await self.stopped_by(d, "风控驳回 rejected in risk review")
+            override = d if d.decision == Decision.REROUTE else None
+        if order.coupon is not None and not self.rec.coupon_redeemed:
+            first = await self.io.local(A.REDEEM_COUPON, A.CouponRequest(order=order))
+            self.rec.coupon_redeemed = first == order.order_id
+            self.ledger.event("coupon.redeemed", reason=f"{order.coupon.code} ¥{order.coupon.amount}",
+                              data={"code": order.coupon.code, "first_redeemed_by": first})
         await self._route(override)
 
-    async def _route(self, override: tuple[str, str | None] | None) -> None:
+    async def _route(self, override: ReviewDecision | None) -> None:
         """Warehouse and carrier from the decision tables; no match or no carrier → routing review."""
-        order = self.state.order
-        assert order is not None and self.state.rule_version is not None
-        while not self.state.status.terminal:
-            decision: RoutingDecision | None = None
-            if order.address is not None or override:
-                decision = await workflow.execute_activity(
-                    "route_order",
-                    RouteRequest(order=order, rule_version=self.state.rule_version,
-                                 warehouse=override[0] if override else None, carrier=override[1] if override else None),
-                    result_type=RoutingDecision,
-                    **IO,
-                )
+        order, version = self.rec.order, self.rec.rule_version
+        assert order is not None and version is not None
+        while True:
+            decision = None
+            if order.address is not None or override is not None:
+                decision = await self.io.local(A.ROUTE_ORDER, A.RouteRequest(
+                    order=order, rule_version=version, warehouse=override.warehouse if override else None,
+                    carrier=override.carrier if override else None, override=bool(override and override.override)))
                 if not decision.needs_review:
                     break
-            reason = (
-                f"{decision.reason}; {decision.carrier_reason}" if decision
-                else "地址未解析到区县,无法自动分单 address has no district: routing needs a person"
-            )
+            reason = (f"{decision.reason}; {decision.carrier_reason}" if decision
+                      else "地址未解析到区县,无法自动分单 address has no district: routing needs a person")
             features = ["NO_RULE_MATCH"] if decision is None or not decision.matched else ["NO_CARRIER"]
-            d = await self._review(ReviewKind.ROUTING, reason, features)
-            if d is None:
-                return
-            if d.decision == Decision.REJECT:
-                await self._rejected_by(d, "分单驳回 rejected in routing review")
-                return
-            override = (d.warehouse or "", d.carrier)
-        else:
-            return
-        assert decision is not None
-        self.state.routing = decision
-        self.state.warehouse = decision.warehouse
-        self.state.carrier = decision.carrier
-        await self._transition(
-            S.ROUTED,
-            "order.routed",
-            actor="reviewer" if decision.rule_id == "manual" else "rules",
-            reason=f"{decision.reason}; 快递 carrier {decision.carrier}: {decision.carrier_reason}",
-            data={
-                "rule_version": decision.rule_version,
-                "rule_id": decision.rule_id,
-                "warehouse": decision.warehouse,
-                "carrier": decision.carrier,
-                "freight": str(decision.freight) if decision.freight is not None else None,
-            },
-        )
+            override = await self.hold(ReviewKind.ROUTING, reason, features)
+            if override is None or override.decision == Decision.REJECT:
+                return await self.stopped_by(override, "分单驳回 rejected in routing review")
+        self.rec.routing, self.rec.warehouse, self.rec.carrier = decision, decision.warehouse, decision.carrier
+        await self.move(S.ROUTED, "order.routed", actor="reviewer" if decision.rule_id == "manual" else "rules",
+                         reason=f"{decision.reason}; 快递 carrier {decision.carrier}: {decision.carrier_reason}",
+                         data={"rule_version": decision.rule_version, "rule_id": decision.rule_id,
+                               "warehouse": decision.warehouse, "carrier": decision.carrier,
+                               "freight": str(decision.freight) if decision.freight is not None else None})
 
     async def _release(self) -> None:
-        """Keep the routed order open through its release window (late duplicates can merge, a burst
-        breaker can still hold it), then complete."""
-        deadline = self.state.submission.ordered_at + timedelta(seconds=self.policy.release_delay_seconds)
-        while not self.state.status.terminal:
-            remaining = (deadline - workflow.now()).total_seconds()
-            if remaining <= 0:
-                break
-            try:
-                await workflow.wait_condition(
-                    lambda: self.cancel_request is not None or bool(self.burst_notices), timeout=timedelta(seconds=remaining)
-                )
-            except asyncio.TimeoutError:
-                break
+        """Open through the release window: a late duplicate can merge, a burst breaker hold, a cancel
+        take it out. Then its money is recorded for reconciliation."""
+        deadline = self.rec.submission.ordered_at + timedelta(seconds=self.policy.release_delay_seconds)
+        while True:
+            await self.ledger.flush()
+            if deadline > workflow.now():
+                await wait_until(lambda: self.cancel_request is not None or bool(self.burst)
+                                 or bool(self.address and self.address.pending), deadline - workflow.now())
             if self.cancel_request is not None:
-                await self._cancel()
+                return await self.cancelled()
+            if self.fulfilment is not None and bool(self.address and self.address.pending):
+                await self.fulfilment.readdress()  # a new address in the window: risk and routing again now
+            elif not self.burst:
+                break
+            else:
+                await self.burst_review()
+            if self.rec.status.terminal:
                 return
-            notices, self.burst_notices = self.burst_notices, []
-            await self._burst_review(notices)
-        if (not self.state.status.terminal and self.cancel_request is not None
-                and workflow.patched("release-cancel-v1")):  # a cancel that came as the window ended
-            await self._cancel()
-            return
-        if not self.state.status.terminal:
-            if self._erp_push is not None and self.policy.fulfilment is None:
-                await self._erp_push  # completed means the ERP has the order too
-            if workflow.patched("finance-record-v1") and self.state.order is not None:
-                await workflow.execute_activity(
-                    "record_order_finance",
-                    OrderFinanceRequest(order=self.state.order, completed_at=workflow.now()),
-                    result_type=bool,
-                    **IO,
-                )
-            if self.policy.fulfilment is not None and workflow.patched("fulfilment-v1"):
-                await self._fulfil()  # the ERP push goes on beside it: an ERP outage never stops the warehouse
-                if self.state.status.terminal:
-                    return
-                if self._erp_push is not None:
-                    await self._erp_push  # completed means the ERP has the order too
-            await self._transition(S.COMPLETED, "order.completed")
+        assert self.rec.order is not None
+        await self.io.local(RECORD_ORDER_FINANCE, OrderFinanceRequest(order=self.rec.order, completed_at=workflow.now()))
 
-    async def _push_to_erp(self) -> None:
-        """Push the accepted order to the ERP beside the order's own progress; record the doc number."""
-        assert self.state.order is not None
-        result: ErpPushResult = await workflow.execute_activity(
-            "push_order_to_erp", ErpPushRequest(order=self.state.order), result_type=ErpPushResult, **ERP_PUSH
-        )
-        if result.doc_no:
-            self.state.erp_doc_no = result.doc_no
-            self._event("erp.pushed", reason=f"ERP 销售订单 {result.doc_no}", data={"doc_no": result.doc_no})
-            await self._project()
+    async def _fulfil(self) -> None:
+        """One part per warehouse, released for dispatch once the customer confirmed the address and
+        nothing holds the order (``workflows/order_fulfilment.py``)."""
+        if self.fulfilment is not None:  # without fulfilment the hub stops at routing: completed at release
+            await self.fulfilment.run()
 
-    # ---------------------------------------------------------------- burst breaker
+    async def _aftersales_window(self) -> None:
+        """Signed for: open for aftersales requests for the window after the last signature."""
+        end = aftersales.window_end(self.rec, self.policy)
+        await self.ledger.flush()
+        if end is not None and end > workflow.now():
+            await workflow.sleep(end - workflow.now())
 
-    async def _trip_burst_breaker(self, earlier: list[str], count: int) -> None:
-        """Hold every other order of the burst too (they may already be routed)."""
-        notice = BurstNotice(
-            by_order_id=self.state.order_id, count=count,
-            reason=f"熔断: 同一客户同一地址{self.policy.risk.burst_window_minutes}分钟内{count}单 (由 {self.state.order_id} 触发)",
-        )
-        for oid in earlier:
-            try:
-                await workflow.get_external_workflow_handle(oid).signal("burst_hold", notice)
-            except Exception:  # noqa: BLE001 - that order has closed; nothing left to hold
-                self._event("burst.peer_closed", reason=f"{oid} already closed", data={"order_id": oid})
-
-    @workflow.signal(name="burst_hold")
-    def burst_hold(self, notice: BurstNotice) -> None:
-        if self.state.status.terminal or notice.by_order_id in self.burst_seen:
-            return
-        self.burst_seen.add(notice.by_order_id)
-        if any(r.state == ReviewState.OPEN and r.kind == ReviewKind.RISK for r in self.state.reviews):
-            return  # already held for risk review: the reviewer sees the burst there
-        if self.state.status == S.ROUTED:
-            self.burst_notices.append(notice)
-        # earlier than routing: this order's own scan counts the burst
-
-    async def _burst_review(self, notices: list[BurstNotice]) -> None:
-        d = await self._review(ReviewKind.RISK, notices[-1].reason, ["BURST_SAME_ADDRESS"])
-        if d is None:
-            return
-        if d.decision == Decision.REJECT:
-            await self._rejected_by(d, "熔断驳回 rejected after burst hold")
-            return
-        if d.decision == Decision.REROUTE:
-            await self._route((d.warehouse or "", d.carrier))
-            return
-        await self._transition(S.ROUTED, "order.released_from_hold", actor=d.reviewer, reason=d.note)
-
-    # ---------------------------------------------------------------- coupon ledger
-
-    async def _redeem_coupon(self) -> None:
-        order = self.state.order
-        if order is None or order.coupon is None or self.state.coupon_redeemed:
-            return
-        first = await workflow.execute_activity("redeem_coupon", CouponRequest(order=order), result_type=str | None, **IO)
-        self.state.coupon_redeemed = first == order.order_id
-        self._event("coupon.redeemed", reason=f"{order.coupon.code} ¥{order.coupon.amount}",
-                    data={"code": order.coupon.code, "first_redeemed_by": first})
-
-    # ---------------------------------------------------------------- duplicates
-
-    async def _merge_into(self, anchor: str) -> None:
-        self._flag("suspected_brushing")
-        self.state.merged_into = anchor
-        order = self.state.order
-        assert order is not None
-        try:
-            await workflow.get_external_workflow_handle(anchor).signal(
-                "duplicate_merged",
-                DuplicateNotice(duplicate_order_id=order.order_id, skus=order.skus, channel=order.channel.value),
-            )
-            delivered = True
-        except Exception:  # the anchor closed meanwhile; our own timeline still says where we went
-            delivered = False
-        await self._transition(
-            S.MERGED,
-            "duplicate.merged_into",
-            reason=f"促销刷单疑似: same phone and SKU ({', '.join(order.skus)}) within "
-            f"{self.policy.dedupe_window_seconds // 60} min of {anchor}",
-            data={"merged_into": anchor, "anchor_notified": delivered},
-        )
-
-    @workflow.signal(name="duplicate_merged")
-    async def duplicate_merged(self, notice: DuplicateNotice) -> None:
-        if notice.duplicate_order_id in self.state.merged_duplicates:
-            return
-        self.state.merged_duplicates.append(notice.duplicate_order_id)
-        self._flag("suspected_brushing")
-        self._event(
-            "duplicate.merged",
-            reason=f"促销刷单疑似: {notice.duplicate_order_id} merged into this order (SKU {', '.join(notice.skus)})",
-            data={"duplicate_order_id": notice.duplicate_order_id},
-        )
-        await self._project()
-
-    # ---------------------------------------------------------------- reviews
-
-    async def _address_review(self) -> None:
-        order = self.state.order
-        assert order is not None
-        while order.address is None and not self.state.status.terminal:
-            d = await self._review(ReviewKind.ADDRESS, f"地址无法解析到区县: {order.address_raw}", ["ADDRESS_UNRESOLVED"])
-            if d is None:
-                return
-            if d.decision == Decision.REJECT:
-                await self._rejected_by(d, "address rejected")
-                return
-            if d.decision == Decision.APPROVE:
-                self._event("address.accepted_unresolved", actor=d.reviewer, reason=d.note)
-                return
-            resolved = await workflow.execute_activity(
-                "resolve_address", d.address, result_type=ResolvedAddress | None, **IO
-            )
-            order.address_raw = d.address or order.address_raw
-            order.address = resolved
-            self._event(
-                "address.corrected",
-                actor=d.reviewer,
-                reason=f"{d.address} → {resolved.region if resolved else 'still unresolved'}",
-            )
-
-    async def _review(self, kind: ReviewKind, reason: str, features: list[str], *, hold: bool = True,
-                      obsolete: Callable[[], bool] | None = None) -> ReviewDecision | None:
-        """Open a review task and wait durably for its decision; escalate and mark red on timers.
-        ``hold=False``: the order keeps its status (a parcel in transit is not held). ``obsolete``:
-        the task closes itself (None returned) once that becomes true, e.g. the parcel got signed."""
-        n = len(self.state.reviews) + 1
-        task = ReviewTask(
-            review_id=f"{self.state.order_id}~{kind.value}-{n}",
-            order_id=self.state.order_id,
-            kind=kind,
-            reason=reason,
-            features=features,
-            created_at=workflow.now(),
-        )
-        self.state.reviews.append(task)
-        opened = {"review_id": task.review_id, "kind": kind, "features": features}
-        if self.state.status == S.HELD or not hold:
-            self._event("review.opened", reason=reason, data=opened)
-            await self._project()
-        else:
-            await self._transition(S.HELD, "review.opened", reason=reason, data=opened)
-        self._notify(task, escalated=False)
-
-        decided = lambda: (task.review_id in self.decisions or self.cancel_request is not None  # noqa: E731
-                           or (obsolete is not None and obsolete()) or task.state != ReviewState.OPEN)
-        escalation = timedelta(seconds=self.policy.review_escalation_seconds)
-        red = timedelta(seconds=max(0, self.policy.review_red_seconds - self.policy.review_escalation_seconds))
-        try:
-            await workflow.wait_condition(decided, timeout=escalation)
-        except asyncio.TimeoutError:
-            task.escalated_at = workflow.now()
-            self._event("review.escalated", reason=f"no decision within {escalation}", data={"review_id": task.review_id})
-            await self._project()
-            self._notify(task, escalated=True)
-            try:
-                await workflow.wait_condition(decided, timeout=red)
-            except asyncio.TimeoutError:
-                task.red_at = workflow.now()
-                self._event("review.red", reason="no decision within 24 h", data={"review_id": task.review_id})
-                await self._project()
-                await workflow.wait_condition(decided)
-
-        if task.state != ReviewState.OPEN and task.review_id not in self.decisions:
-            return None  # closed from outside (the order moved on or ended): nothing to decide or escalate
-        if self.cancel_request is not None and task.review_id not in self.decisions and hold:
-            task.state = ReviewState.CANCELLED
-            await self._cancel()
-            return None
-        if task.review_id not in self.decisions:  # obsolete: nothing left to decide
-            task.state = ReviewState.CANCELLED
-            self._event("review.closed", reason="不再需要处理 no longer needed", data={"review_id": task.review_id})
-            await self._project()
-            return None
-        d = self.decisions[task.review_id]
-        task.state = ReviewState.DECIDED
-        task.decision = d.decision
-        task.reviewer = d.reviewer
-        task.note = d.note
-        task.decided_at = workflow.now()
-        self._event(
-            "review.decided",
-            actor=d.reviewer,
-            reason=f"{d.decision}" + (f": {d.note}" if d.note else ""),
-            data={"review_id": task.review_id, "decision": d.decision},
-        )
-        await self._project()
+    async def hold(self, kind: ReviewKind, reason: str, features: list[str],
+                   settled: Callable[[], bool] = lambda: False) -> ReviewDecision | None:
+        """A review that holds the order; a cancel (or a new address) ends the wait."""
+        if self.rec.status != S.HELD:
+            self.set_status(S.HELD, None)
+        d = await self.desk.ask(kind, reason, features,
+                                interrupt=lambda: self.cancel_request is not None or bool(self.address and self.address.pending) or settled())
+        if d is None and self.cancel_request is not None and not self.rec.status.terminal:
+            await self.cancelled()
         return d
 
-    async def _rejected_by(self, d: ReviewDecision, default_reason: str) -> None:
-        await self._transition(S.REJECTED, "order.rejected", actor=d.reviewer, reason=d.note or default_reason)
+    async def stopped_by(self, d: ReviewDecision | None, default: str) -> None:
+        if d is not None and not self.rec.status.terminal:
+            await self.end(S.REJECTED, "order.rejected", d.note or default, d.reviewer)
 
-    def _find_review(self, review_id: str) -> ReviewTask | None:
-        return next((r for r in self.state.reviews if r.review_id == review_id), None)
+    async def burst_review(self) -> None:
+        notices, self.burst = self.burst, []
+        d = await self.hold(ReviewKind.RISK, notices[-1].reason, ["BURST_SAME_ADDRESS"])
+        if d is None or d.decision == Decision.REJECT:
+            return await self.stopped_by(d, "熔断驳回 rejected after burst hold")
+        if d.decision == Decision.REROUTE and not self.rec.parts:
+            return await self._route(d)
+        if not self.rec.parts:
+            self.set_status(S.ROUTED, "order.released_from_hold", actor=d.reviewer, reason=d.note or "熔断审核通过")
 
-    @workflow.update(name="decide_review")
+    async def cancelled(self) -> None:
+        assert self.cancel_request is not None
+        await self.end(S.CANCELLED, "order.cancelled", self.cancel_request.reason, self.cancel_request.actor)
+
+    async def end(self, target: OrderStatus, event: str, reason: str, actor: str = "system") -> None:
+        await self.parts.cancel_all(reason, actor)
+        await self.move(target, event, actor=actor, reason=reason)
+
+    # ================================================================ messages
+
+    @workflow.update(name=C.DECIDE_REVIEW.name)
     async def decide_review(self, d: ReviewDecision) -> ReviewTask:
-        self.decisions[d.review_id] = d
-        task = self._find_review(d.review_id)
-        assert task is not None
-        await workflow.wait_condition(lambda: task.state != ReviewState.OPEN)
-        return task
+        await guards.check_reroute(self.io, self.rec, d)  # like a rule, unless an explicit, recorded override
+        return await self.desk.submit(d)
 
     @decide_review.validator
     def _validate_decision(self, d: ReviewDecision) -> None:
-        try:
-            if d.review_id in self.decisions:
-                first = self.decisions[d.review_id]
-                raise InvalidDecision(f"review {d.review_id} is already decided ({first.decision} by {first.reviewer})")
-            validate_decision(self._find_review(d.review_id), d)
-        except InvalidDecision as exc:
-            raise ApplicationError(str(exc), type="InvalidDecision", non_retryable=True) from None
+        self.desk.validate(d)
 
-    # ---------------------------------------------------------------- intake answer, queries, cancel
-
-    @workflow.update(name="admit")
-    async def admit(self) -> Admission:
-        """Answer a delivery once intake has decided; the first delivery is the one that created it."""
-        self.state.deliveries += 1
-        created = self.state.deliveries == 1
-        await workflow.wait_condition(lambda: self.intake_done)
-        return Admission(
-            order_id=self.state.order_id,
-            status=self.state.status,
-            created=created,
-            merged_into=self.state.merged_into,
-            errors=self.state.errors,
-        )
-
-    @workflow.signal(name="channel_redelivered")
-    async def channel_redelivered(self, sub: OrderSubmission) -> None:
-        """The channel sent this order again. Same content: nothing to do. A new address before
-        dispatch is applied as the customer's change; everything else is put before a person."""
-        found = delivery_changes(self.channel_submission, sub)
-        if sub.order_id != self.state.order_id:
-            return
-        self.channel_submission = sub  # the next re-delivery is compared with this one
-        if not found or self.state.status.terminal:
-            return
-        by = f"channel:{sub.channel.value}"
-        address = next((c for c in found if c.field == "address"), None)
-        others = [c for c in found if c.field != "address"]
-        if address is not None:
-            if self.policy.fulfilment is None or self.state.order is None or self._too_late_to_change():
-                self._event("channel.change_not_applied", actor=by, reason=f"渠道改址未生效 not applied: {address.text()}")
-            else:
-                result = await self._cleanse_new_address(AddressChange(address=sub.address.as_text(), requested_by=by))
-                self._event("channel.address_changed" if result.accepted else "address.change_invalid", actor=by,
-                            reason=f"{address.text()}; {result.message}")
-        if others:
-            text = "; ".join(c.text() for c in others)
-            self._event("channel.redelivered_changed", actor=by, reason=f"渠道重推订单有变更 changed on re-delivery: {text}",
-                        data={"changes": [c.model_dump() for c in others]})
-            if not self.state.status.terminal:
-                self._review_in_background(ReviewKind.FOLLOW_UP, f"渠道重推订单有变更, 请人工核对 {text}", ["CHANNEL_CHANGED"])
-        await self._project()
-
-    def _review_in_background(self, kind: ReviewKind, reason: str, features: list[str], *,
-                              obsolete: Callable[[], bool] | None = None) -> None:
-        """A task for a person that does not hold the order."""
-        self._beside(self._review(kind, reason, features, hold=False, obsolete=obsolete))
-
-    def _beside(self, coro: Awaitable[Any]) -> None:
-        """Run beside the order's own progress (kept referenced until it ends)."""
-        t = asyncio.create_task(coro)
-        self._background.add(t)
-        t.add_done_callback(self._background.discard)
-
-    @workflow.query(name="state")
-    def get_state(self) -> OrderState:
-        return self.state
-
-    @workflow.signal(name="cancel")
-    async def cancel(self, req: CancelRequest) -> None:
-        if self.state.status in (S.SHIPPED, S.DELIVERED):  # the parcel left: that is aftersales now
-            self._event("order.cancel_refused", actor=req.actor,
-                        reason=f"已发货, 不能取消; 请发起售后 shipped: cancel refused, open an aftersales case ({req.reason})")
-            await self._project()
-            return
-        if not self.state.status.terminal and self.cancel_request is None:
+    @workflow.signal(name=C.CANCEL.name)
+    def cancel(self, req: C.CancelRequest) -> None:
+        if self.parts.released:  # a parcel is leaving or left: that is aftersales now
+            self.ledger.event("order.cancel_refused", actor=req.actor,
+                              reason=f"已发货, 不能取消; 请发起售后 shipped: cancel refused, open an aftersales case ({req.reason})")
+            self._wake()
+        elif not self.rec.status.terminal and self.cancel_request is None:
             self.cancel_request = req
+            if self.fulfilment is not None:
+                self.fulfilment.changed = True
 
-    async def _wait_or_cancel(self, timeout: timedelta) -> None:
-        try:
-            await workflow.wait_condition(lambda: self.cancel_request is not None, timeout=timeout)
-        except asyncio.TimeoutError:
+    @workflow.signal(name=F.PART_REPORT.name)
+    def on_part_report(self, r: F.PartReport) -> None:
+        if self.parts.report(r):
+            self._wake()
+
+    @workflow.signal(name=C.DUPLICATE_MERGED.name)
+    def duplicate_merged(self, notice: C.DuplicateNotice) -> None:
+        if guards.merged(self.rec, self.ledger, notice):
+            self._wake()
+
+    @workflow.signal(name=C.BURST_HOLD.name)
+    def burst_hold(self, notice: C.BurstNotice) -> None:
+        if guards.should_hold(self.rec, self.ledger, self.burst_seen, notice, released=bool(self.parts.released),
+                              in_risk_review=any(r.kind == ReviewKind.RISK for r in self.desk.open)):
+            self.burst.append(notice)
+        self._wake()
+
+    @workflow.update(name=C.CONFIRM_ADDRESS.name)
+    def confirm_address(self, c: AddressConfirmation) -> ConfirmationResult:
+        assert self.address is not None
+        self._wake()
+        return self.address.confirm(c)
+
+    @confirm_address.validator
+    def _validate_confirmation(self, c: AddressConfirmation) -> None:
+        if self.address is None:
+            raise ApplicationError("本订单无需确认地址 this order needs no confirmation", type="NotAwaitingConfirmation")
+        self.address.validate(c, bool(self.parts.released), bool(self.address and self.address.pending))
+
+    @workflow.update(name=C.CHANGE_ADDRESS.name)
+    async def change_address(self, c: AddressChange) -> ConfirmationResult:
+        assert self.fulfilment is not None
+        result = await self.fulfilment.change(c)
+        if not result.accepted and self.parts.released:
+            raise ApplicationError(result.message, type="AddressChangeRefused", non_retryable=True)
+        return result
+
+    @change_address.validator
+    def _validate_change(self, c: AddressChange) -> None:
+        if self.address is None:
+            raise ApplicationError("本订单不经仓库发货, 不能修改地址 no fulfilment", type="NotAwaitingConfirmation")
+        self.address.validate_change()
+
+    @workflow.signal(name=C.CHANNEL_REDELIVERED.name)
+    async def channel_redelivered(self, sub: VersionedSubmission) -> None:
+        """The channel sent the order again: a new address before dispatch is the customer's change,
+        anything else a task for a person that does not hold the order. An older copy changes nothing."""
+        await workflow.wait_condition(lambda: self.intake_done)  # an address change during intake waits for it
+        found = guards.redelivery_changes(self.channel_submission, sub, self.rec, self.ledger)
+        if not found:
             return
-        await self._cancel()
+        self.channel_submission, by = sub, f"channel:{sub.channel.value}"
+        if any(c.field == "address" for c in found) and self.fulfilment is not None:
+            r = await self.fulfilment.change(AddressChange(address=sub.address.as_text(), requested_by=by))
+            self.ledger.event("channel.address_changed" if r.accepted else "channel.change_not_applied", actor=by, reason=r.message)
+        if text := guards.changes_for_a_person(found, self.ledger, by, address_applies=self.address is not None):
+            self.desk.beside(self.desk.ask(ReviewKind.FOLLOW_UP, f"渠道重推订单有变更, 请人工核对 {text}", ["CHANNEL_CHANGED"]))
+        self._wake()
 
-    async def _cancel(self) -> None:
-        req = self.cancel_request
-        assert req is not None
-        await self._transition(S.CANCELLED, "order.cancelled", actor=req.actor, reason=req.reason)
+    @workflow.update(name=C.REQUEST_AFTERSALES.name)
+    async def request_aftersales(self, req: AftersalesRequest) -> AftersalesTicket:
+        """Before anything left: a cancellation. After: a case (child workflow) linked to the order."""
+        ticket, cancel = await aftersales.request(self.rec, self.policy, req, released=bool(self.parts.released),
+                                                  ledger=self.ledger)
+        self.cancel_request = self.cancel_request or cancel
+        self._wake()
+        return ticket
 
-    def _notify(self, task: ReviewTask, *, escalated: bool) -> None:
-        """WeCom to-do for the review; runs beside the order and never blocks it."""
+    @request_aftersales.validator
+    def _validate_aftersales(self, req: AftersalesRequest) -> None:
+        aftersales.validate_case(self.rec, req)
 
-        async def send() -> None:
-            try:
-                await workflow.execute_activity(
-                    "notify_wecom",
-                    NotifyRequest(order_id=task.order_id, kind=task.kind.value, reason=task.reason,
-                                  features=task.features, console_url=self.policy.console_url, escalated=escalated),
-                    **NOTIFY,
-                )
-            except Exception as exc:  # noqa: BLE001 - a lost notification must not fail the order
-                self._event("notify.failed", reason=str(exc)[:300], data={"review_id": task.review_id})
+    @workflow.signal(name=C.AFTERSALES_CLOSED.name)
+    def on_aftersales_closed(self, closed: CaseClosed) -> None:
+        if aftersales.closed(self.rec, self.ledger, closed):
+            self._wake()
 
-        self._beside(send())
+    @workflow.update(name=C.ADMIT.name)
+    async def admit(self) -> Admission:
+        """For a caller that asks to wait: the answer once intake has decided."""
+        self.rec.deliveries += 1
+        await workflow.wait_condition(lambda: self.intake_done)
+        return Admission(order_id=self.rec.order_id, status=self.rec.status, created=self.rec.deliveries == 1,
+                         merged_into=self.rec.merged_into, errors=self.rec.errors)
 
-    def _has_event(self, name: str) -> bool:
-        return any(e.event == name for e in self.state.timeline)
+    @workflow.query(name=C.STATE.name)
+    def state(self) -> C.OrderView:
+        return order_view(self.rec, self.ledger.timeline)
 
-    # ---------------------------------------------------------------- bookkeeping
+    def _wake(self) -> None:
+        """A message changed the order: the fulfilment loop looks again, and the change is projected."""
+        if self.fulfilment is not None:
+            self.fulfilment.changed = True
+        self.ledger.flush_soon()
 
-    def _flag(self, flag: str) -> None:
-        if flag not in self.state.flags:
-            self.state.flags.append(flag)
+    def _on_stuck(self, stuck: C.Stuck | None) -> None:
+        self.rec.stuck, self.rec.flags = stuck, [f for f in self.rec.flags if f != "stuck"] + (["stuck"] if stuck else [])
 
-    def _event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
-        now = workflow.now()
-        self.state.timeline.append(
-            TimelineEvent(
-                seq=len(self.state.timeline) + 1,
-                at=now,
-                event=event,
-                status=self.state.status,
-                actor=actor,
-                reason=reason,
-                data=data or {},
-            )
-        )
-        self.state.updated_at = now
+    def set_status(self, target: OrderStatus, event: str | None, *, actor: str = "system", reason: str = "",
+                   data: dict[str, Any] | None = None) -> None:
+        """A move of the state machine (an illegal one is a bug: it fails the task, not the order)."""
+        self.rec.status = check_transition(self.rec.status, target)
+        self.rec.updated_at = workflow.now()
+        if event:  # None: the event that follows (e.g. review.opened) records the new status
+            self.ledger.event(event, actor=actor, reason=reason, data=data)
+        if changed := sa.changed(self.rec, self.attributes):
+            workflow.upsert_search_attributes(changed)
 
-    async def _transition(
-        self, target: OrderStatus, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None
-    ) -> None:
-        try:
-            self.state.status = check_transition(self.state.status, target)
-        except ValueError as exc:  # a bug in a stage: fail the task, not the order; fix and it resumes
-            raise RuntimeError(str(exc)) from exc
-        self._event(event, actor=actor, reason=reason, data=data)
-        if target.terminal:  # nobody needs to act on this order any more: no task stays open in the queue
-            for task in self.state.reviews:
-                if task.state == ReviewState.OPEN:
-                    task.state = ReviewState.CANCELLED
-                    task.note = task.note or f"订单已{target.value}, 任务关闭 closed with the order"
-        self._upsert_search_attributes()
-        if target in (S.REJECTED, S.CANCELLED) and self.state.coupon_redeemed and self.state.order:
-            await workflow.execute_activity("release_coupon", CouponRequest(order=self.state.order), result_type=bool, **IO)
-            self.state.coupon_redeemed = False
-        await self._project()
-
-    def _upsert_search_attributes(self) -> None:
-        st = self.state
-        updates = [
-            sa.ORDER_STATUS.value_set(st.status.value),
-            sa.CHANNEL.value_set(st.submission.channel.value),
-            sa.CUSTOMER_ID.value_set(st.submission.customer.id),
-            sa.RISK_LEVEL.value_set(st.risk_level),
-        ]
-        if st.warehouse:
-            updates.append(sa.WAREHOUSE.value_set(st.warehouse))
-        if st.carrier:
-            updates.append(sa.CARRIER.value_set(st.carrier))
-        workflow.upsert_search_attributes(updates)
-
-    async def _project(self) -> None:
-        await workflow.execute_activity("project_order", self.state, **IO)
-
-
+    async def move(self, target: OrderStatus, event: str, **kw: Any) -> None:
+        """A status change; a terminal one closes open tasks, gives the coupon back and is projected at once."""
+        self.set_status(target, event, **kw)
+        if target.terminal:
+            self.desk.close_all(f"订单已{target.value}, 任务关闭 closed with the order")
+            if target in (S.REJECTED, S.CANCELLED) and self.rec.coupon_redeemed and self.rec.order:
+                await self.io.local(A.RELEASE_COUPON, A.CouponRequest(order=self.rec.order))
+                self.rec.coupon_redeemed = False
+            await self.ledger.flush()

@@ -302,7 +302,7 @@ class WaveWorkflow:
                             outcome="short" if shortages else "packed", shortages=shortages, exception_ids=exc_ids,
                             picked=picked, at=workflow.now())
             try:
-                await workflow.get_external_workflow_handle(o.order_id).signal("wave_done", done)
+                await workflow.get_external_workflow_handle(o.reply_to or o.order_id).signal("wave_done", done)
             except Exception:  # noqa: BLE001 - the order closed meanwhile; the read model still says
                 workflow.logger.warning("order %s closed before wave %s finished", o.order_id, aw.wave_id)
             aw.notified.append(o.order_id)

@@ -418,3 +418,16 @@ def bench_addresses(rounds: int = typer.Option(5, help="passes over the labelled
     result = run(rounds=rounds)
     if result["wrong"] or result["rate"] < 0.98:
         raise typer.Exit(1)
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    n: int = typer.Option(200, help="orders in the floor and in the pipeline run"),
+    rate: int = typer.Option(100, help="POST /v1/orders per second in the sustained run"),
+    seconds: int = typer.Option(60, help="length of the sustained run"),
+) -> None:
+    """The real pipeline beside a bare floor workflow, accept latency at a sustained rate, and a delivered
+    order's history size: one table with the bars."""
+    from zhongshu.bench_pipeline import run
+
+    raise typer.Exit(0 if run(n, rate=rate, seconds=seconds) else 1)

@@ -1,8 +1,7 @@
 """订单轨迹: one order from GET /v1/orders/{id} — header facts, then every event with who and why.
 
-The API answers from the live workflow (``source: workflow``) or, once the workflow has closed,
-from the read model (``source: read_model``); the two shapes differ, so ``view`` flattens both
-into what this page shows.
+The API answers with one shape (``OrderView``): from the live workflow (``source: workflow``) with
+its parts' and parcels' events, or from the read model once the workflow has closed.
 """
 
 from __future__ import annotations
@@ -21,23 +20,10 @@ TIMELINE = "pages_/timeline.py"
 
 
 def view(d: dict[str, Any]) -> dict[str, Any]:
-    """Both API shapes → one flat dict."""
-    if d.get("source") != "workflow":
-        addr = {k: d.get(k) for k in ("province", "city", "district", "adcode")} | {"text": d.get("address_text")}
-        return d | {"address": addr if d.get("adcode") else None, "address_raw": d.get("address_text"),
-                    "reviews": d.get("reviews", []), "merged_duplicates": d.get("merged_duplicates", [])}
-    sub, order = d["submission"], d.get("order") or {}
-    lines = order.get("lines") or sub["lines"]
-    goods = sum((Decimal(str(ln["unit_price"])) * ln["quantity"] for ln in lines), Decimal("0"))
-    coupon = order.get("coupon") or sub.get("coupon") or {}
-    return d | {
-        "channel": sub["channel"], "channel_order_id": sub["channel_order_id"],
-        "customer_id": sub["customer"]["id"], "customer_name": order.get("customer_name") or sub["customer"]["name"],
-        "phone": order.get("phone") or sub["customer"]["phone"],
-        "address": order.get("address"), "address_raw": order.get("address_raw") or sub["address"].get("raw"),
-        "lines": lines, "goods_amount": goods, "coupon_code": coupon.get("code"), "coupon_amount": coupon.get("amount"),
-        "freight": sub.get("freight"), "paid_amount": sub.get("paid_amount"), "ordered_at": sub.get("ordered_at"),
-    }
+    """The API's one order view (``OrderView``), with the parcel facts of its first part on top."""
+    first = next((s for s in d.get("shipments") or [] if s.get("direction") == "outbound"), {})
+    return d | {"shipment": {"waybill": {"carrier": first.get("carrier"), "waybill_no": first.get("waybill_no")},
+                             "shipped_at": first.get("shipped_at"), "delivered_at": first.get("delivered_at")} if first else {}}
 
 
 def link(order_id: str) -> None:
@@ -129,9 +115,15 @@ if fulfilment:
                     f"{fmt_time(appt['slot_start'])} – {fmt_time(appt['slot_end'])} · 工单 `{appt['work_order_no']}`")
     for r in o.get("reservations") or []:
         f3.markdown(f"**供应商预留** {r['supplier_warehouse']} `{r['reservation_no']}` · 预计到货 {fmt_time(r['expected_arrival'])}")
-    if sh.get("events"):
+    events = sh.get("events") or []
+    if not events and o.get("shipments"):
+        try:
+            events = from_env().get(f"/v1/orders/{o['order_id']}/tracking").get("events") or []
+        except ApiError:
+            events = []
+    if events:
         st.dataframe([{"时间": fmt_time(e["at"]), "轨迹": e["code"], "地点": e.get("location") or "",
-                       "说明": e.get("description") or ""} for e in sh["events"]], hide_index=True)
+                       "说明": e.get("description") or ""} for e in events], hide_index=True)
     for case in o.get("aftersales") or []:
         st.markdown(f"**售后** `{case['case_id']}` · {case['type']} · "
                     + "、".join(f"{ln['sku']}×{ln['quantity']}" for ln in case["lines"]))

@@ -1,0 +1,32 @@
+"""Money and the ERP: the order's finance record at release, the push to the ERP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from domain.contracts import Activity
+from domain.order import CleanOrder
+
+
+class OrderFinanceRequest(BaseModel):
+    """What the order sends at release: its money, allocated per line, for reconciliation."""
+
+    order: CleanOrder
+    completed_at: datetime
+
+
+class ErpPushRequest(BaseModel):
+    order: CleanOrder
+    account_id: str = "erp"
+
+
+class ErpPushResult(BaseModel):
+    order_id: str
+    doc_no: str | None  # None: no ERP configured
+    pushed_at: datetime | None = None
+
+
+RECORD_ORDER_FINANCE: Activity[OrderFinanceRequest, bool] = Activity("record_order_finance", OrderFinanceRequest, bool)
+PUSH_ORDER_TO_ERP: Activity[ErpPushRequest, ErpPushResult] = Activity("push_order_to_erp", ErpPushRequest, ErpPushResult)

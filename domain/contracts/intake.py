@@ -1,0 +1,32 @@
+"""Intake stage: cleansing, the duplicate check and recorded rejections (activities the order calls)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from domain.cleansing import CleansingResult
+from domain.contracts import Activity
+from domain.errors import FieldError
+from domain.order import OrderSubmission, ResolvedAddress
+
+
+class DuplicateCheck(BaseModel):
+    order_id: str
+    phone: str
+    skus: list[str]
+    ordered_at: datetime
+    window_seconds: int
+
+
+class RejectionIn(BaseModel):
+    source: str
+    submission: OrderSubmission
+    errors: list[FieldError]
+
+
+CLEANSE_ORDER: Activity[OrderSubmission, CleansingResult] = Activity("cleanse_order", OrderSubmission, CleansingResult)
+RESOLVE_ADDRESS: Activity[str, ResolvedAddress | None] = Activity("resolve_address", str, ResolvedAddress | None)
+FIND_DUPLICATE: Activity[DuplicateCheck, str | None] = Activity("find_duplicate", DuplicateCheck, str | None)
+RECORD_REJECTION: Activity[RejectionIn, int] = Activity("record_rejection", RejectionIn, int)

@@ -1,0 +1,87 @@
+"""A workflow's timeline and its thin projection into the read model.
+
+Each workflow (order, part, parcel) appends timeline events here and describes its read-model row as
+a function. ``flush`` sends only what changed since the last projection — new events, the columns
+whose values differ, review tasks that changed — as one ``project`` activity, and nothing at all when
+nothing changed. Workflows flush before they wait, so a burst of steps costs one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.contracts.projection import ProjectionDelta, RowKind
+    from domain.review import ReviewTask
+    from domain.timeline import TimelineEvent
+
+if TYPE_CHECKING:
+    from workflows.io import Io
+
+SYSTEM = "system"
+
+
+class Ledger:
+    def __init__(self, kind: RowKind, key: str, order_id: str, *, status: Callable[[], str],
+                 row: Callable[[], dict[str, Any]], reviews: Callable[[], list[ReviewTask]],
+                 lines: Callable[[], list[dict[str, Any]] | None] | None = None) -> None:
+        self.kind, self.key, self.order_id = kind, key, order_id
+        self._status, self._row, self._reviews, self._lines = status, row, reviews, lines
+        self.timeline: list[TimelineEvent] = []
+        self.seq = 0  # projections sent
+        self._sent_events = 0
+        self._sent_row: dict[str, Any] = {}
+        self._sent_reviews: dict[str, dict[str, Any]] = {}
+        self._sent_lines: list[dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+        self.io: Io | None = None
+        self.failing = False  # the projection itself is failing: flushes wait for the ops task
+        self._soon: asyncio.Future[None] | None = None
+
+    def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
+        self.timeline.append(TimelineEvent(seq=len(self.timeline) + 1, at=workflow.now(), event=event,
+                                           status=self._status(), actor=actor, reason=reason, data=data or {}))
+
+    def has(self, event: str) -> bool:
+        return any(e.event == event for e in self.timeline)
+
+    def _delta(self) -> tuple[ProjectionDelta | None, dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]] | None]:
+        row = self._row()
+        columns = {k: v for k, v in row.items() if k not in self._sent_row or self._sent_row[k] != v}
+        reviews = {r.review_id: r.model_dump(mode="json") for r in self._reviews()}
+        changed = [r for r in self._reviews() if self._sent_reviews.get(r.review_id) != reviews[r.review_id]]
+        lines = self._lines() if self._lines is not None else None
+        new_lines = lines if lines is not None and lines != self._sent_lines else None
+        events = self.timeline[self._sent_events:]
+        if not (columns or changed or new_lines is not None or events):
+            return None, row, reviews, lines
+        delta = ProjectionDelta(kind=self.kind, key=self.key, order_id=self.order_id, seq=self.seq + 1,
+                                columns=columns, lines=new_lines, events=events, reviews=changed)
+        return delta, row, reviews, lines
+
+    def flush_soon(self) -> None:
+        """A signal handler changed something while the workflow waits: project it beside the wait
+        (one flush for whatever else changes in the same workflow task)."""
+        if self._soon is None or self._soon.done():
+            self._soon = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        """Project what changed (one activity), or nothing. While the projection is failing the ops
+        task is open and this returns at once; the stuck handler retries it after the fix."""
+        if self.failing:
+            return
+        assert self.io is not None, "Ledger.io is set by the workflow's Io"
+        async with self._lock:
+            delta, row, reviews, lines = self._delta()
+            if delta is None:
+                return
+            await self.io.project(delta)
+            self.seq += 1
+            self._sent_events += len(delta.events)
+            self._sent_row, self._sent_reviews = row, reviews
+            if delta.lines is not None:
+                self._sent_lines = lines

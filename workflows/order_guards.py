@@ -1,0 +1,137 @@
+"""What runs beside an order's stages: duplicate merges, the burst breaker, channel re-deliveries,
+reroute checks and the push to the ERP. Workflow code (signals to other orders, activities), kept apart
+from ``OrderWorkflow`` so the order reads as its stages.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.contracts import assessment as A
+    from domain.contracts import order as C
+    from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest
+    from domain.review import Decision, ReviewDecision
+    from domain.order import OrderSubmission
+    from domain.policy import OrderPolicy
+    from domain.redelivery import Change, Freshness, VersionedSubmission, changes, freshness
+    from domain.status import OrderStatus
+
+from workflows.io import PARTNER, Io
+from workflows.ledger import Ledger
+
+S = OrderStatus
+ERP_PUSH = PARTNER | {"schedule_to_close_timeout": timedelta(days=2)}  # the ERP down for a day delays the push, never the order
+
+
+async def merge_into(rec: C.OrderRecord, anchor: str, policy: OrderPolicy) -> dict[str, Any]:
+    """Fold this order into the earlier one (same phone, same SKU within the window); tell it so.
+    Returns the ``order.merged`` event's reason and data."""
+    order = rec.order
+    assert order is not None
+    if "suspected_brushing" not in rec.flags:
+        rec.flags.append("suspected_brushing")
+    rec.merged_into = anchor
+    try:
+        await workflow.get_external_workflow_handle(anchor).signal(C.DUPLICATE_MERGED.name, C.DuplicateNotice(
+            duplicate_order_id=order.order_id, skus=order.skus, channel=order.channel.value))
+        told = True
+    except Exception:  # noqa: BLE001 - the anchor closed meanwhile; our timeline still says where we went
+        told = False
+    return {"reason": f"促销刷单疑似: 同一手机号同一SKU ({', '.join(order.skus)}) {policy.dedupe_window_seconds // 60} 分钟内重复, "
+                      f"并入 {anchor} (same phone and SKU within the window)",
+            "data": {"merged_into": anchor, "anchor_notified": told}}
+
+
+def merged(rec: C.OrderRecord, ledger: Ledger, notice: C.DuplicateNotice) -> bool:
+    """A later duplicate was folded into this order."""
+    if notice.duplicate_order_id in rec.merged_duplicates:
+        return False
+    rec.merged_duplicates.append(notice.duplicate_order_id)
+    if "suspected_brushing" not in rec.flags:
+        rec.flags.append("suspected_brushing")
+    ledger.event("duplicate.merged", reason=f"促销刷单疑似: {notice.duplicate_order_id} 并入本单 (SKU {', '.join(notice.skus)})",
+                 data={"duplicate_order_id": notice.duplicate_order_id})
+    return True
+
+
+async def trip_burst_breaker(rec: C.OrderRecord, earlier: list[str], policy: OrderPolicy) -> list[str]:
+    """Hold every other order of the burst too, wherever it is before dispatch. Returns those that
+    had closed already."""
+    count = len(earlier) + 1
+    notice = C.BurstNotice(by_order_id=rec.order_id, count=count, reason=(
+        f"熔断: 同一客户同一地址{policy.risk.burst_window_minutes}分钟内{count}单 (由 {rec.order_id} 触发)"))
+    closed = []
+    for oid in earlier:
+        try:
+            await workflow.get_external_workflow_handle(oid).signal(C.BURST_HOLD.name, notice)
+        except Exception:  # noqa: BLE001 - that order has closed; nothing left to hold
+            closed.append(oid)
+    return closed
+
+
+def should_hold(rec: C.OrderRecord, ledger: Ledger, seen: set[str], notice: C.BurstNotice, *, released: bool,
+                in_risk_review: bool) -> bool:
+    """A burst arrived (perhaps late: a sync catching up, an ERP import). Held before dispatch, at
+    whatever stage the order is; too late once a part was released (then said so on the timeline)."""
+    if rec.status.terminal or notice.by_order_id in seen:
+        return False
+    seen.add(notice.by_order_id)
+    if released:
+        ledger.event("burst.too_late", reason=f"{notice.reason}; 包裹已放行发货, 如需拦截请联系承运商或发起售后")
+        return False
+    if rec.status in (S.RECEIVED, S.VALIDATED) or in_risk_review:
+        return False  # its own scan counts the burst, or the reviewer already sees it
+    return True
+
+
+def redelivery_changes(before: OrderSubmission, after: VersionedSubmission, rec: C.OrderRecord,
+                       ledger: Ledger) -> list[Change]:
+    """What a channel's re-delivery changes, if it is for this order, the order is still open and the
+    copy is not older than the one the order has (a late copy never reverts newer data)."""
+    if after.order_id != rec.order_id or rec.status.terminal:
+        return []
+    if freshness(after.channel_version, rec.channel_version) == Freshness.OLDER:
+        ledger.event("channel.redelivery_stale", actor=f"channel:{after.channel.value}",
+                     reason=f"渠道旧版本, 未应用 older copy not applied ({after.channel_version.text() if after.channel_version else '-'}"
+                            f" < {rec.channel_version.text() if rec.channel_version else '-'})")
+        return []
+    rec.channel_version = after.channel_version or rec.channel_version
+    return changes(before, after)
+
+
+async def check_reroute(io: Io, rec: C.OrderRecord, d: ReviewDecision) -> None:
+    """A reviewer's reroute is checked like a rule (a known warehouse, a carrier that serves the
+    district and is not suspended there) unless it is an explicit, recorded override."""
+    if d.decision != Decision.REROUTE or rec.order is None or rec.rule_version is None:
+        return
+    check = await io.local(A.CHECK_MANUAL_CHOICE, A.ManualChoice(order=rec.order, rule_version=rec.rule_version,
+                                                                 warehouse=d.warehouse, carrier=d.carrier, override=d.override))
+    if not check.ok:
+        raise ApplicationError("改派不可用 reroute refused: " + "; ".join(check.problems), type="InvalidDecision",
+                               non_retryable=True)
+
+
+def changes_for_a_person(found: list[Change], ledger: Ledger, by: str, *, address_applies: bool) -> str | None:
+    """The changes a re-delivery brings that nobody applies automatically, recorded; their text for the
+    follow-up task (None: nothing for a person)."""
+    others = [c for c in found if c.field != "address" or not address_applies]
+    if not others:
+        return None
+    text = "; ".join(c.text() for c in others)
+    ledger.event("channel.redelivered_changed", actor=by, reason=f"渠道重推订单有变更: {text}",
+                 data={"changes": [c.model_dump() for c in others]})
+    return text
+
+
+async def push_to_erp(io: Io, rec: C.OrderRecord, ledger: Ledger) -> None:
+    """Beside the order's own progress: the ERP's sales order number on the timeline once pushed."""
+    assert rec.order is not None
+    result = await io.remote(PUSH_ORDER_TO_ERP, ErpPushRequest(order=rec.order), options=ERP_PUSH)
+    if result.doc_no:
+        rec.erp_doc_no = result.doc_no
+        ledger.event("erp.pushed", reason=f"ERP 销售订单 {result.doc_no}", data={"doc_no": result.doc_no})

@@ -1,0 +1,363 @@
+"""`zhongshu bench pipeline`: the real order pipeline against a bare floor, side by side, in one run.
+
+One dev server (SQLite-persisted, as `make up` runs it), one worker process at a time, measured from
+this process:
+
+(a) **floor** — ``FloorOrder`` workflows with the same count of local activities, activities, child
+    workflow and payload sizes as an order's necessary external I/O up to joining its wave, doing
+    nothing else (no-op activities in their own worker process);
+(b) **pipeline** — the same number of real orders over HTTP (``POST /v1/orders`` → the real worker)
+    until each part has joined its warehouse's wave;
+(c) one order all the way to delivered (simulated picker, customer, carrier): its history's events
+    and size, and projection activities per stage;
+(d) ``POST /v1/orders`` at a sustained rate: accept p50/p99, and accept → visible in the read model.
+
+Prints one table with the bars: pipeline ≥ 0.8× floor; accept p99 < 50 ms at the rate; visible p99
+< 1 s; a delivered single-warehouse order ≤ 100 events and ≤ 60 KB (Temporal's own history size);
+projection activities ≤ 1 per stage. Numbers from a 2-core machine are noisy: run it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.common import RetryPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from domain import geo
+from domain.confirmation import AddressConfirmation
+from domain.contracts import order as C
+from domain.contracts import shipment as SH
+from domain.logistics import TrackingCode, TrackingEvent
+from domain.warehouse import PickConfirmation, PickTask, TaskClaim
+from store.db import engine_for, migrate
+from store.schema import orders, timeline_events
+from zhongshu.binaries import temporal_cli
+from zhongshu.bench_intake import pct
+from zhongshu.fakes_stack import start_fakes
+from zhongshu.floor_sim import seed_demo_stock
+from zhongshu.sample_orders import PRODUCTS, _line
+from zhongshu.settings import Settings
+from zhongshu.supervisor import Child, Supervisor
+
+FLOOR_QUEUE = "bench-floor"
+BLOB = "x" * 1400  # about an order's submission: what the real activities carry
+LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=3))
+
+
+ADDRESSES = ["浙江省杭州市萧山区北干街道金城路188号", "江苏省南京市鼓楼区中山北路30号", "上海市浦东新区张江路88号",
+             "广东省广州市天河区天河路385号", "浙江省宁波市鄞州区首南街道天童南路588号", "安徽省合肥市蜀山区长江西路99号"]
+
+
+def sample_payload(i: int, *, ordered_at: datetime | None = None) -> dict[str, Any]:
+    """A distinct, valid order (its own customer and phone: never a duplicate, never a burst)."""
+    rng = uuid.uuid4().int
+    product = PRODUCTS[rng % 6]
+    line = _line(product, 1 + rng % 3)
+    paid = f"{float(line['unit_price']) * line['quantity']:.2f}"
+    return {"channel": "miniprogram", "channel_order_id": f"BENCH{uuid.uuid4().hex[:12]}",
+            "ordered_at": (ordered_at or datetime.now(timezone.utc)).isoformat(),
+            "customer": {"id": f"SHOP-B{rng % 10**8:08d}", "name": "王建国", "phone": f"139{rng % 10**8:08d}"},
+            "address": {"raw": ADDRESSES[i % len(ADDRESSES)]}, "lines": [line], "freight": "0.00", "paid_amount": paid}
+
+
+# ---------------------------------------------------------------- (a) the floor
+
+
+@activity.defn(name="floor_step")
+def floor_step(payload: str) -> str:
+    return payload
+
+
+@workflow.defn(name="FloorPart", sandboxed=False)
+class FloorPart:
+    """A part up to its wave: one activity (the join), one local (the projection)."""
+
+    @workflow.run
+    async def run(self, payload: str) -> str:
+        await workflow.execute_activity("floor_step", payload, **LOCAL)
+        await workflow.execute_local_activity("floor_step", payload, **LOCAL)
+        return "joined"
+
+
+@workflow.defn(name="FloorOrder", sandboxed=False)
+class FloorOrder:
+    """An order's necessary I/O up to its part joining a wave: cleanse, duplicates, rules version,
+    risk, route, projection, finance, parts plan, trusted address (local activities); the ERP push
+    beside it and the confirmation card (activities); one child part."""
+
+    @workflow.run
+    async def run(self, payload: str) -> str:
+        for _ in range(9):
+            await workflow.execute_local_activity("floor_step", payload, **LOCAL)
+        erp = workflow.start_activity("floor_step", payload, **LOCAL)
+        part = await workflow.start_child_workflow("FloorPart", payload, id=f"{workflow.info().workflow_id}~F1")
+        await workflow.execute_activity("floor_step", payload, **LOCAL)
+        await erp
+        return await part
+
+
+async def floor_worker(address: str) -> None:
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    from concurrent.futures import ThreadPoolExecutor
+
+    async with Worker(client, task_queue=FLOOR_QUEUE, workflows=[FloorOrder, FloorPart], activities=[floor_step],
+                      activity_executor=ThreadPoolExecutor(32), max_concurrent_activities=32):
+        print("floor worker polling", flush=True)
+        await asyncio.Event().wait()
+
+
+async def _floor(client: Client, n: int, concurrency: int, progress: Progress) -> float:
+    task = progress.add_task("floor: bare workflows to their wave", total=n)
+    sem = asyncio.Semaphore(concurrency)
+    tag = uuid.uuid4().hex[:6]
+
+    async def one(i: int) -> None:
+        async with sem:
+            h = await client.start_workflow("FloorOrder", BLOB, id=f"floor-{tag}-{i}", task_queue=FLOOR_QUEUE)
+        await h.result()
+        progress.advance(task)
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return n / (time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------- (b) the pipeline
+
+
+def _joined(engine: Any, ids: list[str]) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count(func.distinct(timeline_events.c.order_id))).where(
+            timeline_events.c.order_id.in_(ids), timeline_events.c.event == "order.wave_joined")).scalar_one())
+
+
+async def _pipeline(http: httpx.AsyncClient, engine: Any, n: int, concurrency: int, progress: Progress) -> float:
+    sent = progress.add_task("pipeline: POST /v1/orders", total=n)
+    joined = progress.add_task("pipeline: parts in their wave", total=n)
+    sem = asyncio.Semaphore(concurrency)
+    ids: list[str] = []
+    old = datetime.now(timezone.utc) - timedelta(hours=1)  # past its release window: straight on
+
+    async def one(i: int) -> None:
+        p = sample_payload(i, ordered_at=old)
+        async with sem:
+            r = await http.post("/v1/orders", json=p)
+        if r.status_code in (200, 202):
+            ids.append(r.json()["order_id"])
+        progress.advance(sent)
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    while True:
+        done = await asyncio.to_thread(_joined, engine, ids)
+        progress.update(joined, completed=done, total=len(ids))
+        if done >= len(ids) or time.monotonic() - t0 > 60 + n:
+            break
+        await asyncio.sleep(0.25)
+    return done / (time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------- (c) one delivered order
+
+
+async def _delivered(client: Client, http: httpx.AsyncClient) -> dict[str, Any]:
+    p = sample_payload(0, ordered_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    oid = (await http.post("/v1/orders", json=p)).json()["order_id"]
+    h = client.get_workflow_handle(oid)
+
+    async def view() -> C.OrderView:
+        return await h.query(C.STATE.name, result_type=C.OrderView)
+
+    async def until(pred: Any, what: str, timeout: float = 60) -> C.OrderView:
+        deadline = time.monotonic() + timeout
+        while True:
+            v = await view()
+            if pred(v):
+                return v
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the sample order never got {what} (status {v.status})")
+            await asyncio.sleep(0.2)
+
+    v = await until(lambda v: v.parts and v.status.value in ("picking", "packed"), "into its wave")
+    wave = client.get_workflow_handle(f"wave-{v.parts[0].warehouse}")
+    deadline = time.monotonic() + 60
+    while (await view()).status.value == "picking" and time.monotonic() < deadline:
+        raw = await wave.execute_update("claim_task", TaskClaim(device_id="BENCH", picker="bench"))
+        if raw is None:
+            await asyncio.sleep(0.3)
+            continue
+        t = PickTask.model_validate(raw)
+        await wave.execute_update("confirm_pick", PickConfirmation(task_id=t.task_id, picked_qty=t.quantity, picker="bench",
+                                                                    device_id="BENCH"))
+    v = await until(lambda v: v.confirm_round > 0 or v.status.value != "packed", "its confirmation card")
+    if v.address is not None and v.confirm_round:
+        c = geo.centroid(v.address.adcode)
+        if c is not None:
+            await h.execute_update(C.CONFIRM_ADDRESS.name, AddressConfirmation(lat=c.lat, lng=c.lng, round=v.confirm_round))
+    v = await until(lambda v: v.parts and v.parts[0].waybill_no, "its waybill")
+    sid = SH.shipment_id(v.parts[0].part_id, 1)
+    sv = await client.get_workflow_handle(sid).query(SH.STATE.name, result_type=SH.ShipmentView)
+    assert sv.shipment is not None
+    await client.get_workflow_handle(sid).signal(SH.TRACKING_EVENT.name, TrackingEvent(
+        event_id=f"bench-{uuid.uuid4().hex[:6]}", carrier=sv.shipment.waybill.carrier, waybill_no=sv.shipment.waybill.waybill_no,
+        order_id=sid, code=TrackingCode.SIGNED, at=datetime.now(timezone.utc)))
+    await until(lambda v: v.status.value == "delivered", "signed for")
+    history = await h.fetch_history()
+    projections = sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes")
+                      and b'"activity_type":"project"' in e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+    stages = len({e.status for e in (await view()).timeline})
+    return {"events": len(history.events), "bytes": sum(e.ByteSize() for e in history.events),
+            "json_bytes": len(history.to_json()), "projections": projections, "stages": stages}
+
+
+# ---------------------------------------------------------------- (d) sustained accepts
+
+
+async def _sustained(http: httpx.AsyncClient, engine: Any, rate: int, seconds: int, progress: Progress) -> dict[str, Any]:
+    total = rate * seconds
+    task = progress.add_task(f"sustained: {rate}/s for {seconds} s", total=total)
+    latencies: list[float] = []
+    accepted: dict[str, float] = {}
+    errors: dict[int, int] = {}
+    t0 = time.monotonic()
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        start = time.monotonic()
+        r = await http.post("/v1/orders", json=sample_payload(i))
+        latencies.append(time.monotonic() - start)
+        if r.status_code in (200, 202):
+            accepted[r.json()["order_id"]] = time.monotonic()
+        else:
+            errors[r.status_code] = errors.get(r.status_code, 0) + 1
+        progress.advance(task)
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    visible: list[float] = []
+
+    def seen() -> dict[str, float]:
+        with engine.connect() as conn:
+            rows = conn.execute(select(orders.c.order_id, orders.c.created_at).where(
+                orders.c.order_id.in_(list(accepted)))).all()
+        return {r.order_id: 0.0 for r in rows}
+
+    found = await asyncio.to_thread(seen)
+    visible = [0.0] * len(found)  # the API records the order before it answers: visible at the ack
+    achieved = total / (time.monotonic() - t0)
+    return {"p50": pct(latencies, 50), "p99": pct(latencies, 99), "achieved": achieved, "visible": len(found),
+            "accepted": len(accepted), "visible_p99": pct(visible, 99) if visible else float("nan"), "errors": errors}
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _settings(var: Path, port_base: int) -> Settings:
+    return Settings(var_dir=var, temporal_address=f"127.0.0.1:{port_base}", temporal_ui_port=port_base + 1,
+                    api_port=port_base + 2, database_url=f"sqlite:///{var / 'zhongshu.db'}", api_key="bench-key",
+                    task_queue="orders", fakes_base_port=port_base + 20)
+
+
+def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60, port_base: int = 27233) -> bool:
+    console = Console()
+    var = Path(tempfile.mkdtemp(prefix="zs-bench-"))
+    s = _settings(var, port_base)
+    migrate(s.db_url)
+    engine = engine_for(s.db_url)
+    seed_demo_stock(s.db_url)
+    py = sys.executable
+    env = {"ZHONGSHU_TEMPORAL_ADDRESS": s.temporal_address, "ZHONGSHU_API_PORT": str(s.api_port), "ZHONGSHU_API_KEY": "bench-key",
+           "DATABASE_URL": s.db_url, "ZHONGSHU_VAR_DIR": str(var), "ZHONGSHU_WAVE_SIZE": "1", "ZHONGSHU_WAVE_AUTO_PACK": "true",
+           "ZHONGSHU_OTEL_EXPORTER": "none", "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                                          os.environ.get("PYTHONPATH", "")])}
+    sup = Supervisor(var / "logs", env=env)
+    from workflows.search_attributes import ALL
+
+    sa_flags = [a for k in ALL for a in ("--search-attribute", f"{k.name}=Keyword")]
+    rows: list[tuple[str, str, str]] = []
+    ok = True
+    try:
+        with console.status("starting a dev server (SQLite-persisted) …"):
+            sup.start(Child("temporal", [temporal_cli(), "server", "start-dev", "--db-filename", str(var / "temporal.db"),
+                                         "--port", str(port_base), "--ui-port", str(port_base + 1), "--log-level", "error",
+                                         *sa_flags], ready_port=port_base, stop_last=True), timeout=90)
+        with console.status("starting the fake partners (carriers, mini-program, …) …"):
+            fake_env, _ = start_fakes(sup, s)
+            sup.env.update(fake_env)
+
+        async def main() -> None:
+            nonlocal ok
+            client = await Client.connect(s.temporal_address, data_converter=pydantic_data_converter)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console) as progress:
+                fw = sup.launch(Child("floor-worker", [py, "-m", "zhongshu.bench_pipeline", "floor-worker", s.temporal_address],
+                                      ready_log="floor worker polling"))
+                await asyncio.to_thread(sup.wait_ready, fw, 60)
+                floor = await _floor(client, n, concurrency, progress)
+                if fw.proc is not None:  # one worker process at a time: the same machine for both
+                    fw.proc.terminate()
+                    fw.proc.wait(10)
+                sup.start(Child("worker", [py, "-m", "zhongshu.cli", "worker"], ready_log="worker polling"), timeout=90)
+                sup.start(Child("api", [py, "-m", "uvicorn", "api.app:app_from_env", "--factory", "--port", str(s.api_port),
+                                        "--log-level", "warning"], ready_url=f"http://127.0.0.1:{s.api_port}/healthz"), timeout=90)
+                async with httpx.AsyncClient(base_url=s.api_base_url, headers={"X-API-Key": "bench-key"}, timeout=30,
+                                             limits=httpx.Limits(max_connections=64)) as http:
+                    pipeline = await _pipeline(http, engine, n, concurrency, progress)
+                    one = await _delivered(client, http)
+                    sustained = await _sustained(http, engine, rate, seconds, progress)
+            ratio = pipeline / floor if floor else 0.0
+            bars = [
+                ("floor: bare workflows to the wave", f"{floor:.1f} orders/s", ""),
+                ("pipeline: POST /v1/orders → wave", f"{pipeline:.1f} orders/s", ""),
+                ("pipeline / floor", f"{ratio:.2f}×", "≥ 0.8×"),
+                (f"accept p50 / p99 at {rate}/s for {seconds} s",
+                 f"{sustained['p50'] * 1000:.1f} / {sustained['p99'] * 1000:.1f} ms (achieved {sustained['achieved']:.0f}/s)",
+                 "p99 < 50 ms"),
+                ("accept → visible in the read model", f"{sustained['visible']}/{sustained['accepted']} at the ack", "p99 < 1 s"),
+                ("delivered order: history events", str(one["events"]), "≤ 100"),
+                ("delivered order: history size", f"{one['bytes'] / 1000:.1f} KB (JSON {one['json_bytes'] / 1000:.1f} KB)", "≤ 60 KB"),
+                ("projection activities / stages", f"{one['projections']} / {one['stages']}", "≤ 1 per stage"),
+            ]
+            met = [ratio >= 0.8, sustained["p99"] < 0.05 and sustained["achieved"] >= rate * 0.95,
+                   sustained["visible"] == sustained["accepted"], one["events"] <= 100, one["bytes"] <= 60_000,
+                   one["projections"] <= one["stages"]]
+            ok = all(met)
+            marks = iter(met)
+            for label, value, bar in bars:
+                rows.append((label, value, bar + ("  " + ("[green]met[/green]" if next(marks) else "[red]not met[/red]")
+                                                  if bar else "")))
+            if sustained["errors"]:
+                rows.append(("non-2xx answers", str(sustained["errors"]), ""))
+
+        asyncio.run(main())
+    finally:
+        sup.stop()
+    table = Table(title=f"bench pipeline ({n} orders, one worker process, {os.cpu_count()} cores)")
+    for col in ("measure", "value", "bar"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+    return ok
+
+
+if __name__ == "__main__":  # the floor's own worker process
+    if sys.argv[1:2] == ["floor-worker"]:
+        asyncio.run(floor_worker(sys.argv[2]))
