@@ -318,6 +318,7 @@ def test_prometheus_finds_every_worker_replica(services, prometheus_config):
     assert env["ZHONGSHU_WORKER_METRICS_HOST"] == "0.0.0.0", "reachable from the prometheus container"
     assert str(sd["port"]) in [str(p) for p in services["worker"].get("expose", [])]
     assert "ports" not in services["worker"], "worker metrics stay on the compose network (replicas share no host port)"
+    assert str(services["worker"]["deploy"]["replicas"]).endswith(":-2}"), "two workers by default: scale-out is real"
 
 
 def test_prometheus_scrapes_the_temporal_server(services, prometheus_config):
