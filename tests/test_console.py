@@ -74,7 +74,7 @@ def test_orders_page_lists_and_filters(api):
     oid = submit(api, payload)
     wait_for(lambda: api.get("/v1/orders", params={"customer_id": customer, "status": "completed"}).json()["total"])
 
-    at = console()
+    at = console("pages_/orders.py")
     assert any("API 正常" in m.value for m in at.sidebar.markdown)
     at.text_input(key="orders_customer").set_value(customer).run()
     rows = table(at, "订单号")
@@ -101,7 +101,7 @@ def test_brushing_flag_and_merge_are_shown(api):
     anchor, dup = submit(api, first), submit(api, second)
     wait_for(lambda: api.get("/v1/orders", params={"customer_id": customer, "status": "merged"}).json()["total"])
 
-    at = console()
+    at = console("pages_/orders.py")
     at.text_input(key="orders_customer").set_value(customer).run()
     rows = table(at, "订单号").set_index("订单号")
     assert "促销刷单疑似" in rows.loc[anchor, "标记"]

@@ -149,7 +149,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                     "console",
                     [py, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"),
                      "--server.port", str(settings.console_port), "--server.address", settings.api_host,
-                     "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                     "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"],
                     env=env, ready_url=f"http://127.0.0.1:{settings.console_port}/_stcore/health",
                 ))
                 ready("API", sup.wait_ready(api, 90))

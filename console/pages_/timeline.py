@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from console import order_actions
 from console.api_client import ApiError, from_env, md_escape, show_error
 from console.ui import (
     CHANNELS, DECISIONS, KINDS, event_text, flags_text, fmt_money, fmt_time, region, status_badge, status_text,
@@ -139,6 +140,8 @@ if o.get("reviews"):
     )
 elif o.get("source") != "workflow":
     st.caption("订单已结束，审核任务详情见轨迹中的 review.* 事件。")
+
+order_actions.render(o)
 
 st.markdown("#### 轨迹")
 st.dataframe(
