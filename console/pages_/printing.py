@@ -33,6 +33,8 @@ with pick:
         names = {w["wave_id"]: f"{w.get('wave_no') or w['wave_id']} · {labels.warehouse(w.get('warehouse'))} · "
                                f"{labels.wave_state(w.get('state'))} · {w.get('task_count', 0)} 个任务 · {fmt_time(w.get('opened_at'))}"
                  for w in waves}
+        if "print_waves" not in st.session_state:  # /print?wave_id=…: a link from elsewhere preselects waves
+            st.session_state.print_waves = [w for w in st.query_params.get_all("wave_id") if w in names]
         chosen = st.multiselect("选择波次 (可多选, 合并为一个PDF)", list(names), format_func=names.get, key="print_waves")
         if chosen:
             pdf_button("拣货单", "/v1/print/picklists.pdf", [("wave_id", w) for w in chosen],
