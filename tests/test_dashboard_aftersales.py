@@ -42,3 +42,16 @@ def test_aftersales_reasons_by_region_come_from_the_cases(engine):
     east = next(r for r in rows if r[1] == "刹车片异响")[0]
     assert rows == {(east, "刹车片异响"): 2, (east, "尺寸不符"): 1, (next(r for r in rows if r[0] != east)[0], "尺寸不符"): 1}
     assert metrics.top_reasons(d["aftersales_by_region"], east)[0] == {"region": east, "reason": "刹车片异响", "count": 2}
+
+
+def test_reconciliation_banner_is_green_only_without_any_difference():
+    from console.ui import reconciliation_banner
+
+    totals = {"channel_diff_fen": 0, "erp_diff_fen": 0}
+    zero = {"totals": totals, "differences": 0, "classes": {"freight_not_collected": {"count": 0, "amount_fen": 0}}}
+    assert reconciliation_banner(zero)[0] == "success"
+    netted = {"totals": totals, "differences": 2,  # +¥10 and −¥10: the totals reconcile, two orders do not
+              "classes": {"freight_not_collected": {"count": 1, "amount_fen": 1000},
+                          "rounding_difference": {"count": 1, "amount_fen": -1000}}}
+    level, text = reconciliation_banner(netted)
+    assert level == "error" and "运费未收 1 笔" in text and "尾差 1 笔" in text and "未轧平" in text
