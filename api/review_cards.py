@@ -58,18 +58,31 @@ def customer_history(engine, customer_id: str) -> dict[str, Any]:
 
 def carrier_choices(rule_set, view) -> list[dict[str, Any]]:
     """Every carrier of the table for this order's district: eligible ones first (cheapest first),
-    the others with the Chinese reason they cannot take it. Empty when the district is unknown."""
+    the others with the reason they cannot take it (not served, suspended there, weight). Empty when
+    the district is unknown. The routing decision's own options (priced with the lines' real weights)
+    when the live order has one; else the table now, where the view's lines carry no weight, so a
+    minimum-weight rule is not held against the order (the decision re-checks with the real weight)."""
     if rule_set is None or view is None or view.address is None:
         return []
-    a = view.address
-    inp = RoutingInput(province=a.province, city=a.city, district=a.district, adcode=a.adcode,
-                       goods_amount=view.goods_amount, ordered_at=view.ordered_at,
-                       lines=[RoutingLine(sku=ln.sku, category=ln.category, unit_price=ln.unit_price,
-                                          quantity=ln.quantity) for ln in view.lines])
-    opts = carrier_options(rule_set, inp)
-    opts.sort(key=lambda o: (o.excluded is not None, o.freight if o.freight is not None else Decimal("1e9"), o.code))
-    return [{"code": o.code, "label": labels.carrier(o.code), "freight": None if o.freight is None else str(o.freight),
-             "sla_days": o.sla_days, "eligible": o.excluded is None, "excluded": o.excluded} for o in opts]
+    routed = view.routing.carrier_options if view.routing is not None else []
+    if routed:
+        opts, weight_known = list(routed), True
+    else:
+        a = view.address
+        inp = RoutingInput(province=a.province, city=a.city, district=a.district, adcode=a.adcode,
+                           goods_amount=view.goods_amount, ordered_at=view.ordered_at,
+                           lines=[RoutingLine(sku=ln.sku, category=ln.category, unit_price=ln.unit_price,
+                                              quantity=ln.quantity) for ln in view.lines])
+        opts, weight_known = carrier_options(rule_set, inp), False
+    out = []
+    for o in opts:
+        excluded = o.excluded
+        if excluded and not weight_known and excluded.startswith("低于最低重量"):
+            excluded = None
+        out.append({"code": o.code, "label": labels.carrier(o.code), "freight": None if o.freight is None else str(o.freight),
+                    "sla_days": o.sla_days, "eligible": excluded is None, "excluded": excluded})
+    out.sort(key=lambda c: (not c["eligible"], Decimal(c["freight"]) if c["freight"] else Decimal("1e9"), c["code"]))
+    return out
 
 
 def order_summary(view, history: dict[str, Any]) -> dict[str, Any] | None:
