@@ -48,11 +48,13 @@ def known_warehouses(engine, rule_set) -> list[str]:
     return sorted(known)
 
 
-def customer_history(engine, customer_id: str) -> dict[str, Any]:
-    """How many orders this customer has with us and what they paid: 'new customer' is a risk feature."""
+def customer_history(engine, customer_id: str, but: str) -> dict[str, Any]:
+    """How many other orders this customer has with us and what they paid ('new customer' is a risk
+    feature); merged duplicates are not orders of their own."""
     with engine.connect() as conn:
         n, paid = conn.execute(select(func.count(), func.coalesce(func.sum(orders.c.paid_amount), 0))
-                               .where(orders.c.customer_id == customer_id)).one()
+                               .where(orders.c.customer_id == customer_id, orders.c.order_id != but,
+                                      orders.c.status != "merged")).one()
     return {"orders": int(n), "paid_total": str(Decimal(paid or 0).quantize(Decimal("0.01")))}
 
 
@@ -141,7 +143,7 @@ async def review_cards(
     async def card(row: dict[str, Any]) -> dict[str, Any]:
         async with sem:
             view = await current_view(client, engine, row["order_id"])
-        history = await asyncio.to_thread(customer_history, engine, view.customer_id) if view else {}
+        history = await asyncio.to_thread(customer_history, engine, view.customer_id, view.order_id) if view else {}
         row["kind_label"] = labels.review_kind(row["kind"])
         row["state_label"] = labels.review_state(row["state"])
         row["feature_labels"] = [labels.risk_feature(f) for f in row.get("features") or []]

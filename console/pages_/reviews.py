@@ -105,7 +105,8 @@ def order_block(order: dict | None) -> None:
     with left:
         st.markdown(
             f"**客户** {md_escape(order.get('customer_name') or '-')} · 📞 {order.get('phone_masked')} · "
-            f"历史订单 {hist.get('orders', 0)} 笔 (合计 {fmt_money(hist.get('paid_total'))})")
+            + (f"此前订单 {hist['orders']} 笔 (合计 {fmt_money(hist.get('paid_total'))})" if hist.get("orders")
+             else ":orange[新客户 (此前无订单)]"))
         st.markdown(f"**地址** {md_escape(order.get('address_text') or '-')}")
         st.markdown(f"**区县** {md_escape(district) if district else ':red[未解析到区县]'}"
                     + (f" ({d.get('adcode')})" if d.get("adcode") else ""))
