@@ -73,7 +73,7 @@ def status_text(status: str | None) -> str:
 def status_badge(status: str | None) -> tuple[str, str]:
     """(label, colour) for st.badge."""
     icon, label, colour = STATUS.get(status or "", ("❔", status or "-", "gray"))
-    return f"{icon} {label} ({status})", colour
+    return f"{icon} {label}", colour
 
 
 def flags_text(flags: list[str] | None) -> str:
