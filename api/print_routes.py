@@ -32,6 +32,14 @@ def _pdf(data: bytes, filename: str) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
 
 
+async def _render(fn, *args, **kw) -> bytes:
+    """The PDF, off the event loop; a page model the renderer refuses is the caller's input: 422."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kw)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 def _many(values: list[str], what: str) -> list[str]:
     values = list(dict.fromkeys(v.strip() for v in values if v.strip()))
     if not values:
@@ -50,7 +58,7 @@ async def pick_lists(request: Request, wave_id: list[str] = Query(..., max_lengt
         if wave is None:
             raise HTTPException(404, f"波次 {wid!r} 不存在 (wave not found)")
         lists.append(pick_list(wave, printed_at=now))
-    data = await asyncio.to_thread(pick_list_pdf, lists)
+    data = await _render(pick_list_pdf, lists)
     return _pdf(data, f"picklist-{lists[0].wave_no or lists[0].wave_id}{'-etc' if len(lists) > 1 else ''}.pdf")
 
 
@@ -64,8 +72,11 @@ async def packing_slips(request: Request, order_id: list[str] = Query(..., max_l
         view = await current_view(client, engine, oid)
         if view is None:
             raise HTTPException(404, f"订单 {oid!r} 不存在 (order not found)")
-        slips.extend(packing_slips_from_view(view.model_dump(), printed_at=now))
-    data = await asyncio.to_thread(packing_slip_pdf, slips, page_size=page_size)
+        try:
+            slips.extend(packing_slips_from_view(view.model_dump(), printed_at=now))
+        except ValueError as exc:  # pydantic's too: an order without lines has no slip
+            raise HTTPException(422, f"订单 {oid} 无法生成发货单: {exc}") from None
+    data = await _render(packing_slip_pdf, slips, page_size=page_size)
     return _pdf(data, f"packing-slip-{slips[0].order_id}{'-etc' if len(slips) > 1 else ''}.pdf")
 
 
@@ -78,5 +89,5 @@ async def bin_label_sheet(code: list[str] = Query(..., max_length=500, descripti
         items = bin_labels(_many(code, "库位 code"), warehouse=warehouse)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    data = await asyncio.to_thread(bin_labels_pdf, items, layout=layout)
+    data = await _render(bin_labels_pdf, items, layout=layout)
     return _pdf(data, f"bin-labels-{items[0].code}{'-etc' if len(items) > 1 else ''}.pdf")
