@@ -20,7 +20,8 @@ install: $(VENV)/.installed
 
 # Re-runs when pyproject.toml changes; the stamp is written only after a complete install.
 # A fresh venv shows pip's progress (minutes of downloads); an update of an existing one is quiet.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml scripts/system-packages.sh
+	@bash scripts/system-packages.sh
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "Zhongshu needs Python >= 3.11; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Try: make $(MAKECMDGOALS) PYTHON=python3.12"; exit 1; }
 	@quiet=-q; test -x $(VENV)/bin/python || { \

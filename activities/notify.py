@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain import labels
 from domain.cleansing import mask_phone
 from domain.contracts.notify import NOTIFY_WECOM, NotifyRequest
 
@@ -35,7 +36,6 @@ MARKDOWN_MAX_BYTES = 4096  # the robot rejects longer markdown.content (errcode 
 # errcodes worth retrying: rate limit (20 msgs/min per robot) and the robot's "system busy"
 RETRYABLE_ERRCODES = frozenset({-1, 45009, 45033})
 
-KIND_TITLES = {"address": "地址审核", "routing": "分单审核", "risk": "风控审核"}
 
 # +86 mobiles with or without country code, E.164 numbers, and dashed landlines (0571-88888888).
 _PHONE_RE = re.compile(
@@ -175,9 +175,9 @@ def render_review_todo(
     Phone numbers in the reason and features are masked (the group is wide; the console is not).
     """
     kind_value = getattr(kind, "value", kind)
-    kind_title = KIND_TITLES.get(str(kind_value), str(kind_value))
+    kind_title = labels.review_kind(kind_value)  # every kind in Chinese, from the one label table
     link = console_link(console_url, order_id)
-    feats = [_oneline(mask_phones(f)) for f in features if str(f).strip()]
+    feats = [_oneline(mask_phones(labels.risk_feature(f))) for f in features if str(f).strip()]
     shown = feats[:20]
     feature_text = "、".join(f"`{f[:64]}`" for f in shown) if shown else "无"
     if len(feats) > len(shown):

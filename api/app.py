@@ -10,7 +10,9 @@ from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError
 from temporalio.client import Client
@@ -30,6 +32,9 @@ from api.readiness import Readiness, readiness
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.rules_routes import router as rules_router
 from api.metrics_routes import router as metrics_router
+from api.order_desk_routes import router as order_desk_router
+from api.print_routes import router as print_router
+from api.review_cards import router as review_cards_router
 from api.warehouse_routes import router as warehouse_router
 from domain.review import Decision, ReviewDecision
 from store import read_model, rules
@@ -110,6 +115,29 @@ def _age(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def declare_api_key(app: FastAPI) -> None:
+    """The API key as an OpenAPI security scheme, so /docs's "Authorize" sends it on every call.
+    Declared on the schema (api.auth reads the header itself): a bearer token in the same header
+    slot is accepted too."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                           "description": "API 密钥 (settings: ZHONGSHU_API_KEY / extra keys with roles)"},
+                "Bearer": {"type": "http", "scheme": "bearer", "description": "OAuth2 client-credentials token"},
+            }
+            for ops in schema.get("paths", {}).values():
+                for op in ops.values():  # the routes that answer 401 without a key are the keyed ones
+                    if isinstance(op, dict) and "401" in (op.get("responses") or {}):
+                        op.setdefault("security", [{"ApiKey": []}, {"Bearer": []}])
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -124,7 +152,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
         await close_douyin_api(app)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with Swagger UI's files served by the API itself: works offline
         title="Zhongshu 订单中枢 API",
         version="1",
         description="Start and signal order workflows; list orders, reviews and rejections. "
@@ -132,6 +160,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    declare_api_key(app)
     app.add_middleware(RequestDoor, max_body_bytes=settings.max_body_bytes)
     instrument_fastapi(app, settings)
     app.state.api_keys = settings.api_keys()
@@ -142,6 +171,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     def temporal(request: Request) -> Client:
         return request.app.state.client
 
+    app.include_router(order_desk_router)  # issue 14: find any order, remarks/flags/urgent (before /v1/orders/{id})
+    app.include_router(review_cards_router)  # issue 14: review cards with the order and valid choices
+    app.include_router(print_router)  # issue 14: pick lists, packing slips, bin labels as PDF
     app.include_router(rules_router)
     app.include_router(channel_router)  # webhooks, OAuth2 token, mini-program, channel replay
     app.include_router(metrics_router)  # issue 7: metrics, order status enquiries, reconciliation

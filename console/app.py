@@ -20,7 +20,10 @@ from console.api_client import ApiError, from_env, md_escape  # noqa: E402
 
 st.set_page_config(page_title="订单中枢 · 审核台", page_icon="📦", layout="wide")
 
-orders = st.Page("pages_/orders.py", title="订单列表", icon="📋", url_path="orders", default=True)
+home = st.Page("pages_/home.py", title="工作台", icon="🏠", default=True)
+orders = st.Page("pages_/orders.py", title="订单列表", icon="📋", url_path="orders")
+search = st.Page("pages_/search.py", title="查找订单", icon="🔎", url_path="search")
+printing = st.Page("pages_/printing.py", title="打印中心", icon="🖨️", url_path="print")
 timeline = st.Page("pages_/timeline.py", title="订单轨迹", icon="🧭", url_path="timeline")
 reviews = st.Page("pages_/reviews.py", title="审核队列", icon="🧑‍⚖️", url_path="reviews")
 rejections = st.Page("pages_/rejections.py", title="拒收记录", icon="📮", url_path="rejections")
@@ -31,10 +34,10 @@ warehouse = st.Page("pages_/warehouse.py", title="仓库看板", icon="🏭", ur
 aftersales = st.Page("pages_/aftersales.py", title="售后", icon="🔁", url_path="aftersales")
 channels = st.Page("pages_/channels.py", title="渠道健康", icon="🛰️", url_path="channels")
 
-page = st.navigation([orders, timeline, reviews, rejections, rules, dashboard, reconciliation, warehouse, aftersales,
+page = st.navigation([home, orders, search, timeline, reviews, printing, rejections, rules, dashboard, reconciliation, warehouse, aftersales,
                       channels])
 
-if page.url_path == orders.url_path and st.query_params.get("order_id"):
+if page.url_path == home.url_path and st.query_params.get("order_id"):
     st.switch_page(timeline, query_params={"order_id": st.query_params["order_id"]})
 
 with st.sidebar:

@@ -73,7 +73,7 @@ def status_text(status: str | None) -> str:
 def status_badge(status: str | None) -> tuple[str, str]:
     """(label, colour) for st.badge."""
     icon, label, colour = STATUS.get(status or "", ("❔", status or "-", "gray"))
-    return f"{icon} {label} ({status})", colour
+    return f"{icon} {label}", colour
 
 
 def flags_text(flags: list[str] | None) -> str:
@@ -141,3 +141,22 @@ def fmt_money(value: Any) -> str:
 
 def region(province: Any, city: Any, district: Any) -> str:
     return "".join(p for p in (province, city, district) if p) or "-"
+
+
+def yuan(fen: Any) -> str:
+    return "-" if fen is None else fmt_money(f"{fen / 100:.2f}")
+
+
+def reconciliation_banner(summary: dict[str, Any]) -> tuple[str, str]:
+    """(level, text) of a reconciliation day: green only when every difference class is zero —
+    totals that net out to the fen while single orders differ are not 'reconciled'."""
+    from domain.labels import diff_class
+
+    t = summary["totals"]
+    open_classes = {k: c for k, c in (summary.get("classes") or {}).items() if c.get("count") or c.get("amount_fen")}
+    head = (f"差异 {summary['differences']} 笔 · 渠道差异合计 {yuan(t['channel_diff_fen'])} · "
+            f"ERP 差异合计 {yuan(t['erp_diff_fen'])} · ")
+    if not open_classes and not summary["differences"]:
+        return "success", head + "全部轧平到分, 无差异"
+    detail = "、".join(f"{diff_class(k)} {c.get('count', 0)} 笔" for k, c in open_classes.items())
+    return "error", head + "未轧平: " + (detail or "有差异")

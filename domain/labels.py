@@ -92,6 +92,12 @@ EVENTS: dict[str, str] = {
     "order.rejected": "订单驳回",
     "order.intercepted": "风控拦截",
     "order.cancelled": "订单取消",
+    # what a person marked on the order in the console (store/order_marks.py)
+    "order.remarked": "添加备注",
+    "order.flagged": "设置旗帜",
+    "order.unflagged": "取消旗帜",
+    "order.marked_urgent": "标记加急",
+    "order.unmarked_urgent": "取消加急",
     "order.cancel_refused": "取消被拒(已发货)",
     "order.merged": "已合并",
     "order.stuck": "订单卡住(系统故障)",

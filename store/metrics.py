@@ -39,6 +39,7 @@ from domain.health import (
     region_of,
 )
 from domain.reconciliation import LedgerEntry, OurOrder, OurRefund, Receipt, RefundLine, Settlement
+from store.aftersales import aftersales_cases
 from store.db import is_postgres
 from store.schema import (
     coupon_redemptions,
@@ -309,6 +310,9 @@ def dashboard(
                 timeline_events.c.order_id.in_(cohort), timeline_events.c.event.in_(AFTERSALES_EVENTS)
             )
         ).all()
+        cases = conn.execute(  # the cases carry the customer's reason; the order's events only say a case opened
+            select(aftersales_cases.c.order_id, aftersales_cases.c.reason).where(aftersales_cases.c.order_id.in_(cohort))
+        ).all()
         reviews = conn.execute(
             select(review_tasks.c.kind, review_tasks.c.created_at, review_tasks.c.decided_at).where(
                 review_tasks.c.order_id.in_(cohort)
@@ -362,9 +366,13 @@ def dashboard(
     }
 
     reasons: Counter[tuple[str, str]] = Counter()
-    for r in aftersales:
+    with_case = set()
+    for r in cases:
+        with_case.add(r.order_id)
+        reasons[(region_of(provinces.get(r.order_id)), str(r.reason or "未填写原因"))] += 1
+    for r in aftersales:  # events that carry a reason themselves (channels' aftersales pushes), no case of ours
         reason = (r.data or {}).get("reason")
-        if reason:
+        if reason and r.order_id not in with_case:
             reasons[(region_of(provinces.get(r.order_id)), str(reason))] += 1
     aftersales_out = [
         {"region": region, "reason": reason, "count": n}

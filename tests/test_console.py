@@ -74,7 +74,7 @@ def test_orders_page_lists_and_filters(api):
     oid = submit(api, payload)
     wait_for(lambda: api.get("/v1/orders", params={"customer_id": customer, "status": "completed"}).json()["total"])
 
-    at = console()
+    at = console("pages_/orders.py")
     assert any("API 正常" in m.value for m in at.sidebar.markdown)
     at.text_input(key="orders_customer").set_value(customer).run()
     rows = table(at, "订单号")
@@ -101,7 +101,7 @@ def test_brushing_flag_and_merge_are_shown(api):
     anchor, dup = submit(api, first), submit(api, second)
     wait_for(lambda: api.get("/v1/orders", params={"customer_id": customer, "status": "merged"}).json()["total"])
 
-    at = console()
+    at = console("pages_/orders.py")
     at.text_input(key="orders_customer").set_value(customer).run()
     rows = table(at, "订单号").set_index("订单号")
     assert "促销刷单疑似" in rows.loc[anchor, "标记"]
@@ -119,7 +119,7 @@ def test_timeline_from_wecom_link(api):
     at = console(order_id=oid)  # {console_url}/?order_id=… lands on the timeline
     assert any(oid in h.value for h in at.subheader)
     events = list(table(at, "事件")["事件"])
-    assert events[0] == "订单接收 (order.received)" and events[-1] == "已完成 (order.completed)"
+    assert events[0] == "订单接收" and events[-1] == "已完成"  # Chinese for people: no event codes
     assert "萧山区" in " ".join(m.value for m in at.markdown)
 
     missing = console(order_id="order-tmall-NOPE")
@@ -251,3 +251,61 @@ def test_rules_page_lists_diffs_and_activates(api):
 def test_age_format():
     assert fmt_age(2 * 3600 + 13 * 60 + 5) == "2小时13分"
     assert fmt_age(26 * 3600) == "1天2小时" and fmt_age(42) == "42秒" and fmt_age(None) == "-"
+
+
+def test_search_page_finds_by_last_four_and_exports_excel(api):
+    import io
+
+    from openpyxl import load_workbook
+
+    from console.order_export import COLUMNS, xlsx
+
+    payload = order_payload()
+    phone = payload["customer"]["phone"]
+    oid = submit(api, payload)
+    wait_for(lambda: api.get("/v1/orders/search", params={"channel_order_id": payload["channel_order_id"]}).json()["total"])
+    assert api.post(f"/v1/orders/{oid}/marks", json={"kind": "urgent", "actor": "小李"}).status_code == 201
+
+    at = console("pages_/search.py")
+    at.text_input(key="s_phone").set_value(phone[-4:])
+    at.text_input(key="s_channel_order").set_value(payload["channel_order_id"])
+    at.button[0].click().run()  # the form's 查找
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    rows = table(at, "订单号")
+    assert list(rows["订单号"]) == [oid]
+    assert rows["电话"][0] == phone[:3] + "****" + phone[-4:] and "加急" in rows["标记"][0]
+    assert rows["渠道"][0] == "小程序" and rows["收货地区"][0] == "浙江省杭州市萧山区"
+
+    at.button(key="search_export").click().run()
+    assert not at.exception
+    wb = load_workbook(io.BytesIO(at.session_state["search_xlsx"]))
+    sheet = wb["订单"]
+    assert [c.value for c in sheet[1]] == COLUMNS and sheet["A2"].value == oid
+    assert xlsx([])  # an empty result still makes a workbook with its header
+
+    bad = console("pages_/search.py")
+    bad.text_input(key="s_phone").set_value("12")
+    bad.button[0].click().run()
+    assert "后4位" in bad.error[0].value
+
+
+def test_order_page_marks_and_cancels(api):
+    payload = order_payload(address={"raw": "老地方仓库后门"})  # held for address review: not dispatched
+    oid = submit(api, payload)
+    wait_for(lambda: api.get(f"/v1/orders/{oid}").json()["status"] == "held")
+    at = console(order_id=oid)
+    at.text_input(key="operator").set_value("小李").run()
+    at.text_input(key="mark_text").set_value("客户要求周末送")
+    at.selectbox(key="mark_flag").set_value("red")
+    at.selectbox(key="mark_urgent").set_value("yes")
+    next(b for b in at.button if b.label == "保存").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    marks = api.get(f"/v1/orders/{oid}/marks").json()
+    assert marks == {"urgent": True, "flag": "red", "remarks": [marks["remarks"][0]]}
+    assert marks["remarks"][0]["text"] == "客户要求周末送" and marks["remarks"][0]["actor"] == "小李"
+    assert any("加急" in m.value and "红旗" in m.value for m in at.markdown)
+
+    at.text_input(key="cancel_reason").set_value("客户来电取消")
+    next(b for b in at.button if b.label == "取消订单").click().run()
+    assert any("取消订单已提交" in s.value for s in at.success)
+    wait_for(lambda: api.get(f"/v1/orders/{oid}").json()["status"] == "cancelled")

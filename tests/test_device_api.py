@@ -185,3 +185,20 @@ async def test_console_warehouse_page_shows_waves_states_and_exceptions(floor, e
     assert list(exc["类型"]) == ["🏷️ 补打标签"]
     pick = next(f for f in frames if "误扫" in f.columns)
     assert pick.iloc[0]["商品错误"] == 1
+
+    # the reprint-label task prints its label (one thermal label) and is resolved from the page
+    at.button(key=f"make-reprint-WX-{warehouse}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    import io
+
+    from pypdf import PdfReader
+
+    data, name = at.session_state[f"pdf-reprint-WX-{warehouse}"]
+    assert name == "bin-label-A-03-12.pdf" and "A-03-12" in PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    at.button(key=f"resolve-WX-{warehouse}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    import httpx
+
+    left = httpx.get(f"{url}/v1/warehouse/exceptions", params={"warehouse": warehouse, "state": "open"},
+                     headers={"X-API-Key": SERVICE_KEY}).json()["items"]
+    assert left == []

@@ -159,7 +159,7 @@ def test_serve_in_thread_port_in_use_fails_clearly(server):
 def test_render_todo_has_everything_a_reviewer_needs():
     md = render_review_todo("order-tmall-T88", "routing", "无匹配分单规则", ["NO_RULE"], CONSOLE, escalated=False)
     assert "order-tmall-T88" in md and "无匹配分单规则" in md and "`NO_RULE`" in md
-    assert "分单审核" in md and "待审核" in md
+    assert "人工分单" in md and "待审核" in md
     assert f"({CONSOLE}/?order_id=order-tmall-T88)" in md
     assert "升级" not in md and "第二次" not in md
 

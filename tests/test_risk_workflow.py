@@ -10,6 +10,8 @@ tripped by a real order through a real workflow.
 
 from __future__ import annotations
 
+from domain import labels
+
 import asyncio
 import time
 import uuid
@@ -167,7 +169,7 @@ async def test_hold_feature_opens_risk_review_and_approval_routes(worker, task_q
     attrs = await search_attrs(h)
     assert attrs["RiskLevel"] == "hold" and attrs["OrderStatus"] == "held"
     msgs = await wait_for_messages(fake_wecom, h.id, 1)
-    assert msgs[0]["msgtype"] == "markdown" and "风控审核" in msgs[0]["content"] and code in msgs[0]["content"]
+    assert msgs[0]["msgtype"] == "markdown" and "风控审核" in msgs[0]["content"] and labels.risk_feature(code) in msgs[0]["content"]
 
     decided = await decide(h, review.review_id, Decision.APPROVE, note="已电话核实")
     assert decided.state == "decided" and decided.decision == "approve"
@@ -416,7 +418,7 @@ async def test_review_todo_escalates_after_2h_and_turns_red_after_24h(worker, ta
     rid = st.open_review().review_id
     msgs = await wait_for_messages(fake_wecom, h.id, 1)
     first = msgs[0]["content"]
-    assert h.id in first and "订单待审核" in first and "升级" not in first and "TEST_RECIPIENT" in first
+    assert h.id in first and "订单待审核" in first and "升级" not in first and labels.risk_feature("TEST_RECIPIENT") in first
 
     await worker.sleep(timedelta(hours=1, minutes=59))
     st = await state_of(h)

@@ -65,7 +65,8 @@ def console_cmd() -> None:
     raise typer.Exit(
         subprocess.call(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(s.console_port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.address", "0.0.0.0"]
+             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.address", "0.0.0.0",
+             "--client.toolbarMode", "viewer"]
         )
     )
 

@@ -149,7 +149,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                     "console",
                     [py, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"),
                      "--server.port", str(settings.console_port), "--server.address", settings.api_host,
-                     "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                     "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"],
                     env=env, ready_url=f"http://127.0.0.1:{settings.console_port}/_stcore/health",
                 ))
                 ready("API", sup.wait_ready(api, 90))
@@ -175,6 +175,8 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             table.add_column(no_wrap=True, overflow="ignore")
             table.add_row("Console (审核台)", settings.console_url)
             table.add_row("  review queue", f"{settings.console_url}/reviews")
+            table.add_row("  find any order", f"{settings.console_url}/search")
+            table.add_row("  printing (PDF)", f"{settings.console_url}/print")
             table.add_row("API", settings.api_base_url)
             table.add_row("API docs (OpenAPI)", f"{settings.api_base_url}/docs")
             table.add_row("Temporal Web UI", temporal_ui_url(settings))

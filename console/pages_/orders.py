@@ -12,6 +12,7 @@ import streamlit as st
 
 from console.api_client import ApiError, from_env, show_error
 from console.ui import CHANNELS, STATUS, flags_text, fmt_money, fmt_time, region, stale, status_text
+from domain import labels
 
 TIMELINE = "pages_/timeline.py"
 ALL = ""
@@ -29,14 +30,14 @@ st.title("📋 订单列表")
 
 c1, c2, c3, c4 = st.columns([2, 2, 3, 1])
 status = c1.selectbox(
-    "状态", [ALL, *STATUS], format_func=lambda s: "全部" if s == ALL else f"{status_text(s)} ({s})",
+    "状态", [ALL, *STATUS], format_func=lambda s: "全部" if s == ALL else status_text(s),
     key="orders_status", on_change=reset_page,
 )
 channel = c2.selectbox(
-    "渠道", [ALL, *CHANNELS], format_func=lambda c: "全部" if c == ALL else f"{CHANNELS[c]} ({c})",
+    "渠道", [ALL, *CHANNELS], format_func=lambda c: "全部" if c == ALL else CHANNELS[c],
     key="orders_channel", on_change=reset_page,
 )
-customer_id = c3.text_input("客户编号 (customer_id)", key="orders_customer", on_change=reset_page).strip()
+customer_id = c3.text_input("客户编号", key="orders_customer", on_change=reset_page).strip()
 size = c4.selectbox("每页", [20, 50, 100], index=1, key="orders_size", on_change=reset_page)
 page_no = st.session_state.setdefault("orders_page", 1)
 
@@ -66,8 +67,8 @@ rows = [
         "收货地区": region(o.get("province"), o.get("city"), o.get("district")),
         "实付": fmt_money(o.get("paid_amount")),
         "标记": "、".join(filter(None, ["🔴 超24小时未处理" if stale(o) else "", flags_text(o.get("flags"))])),
-        "仓库": o.get("warehouse") or "",
-        "承运商": o.get("carrier") or "",
+        "仓库": labels.warehouse(o["warehouse"]) if o.get("warehouse") else "",
+        "承运商": labels.carrier(o["carrier"]) if o.get("carrier") else "",
         "运单号": o.get("waybill_no") or "",
         "签收": fmt_time(o.get("delivered_at")) if o.get("delivered_at") else "",
         "并入": o.get("merged_into") or "",

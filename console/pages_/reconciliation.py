@@ -11,29 +11,27 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
-from console.ui import CN_TZ, fmt_money, fmt_time
-
-LABELS = {
-    "missing_settlement": "渠道未结算",
-    "missing_receipt": "ERP未收款",
-    "unmatched_settlement": "无对应订单的结算",
-    "freight_not_collected": "运费未收",
-    "rounding_difference": "尾差",
-    "amount_mismatch": "金额不符",
-    "coupon_redeemed_twice": "优惠券重复核销",
-    "coupon_not_in_ledger": "优惠券未入台账",
-}
+from console.ui import CN_TZ, fmt_time, reconciliation_banner, yuan
+from domain.labels import DIFF_CLASSES as LABELS
 
 
-def yuan(fen) -> str:
-    return "-" if fen is None else fmt_money(f"{fen / 100:.2f}")
+def default_day():
+    """The newest day that has a report (what a person opens the page for), else yesterday."""
+    try:
+        days = [r["day"] for r in from_env().get("/v1/reconciliation/runs")["items"]]
+    except (ApiError, KeyError, TypeError):
+        days = []
+    if days:
+        return datetime.fromisoformat(max(days)).date()
+    return datetime.now(CN_TZ).date() - timedelta(days=1)
 
 
 st.title("💰 财务对账")
 api = from_env()
-yesterday = datetime.now(CN_TZ).date() - timedelta(days=1)
+if "recon_day" not in st.session_state:
+    st.session_state.recon_day = default_day()
 c1, c2 = st.columns([2, 1])
-day = c1.date_input("对账日 day", yesterday, key="recon_day")
+day = c1.date_input("对账日", key="recon_day", format="YYYY/MM/DD")
 if c2.button("运行对账 run", key="recon_run", type="primary"):
     with st.spinner("对账中 …"):
         try:
@@ -61,19 +59,17 @@ if run:
     m2.metric("我方实付合计", yuan(t["ours_fen"]))
     m3.metric("渠道结算合计", yuan(t["channel_fen"]), help=f"渠道订单我方合计 {yuan(t['ours_channel_fen'])}")
     m4.metric("ERP 收款合计", yuan(t["erp_fen"]))
-    ok = t["channel_reconciles"] and t["erp_reconciles"]
-    (st.success if ok else st.error)(
-        f"差异 {s['differences']} 笔 · 渠道差异合计 {yuan(t['channel_diff_fen'])} · ERP 差异合计 {yuan(t['erp_diff_fen'])} · "
-        + ("合计轧平到分 totals reconcile to the fen" if ok else "合计未轧平 totals do NOT reconcile")
-    )
+    level, text = reconciliation_banner(s)
+    getattr(st, level)(text)
     st.dataframe(
-        [{"类别": f"{c['label']} ({k})", "笔数": c["count"], "金额": yuan(c["amount_fen"])} for k, c in s["classes"].items()],
+        [{"类别": LABELS.get(k, c.get("label") or k), "笔数": c["count"], "金额": yuan(c["amount_fen"])}
+         for k, c in s["classes"].items()],
         hide_index=True,
     )
     diffs = run["differences"]
-    present = [k for k in LABELS if any(d["cls"] == k for d in diffs)]
+    present = list(dict.fromkeys(d["cls"] for d in diffs))
     if present:
-        tabs = st.tabs([f"{LABELS[k]} ({sum(d['cls'] == k for d in diffs)})" for k in present])
+        tabs = st.tabs([f"{LABELS.get(k, k)} ({sum(d['cls'] == k for d in diffs)})" for k in present])
         for tab, k in zip(tabs, present):
             tab.dataframe(
                 [{"订单号": d["order_id"], "来源": d["source"], "我方": yuan(d["ours_fen"]), "对方": yuan(d["theirs_fen"]),

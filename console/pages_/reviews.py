@@ -1,8 +1,11 @@
-"""审核队列: open review tasks, oldest first, each with the decisions its kind allows.
+"""审核队列: open review tasks as cards a person can decide from, one at a time or in bulk.
 
-The allowed decisions per kind mirror ``domain.review.ALLOWED_DECISIONS``; the API stays the judge
-(409 with its reason), and whatever it answers is shown to the reviewer as is. After any decision
-the list is fetched again, so a task decided by a colleague disappears instead of lingering.
+Each card is ``GET /v1/reviews/cards``: the order (customer and their history, masked phone, address
+with its resolved district, channel, amount, items), the risk features as Chinese sentences with their
+numbers, and only the warehouses and carriers that can take the order (the others listed with why,
+suspensions included). Tick several cards and decide them together with one note; every decision is
+still its own ``POST /v1/reviews/{id}/decision`` and the API stays the judge: whatever it answers
+(a 409 "already decided by …") is shown per task. After deciding, the queue is fetched again.
 """
 
 from __future__ import annotations
@@ -10,39 +13,58 @@ from __future__ import annotations
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
-from console.ui import DECISIONS, KINDS, WAREHOUSES, fmt_age, fmt_time
+from console.ui import fmt_age, fmt_money, fmt_time
+from domain import labels
 
 TIMELINE = "pages_/timeline.py"
 BUTTONS = {"address": ["correct_address", "approve", "reject"], "routing": ["reroute", "reject"],
            "risk": ["approve", "reject", "reroute"], "stock": ["approve", "reroute", "reject"],
            "transit": ["approve"], "follow_up": ["approve"], "returned": ["approve", "reject"],
            "carrier": ["approve", "reroute", "reject"]}
+BULK = ["approve", "reject", "reroute"]
+AGES = {0: "不限", 30: "≥30分钟", 120: "≥2小时", 480: "≥8小时", 1440: "≥24小时"}
+ESCALATION = {"": "全部", "escalated": "已升级", "red": "超24小时", "none": "未升级"}
+
+
+def reviewer_name() -> str:
+    return (st.session_state.get("reviewer_input") or st.session_state.get("reviewer") or "").strip()
 
 
 def keep_reviewer() -> None:
     st.session_state.reviewer = st.session_state.reviewer_input.strip()
 
 
-def decide(task: dict, decision: str, note: str, warehouse: str | None, address: str | None,
-           carrier: str | None = None) -> None:
-    """POST the decision; remember the outcome for the next run, which refreshes the queue."""
-    rid = task["review_id"]
-    reviewer = (st.session_state.get("reviewer_input") or st.session_state.get("reviewer") or "").strip()
-    if not reviewer:
-        st.session_state.review_flash = ("warning", "请先在上方填写审核人姓名。")
-        return
-    body = {"decision": decision, "reviewer": reviewer, "note": note}
+def body_for(decision: str, note: str, warehouse: str | None, carrier: str | None, address: str | None) -> dict:
+    body = {"decision": decision, "reviewer": reviewer_name(), "note": note}
     if decision == "reroute":
         body["warehouse"] = warehouse
-        if (carrier or "").strip():
-            body["carrier"] = carrier.strip()
+        if carrier:
+            body["carrier"] = carrier
     if decision == "correct_address":
         body["address"] = (address or "").strip() or None
+    return body
+
+
+def send(rid: str, body: dict) -> tuple[str, str]:
+    """('success'|'error', message) for one decision: the API's own words on failure."""
     try:
         result = from_env().post(f"/v1/reviews/{rid}/decision", body)
-        st.session_state.review_flash = ("success", f"已提交: {rid} → {DECISIONS[decision]} ({result.get('state')})")
+        return "success", f"已提交: {rid} → {labels.decision(body['decision'])} ({result.get('outcome') or result.get('state') or ''})"
     except ApiError as exc:
-        st.session_state.review_flash = ("error", exc, f"审核 {rid} {DECISIONS[decision]}")
+        return "error", f"{rid} {labels.decision(body['decision'])}失败 — {exc}"
+
+
+def decide(rids: list[str], decision: str, note: str, warehouse: str | None = None, carrier: str | None = None,
+           address: str | None = None) -> None:
+    if not reviewer_name():
+        st.session_state.review_flash = [("warning", "请先在上方填写审核人姓名。")]
+        return
+    if decision == "reroute" and not warehouse:
+        st.session_state.review_flash = [("warning", "改派需要选择仓库。")]
+        return
+    st.session_state.review_flash = [send(rid, body_for(decision, note, warehouse, carrier, address)) for rid in rids]
+    for rid in rids:
+        st.session_state.pop(f"pick-{rid}", None)
 
 
 def stale_clicks(shown: set[str]) -> list[tuple[str, str]]:
@@ -54,7 +76,7 @@ def stale_clicks(shown: set[str]) -> list[tuple[str, str]]:
     clicks = []
     for key in list(st.session_state.keys()):
         decision, sep, rid = str(key).partition("-")
-        if sep and decision in DECISIONS and "~" in rid and rid not in shown and st.session_state.get(key) is True:
+        if sep and decision in labels.DECISIONS and "~" in rid and rid not in shown and st.session_state.get(key) is True:
             clicks.append((decision, rid))
     return clicks
 
@@ -67,64 +89,144 @@ def escalation(task: dict) -> str:
     return ":gray[⚪ 未升级]"
 
 
+def carrier_label(c: dict) -> str:
+    money = f" {fmt_money(c['freight'])}" if c.get("freight") else ""
+    return f"{c['label']}{money} · {c['sla_days']}天"
+
+
+def order_block(order: dict | None) -> None:
+    if not order:
+        st.warning("订单详情暂不可用 (订单视图未找到)")
+        return
+    hist = order.get("customer_history") or {}
+    d = order.get("district") or {}
+    district = "".join(v for v in (d.get("province"), d.get("city"), d.get("district")) if v)
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(
+            f"**客户** {md_escape(order.get('customer_name') or '-')} · 📞 {order.get('phone_masked')} · "
+            + (f"此前订单 {hist['orders']} 笔 (合计 {fmt_money(hist.get('paid_total'))})" if hist.get("orders")
+             else ":orange[新客户 (此前无订单)]"))
+        st.markdown(f"**地址** {md_escape(order.get('address_text') or '-')}")
+        st.markdown(f"**区县** {md_escape(district) if district else ':red[未解析到区县]'}"
+                    + (f" ({d.get('adcode')})" if d.get("adcode") else ""))
+    with right:
+        st.markdown(f"**渠道** {order.get('channel_label')} · {md_escape(order.get('channel_order_id') or '')}")
+        st.markdown(f"**实付** {fmt_money(order.get('paid_amount'))} (货值 {fmt_money(order.get('goods_amount'))}"
+                    f", 运费 {fmt_money(order.get('freight'))})")
+        st.markdown(f"**状态** {order.get('status_label')} · 下单 {fmt_time(order.get('ordered_at'))}")
+    items = [{"行": i["line_no"], "商品": i["name"], "SKU": i["sku"], "数量": i["quantity"],
+              "单价": fmt_money(i["unit_price"]), "适配车型": i.get("vehicle_label") or ""} for i in order.get("items") or []]
+    if items:
+        st.dataframe(items, hide_index=True, width="stretch")
+    hits = order.get("risk_hits") or []
+    if hits:
+        st.markdown("**风险特征**")
+        for h in hits:
+            st.markdown(f"- **{md_escape(h['label'])}** ({h['severity_label']}): {md_escape(h['sentence'])}")
+
+
 def render(task: dict) -> None:
     kind, rid = task["kind"], task["review_id"]
+    order = task.get("order") or {}
+    choices = task.get("choices") or {}
     with st.container(border=True):
-        top = st.columns([1, 4, 2, 2])
-        top[0].badge(KINDS.get(kind, kind), color={"address": "blue", "routing": "violet", "risk": "red", "stock": "orange", "transit": "orange"}.get(kind, "gray"))
-        with top[1]:
-            st.page_link(TIMELINE, label=task["order_id"], icon="🧭", query_params={"order_id": task["order_id"]})
-        top[2].markdown(f"⏱️ 等待 {fmt_age(task.get('age_seconds'))}")
-        top[3].markdown(escalation(task))
+        top = st.columns([0.5, 1.2, 4, 2, 2])
+        if task.get("state") == "open":
+            top[0].checkbox("选择", key=f"pick-{rid}", label_visibility="collapsed")
+        top[1].badge(task.get("kind_label") or kind, color={"address": "blue", "routing": "violet", "risk": "red",
+                                                            "stock": "orange", "transit": "orange"}.get(kind, "gray"))
+        with top[2]:
+            st.page_link(TIMELINE, label=f"{task['order_id']} · {order.get('customer_name') or ''} · "
+                         f"{fmt_money(order.get('paid_amount'))}", icon="🧭", query_params={"order_id": task["order_id"]})
+        top[3].markdown(f"⏱️ 等待 {fmt_age(task.get('age_seconds'))}")
+        top[4].markdown(escalation(task))
         st.markdown(f"**原因** {md_escape(task['reason'])}")
-        if task.get("features"):
-            st.markdown("**风险特征** " + " ".join(f"`{f}`" for f in task["features"]))
+        if task.get("feature_labels") and not order.get("risk_hits"):
+            st.markdown("**风险特征** " + "、".join(md_escape(f) for f in task["feature_labels"]))
+        order_block(task.get("order"))
         st.caption(f"审核单 {md_escape(rid)} · 创建于 {fmt_time(task.get('created_at'))}")
         if task.get("state") != "open":
-            st.markdown(f"**决定** {DECISIONS.get(task.get('decision') or '', '-')} · {task.get('reviewer') or ''}")
+            st.markdown(f"**决定** {labels.decision(task.get('decision') or '-', kind)} · {task.get('reviewer') or ''}")
             return
         with st.form(f"decide-{rid}"):
             address = st.text_input("更正后的地址", key=f"addr-{rid}") if kind == "address" else None
             warehouse = carrier = None
             if "reroute" in BUTTONS.get(kind, []):
                 w, c = st.columns(2)
-                warehouse = w.selectbox("改派到仓库", WAREHOUSES, key=f"wh-{rid}")
-                carrier = c.text_input("承运商 (可选，默认最便宜的可用承运商)", key=f"carrier-{rid}")
+                whs = choices.get("warehouses") or []
+                warehouse = w.selectbox("改派到仓库", [x["code"] for x in whs], index=None, placeholder="请选择仓库",
+                                        format_func={x["code"]: x["label"] for x in whs}.get, key=f"wh-{rid}")
+                ok = [x for x in choices.get("carriers") or [] if x["eligible"]]
+                carrier = c.selectbox("承运商 (空: 最便宜的可用承运商)", [x["code"] for x in ok], index=None,
+                                      placeholder="自动选择", format_func={x["code"]: carrier_label(x) for x in ok}.get,
+                                      key=f"carrier-{rid}")
+                refused = [x for x in choices.get("carriers") or [] if not x["eligible"]]
+                if refused:
+                    st.caption("不可用: " + "; ".join(f"{x['label']}: {md_escape(x['excluded'] or '')}" for x in refused))
             note = st.text_input("备注", key=f"note-{rid}")
             cols = st.columns(len(BUTTONS.get(kind, [])) or 1)
             for col, decision in zip(cols, BUTTONS.get(kind, [])):
-                if col.form_submit_button(DECISIONS[decision], key=f"{decision}-{rid}"):
-                    decide(task, decision, note, warehouse, address, carrier)
+                if col.form_submit_button(labels.decision(decision, kind), key=f"{decision}-{rid}"):
+                    decide([rid], decision, note, warehouse, carrier, address)
                     st.rerun()
+
+
+def bulk_bar(tasks: list[dict]) -> None:
+    picked = [t for t in tasks if st.session_state.get(f"pick-{t['review_id']}")]
+    with st.container(border=True):
+        c0, c1 = st.columns([3, 1])
+        c0.markdown(f"**批量处理** 已选 {len(picked)} 个任务 (在卡片左上角勾选)")
+        if c1.button("全选本页", key="bulk_all"):
+            for t in tasks:
+                st.session_state[f"pick-{t['review_id']}"] = True
+            st.rerun()
+        kinds = {t["kind"] for t in picked}
+        allowed = [d for d in BULK if all(d in BUTTONS.get(k, []) for k in kinds)] if picked else BULK
+        whs = (picked[0].get("choices") or {}).get("warehouses") if picked else []
+        with st.form("bulk"):
+            a, b, c = st.columns([2, 2, 3])
+            decision = a.selectbox("决定", allowed, format_func=labels.decision, key="bulk_decision")
+            warehouse = b.selectbox("改派到仓库 (仅改派)", [x["code"] for x in whs or []], index=None,
+                                    placeholder="请选择仓库", format_func={x["code"]: x["label"] for x in whs or []}.get,
+                                    key="bulk_warehouse")
+            note = c.text_input("统一备注", key="bulk_note")
+            if st.form_submit_button("提交批量决定", type="primary", disabled=not picked):
+                decide([t["review_id"] for t in picked], decision, note, warehouse)
+                st.rerun()
 
 
 st.title("🧑‍⚖️ 审核队列")
 if "reviewer_input" not in st.session_state:
     st.session_state.reviewer_input = st.session_state.get("reviewer", "")
-c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
+c1, c2, c3, c4, c5, c6 = st.columns([2, 1.5, 1.5, 1.5, 1.5, 1])
 c1.text_input("审核人", key="reviewer_input", on_change=keep_reviewer, placeholder="您的姓名")
-state = c2.selectbox("状态", ["open", "decided", "cancelled"], format_func={"open": "待处理", "decided": "已决定", "cancelled": "已取消"}.get)
-kind = c3.selectbox("类型", ["", *KINDS], format_func=lambda k: KINDS.get(k, "全部"))
-if c4.button("刷新", icon="🔄"):
+state = c2.selectbox("状态", ["open", "decided", "cancelled"], format_func=labels.review_state, key="reviews_state")
+kind = c3.selectbox("类型", ["", *labels.REVIEW_KINDS], format_func=lambda k: labels.review_kind(k) if k else "全部",
+                    key="reviews_kind")
+age = c4.selectbox("等待时长", list(AGES), format_func=AGES.get, key="reviews_age")
+esc = c5.selectbox("升级", list(ESCALATION), format_func=ESCALATION.get, key="reviews_escalation")
+if c6.button("刷新", icon="🔄"):
     st.rerun()
 
-flash = st.session_state.pop("review_flash", None)
-if flash and flash[0] == "error":
-    show_error(flash[1], flash[2])
-elif flash:
-    getattr(st, flash[0])(md_escape(flash[1]))
+for level, text in st.session_state.pop("review_flash", []) or []:
+    getattr(st, level)(md_escape(text))
 
 try:
-    tasks = from_env().get("/v1/reviews", state=state, kind=kind)["items"]
+    tasks = from_env().get("/v1/reviews/cards", state=state, kind=kind, min_age_minutes=age or None,
+                           escalation=esc or None)["items"]
 except ApiError as exc:
     show_error(exc, "查询审核任务")
     st.stop()
 for decision, rid in stale_clicks({t["review_id"] for t in tasks}):
     get = st.session_state.get
-    decide({"review_id": rid}, decision, get(f"note-{rid}", ""), get(f"wh-{rid}"), get(f"addr-{rid}"), get(f"carrier-{rid}"))
+    decide([rid], decision, get(f"note-{rid}", ""), get(f"wh-{rid}"), get(f"carrier-{rid}"), get(f"addr-{rid}"))
     st.rerun()
 st.caption(f"共 {len(tasks)} 个任务")
 if not tasks:
     st.info("没有待处理的审核任务。" if state == "open" else "没有记录。")
+    st.stop()
+if state == "open":
+    bulk_bar(tasks)
 for t in tasks:
     render(t)

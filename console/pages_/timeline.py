@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
+from console import order_actions
 from console.api_client import ApiError, from_env, md_escape, show_error
-from console.ui import (
-    CHANNELS, DECISIONS, KINDS, event_text, flags_text, fmt_money, fmt_time, region, status_badge, status_text,
-)
+from console.ui import CHANNELS, flags_text, fmt_money, fmt_time, region, status_badge, status_text
+from domain import labels
 
 TIMELINE = "pages_/timeline.py"
 
@@ -67,8 +67,9 @@ else:
 c3.markdown(f"**商品金额** {fmt_money(o.get('goods_amount'))} · **运费** {fmt_money(o.get('freight'))}  \n"
             f"**优惠券** {md_escape(o.get('coupon_code') or '-')} {fmt_money(o.get('coupon_amount')) if o.get('coupon_code') else ''}  \n"
             f"**实付** {fmt_money(o.get('paid_amount'))}")
-c3.markdown(f"**仓库** {o.get('warehouse') or '-'} · **承运商** {o.get('carrier') or '-'}  \n"
-            f"**风险等级** {o.get('risk_level') or '-'} · **规则版本** {o.get('rule_version') or '-'}")
+c3.markdown(f"**仓库** {labels.warehouse(o['warehouse']) if o.get('warehouse') else '-'} · "
+            f"**承运商** {labels.carrier(o['carrier']) if o.get('carrier') else '-'}  \n"
+            f"**风险等级** {labels.risk_level(o.get('risk_level') or 'none')} · **规则版本** {o.get('rule_version') or '-'}")
 if o.get("flags"):
     st.warning(f"标记: {flags_text(o['flags'])}")
 if o.get("merged_into"):
@@ -80,7 +81,8 @@ if o.get("merged_duplicates"):
         link(dup)
 if o.get("risk_hits"):
     st.markdown("#### 风险命中")
-    st.dataframe([{"特征": h.get("code"), "级别": h.get("severity"), "原因": h.get("reason")} for h in o["risk_hits"]],
+    st.dataframe([{"特征": labels.risk_feature(h.get("code")), "级别": labels.severity(h.get("severity")), "原因": h.get("reason")}
+     for h in o["risk_hits"]],
                  hide_index=True)
 for e in o.get("errors") or []:
     st.error(md_escape(f"{e.get('field')}: {e.get('message')}"))
@@ -88,7 +90,7 @@ for e in o.get("errors") or []:
 st.markdown("#### 商品")
 st.dataframe(
     [{"行": ln.get("line_no", i + 1), "SKU": ln["sku"], "名称": ln["name"], "品类": ln["category"],
-      "数量": ln["quantity"], "单价": fmt_money(ln["unit_price"]), "适配车型": ln.get("vehicle_model") or ""}
+      "数量": ln["quantity"], "单价": fmt_money(ln["unit_price"]), "适配车型": labels.vehicle_model(ln["vehicle_model"]) if ln.get("vehicle_model") else ""}
      for i, ln in enumerate(o.get("lines") or [])],
     hide_index=True,
 )
@@ -101,7 +103,7 @@ if fulfilment:
     sh = o.get("shipment") or {}
     wb = sh.get("waybill") or {}
     f1.markdown(f"**波次** {o.get('wave_no') or '-'}  \n"
-                f"**运单** {wb.get('carrier') or o.get('carrier') or ''} `{wb.get('waybill_no') or o.get('waybill_no') or '-'}`"
+                f"**运单** {labels.carrier(wb.get('carrier') or o.get('carrier') or '')} `{wb.get('waybill_no') or o.get('waybill_no') or '-'}`"
                 + (f" · [面单]({wb['label_url']})" if wb.get("label_url") else "") + "  \n"
                 f"**发货** {fmt_time(sh.get('shipped_at') or o.get('shipped_at'))} · "
                 f"**签收** {fmt_time(sh.get('delivered_at') or o.get('delivered_at'))}")
@@ -122,27 +124,30 @@ if fulfilment:
         except ApiError:
             events = []
     if events:
-        st.dataframe([{"时间": fmt_time(e["at"]), "轨迹": e["code"], "地点": e.get("location") or "",
+        st.dataframe([{"时间": fmt_time(e["at"]), "轨迹": labels.tracking(e["code"]), "地点": e.get("location") or "",
                        "说明": e.get("description") or ""} for e in events], hide_index=True)
     for case in o.get("aftersales") or []:
-        st.markdown(f"**售后** `{case['case_id']}` · {case['type']} · "
+        st.markdown(f"**售后** `{case['case_id']}` · {labels.aftersales_type(case['type'])} · "
                     + "、".join(f"{ln['sku']}×{ln['quantity']}" for ln in case["lines"]))
 
 if o.get("reviews"):
     st.markdown("#### 审核任务")
     st.dataframe(
-        [{"审核单": r["review_id"], "类型": KINDS.get(r["kind"], r["kind"]), "状态": r["state"],
-          "原因": r["reason"], "风险特征": "、".join(r.get("features") or []), "创建": fmt_time(r["created_at"]),
-          "决定": DECISIONS.get(r.get("decision") or "", r.get("decision") or ""), "审核人": r.get("reviewer") or "",
+        [{"审核单": r["review_id"], "类型": labels.review_kind(r["kind"]), "状态": labels.review_state(r["state"]),
+          "原因": r["reason"], "风险特征": "、".join(labels.risk_feature(f) for f in r.get("features") or []),
+          "创建": fmt_time(r["created_at"]),
+          "决定": labels.decision(r["decision"], r["kind"]) if r.get("decision") else "", "审核人": r.get("reviewer") or "",
           "备注": r.get("note") or ""} for r in o["reviews"]],
         hide_index=True,
     )
 elif o.get("source") != "workflow":
-    st.caption("订单已结束，审核任务详情见轨迹中的 review.* 事件。")
+    st.caption("订单已结束，审核任务详情见下方轨迹中的审核事件。")
+
+order_actions.render(o)
 
 st.markdown("#### 轨迹")
 st.dataframe(
-    [{"时间": fmt_time(e["at"]), "事件": event_text(e["event"]), "状态": status_text(e["status"]),
+    [{"时间": fmt_time(e["at"]), "事件": labels.event(e["event"]), "状态": status_text(e["status"]),
       "操作人": e["actor"], "原因": e.get("reason") or ""} for e in o.get("timeline") or []],
     hide_index=True,
 )

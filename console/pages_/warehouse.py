@@ -7,7 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
+from console.printing import pdf_button
 from console.ui import fmt_time
+from domain import labels
 from domain.warehouse import TASK_LOOK, TaskState
 
 EXC_KINDS = {"short_pick": "⛔ 缺货异常", "reprint_label": "🏷️ 补打标签", "qc_failed": "⚙️ 质检不合格"}
@@ -56,8 +58,15 @@ for w in waves:
         done = w["done_count"] + w["short_count"]
         st.progress(w["progress"], text=f"{done}/{w['task_count']} 行已拣 · 缺货 {w['short_count']} · "
                                         f"⚙️⚠️ 待质检 {w['qc_pending_count']} · 📦 待上架 {w['putaway_pending_count']}")
-        link = f"{api.base_url}/v1/waves/{w['wave_id']}/picklist.html"
-        st.caption(f"打印拣货单: `{link}` (需 API key)")
+        pdf_button("拣货单", "/v1/print/picklists.pdf", [("wave_id", w["wave_id"])], f"picklist-{w['wave_id']}.pdf",
+                   f"wave-{w['wave_id']}")
+for wh_code in sorted({w["warehouse"] for w in waves if w["state"] == "open"}):
+    if st.button(f"{labels.warehouse(wh_code)}: 立即截单 (关闭组波中的波次)", key=f"close-{wh_code}"):
+        try:
+            api.post(f"/v1/warehouse/{wh_code}/close-waves", {})
+            st.success(f"{labels.warehouse(wh_code)} 截单已提交")
+        except ApiError as exc:
+            show_error(exc, "截单")
 
 st.subheader("待质检 / 待上架")
 if held:
@@ -77,6 +86,22 @@ if exceptions:
           "编号": e["exception_id"]} for e in exceptions],
         hide_index=True, use_container_width=True,
     )
+    for e in exceptions:
+        with st.container(border=True):
+            c1, c2, c3 = st.columns([4, 2, 2])
+            c1.markdown(f"{EXC_KINDS.get(e['kind'], labels.exception_kind(e['kind']))} · 库位 {md_escape(e['bin'] or '-')} · "
+                        f"{md_escape(e['reason'] or '')}")
+            if e["kind"] == "reprint_label" and e.get("bin"):
+                with c2:
+                    pdf_button("库位标签", "/v1/print/bin-labels.pdf",
+                               [("code", e["bin"]), ("warehouse", e.get("warehouse") or ""), ("layout", "single")],
+                               f"bin-label-{e['bin']}.pdf", f"reprint-{e['exception_id']}")
+            if c3.button("标记已处理", key=f"resolve-{e['exception_id']}"):
+                try:
+                    api.post(f"/v1/warehouse/exceptions/{e['exception_id']}/resolve", {})
+                    st.rerun()
+                except ApiError as exc:
+                    show_error(exc, "处理异常")
 else:
     st.caption("没有未处理的异常。")
 

@@ -1,0 +1,106 @@
+"""The operators' order desk: find any order, and mark it (备注 / 旗帜 / 加急).
+
+Search answers what a caller on the phone gives (last 4 digits, waybill, the shop's order number, a
+name) and what a supervisor filters by; see ``store/order_search.py``. Phones come back masked
+(``phone_masked``) next to the raw number only for callers that may see it (service, reviewer).
+Marks are the person's notes on the order (``store/order_marks.py``), shown on its timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field, model_validator
+
+from api.auth import require
+from api.schemas import AUTH, MAX_OFFSET, errors
+from domain import labels
+from domain.printouts import masked_phone
+from store import order_marks
+from store.order_search import OrderQuery, search_orders
+
+router = APIRouter(tags=["orders"])
+
+
+@router.get("/v1/orders/search", responses=errors(*AUTH, 422))
+def search(
+    request: Request,
+    phone: str | None = Query(None, max_length=32, description="the full number or its last 4 digits"),
+    waybill: str | None = Query(None, max_length=40),
+    channel_order_id: str | None = Query(None, max_length=64),
+    name: str | None = Query(None, max_length=64, description="part of the customer's name"),
+    order_id: str | None = Query(None, max_length=100, description="part of the order id"),
+    date_from: date | None = Query(None, description="ordered on or after this Beijing day"),
+    date_to: date | None = Query(None, description="ordered on or before this Beijing day"),
+    status: str | None = Query(None, max_length=20),
+    channel: str | None = Query(None, max_length=20),
+    warehouse: str | None = Query(None, max_length=32),
+    carrier: str | None = Query(None, max_length=32),
+    customer_id: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    role: str = Depends(require("reviewer", "readonly")),
+):
+    """Orders matching every given criterion, newest order first, each with its marks."""
+    if date_from and date_to and date_from > date_to:
+        raise HTTPException(422, "日期范围: 开始日期晚于结束日期 (date_from is after date_to)")
+    q = OrderQuery(phone=phone, waybill=waybill, channel_order_id=channel_order_id, name=name, order_id=order_id,
+                   date_from=date_from, date_to=date_to, status=status, channel=channel, warehouse=warehouse,
+                   carrier=carrier, customer_id=customer_id)
+    try:
+        total, items = search_orders(request.app.state.engine, q, limit=limit, offset=offset)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    marks = order_marks.marks(request.app.state.engine, [o["order_id"] for o in items])
+    for o in items:
+        o["phone_masked"] = masked_phone(o.get("phone"))
+        if role == "readonly":
+            o.pop("phone", None)
+        o["status_label"] = labels.order_status(o.get("status"))
+        o["channel_label"] = labels.channel(o.get("channel"))
+        o["marks"] = marks.get(o["order_id"])
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+class MarkIn(BaseModel):
+    """One mark: ``remark`` needs ``text``; ``flag`` a colour (or null to clear); ``urgent`` true/false."""
+
+    kind: Literal["remark", "flag", "urgent"]
+    actor: str = Field(min_length=1, max_length=64, description="who marks it")
+    text: str = Field(default="", max_length=500)
+    flag: Literal["red", "yellow", "green", "blue", "purple"] | None = None
+    urgent: bool = True
+
+    @model_validator(mode="after")
+    def _needs_text(self):
+        if self.kind == "remark" and not self.text.strip():
+            raise ValueError("备注内容不能为空 (text is required for a remark)")
+        return self
+
+
+@router.post("/v1/orders/{order_id}/marks", status_code=201, responses=errors(*AUTH, 404))
+async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=100),
+               _r: str = Depends(require("reviewer"))):
+    """Add a remark, set or clear the flag, mark or unmark urgent; answers the order's marks after it."""
+    if body.kind == "remark":
+        event, data = "order.remarked", {}
+    elif body.kind == "flag":
+        event, data = ("order.flagged", {"flag": body.flag}) if body.flag else ("order.unflagged", {})
+    else:
+        event, data = ("order.marked_urgent" if body.urgent else "order.unmarked_urgent"), {}
+    engine = request.app.state.engine
+    done = await asyncio.to_thread(order_marks.add_mark, engine, order_id, event, actor=body.actor,
+                                   reason=body.text.strip(), data=data)
+    if done is None:
+        raise HTTPException(404, f"订单 {order_id!r} 不存在 (order not found)")
+    return {"order_id": order_id, "event": event, "event_label": labels.event(event),
+            "marks": (await asyncio.to_thread(order_marks.marks, engine, [order_id]))[order_id]}
+
+
+@router.get("/v1/orders/{order_id}/marks", responses=errors(*AUTH))
+def get_marks(request: Request, order_id: str = Path(max_length=100),
+              _r: str = Depends(require("reviewer", "readonly"))):
+    return order_marks.marks(request.app.state.engine, [order_id])[order_id]

@@ -1,0 +1,112 @@
+"""What a person can do to one order from its page, each through the API: cancel, change the address
+(before dispatch), open an aftersales case, remark / flag (备注/旗帜), mark urgent, print its packing
+slip. The API's answer (a 409 "already shipped") is shown as it is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from console.api_client import ApiError, from_env, md_escape, show_error
+from console.printing import pdf_button
+from domain import labels
+
+FLAG_COLOURS = ["red", "yellow", "green", "blue", "purple"]
+DISPATCHED = {"shipped", "delivered", "completed"}
+CLOSED = {"completed", "rejected", "cancelled", "merged"}
+
+
+def actor() -> str:
+    return (st.session_state.get("reviewer") or st.session_state.get("operator") or "").strip()
+
+
+def _post(what: str, path: str, body: dict[str, Any]) -> None:
+    try:
+        from_env().post(path, body)
+        st.session_state.order_flash = ("success", f"{what}已提交")
+    except ApiError as exc:
+        st.session_state.order_flash = ("error", exc, what)
+
+
+def show_flash() -> None:
+    flash = st.session_state.pop("order_flash", None)
+    if flash and flash[0] == "error":
+        show_error(flash[1], flash[2])
+    elif flash:
+        getattr(st, flash[0])(md_escape(flash[1]))
+
+
+def marks_line(order_id: str) -> None:
+    try:
+        m = from_env().get(f"/v1/orders/{order_id}/marks")
+    except ApiError:
+        return
+    bits = []
+    if m.get("urgent"):
+        bits.append(":red[⚡ 加急]")
+    if m.get("flag"):
+        bits.append(f"🚩 {labels.flag(m['flag'])}")
+    if bits:
+        st.markdown(" · ".join(bits))
+    for r in m.get("remarks") or []:
+        st.caption(f"📝 {md_escape(r['actor'])}: {md_escape(r['text'])}")
+
+
+def render(o: dict[str, Any]) -> None:
+    oid, status = o["order_id"], o["status"]
+    st.markdown("#### 操作")
+    show_flash()
+    marks_line(oid)
+    st.text_input("操作人", key="operator", value=st.session_state.get("reviewer", ""), placeholder="您的姓名")
+    who = (st.session_state.get("operator") or "").strip()
+    tabs = st.tabs(["备注 / 旗帜 / 加急", "取消订单", "修改地址", "发起售后", "打印发货单"])
+    with tabs[0], st.form("order_mark"):
+        text = st.text_input("备注", key="mark_text")
+        flag = st.selectbox("旗帜", ["", *FLAG_COLOURS], format_func=lambda c: labels.flag(c) if c else "不改", key="mark_flag")
+        urgent = st.selectbox("加急", ["", "yes", "no"], format_func={"": "不改", "yes": "标记加急", "no": "取消加急"}.get,
+                              key="mark_urgent")
+        if st.form_submit_button("保存"):
+            if not who:
+                st.session_state.order_flash = ("warning", "请先填写操作人。")
+            if who and text.strip():
+                _post("备注", f"/v1/orders/{oid}/marks", {"kind": "remark", "actor": who, "text": text})
+            if who and flag:
+                _post("旗帜", f"/v1/orders/{oid}/marks", {"kind": "flag", "actor": who, "flag": flag})
+            if who and urgent:
+                _post("加急", f"/v1/orders/{oid}/marks", {"kind": "urgent", "actor": who, "urgent": urgent == "yes"})
+            st.rerun()
+    with tabs[1], st.form("order_cancel"):
+        if status in DISPATCHED | CLOSED:
+            st.caption(f"订单{labels.order_status(status)}, 不能取消 (已发货请发起售后)。")
+        reason = st.text_input("取消原因", key="cancel_reason")
+        if st.form_submit_button("取消订单", type="primary", disabled=status in DISPATCHED | CLOSED):
+            if not (who and reason.strip()):
+                st.session_state.order_flash = ("warning", "请填写操作人和取消原因。")
+            else:
+                _post("取消订单", f"/v1/orders/{oid}/cancel", {"reason": reason.strip(), "actor": who})
+            st.rerun()
+    with tabs[2], st.form("order_address"):
+        if status in DISPATCHED | CLOSED:
+            st.caption("订单已发货或已结束, 不能修改地址。")
+        address = st.text_input("新地址 (省市区 + 详细地址)", key="new_address")
+        name = st.text_input("收件人 (可选)", key="new_name")
+        phone = st.text_input("电话 (可选)", key="new_phone")
+        if st.form_submit_button("修改地址", disabled=status in DISPATCHED | CLOSED):
+            _post("修改地址", f"/v1/orders/{oid}/address",
+                  {"address": address.strip(), "name": name.strip() or None, "phone": phone.strip() or None,
+                   "requested_by": who or "console"})
+            st.rerun()
+    with tabs[3], st.form("order_aftersales"):
+        kind = st.selectbox("类型", list(labels.AFTERSALES_TYPES), format_func=labels.aftersales_type, key="as_type")
+        lines = o.get("lines") or []
+        qty = {ln["sku"]: st.number_input(f"{ln['name']} ({ln['sku']}) 数量", 0, int(ln["quantity"]), 0, key=f"as-{ln['sku']}")
+               for ln in lines}
+        why = st.text_input("原因 (客户原话)", key="as_reason")
+        if st.form_submit_button("发起售后"):
+            _post("发起售后", f"/v1/orders/{oid}/aftersales",
+                  {"type": kind, "reason": why.strip(), "requested_by": who or "console",
+                   "lines": [{"sku": s, "quantity": q} for s, q in qty.items() if q]})
+            st.rerun()
+    with tabs[4]:
+        pdf_button("发货单", "/v1/print/packing-slips.pdf", [("order_id", oid)], f"packing-slip-{oid}.pdf", f"slip-{oid}")

@@ -1,0 +1,237 @@
+"""The console in a real browser: Playwright driving Debian's ``/usr/bin/chromium`` (installed by
+``scripts/system-packages.sh`` from ``make install`` and ``.ci/run``; nothing is downloaded — no
+``playwright install``) against the real Streamlit console, the real API, worker, dev server and
+PostgreSQL, with fulfilment on (waves, the fake carrier's waybills).
+
+What a person does in a day, through the pages: decide two reviews in bulk, find an order by its
+waybill, cancel one, print a pick list and read the PDF's text and barcodes back. A screenshot of
+every page goes to ``var/screenshots/`` (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pypdfium2
+import pytest
+import zxingcpp
+from pypdf import PdfReader
+
+from domain import geo
+from tests.support import free_port, order_payload
+from tests.test_fulfilment_e2e import DEVICE, SERVICE, fstack, status_is, wait_for  # noqa: F401 - fstack is a fixture
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "var" / "screenshots"
+PAGES = ["", "orders", "search", "timeline", "reviews", "print", "rejections", "rules", "dashboard", "reconciliation",
+         "warehouse", "aftersales", "channels"]
+
+
+def _chromium_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is not installed (scripts/system-packages.sh installs it: apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def console_url(fstack):  # noqa: F811 - the fixture imported above
+    """The real Streamlit console on a free port, run from the project root (its .streamlit/config.toml)."""
+    port = free_port()
+    env = os.environ | {"ZHONGSHU_CONSOLE_API_URL": fstack.api_url, "ZHONGSHU_CONSOLE_API_KEY": SERVICE}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "viewer"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("the console", lambda: _up(url), timeout=90)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser():
+    why = _chromium_missing()
+    if why:
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN", accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        yield pg
+    finally:
+        ctx.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(500)  # Streamlit finishes drawing after its last message
+    page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
+
+
+def ready(page) -> None:
+    """The script run is over: Streamlit shows its 'running' widget while a run is in flight."""
+    page.wait_for_selector("[data-testid='stApp']")
+    page.wait_for_timeout(400)  # a rerun's status widget appears a moment after the click
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def shipped_order(fstack) -> tuple[str, str, str]:  # noqa: F811
+    """An order picked by a device, confirmed by the customer and waybilled: (order id, waybill, wave id)."""
+    api, device = fstack.http(), fstack.http(DEVICE)
+    r = api.post("/v1/orders", json=order_payload(ordered_at=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()))
+    assert r.status_code in (201, 202), r.text
+    oid = r.json()["order_id"]
+    row = wait_for("picking", status_is(api, oid, "picking"))
+    warehouse = row["warehouse"]
+    task = wait_for("a task", lambda: (c := device.post(f"/v1/warehouse/{warehouse}/claim",
+                                                        json={"device_id": "MC33-WEB", "picker": "小张"})).status_code == 200
+                    and c.json())
+    r = device.post(f"/v1/warehouse/{warehouse}/tasks/{task['task_id']}/confirm",
+                    json={"picked_qty": task["quantity"], "device_id": "MC33-WEB", "picker": "小张"})
+    assert r.status_code == 200, r.text
+    wait_for("packed", status_is(api, oid, "packed"))
+    cards = wait_for("a card", lambda: httpx.get(f"{fstack.mini_url}/_control/cards", params={"order_id": oid}).json()["items"])
+    c = geo.centroid(api.get(f"/v1/orders/{oid}").json()["address"]["adcode"])
+    ok = httpx.post(cards[-1]["url"] + "/confirm", json={"lat": c.lat + 0.01, "lng": c.lng - 0.01}, timeout=30)
+    assert ok.status_code == 200 and ok.json()["accepted"] is True, ok.text
+    row = wait_for("shipped", status_is(api, oid, "shipped"))
+    waves = api.get("/v1/waves", params={"warehouse": warehouse}).json()["items"]
+    wave = next(w for w in waves if oid in (w.get("order_ids") or []))
+    return oid, row["waybill_no"], wave["wave_id"]
+
+
+def held_for_risk(api) -> str:
+    """A ¥12,800 first order from a new customer: held for risk review."""
+    p = order_payload()
+    p["customer"]["id"] = f"WEB-{uuid.uuid4().hex[:8]}"
+    p["lines"][0].update(quantity=2, unit_price="6400.00")
+    p["paid_amount"] = "12800.00"
+    r = api.post("/v1/orders", json=p)
+    assert r.status_code in (200, 202), r.text
+    oid = r.json()["order_id"]
+    wait_for("a risk review", lambda: any(t["order_id"] == oid for t in api.get(
+        "/v1/reviews", params={"state": "open", "kind": "risk"}).json()["items"]))
+    return oid
+
+
+def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
+    api = fstack.http()
+
+    # 1. find an order by its waybill, and print its wave's pick list
+    oid, waybill, wave_id = shipped_order(fstack)
+    page.goto(f"{console_url}/search")
+    ready(page)
+    page.get_by_label("运单号").fill(waybill)
+    page.get_by_role("button", name="查找").click()
+    page.get_by_text("共 1 条").wait_for()
+    ready(page)
+    shot(page, "search-by-waybill")
+    page.get_by_role("button", name="打开", exact=True).click()
+    page.get_by_role("heading", name=oid).wait_for()
+    ready(page)
+    shot(page, "order-page")
+
+    page.goto(f"{console_url}/print?wave_id={wave_id}")
+    ready(page)
+    page.get_by_role("button", name="生成拣货单").click()
+    ready(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="下载拣货单").click()
+    pdf = Path(dl.value.path()).read_bytes()
+    wave = api.get(f"/v1/waves/{wave_id}").json()
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "拣货单" in text and wave["wave_no"] in text and "A-03-12" in text
+    img = pypdfium2.PdfDocument(pdf)[0].render(scale=3).to_pil()
+    codes = {r.text for r in zxingcpp.read_barcodes(img)}
+    assert wave["wave_no"] in codes and "A-03-12" in codes, codes
+    shot(page, "print-pick-list")
+
+    # 2. two identical ¥12,800 holds, decided together with one note
+    held = [held_for_risk(api), held_for_risk(api)]
+    page.goto(f"{console_url}/reviews")
+    ready(page)
+    page.get_by_label("审核人").fill("小李")
+    page.get_by_label("审核人").press("Enter")
+    ready(page)
+    for oid_ in held:
+        page.get_by_text(oid_).first.wait_for()
+    page.get_by_text("新客户大额订单").first.wait_for()
+    shot(page, "reviews-two-holds")
+    page.get_by_role("button", name="全选本页").click()
+    ready(page)
+    page.get_by_text("已选 2 个任务").wait_for()
+    page.get_by_label("统一备注").fill("老客户介绍, 电话核实")
+    page.get_by_role("button", name="提交批量决定").click()
+    ready(page)
+    page.get_by_text("已提交").first.wait_for()
+    for oid_ in held:
+        task = wait_for("decided", lambda: next((t for t in api.get("/v1/reviews", params={"order_id": oid_}).json()["items"]
+                                                 if t["state"] == "decided"), None))
+        assert task["decision"] == "approve" and task["reviewer"] == "小李" and task["note"] == "老客户介绍, 电话核实"
+
+    # 3. cancel an order from its page
+    doomed = held_for_risk(api)
+    page.goto(f"{console_url}/timeline?order_id={doomed}")
+    ready(page)
+    page.get_by_label("操作人").fill("小李")
+    page.get_by_label("操作人").press("Enter")
+    ready(page)
+    page.get_by_role("tab", name="取消订单").click()
+    page.get_by_label("取消原因").fill("客户来电取消")
+    page.get_by_role("button", name="取消订单").click()
+    ready(page)
+    page.get_by_text("取消订单已提交").wait_for()
+    wait_for("cancelled", status_is(api, doomed, "cancelled"))
+    shot(page, "order-cancelled")
+
+    # 4. every page answers at its own URL, in Chinese, without Streamlit's Deploy menu
+    for name in PAGES:
+        page.goto(f"{console_url}/{name}" + (f"?order_id={oid}" if name == "timeline" else ""))
+        ready(page)
+        body = page.inner_text("body")
+        assert "Page not found" not in body and "Traceback" not in body, (name, body[:500])
+        assert page.get_by_role("button", name="Deploy").count() == 0
+        shot(page, name or "home")
