@@ -231,11 +231,26 @@ async def orders(flow):
             parts = [p.part_id for p in (await mine.view(h)).parts]
         except Exception:  # noqa: BLE001 - not an order (a parcel started by the test), or gone
             parts = []
-        for wid in [h.id, *(SH.shipment_id(p, n) for p in parts for n in (1, 2, 3))]:
+        wids = [h.id, *parts, *(SH.shipment_id(p, n) for p in parts for n in (1, 2, 3))]
+        for wid in wids:  # the test server keeps its time-skipping lock for good when a workflow is
+            await _quiet(mine.client.get_workflow_handle(wid))  # terminated under a running activity
+        for wid in wids:
             try:
                 await mine.client.get_workflow_handle(wid).terminate("test over")
             except RPCError:
                 pass
+
+
+async def _quiet(handle: WorkflowHandle, tries: int = 100) -> None:
+    """Wait (up to ~10 s) until the workflow has no activity or workflow task in flight."""
+    for _ in range(tries):
+        try:
+            d = (await handle.describe()).raw_description
+        except RPCError:
+            return
+        if d.workflow_execution_info.status != 1 or not (d.pending_activities or d.HasField("pending_workflow_task")):
+            return
+        await asyncio.sleep(0.1)
 
 
 def cards(fakes: dict[str, str], order_id: str) -> list[dict[str, Any]]:

@@ -22,10 +22,14 @@ from tests.workflow_helpers import keep_history
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(autouse=True)
 def _stock(flow_engine):  # noqa: F811
-    for w in ("HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"):
-        stock(flow_engine, w, SKU)
+    """Every test starts with full shelves: a short pick in an earlier test leaves its bin empty, and
+    the split planner would then rightly send this test's order elsewhere."""
+    from activities import warehouse as wh
+
+    wh.import_stock(flow_engine, [dict(warehouse=w, bin="A-03-12", sku=SKU, name=SKU, quantity=500, barcode="6901234567890")
+                                  for w in ("HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD")])
 
 
 async def _deliver(orders, h, v):  # noqa: F811
