@@ -49,13 +49,13 @@ from domain.logistics import TrackingCode, TrackingEvent
 from domain.warehouse import PickConfirmation, PickTask, TaskClaim
 from store.db import engine_for, migrate
 from store.schema import orders, timeline_events
-from zhongshu.binaries import temporal_cli
-from zhongshu.bench_intake import pct
-from zhongshu.fakes_stack import start_fakes
-from zhongshu.floor_sim import seed_demo_stock
-from zhongshu.sample_orders import PRODUCTS, _line
+from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.bench_intake import pct
+from zhongshu_devtools.fakes_stack import start_fakes
+from zhongshu_devtools.floor_sim import seed_demo_stock
+from zhongshu_devtools.sample_orders import PRODUCTS, _line
 from zhongshu.settings import Settings
-from zhongshu.supervisor import Child, Supervisor
+from zhongshu_devtools.supervisor import Child, Supervisor
 
 FLOOR_QUEUE = "bench-floor"
 BLOB = "x" * 1400  # about an order's submission: what the real activities carry
@@ -307,7 +307,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
             client = await Client.connect(s.temporal_address, data_converter=pydantic_data_converter)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console) as progress:
-                fw = sup.launch(Child("floor-worker", [py, "-m", "zhongshu.bench_pipeline", "floor-worker", s.temporal_address],
+                fw = sup.launch(Child("floor-worker", [py, "-m", "zhongshu_devtools.bench_pipeline", "floor-worker", s.temporal_address],
                                       ready_log="floor worker polling"))
                 await asyncio.to_thread(sup.wait_ready, fw, 60)
                 floor = await _floor(client, n, concurrency, progress)
