@@ -54,7 +54,7 @@ from zhongshu_devtools.bench_intake import pct
 from zhongshu_devtools.fakes_stack import start_fakes
 from zhongshu_devtools.floor_sim import seed_demo_stock
 from zhongshu_devtools.sample_orders import PRODUCTS, _line
-from zhongshu.settings import Settings
+from zhongshu.settings import ROOT, Settings
 from zhongshu_devtools.supervisor import Child, Supervisor
 
 FLOOR_QUEUE = "bench-floor"
@@ -285,10 +285,10 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
     py = sys.executable
     env = {"ZHONGSHU_TEMPORAL_ADDRESS": s.temporal_address, "ZHONGSHU_API_PORT": str(s.api_port), "ZHONGSHU_API_KEY": "bench-key",
            "DATABASE_URL": s.db_url, "ZHONGSHU_VAR_DIR": str(var), "ZHONGSHU_WAVE_SIZE": "1", "ZHONGSHU_WAVE_AUTO_PACK": "true",
-           "ZHONGSHU_OTEL_EXPORTER": "none", "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+           "ZHONGSHU_OTEL_EXPORTER": "none", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "devtools"),
                                                                           os.environ.get("PYTHONPATH", "")])}
     sup = Supervisor(var / "logs", env=env)
-    from workflows.search_attributes import ALL
+    from domain.contracts.search_attributes import ALL
 
     sa_flags = [a for k in ALL for a in ("--search-attribute", f"{k.name}=Keyword")]
     rows: list[tuple[str, str, str]] = []

@@ -109,7 +109,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
         try:
             console.print(f"starting the Zhongshu stack [dim](logs: {log_dir})[/dim]")
             with console.status("starting the Temporal dev server …"):
-                from workflows.search_attributes import ALL
+                from domain.contracts.search_attributes import ALL
 
                 sa_flags = [a for k in ALL for a in ("--search-attribute", f"{k.name}=Keyword")]
                 took = sup.start(
