@@ -47,6 +47,7 @@ from domain.contracts.warehouse import (
     wave_workflow_id,
 )
 from store.schema import pick_tasks, scan_events, stock_moves, warehouse_exceptions, warehouse_stock, waves
+from zhongshu.settings import get_settings
 
 log = logging.getLogger("zhongshu.warehouse")
 
@@ -127,16 +128,12 @@ class WarehouseActivities:
     @property
     def images(self) -> ImageLibrary:
         if self._image_base_url is None:
-            from zhongshu.settings import get_settings
-
             self._image_base_url = get_settings().erp_images_url
         return ImageLibrary(self._image_base_url)
 
     @property
     def policy(self) -> WavePolicy:
         if self._policy is None:
-            from zhongshu.settings import get_settings
-
             self._policy = wave_policy_from(get_settings())
         return self._policy
 

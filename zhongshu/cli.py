@@ -217,7 +217,7 @@ def channels_add(
     s = get_settings()
     engine = _rules_engine()
     if channel == "miniprogram":
-        from api.channel_routes import create_oauth_client
+        from store.oauth import create_oauth_client
 
         create_oauth_client(engine, app_key or "miniprogram", secret, ttl_seconds=token_ttl or s.oauth_token_ttl_seconds)
         console.print(f"OAuth2 client {app_key or 'miniprogram'!r} can now get tokens at {s.api_base_url}/v1/oauth/token")
