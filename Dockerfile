@@ -16,7 +16,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The source, explicitly (never the working tree: no .venv, var/, .env or .git in the image).
+# The product's source, explicitly (never the working tree: no .venv, var/, .env or .git in the image,
+# and not devtools/ — the development harness and its fake partners stay out of production).
 COPY zhongshu/ zhongshu/
 COPY domain/ domain/
 COPY store/ store/
@@ -25,7 +26,6 @@ COPY activities/ activities/
 COPY workers/ workers/
 COPY api/ api/
 COPY console/ console/
-COPY fakes/ fakes/
 COPY devices/ devices/
 COPY rules/ rules/
 

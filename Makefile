@@ -18,9 +18,10 @@ test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-# Re-runs when pyproject.toml changes; the stamp is written only after a complete install.
+# The product and, next to it, the development harness (devtools/: `zhongshu up`, demo, bench, fakes),
+# both editable. Re-runs when a pyproject.toml changes; the stamp is written only after a complete install.
 # A fresh venv shows pip's progress (minutes of downloads); an update of an existing one is quiet.
-$(VENV)/.installed: pyproject.toml scripts/system-packages.sh
+$(VENV)/.installed: pyproject.toml devtools/pyproject.toml scripts/system-packages.sh
 	@bash scripts/system-packages.sh
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "Zhongshu needs Python >= 3.11; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Try: make $(MAKECMDGOALS) PYTHON=python3.12"; exit 1; }
@@ -30,7 +31,7 @@ $(VENV)/.installed: pyproject.toml scripts/system-packages.sh
 	echo "==> installing Zhongshu and its dependencies into $(VENV) (the first time takes a few minutes)"; \
 	start=$$(date +%s); \
 	$(VENV)/bin/python -m pip install -q --upgrade pip && \
-	$(VENV)/bin/python -m pip install $$quiet -e '.[dev]' || { echo "pip install failed; fix the error above and run make again"; exit 1; }; \
+	$(VENV)/bin/python -m pip install $$quiet -e '.[dev]' -e ./devtools || { echo "pip install failed; fix the error above and run make again"; exit 1; }; \
 	echo "==> installed in $$(( $$(date +%s) - start )) s"
 	@touch $@
 

@@ -1,7 +1,7 @@
 """Aftersales activities: project a case into the read model and record its refund.
 
 The refund is recorded in our finance tables only (``refunds``, one row per case, in fen): the
-settlement fake (fakes/settlement.py) has no refund endpoint, and real channels refund through
+settlement fake (devtools/fakes/settlement.py) has no refund endpoint, and real channels refund through
 their own after-sale APIs, which this hub does not drive yet.
 """
 

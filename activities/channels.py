@@ -45,13 +45,17 @@ from domain.channels import erp as erp_mapper
 from domain.channels import tmall as tmall_mapper
 from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
 from domain.channels.health import HealthAlert, SyncHealthReport, WatchHealthReport, render_alert
+from activities.notify import WeComClient, WeComError, mask_phones
 from activities.order_intake import OrderIntake, TemporalUnavailable, record_rejection
 from domain.contracts import order as C
+from domain.contracts.channels import PageRequest, PageResult, WindowRequest
 from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest, ErpPushResult
 from domain.errors import FieldError
 from domain.order import CleanOrder, OrderSubmission
 from domain.redelivery import DeliveryVersion
 from store.channel_health import record_sync_report, record_watch_report
+from store.read_model import _insert
+from store.schema import channel_accounts, orders
 from zhongshu.settings import Settings, get_settings
 
 log = logging.getLogger("zhongshu.channels")
@@ -165,8 +169,6 @@ def account_from_settings(account_id: str, settings: Settings) -> ChannelAccount
 
 
 def load_account(engine: Engine, account_id: str, settings: Settings | None = None) -> ChannelAccount:
-    from store.schema import channel_accounts
-
     with engine.connect() as conn:
         row = conn.execute(select(channel_accounts).where(channel_accounts.c.account_id == account_id)).first()
     if row is not None:
@@ -180,9 +182,6 @@ def load_account(engine: Engine, account_id: str, settings: Settings | None = No
 
 
 def save_account(engine: Engine, acc: ChannelAccount, *, enabled: bool = True) -> None:
-    from store.read_model import _insert
-    from store.schema import channel_accounts
-
     row = acc.model_dump() | {"enabled": enabled, "created_at": datetime.now(timezone.utc)}
     with engine.begin() as conn:
         ins = _insert(engine, channel_accounts).values(**row)
@@ -193,8 +192,6 @@ def save_account(engine: Engine, acc: ChannelAccount, *, enabled: bool = True) -
 
 
 def list_accounts(engine: Engine) -> list[dict[str, Any]]:
-    from store.schema import channel_accounts
-
     with engine.connect() as conn:
         rows = conn.execute(select(channel_accounts).order_by(channel_accounts.c.account_id))
         return [{k: v for k, v in r._mapping.items() if k != "app_secret"} for r in rows]
@@ -535,29 +532,7 @@ async def _reject_raw(engine: Engine, source: str, channel: str, raw: Any, field
 # ---------------------------------------------------------------------------------------- activities
 
 
-class WindowRequest(BaseModel):
-    account_id: str
-    start: datetime
-    end: datetime
-    page_size: int = 50
-
-
-class PageRequest(WindowRequest):
-    page_no: int
-
-
-class PageResult(BaseModel):
-    fetched: int = 0
-    created: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    skipped: int = 0  # unpaid / closed trades
-    order_ids: list[str] = []
-
-
 def record_erp_doc(engine: Engine, order_id: str, doc_no: str, at: datetime) -> None:
-    from store.schema import orders
-
     with engine.begin() as conn:
         conn.execute(orders.update().where(orders.c.order_id == order_id).values(erp_doc_no=doc_no, erp_pushed_at=at))
 
@@ -669,8 +644,6 @@ class ChannelActivities:
         """A channel account turned red (or recovered): a WeCom markdown to the group robot, through the
         same client the review to-dos use. No robot configured → logged only. Raises on failure (the
         workflow retries with backoff; a wrong key or a malformed message is not retried)."""
-        from activities.notify import WeComClient, WeComError, mask_phones
-
         if not alert.console_url:
             alert = alert.model_copy(update={"console_url": self.settings.console_url})
         content = render_alert(alert)

@@ -14,33 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.allocation import AllocationError, OrderAllocation, allocate_order, from_fen, to_fen
 from domain.order import CleanOrder, order_id_for
 from domain.reconciliation import LABELS, SETTLING_CHANNELS, DiffClass, ReconciliationResult, reconcile
-from domain.contracts.finance import RECORD_ORDER_FINANCE, OrderFinanceRequest
+from domain.contracts.finance import RECORD_ORDER_FINANCE, DayRequest, OrderFinanceRequest, ReportRequest, RunSummary
 from store import metrics
-
-
-class DayRequest(BaseModel):
-    day: str  # YYYY-MM-DD, Beijing
-
-
-class ReportRequest(BaseModel):
-    day: str
-    workflow_id: str
-
-
-class RunSummary(BaseModel):
-    day: str
-    orders: int
-    differences: int
-    by_class: dict[str, int]
-    channel_reconciles: bool
-    erp_reconciles: bool
 
 
 # ---------------------------------------------------------------- allocation from an order

@@ -22,12 +22,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import mask_phones
-from domain.logistics import (RESHIP_MARK, CarrierCode, TrackingEvent, Waybill, WaybillRequest, signed_headers,
+from domain.logistics import (RESHIP_MARK, CarrierCode, TrackingCode, TrackingEvent, Waybill, WaybillRequest, signed_headers,
                               valid_waybill_no)
 from domain.contracts.fulfilment import PART_MARK
 from domain.contracts.logistics import CREATE_WAYBILL
 from store.read_model import _insert, _row
 from store.schema import tracking_events, waybills
+from zhongshu.settings import get_settings
 
 log = logging.getLogger("zhongshu.logistics")
 
@@ -46,8 +47,6 @@ class LogisticsActivities:
     def _settings(self) -> tuple[str, str, str]:
         """Explicit values win; the rest from ZHONGSHU_CARRIER_URL / _APP_KEY / _APP_SECRET, read lazily."""
         if self._base_url is None or self._app_key is None or self._secret is None:
-            from zhongshu.settings import get_settings
-
             s = get_settings()
             if self._base_url is None:
                 self._base_url = s.carrier_url
@@ -161,8 +160,6 @@ def tracking_for(engine: Engine, order_id: str) -> dict[str, Any]:
         events = [_row(r) for r in conn.execute(
             select(tracking_events).where(ours(tracking_events.c.order_id))
             .order_by(tracking_events.c.at, tracking_events.c.event_id))]
-    from domain.logistics import TrackingCode
-
     for e in events:
         try:
             e["label"] = TrackingCode(e["code"]).label

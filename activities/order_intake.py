@@ -32,7 +32,7 @@ from domain.redelivery import DeliveryVersion, Freshness, VersionedSubmission, f
 from store import read_model
 from store.channel_health import Claim, claim_version, stored_version
 from store.schema import rejected_payloads
-from workflows import search_attributes as sa
+from domain.contracts import search_attributes as sa
 from zhongshu.settings import Settings
 
 

@@ -25,7 +25,6 @@ from temporalio.exceptions import ApplicationError
 from activities.notify import WeComClient, WeComError, mask_phones
 from domain.warehouse import (
     TASK_LOOK,
-    OpenWave,
     PickTask,
     StockRow,
     TaskState,
@@ -36,8 +35,19 @@ from domain.warehouse import (
     plan_tasks,
     render_exception_todo,
 )
-from domain.contracts.warehouse import JOIN_WAVE, WAVE_WORKFLOW_ID, JoinWave, wave_workflow_id
+from domain.contracts.warehouse import (
+    JOIN_WAVE,
+    WAVE,
+    WAVE_WORKFLOW_ID,
+    JoinWave,
+    PlanRequest,
+    StockMove,
+    WaveSnapshot,
+    WaveStart,
+    wave_workflow_id,
+)
 from store.schema import pick_tasks, scan_events, stock_moves, warehouse_exceptions, warehouse_stock, waves
+from zhongshu.settings import get_settings
 
 log = logging.getLogger("zhongshu.warehouse")
 
@@ -56,37 +66,10 @@ def wave_policy_from(settings) -> WavePolicy:
     )
 
 
-class PlanRequest(BaseModel):
-    wave: OpenWave
-    qc_categories: list[str] = []
 
 
-class StockMove(BaseModel):
-    move_id: str  # task id (+ suffix): the idempotency key
-    warehouse: str
-    bin: str
-    sku: str
-    delta: int  # negative: picked; positive: put away
-    reason: str = "pick"
-    bin_emptied: bool = False  # a short pick: the bin physically holds nothing more
 
 
-class WaveSnapshot(BaseModel):
-    wave_id: str
-    warehouse: str
-    wave_no: str
-    carrier: str
-    state: str
-    opened_at: datetime
-    cutoff_at: datetime | None = None
-    closed_at: datetime | None = None
-    close_reason: str | None = None
-    order_ids: list[str] = []
-    tasks: list[PickTask] = []
-    packed_by: str | None = None
-    packed_at: datetime | None = None
-    version: int = 0
-    at: datetime
 
 
 class ScanEventIn(BaseModel):
@@ -145,29 +128,23 @@ class WarehouseActivities:
     @property
     def images(self) -> ImageLibrary:
         if self._image_base_url is None:
-            from zhongshu.settings import get_settings
-
             self._image_base_url = get_settings().erp_images_url
         return ImageLibrary(self._image_base_url)
 
     @property
     def policy(self) -> WavePolicy:
         if self._policy is None:
-            from zhongshu.settings import get_settings
-
             self._policy = wave_policy_from(get_settings())
         return self._policy
 
     @activity.defn(name=JOIN_WAVE.name)
     async def join_wave(self, req: JoinWave) -> str:
         """Signal-with-start the warehouse's WaveWorkflow (id ``wave-{warehouse}``) with the order."""
-        from workflows.wave import WaveInput, WaveWorkflow
-
         client = self._client or activity.client()
         wid = wave_workflow_id(req.order.warehouse)
         await client.start_workflow(
-            WaveWorkflow.run,
-            WaveInput(warehouse=req.order.warehouse, policy=req.policy or self.policy),
+            WAVE.name,
+            WaveStart(warehouse=req.order.warehouse, policy=req.policy or self.policy),
             id=wid,
             task_queue=req.task_queue or activity.info().task_queue,
             start_signal="add_order",

@@ -22,6 +22,7 @@ from api.auth import require
 from api.aftersales_routes import router as aftersales_router
 from api.carrier_routes import router as carrier_router
 from api.channel_health_routes import router as channel_health_router
+from api.channel_routes import close_douyin_api
 from api.channel_routes import router as channel_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
@@ -43,7 +44,7 @@ from workers.temporal_client import connect
 from domain.contracts import order as C
 from zhongshu.logging_setup import setup_logging
 from zhongshu.settings import Settings, get_settings
-from zhongshu.tracing import instrument_fastapi
+from zhongshu.telemetry import instrument_api
 
 
 class DecisionIn(BaseModel):
@@ -148,8 +149,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         rules.ensure_default(app.state.engine)
         app.state.client = client or await connect(settings, service="api")
         yield
-        from api.channel_routes import close_douyin_api
-
         await close_douyin_api(app)
 
     app = FastAPIOffline(  # /docs with Swagger UI's files served by the API itself: works offline
@@ -162,7 +161,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.settings = settings
     declare_api_key(app)
     app.add_middleware(RequestDoor, max_body_bytes=settings.max_body_bytes)
-    instrument_fastapi(app, settings)
+    instrument_api(app, settings)
     app.state.api_keys = settings.api_keys()
 
     def engine(request: Request):

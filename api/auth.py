@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from fastapi import Depends, HTTPException, Request, status
 
+from store.oauth import token_role
+
 ALL_ROLES = {"service", "reviewer", "device", "readonly", "channel"}
 
 
@@ -19,8 +21,6 @@ def caller_role(request: Request) -> str:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send it in the X-API-Key header")
     role = keys.get(key)
     if role is None:
-        from api.channel_routes import token_role
-
         role = token_role(request.app.state.engine, key)
     if role is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key or expired token")

@@ -33,8 +33,7 @@ import asyncio
 import base64
 import hashlib
 import json
-import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -53,8 +52,8 @@ from domain.channels import MappingError, douyin, map_payload
 from domain.channels.signing import douyin_verify, push_age_problem
 from store import read_model
 from store.channel_health import processed_message, remember_message
-from store.read_model import _insert
-from store.schema import oauth_clients, oauth_tokens, webhook_attempts
+from store.oauth import issue_token, token_role
+from store.schema import webhook_attempts
 from zhongshu.channel_settings import channel_watch
 
 router = APIRouter()
@@ -65,43 +64,7 @@ def _sha(text: str | bytes) -> str:
 
 
 # ------------------------------------------------------------------------------------------ oauth
-
-
-def create_oauth_client(engine: Engine, client_id: str, secret: str, *, role: str = "channel",
-                        channel: str = "miniprogram", ttl_seconds: int = 7200) -> None:
-    row = {"client_id": client_id, "secret_sha256": _sha(secret), "role": role, "channel": channel,
-           "token_ttl_seconds": ttl_seconds, "created_at": datetime.now(timezone.utc)}
-    with engine.begin() as conn:
-        ins = _insert(engine, oauth_clients).values(**row)
-        conn.execute(ins.on_conflict_do_update(index_elements=[oauth_clients.c.client_id],
-                                               set_={k: ins.excluded[k] for k in row if k != "client_id"}))
-
-
-def issue_token(engine: Engine, client_id: str, secret: str) -> tuple[str, int, str] | None:
-    """(token, expires_in, role) for valid client credentials, else None."""
-    with engine.begin() as conn:
-        c = conn.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
-        if c is None or not secrets.compare_digest(c.secret_sha256, _sha(secret)):
-            return None
-        token = "zsat-" + secrets.token_urlsafe(32)
-        now = datetime.now(timezone.utc)
-        conn.execute(oauth_tokens.insert().values(token_sha256=_sha(token), client_id=client_id, role=c.role,
-                                                  issued_at=now, expires_at=now + timedelta(seconds=c.token_ttl_seconds)))
-        conn.execute(oauth_tokens.delete().where(oauth_tokens.c.expires_at < now - timedelta(days=1)))
-        return token, int(c.token_ttl_seconds), c.role
-
-
-def token_role(engine: Engine, token: str) -> str | None:
-    """The role of a live bearer token we issued, or None (unknown or expired)."""
-    if not token.startswith("zsat-"):
-        return None
-    with engine.connect() as conn:
-        r = conn.execute(select(oauth_tokens.c.role, oauth_tokens.c.expires_at)
-                         .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
-    if r is None:
-        return None
-    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
-    return r.role if exp > datetime.now(timezone.utc) else None
+# clients and tokens are stored by store/oauth.py (create_oauth_client, issue_token, token_role)
 
 
 def _presented(request: Request) -> str:

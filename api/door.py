@@ -27,8 +27,10 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from activities.order_intake import record_rejection
 from domain.errors import FieldError
 from domain.order import storable, unstorable_chars
+from store.oauth import token_role
 
 HEAD_BYTES = 2000  # what a summary rejection keeps of a refused body
 DRAIN_FACTOR = 8  # read (and drop) up to this × the limit so the client sees the 413, then stop
@@ -199,8 +201,6 @@ async def _known_caller(app: Any, headers: Headers) -> bool:
         return False
     if key in app.state.api_keys:
         return True
-    from api.channel_routes import token_role
-
     try:
         return await asyncio.to_thread(token_role, app.state.engine, key) is not None
     except Exception:  # noqa: BLE001 - unknown is not known
@@ -208,6 +208,4 @@ async def _known_caller(app: Any, headers: Headers) -> bool:
 
 
 def _record(engine: Any, summary: dict[str, Any], message: str, source: str) -> int:
-    from api.intake import record_rejection
-
     return record_rejection(engine, {"door": summary}, [FieldError(field="(body)", message=message)], source)

@@ -25,7 +25,9 @@ from temporalio.service import RPCError
 
 from api.auth import require
 from api.schemas import AUTH, Doc, Listing, errors
+from domain.health import NO_DATA
 from store import metrics, read_model
+from workflows.reconciliation import start_reconciliation
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -110,8 +112,6 @@ def dashboard_workbook(d: dict[str, Any]) -> bytes:
     """The dashboard's numbers, one sheet per block; missing values print as 'no data'."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-
-    from domain.health import NO_DATA
 
     def v(x):
         return NO_DATA if x is None else x
@@ -200,8 +200,6 @@ def _run_body(run: dict[str, Any]) -> dict[str, Any]:
 @router.post("/v1/reconciliation/runs", tags=["finance"], status_code=202, response_model=Doc,
              responses={200: {"model": Doc, "description": "wait=true: the finished run's report"}, **errors(*AUTH, 503)})
 async def start_run(request: Request, body: RunIn, _role: str = Depends(require("reviewer"))):
-    from workflows.reconciliation import start_reconciliation
-
     settings = request.app.state.settings
     try:
         handle = await asyncio.wait_for(start_reconciliation(request.app.state.client, settings.task_queue,

@@ -30,6 +30,7 @@ from domain.warehouse import (
     TaskClaim,
     TaskState,
 )
+from workflows.wave import WaveWorkflow
 
 router = APIRouter(tags=["warehouse"])
 # bounded like the read model's columns (store/schema.py), so a long id is a 422, not a database error
@@ -88,8 +89,6 @@ def _wave(request: Request, warehouse: str):
 
 
 async def _update(request: Request, warehouse: WarehouseId, name: str, arg: Any) -> Any:
-    from workflows.wave import WaveWorkflow
-
     method = getattr(WaveWorkflow, name)
     try:
         return await _wave(request, warehouse).execute_update(method, arg)
@@ -230,8 +229,6 @@ async def pack(request: Request, wave_id: WaveId, body: PackIn, _r: str = Depend
 async def close_waves(request: Request, warehouse: WarehouseId, _r: str = Depends(require("device"))):
     """Close the warehouse's open waves now (end of shift, the truck arrived early) instead of waiting
     for N orders or the cut-off."""
-    from workflows.wave import WaveWorkflow
-
     try:
         await _wave(request, warehouse).signal(WaveWorkflow.close_open_waves)
     except RPCError as exc:

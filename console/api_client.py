@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from zhongshu.settings import get_settings
+
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
@@ -85,8 +87,6 @@ def from_env() -> ApiClient:
     url = os.environ.get("ZHONGSHU_CONSOLE_API_URL")
     key = os.environ.get("ZHONGSHU_CONSOLE_API_KEY")
     if not (url and key):
-        from zhongshu.settings import get_settings
-
         s = get_settings()
         url = url or s.api_base_url
         key = key or s.effective_api_key()

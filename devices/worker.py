@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from devices.backend import BackendRefused, BackendUnavailable, DeviceBackend
+from devices.backend import BackendRefused, BackendUnavailable, DeviceBackend, HttpBackend
 from devices.scanner import ScannerLink
-from devices.voice import LogVoice, Voice
+from devices.voice import LogVoice, Voice, make_voice
 from domain.warehouse import (
     TASK_LOOK,
     ExceptionKind,
@@ -207,9 +207,6 @@ def run_device(port: str, *, api_url: str, api_key: str, warehouse: str, device_
                voice: str = "auto", state_dir: Path | None = None, baudrate: int = 9600) -> None:
     """`zhongshu device --port …`: run until Ctrl-C."""
     import signal
-
-    from devices.backend import HttpBackend
-    from devices.voice import make_voice
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -1,7 +1,7 @@
 """Reference data the risk scan checks orders against: SKU floor prices and fitment, and the blacklist.
 
 Kept apart from the checks so the console can edit it and the store can seed it; the DEFAULT set
-matches the demo's sample products (zhongshu/sample_orders.py) so the demo trips realistic holds
+matches the demo's sample products (devtools/zhongshu_devtools/sample_orders.py) so the demo trips realistic holds
 rather than every order tripping one.
 """
 

@@ -41,6 +41,7 @@ from typing import Annotated, Any, BinaryIO
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from domain.catalogue import Category, normalize_text, parse_category
+from domain import divisions
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China, a fixed offset is exact
 SHEET_RULES, SHEET_CARRIERS, SHEET_SUSPENSIONS = "仓库规则", "快递公司", "快递停运"
@@ -58,16 +59,12 @@ PROVINCES = frozenset(
 def _divisions() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
     """(province → cities, city → districts): today's divisions (domain/divisions.py), named as a
     resolved order carries them, so a rule can only name a place an order can be in."""
-    from domain import divisions
-
     cities, districts = divisions.place_names()
     return {p: cities.get(p, frozenset()) for p in PROVINCES}, districts
 
 
 def _former(name: str, city: str | None = None) -> str:
     """'; 已撤并 merged/renamed: use 上城区, 钱塘区' when the name is a former one."""
-    from domain import divisions
-
     now = divisions.successors(name, city)
     return f"；该区划已撤销或更名，请改用现名 former name, now {'、'.join(now)}" if now else ""
 

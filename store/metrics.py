@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import DateTime, Engine, Float, cast, delete, func, literal_column, select
 
-from domain.allocation import OrderAllocation
+from domain.allocation import OrderAllocation, to_fen
 from domain.health import (
     ANSWERED_WITHIN_SECONDS,
     SIGNED_WITHIN_SECONDS,
@@ -39,12 +39,14 @@ from domain.health import (
     region_of,
 )
 from domain.reconciliation import LedgerEntry, OurOrder, OurRefund, Receipt, RefundLine, Settlement
-from store.aftersales import aftersales_cases
+from domain.risk import CHECKS
+from store.aftersales import aftersales_cases, refunds_day
 from store.db import is_postgres
 from store.schema import (
     coupon_redemptions,
     finance_statements,
     order_finance,
+    order_lines,
     orders,
     reconciliation_runs,
     review_tasks,
@@ -287,8 +289,6 @@ def dashboard(
     as_of: datetime | None = None,
     ship_sla: timedelta = DEFAULT_SHIP_SLA,
 ) -> dict[str, Any]:
-    from domain.risk import CHECKS
-
     as_of = _utc(as_of) or datetime.now(timezone.utc)
     conds = _cohort_conditions(start, end, channel, warehouse)
     cohort = select(orders.c.order_id).where(*conds).scalar_subquery()
@@ -450,8 +450,6 @@ def record_order_finance(
 def completed_orders(engine: Engine, day: date, *, without_finance: bool = False) -> list[dict[str, Any]]:
     """Orders completed on ``day`` (Beijing), with their lines and completion time; optionally only
     those without a finance record yet."""
-    from store.schema import order_lines
-
     start, end = day_bounds(day)
     q = select(timeline_events.c.order_id, timeline_events.c.at).where(
         timeline_events.c.event == "order.completed", timeline_events.c.at >= start, timeline_events.c.at < end
@@ -475,8 +473,6 @@ def completed_orders(engine: Engine, day: date, *, without_finance: bool = False
 def financed_orders(engine: Engine, day: date) -> list[dict[str, Any]]:
     """Orders whose money we recorded on ``day`` (at release to fulfilment: what the channels settle
     and the ERP receives for that day), in the shape of ``completed_orders``."""
-    from store.schema import order_lines
-
     with engine.connect() as conn:
         fin = {r.order_id: r for r in conn.execute(select(order_finance).where(order_finance.c.day == day.isoformat()))}
         if not fin:
@@ -496,8 +492,6 @@ def finance_day(
 ) -> tuple[list[OurOrder], list[LedgerEntry]]:
     """Our side of a day: orders completed that day and the coupon ledger rows of their codes (and
     of ``extra_codes``, e.g. the codes the channels' statements mention)."""
-    from domain.allocation import to_fen
-
     with engine.connect() as conn:
         rows = conn.execute(
             select(order_finance).where(order_finance.c.day == day.isoformat()).order_by(order_finance.c.order_id)
@@ -555,8 +549,6 @@ def statements_day(engine: Engine, day: date) -> tuple[list[Settlement], list[Re
 
 def refunds_for_day(engine: Engine, day: date) -> tuple[list[OurRefund], list[RefundLine]]:
     """Our aftersales refunds of the day and the channels' refund lines fetched for it."""
-    from store.aftersales import refunds_day
-
     ours = [OurRefund(case_id=r["case_id"], order_id=r["order_id"], channel=r["channel"], amount_fen=r["amount_fen"])
             for r in refunds_day(engine, day.isoformat())]
     with engine.connect() as conn:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import Engine, and_, delete, func, or_, select
 
 from domain.catalogue import normalize_text
+from domain.cleansing import normalize_phone, resolve_address
 from domain.order import CleanOrder
 from domain.reference_data import DEFAULT_BLACKLIST, DEFAULT_SKUS, BlacklistEntry, BlacklistKind, SkuReference
 from domain.risk import RiskContext, RiskThresholds, is_remote_area
@@ -199,12 +200,8 @@ def normalize_blacklist_value(kind: BlacklistKind | str, value: str) -> str:
     """The form orders are compared in: E.164 phones, official address text, trimmed ids."""
     kind = BlacklistKind(kind)
     if kind is BlacklistKind.PHONE:
-        from domain.cleansing import normalize_phone
-
         return normalize_phone(value)  # ValueError: a non-phone could never match anything
     if kind is BlacklistKind.ADDRESS:
-        from domain.cleansing import resolve_address
-
         resolved = resolve_address(value)
         text = resolved.text if resolved else value
         return _squash(text)[:300]

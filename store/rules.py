@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.routing_rules import RuleSet, RuleSetDiff, diff_rule_sets, parse_workbook
+from domain.default_rules import DEFAULT_RULES_PATH, build_default_rules
+from domain.routing import compiled
+from domain.routing_rules import RuleSet, RuleSetDiff, diff_rule_sets, export_workbook, parse_workbook
 from store.schema import rule_versions
 
 _CACHE: dict[tuple[str, int], RuleSet] = {}
@@ -66,8 +68,6 @@ def _insert(engine: Engine, rule_set: RuleSet, data: bytes, filename: str, creat
 def import_rules(engine: Engine, data: bytes, filename: str, created_by: str) -> int:
     """Validate the workbook (RulesWorkbookError lists every bad cell) and store it as a new,
     inactive version; returns the version number."""
-    from domain.routing import compiled
-
     rule_set = parse_workbook(data)
     compiled(rule_set)  # zen accepts the decision table now, not at the first order
     return _insert(engine, rule_set, data, filename, created_by)
@@ -143,9 +143,6 @@ def diff(engine: Engine, v1: int, v2: int) -> RuleSetDiff:
 def ensure_default(engine: Engine) -> int | None:
     """On an empty table, import and activate rules/default_rules.xlsx as version 1 (safe to race);
     returns the active version."""
-    from domain.default_rules import DEFAULT_RULES_PATH, build_default_rules
-    from domain.routing_rules import export_workbook
-
     with engine.connect() as conn:
         exists = conn.execute(select(func.count()).select_from(rule_versions)).scalar()
     if not exists:

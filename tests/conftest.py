@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store.db import engine_for, migrate
 from tests.support import fresh_pg_database, pg_available
-from zhongshu.binaries import temporal_cli, temporal_test_server
+from zhongshu_devtools.binaries import temporal_cli, temporal_test_server
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -43,7 +43,7 @@ from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
 from workers.order_worker import build_worker
-from zhongshu.binaries import temporal_test_server
+from zhongshu_devtools.binaries import temporal_test_server
 from zhongshu.search_attributes import register_search_attributes
 from zhongshu.settings import Settings
 

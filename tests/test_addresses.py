@@ -13,7 +13,7 @@ import pytest
 
 from domain.cleansing import resolve_address
 from domain.logistics import Party
-from zhongshu.bench_addresses import ADDRESSES_CSV, grade, load_cases
+from zhongshu_devtools.bench_addresses import ADDRESSES_CSV, grade, load_cases
 
 CASES = load_cases(ADDRESSES_CSV)
 

@@ -5,8 +5,8 @@ The case runs as the order starts it (workflow type ``AS.AFTERSALES``, id = case
 ``AftersalesInput``); the worker is the real one (``workers.order_worker.build_worker``): the
 ``Order`` workflow for replacements, the ``Shipment`` workflow the return parcel travels as (id
 ``{case_id}~S1``, a child of the case), the project/refund activities on the SQLite read model,
-``create_waybill`` against the fake carrier gateway (fakes/carriers.py) and ``notify_customer``
-against the fake mini-program (fakes/miniprogram.py). Carrier tracking pushes are sent as the
+``create_waybill`` against the fake carrier gateway (devtools/fakes/carriers.py) and ``notify_customer``
+against the fake mini-program (devtools/fakes/miniprogram.py). Carrier tracking pushes are sent as the
 carrier webhook route sends them: signal ``tracking_event`` to the workflow named by the waybill's
 idempotency key — the return parcel.
 """

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.api_support import REVIEWER_KEY, api_settings, running_api
 from tests.support import ThreadedWorker, order_payload
-from zhongshu.binaries import temporal_cli
+from zhongshu_devtools.binaries import temporal_cli
 
 pytestmark = pytest.mark.integration
 

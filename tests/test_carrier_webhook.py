@@ -55,7 +55,7 @@ async def ts_module_env():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from zhongshu.binaries import temporal_test_server
+    from zhongshu_devtools.binaries import temporal_test_server
 
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server())

@@ -27,7 +27,7 @@ from tests.channel_support import alerts, eventually, open_channel_stack, termin
 from workers.temporal_client import connect
 from workflows.channel_sync import ensure_sync_workflow, sync_workflow_id
 from zhongshu.channel_settings import ChannelWatchSettings
-from zhongshu.stack import print_channel_health
+from zhongshu_devtools.stack import print_channel_health
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent

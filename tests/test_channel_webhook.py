@@ -140,7 +140,7 @@ async def test_push_accepted_while_no_worker_runs_is_processed_when_one_starts(d
 
 
 async def test_miniprogram_client_credentials_and_token_refresh(hub):
-    from api.channel_routes import create_oauth_client
+    from store.oauth import create_oauth_client
     from fakes.miniprogram import MiniProgramShop, sample_order
 
     engine = engine_for(hub.db_url)

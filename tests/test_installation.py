@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.warehouse import CN_TZ, WaveLine, WaveOrder
     from fakes.serve import serve_in_thread
     from fakes.technician import create_app
-    from zhongshu.binaries import temporal_test_server
+    from zhongshu_devtools.binaries import temporal_test_server
 
 
 def cn(*args) -> datetime:

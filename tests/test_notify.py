@@ -1,4 +1,4 @@
-"""activities/notify.py against the fake WeCom robot (fakes/wecom.py) over real HTTP.
+"""activities/notify.py against the fake WeCom robot (devtools/fakes/wecom.py) over real HTTP.
 
 Covers the wire format, the robot's errcodes, retry (a plain loop and Temporal's RetryPolicy),
 the no-robot dev mode, and that neither phone numbers nor the robot key reach the logs.

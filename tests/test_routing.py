@@ -208,7 +208,7 @@ def test_bench_smoke():
 
     from rich.console import Console
 
-    from zhongshu.bench_routing import run
+    from zhongshu_devtools.bench_routing import run
 
     rows = dict(run(300, console=Console(file=io.StringIO(), width=100)))
     assert rows["decisions"] == "300"

@@ -34,7 +34,7 @@ from tests.workflow_helpers import result_of, keep_history, start_order, until
 from workers.order_worker import build_worker
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
-from zhongshu.binaries import temporal_test_server
+from zhongshu_devtools.binaries import temporal_test_server
 from zhongshu.search_attributes import register_search_attributes
 
 S = OrderStatus

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zhongshu.demo import demo_orders
-from zhongshu.fakes_stack import FAKES
-from zhongshu.stack import UP_BANNER
+from zhongshu_devtools.demo import demo_orders
+from zhongshu_devtools.fakes_stack import FAKES
+from zhongshu_devtools.stack import UP_BANNER
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from zhongshu.supervisor import Child, RestartPolicy, Supervisor, exit_text
+from zhongshu_devtools.supervisor import Child, RestartPolicy, Supervisor, exit_text
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups and /proc")
 
@@ -111,7 +111,7 @@ def test_a_healthy_run_starts_the_count_afresh(tmp_path):
 SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from zhongshu.supervisor import Child, RestartPolicy, Supervisor
+    from zhongshu_devtools.supervisor import Child, RestartPolicy, Supervisor
 
     sup = Supervisor(Path(sys.argv[1]), restart=RestartPolicy(initial=0.2))
     with sup.stop_signals_interrupt():

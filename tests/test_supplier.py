@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from fakes.serve import serve_in_thread
     from fakes.supplier import APP_KEY, create_app
-    from zhongshu.binaries import temporal_test_server
+    from zhongshu_devtools.binaries import temporal_test_server
 
 CONFIGURED = "BOSCH-EAST,BOSCH-NORTH"
 

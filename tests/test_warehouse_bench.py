@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from zhongshu.bench_waves import run_async
+from zhongshu_devtools.bench_waves import run_async
 
 
 async def test_bench_waves_small(dev_env):

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         WavePolicy,
     )
     from workflows.wave import WaveSummary, WaveWorkflow
-    from zhongshu.bench_waves import BenchOrder, BenchOrderInput
+    from zhongshu_devtools.bench_waves import BenchOrder, BenchOrderInput
 
 
 # what OrderWorkflow's warehouse stage does, and nothing else: the same stand-in the waves benchmark uses

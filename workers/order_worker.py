@@ -34,6 +34,7 @@ from workflows.order import OrderWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.shipment import ShipmentWorkflow
 from workflows.wave import WaveWorkflow
+from zhongshu.settings import get_settings
 
 # The v1 types stay registered until no execution of them is running (README: draining the old shape).
 LEGACY_WORKFLOWS = [OrderWorkflowV1, AftersalesWorkflowV1]
@@ -45,8 +46,6 @@ def activities_for(engine: Engine, wecom_webhook_url: str = "", settlement_url: 
                    wave_policy: WavePolicy | None = None, settings=None) -> list:
     """Every activity the order worker runs; partner endpoints (carriers, mini-program, technician app,
     suppliers) come from ``settings`` (default: the environment's)."""
-    from zhongshu.settings import get_settings
-
     s = settings or get_settings()
     if settlement_url is None:
         settlement_url = s.settlement_url

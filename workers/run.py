@@ -14,6 +14,7 @@ from store import risk_data, rules
 from store.db import engine_for, migrate
 from workers.order_worker import build_worker
 from workers.temporal_client import connect
+from workflows.reconciliation import ensure_reconciliation_schedule
 from zhongshu.logging_setup import setup_logging
 from zhongshu.metrics import start_worker_metrics
 from zhongshu.settings import Settings, get_settings
@@ -32,8 +33,6 @@ async def run_worker(settings: Settings | None = None) -> None:
     version = rules.ensure_default(engine)
     log.info("reference data %s; routing rules version %s active", seeded, version)
     client = await connect(s, service="worker")
-    from workflows.reconciliation import ensure_reconciliation_schedule
-
     try:
         await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
     except Exception:  # noqa: BLE001 - a schedule problem must not keep orders from flowing

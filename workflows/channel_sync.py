@@ -41,7 +41,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.channels import PageRequest, PageResult, WindowRequest
+    from domain.contracts.channels import PageRequest, PageResult, WindowRequest
     from domain.channels.health import HealthAlert, HealthState, SyncHealthPolicy, SyncHealthReport, sync_state
 
 MAX_WINDOW = timedelta(days=1)

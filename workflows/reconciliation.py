@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.finance import DayRequest, ReportRequest, RunSummary
+    from domain.contracts.finance import DayRequest, ReportRequest, RunSummary
 
 CN_TZ = timezone(timedelta(hours=8))
 SCHEDULE_ID = "zhongshu-reconciliation-daily"

@@ -1,23 +1,25 @@
-"""Custom search attributes, so the Temporal UI lists orders by status, channel, customer …"""
+"""Custom search attributes, so the Temporal UI lists orders by status, channel, customer …: the upserts."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
+
+# the keys are a contract (the intake starts orders with them, the API lists by them): domain.contracts
+from domain.contracts.search_attributes import (  # noqa: F401 - re-exported as sa.ORDER_STATUS …
+    ALL,
+    CARRIER,
+    CHANNEL,
+    CUSTOMER_ID,
+    ORDER_ID,
+    ORDER_STATUS,
+    RISK_LEVEL,
+    WAREHOUSE,
+)
 
 if TYPE_CHECKING:
     from domain.contracts.order import OrderRecord
-
-ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
-CHANNEL = SearchAttributeKey.for_keyword("Channel")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-WAREHOUSE = SearchAttributeKey.for_keyword("Warehouse")
-CARRIER = SearchAttributeKey.for_keyword("Carrier")
-RISK_LEVEL = SearchAttributeKey.for_keyword("RiskLevel")
-ORDER_ID = SearchAttributeKey.for_keyword("OrderId")  # on parts and parcels: the order they belong to
-
-ALL = [ORDER_STATUS, CHANNEL, CUSTOMER_ID, WAREHOUSE, CARRIER, RISK_LEVEL, ORDER_ID]
 
 
 def changed(rec: OrderRecord, last: dict[str, str]) -> list[SearchAttributeUpdate[Any]]:

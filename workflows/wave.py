@@ -25,7 +25,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.warehouse import PlanRequest, StockMove, WaveSnapshot
+    from domain.contracts.warehouse import PlanRequest, StockMove, WaveSnapshot, WaveStart
     from domain.warehouse import (
         Allocation,
         CloseReason,
@@ -46,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         WaveBatcher,
         WaveDone,
         WaveOrder,
-        WavePolicy,
         apply_pick,
     )
 
@@ -104,9 +103,7 @@ class WaveCarry(BaseModel):
     runs: int = 1
 
 
-class WaveInput(BaseModel):
-    warehouse: str
-    policy: WavePolicy = WavePolicy()
+class WaveInput(WaveStart):
     carry: WaveCarry | None = None
 
 

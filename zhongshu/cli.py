@@ -1,10 +1,16 @@
-"""The `zhongshu` command: run the stack or one of its processes, the demo, rules and benchmarks."""
+"""The `zhongshu` command: run one of the product's processes, migrations, rules, channels, stock.
+
+The development harness (``zhongshu up``, ``demo``, ``bench …``) is not part of the product: it lives in
+devtools/ (the ``zhongshu-devtools`` distribution) and adds its commands through the entry-point group
+``zhongshu.commands``, so the product never imports it and an image without it simply lacks them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import typer
@@ -17,24 +23,11 @@ db_app = typer.Typer(help="The SQL read model.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 rules_app = typer.Typer(help="Routing rules (decision tables in Excel): import, list, activate, diff, export.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
-bench_app = typer.Typer(help="Benchmarks; results print as tables.", no_args_is_help=True)
-app.add_typer(bench_app, name="bench")
 console = Console()
 
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
-@app.command()
-def up(
-    demo: bool = typer.Option(True, help="feed a demo batch of orders once everything is up"),
-    orders: int = typer.Option(40, help="how many demo orders"),
-) -> None:
-    """Start the whole embedded stack (Temporal dev server, worker, API, console, fakes) and print the URLs."""
-    from zhongshu.stack import run_stack
-
-    raise typer.Exit(run_stack(get_settings(), demo=demo, demo_orders=orders))
 
 
 @app.command()
@@ -69,19 +62,6 @@ def console_cmd() -> None:
              "--client.toolbarMode", "viewer"]
         )
     )
-
-
-@app.command()
-def demo(
-    orders: int = typer.Option(40, help="how many orders to submit"),
-    api_url: str = typer.Option("", help="defaults to the configured API"),
-    api_key: str = typer.Option("", help="defaults to the configured key"),
-) -> None:
-    """Submit a realistic batch of orders through the API and show their progress."""
-    from zhongshu.demo import run_demo
-
-    s = get_settings()
-    run_demo(api_url or s.api_base_url, api_key or s.effective_api_key(), orders)
 
 
 @db_app.command("migrate")
@@ -182,14 +162,6 @@ def rules_diff(old: int, new: int) -> None:
             console.print(f"[yellow]~ {sheet} {ch.key}[/yellow] {ch.changes}")
 
 
-@bench_app.command("routing")
-def bench_routing(n: int = typer.Option(10000, help="how many orders to route")) -> None:
-    """Route n generated orders with the default workbook; decisions per second."""
-    from zhongshu.bench_routing import run
-
-    run(n)
-
-
 @app.command()
 def reconcile(
     day: str = typer.Option("", help="YYYY-MM-DD (Beijing); default: yesterday"),
@@ -246,7 +218,7 @@ def channels_add(
     s = get_settings()
     engine = _rules_engine()
     if channel == "miniprogram":
-        from api.channel_routes import create_oauth_client
+        from store.oauth import create_oauth_client
 
         create_oauth_client(engine, app_key or "miniprogram", secret, ttl_seconds=token_ttl or s.oauth_token_ttl_seconds)
         console.print(f"OAuth2 client {app_key or 'miniprogram'!r} can now get tokens at {s.api_base_url}/v1/oauth/token")
@@ -339,17 +311,6 @@ def import_erp(
                   f"{r.duplicates} already imported, {r.rejected} rejected (see /v1/rejections)")
 
 
-@bench_app.command("intake")
-def bench_intake(
-    n: int = typer.Option(5000, help="how many webhook pushes"),
-    concurrency: int = typer.Option(32, help="pushes in flight"),
-) -> None:
-    """N signed Douyin pushes at the running API: accepted/s, accept p50/p99, accept→read-model p50/p99."""
-    from zhongshu.bench_intake import run
-
-    run(n, concurrency)
-
-
 # ---- warehouse execution (issue 5): stock import, the device worker, the waves benchmark ----
 stock_app = typer.Typer(help="Stock per bin (imported from Excel; picking decrements it).", no_args_is_help=True)
 app.add_typer(stock_app, name="stock")
@@ -396,39 +357,28 @@ def device(
                state_dir=s.var_dir / "devices", baudrate=s.serial_baudrate)
 
 
-@bench_app.command("waves")
-def bench_waves(
-    n: int = typer.Option(2000, help="how many routed orders"),
-    wrong_rate: float = typer.Option(0.05, help="share of scans replaced by an injected wrong scan"),
-) -> None:
-    """Routed orders into waves and through simulated scanners with injected wrong scans."""
-    from zhongshu.bench_waves import run
+COMMANDS_GROUP = "zhongshu.commands"
 
-    raise typer.Exit(0 if run(n, wrong_rate=wrong_rate) else 1)
+
+def add_installed_commands(target: typer.Typer) -> list[str]:
+    """Call every ``zhongshu.commands`` entry point with ``target`` (each adds its commands); the names loaded.
+
+    A distribution that fails to load is reported on stderr and skipped: a broken harness must not
+    take the product's own commands (``zhongshu api``, ``worker`` …) down with it.
+    """
+    loaded = []
+    for ep in entry_points(group=COMMANDS_GROUP):
+        try:
+            ep.load()(target)
+        except Exception as exc:  # noqa: BLE001 - see above
+            print(f"zhongshu: commands from {ep.value} not loaded: {exc!r}", file=sys.stderr)
+            continue
+        loaded.append(ep.name)
+    return loaded
+
+
+add_installed_commands(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
     app()
-
-
-@bench_app.command("addresses")
-def bench_addresses(rounds: int = typer.Option(5, help="passes over the labelled set")) -> None:
-    """Resolve tests/data/addresses.csv: right / wrong / unresolved, the misses, addresses per second."""
-    from zhongshu.bench_addresses import run
-
-    result = run(rounds=rounds)
-    if result["wrong"] or result["rate"] < 0.98:
-        raise typer.Exit(1)
-
-
-@bench_app.command("pipeline")
-def bench_pipeline(
-    n: int = typer.Option(200, help="orders in the floor and in the pipeline run"),
-    rate: int = typer.Option(100, help="POST /v1/orders per second in the sustained run"),
-    seconds: int = typer.Option(60, help="length of the sustained run"),
-) -> None:
-    """The real pipeline beside a bare floor workflow, accept latency at a sustained rate, and a delivered
-    order's history size: one table with the bars."""
-    from zhongshu.bench_pipeline import run
-
-    raise typer.Exit(0 if run(n, rate=rate, seconds=seconds) else 1)

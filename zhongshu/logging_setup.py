@@ -28,8 +28,10 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any, Iterator
 
+from opentelemetry import trace
+
 from domain.cleansing import mask_phone
-from zhongshu.settings import Settings
+from zhongshu.settings import Settings, get_settings
 
 _order_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("zhongshu_order_id", default=None)
 
@@ -173,6 +175,14 @@ def current_order_id(record: logging.LogRecord | None = None) -> str | None:
     return None
 
 
+def current_ids() -> tuple[str | None, str | None]:
+    """(trace id, span id) of the current span as hex, or (None, None) outside any recorded span."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None, None
+    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+
 class ContextFilter(logging.Filter):
     """Adds ``order_id``, ``trace_id``, ``span_id`` and ``service`` to every record."""
 
@@ -181,8 +191,6 @@ class ContextFilter(logging.Filter):
         self.service = service
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from zhongshu.tracing import current_ids
-
         if not getattr(record, "order_id", None):
             try:
                 record.order_id = current_order_id(record)
@@ -270,8 +278,6 @@ def setup_logging(service: str, settings: Settings | None = None) -> Path | None
     """Configure the root logger for this process (again replaces what an earlier call or
     ``logging.basicConfig`` installed). Returns the JSON log file, if any."""
     global _configured
-    from zhongshu.settings import get_settings
-
     s = settings or get_settings()
     root = logging.getLogger()
     for h in list(root.handlers):

@@ -20,6 +20,10 @@ import time
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 
+from api.auth import caller_role
+from store.db import engine_for
+from zhongshu import metrics, tracing
+from zhongshu.logging_setup import reset_order, set_order
 from zhongshu.settings import Settings
 
 LOCALHOST = {"127.0.0.1", "::1", "localhost"}
@@ -38,8 +42,6 @@ class RequestTelemetry:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        from zhongshu.logging_setup import reset_order, set_order
-
         status = 500
         m = _ORDER_IN_PATH.search(scope.get("path", ""))
         token = set_order(m.group(1) if m else None)
@@ -65,8 +67,6 @@ def metrics_allowed(request: Request, settings: Settings) -> None:
     host = request.client.host if request.client else ""
     if settings.metrics_allow_localhost and host in LOCALHOST:
         return
-    from api.auth import caller_role
-
     role = caller_role(request)
     if role not in METRICS_ROLES:
         raise HTTPException(403, f"role {role!r} may not read metrics; needs one of {sorted(METRICS_ROLES)}")
@@ -89,9 +89,6 @@ def instrument_api(app: FastAPI, settings: Settings) -> None:
     """Traces, ``GET /metrics``, latency histogram and order-id log context for the app (idempotent)."""
     if getattr(app.state, "telemetry", None) is not None:
         return
-    from store.db import engine_for
-    from zhongshu import metrics, tracing
-
     if tracing.trace_api(app, settings):
         tracing.instrument_engine(engine_for(settings.db_url), settings, "api")  # the lifespan's engine: one per URL
     registry = metrics.registry_for("api", settings, lambda: engine_for(settings.db_url))

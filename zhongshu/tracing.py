@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import SpanKind
 
+from zhongshu.logging_setup import mask_secrets
 from zhongshu.settings import Settings
 
 EXPORTERS = ("none", "console", "file", "otlp")
@@ -211,8 +212,6 @@ _URL_KEYS = ("http.url", "url.full")
 
 def _redact_url(span, request) -> None:
     """Secrets in query strings (the WeCom robot's ``key``, signatures, tokens) stay out of traces."""
-    from zhongshu.logging_setup import mask_secrets
-
     if span is None or not span.is_recording():
         return
     url = request.url
@@ -274,21 +273,6 @@ def trace_api(app, settings: Settings) -> bool:
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=settings.otel_excluded_urls,
                                        exclude_spans=["receive", "send"])  # the request, not each ASGI message
     return True
-
-
-def instrument_fastapi(app, settings: Settings) -> None:
-    """Kept for api/app.py's current call: all of the API's telemetry (see zhongshu.telemetry)."""
-    from zhongshu.telemetry import instrument_api
-
-    instrument_api(app, settings)
-
-
-def current_ids() -> tuple[str | None, str | None]:
-    """(trace id, span id) of the current span as hex, or (None, None) outside any recorded span."""
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None, None
-    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
 def shutdown() -> None:

@@ -30,3 +30,22 @@ class ErpPushResult(BaseModel):
 
 RECORD_ORDER_FINANCE: Activity[OrderFinanceRequest, bool] = Activity("record_order_finance", OrderFinanceRequest, bool)
 PUSH_ORDER_TO_ERP: Activity[ErpPushRequest, ErpPushResult] = Activity("push_order_to_erp", ErpPushRequest, ErpPushResult)
+
+
+# the daily reconciliation (ReconciliationWorkflow, workflows/reconciliation.py) and its activities
+class DayRequest(BaseModel):
+    day: str  # YYYY-MM-DD, Beijing
+
+
+class ReportRequest(BaseModel):
+    day: str
+    workflow_id: str
+
+
+class RunSummary(BaseModel):
+    day: str
+    orders: int
+    differences: int
+    by_class: dict[str, int]
+    channel_reconciles: bool
+    erp_reconciles: bool

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
-from domain.contracts import Activity, Signal
-from domain.warehouse import ReturnToStock, WaveDone, WaveOrder, WavePolicy
+from domain.contracts import Activity, Signal, WorkflowType
+from domain.warehouse import OpenWave, PickTask, ReturnToStock, WaveDone, WaveOrder, WavePolicy
 
 WAVE_WORKFLOW_ID = "wave-{warehouse}"
 
@@ -21,6 +23,50 @@ class JoinWave(BaseModel):
 
 
 JOIN_WAVE: Activity[JoinWave, str] = Activity("join_wave", JoinWave, str)
+
+
+class WaveStart(BaseModel):
+    """What starts a warehouse's wave workflow (its own input adds what a continue-as-new carries over)."""
+
+    warehouse: str
+    policy: WavePolicy = WavePolicy()
+
+
+WAVE: WorkflowType[WaveStart, None] = WorkflowType("WaveWorkflow", WaveStart, None)
+
+
+# payloads of the wave workflow's activities (activities/warehouse.py)
+class PlanRequest(BaseModel):
+    wave: OpenWave
+    qc_categories: list[str] = []
+
+
+class StockMove(BaseModel):
+    move_id: str  # task id (+ suffix): the idempotency key
+    warehouse: str
+    bin: str
+    sku: str
+    delta: int  # negative: picked; positive: put away
+    reason: str = "pick"
+    bin_emptied: bool = False  # a short pick: the bin physically holds nothing more
+
+
+class WaveSnapshot(BaseModel):
+    wave_id: str
+    warehouse: str
+    wave_no: str
+    carrier: str
+    state: str
+    opened_at: datetime
+    cutoff_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    order_ids: list[str] = []
+    tasks: list[PickTask] = []
+    packed_by: str | None = None
+    packed_at: datetime | None = None
+    version: int = 0
+    at: datetime
 
 # messages of the wave workflow
 ADD_ORDER: Signal[WaveOrder] = Signal("add_order", WaveOrder)

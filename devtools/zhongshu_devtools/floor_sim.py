@@ -8,7 +8,7 @@ cards the fake mini-program received and the confirmation page's POST. It seeds 
 sample catalogue and installation kits) into warehouses that have none. The carriers' fake runs on
 autopilot, so shipped parcels are tracked to signed by signed pushes into the API.
 
-Run by `zhongshu up` as the ``floor-sim`` child; `python -m zhongshu.floor_sim` on its own.
+Run by `zhongshu up` as the ``floor-sim`` child; `python -m zhongshu_devtools.floor_sim` on its own.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from domain import geo
 from domain.catalogue import Category
 from domain.installation import kit_sku
 from store.db import engine_for, migrate
-from zhongshu.sample_orders import PRODUCTS
+from zhongshu_devtools.sample_orders import PRODUCTS
 from zhongshu.settings import Settings
 
-log = logging.getLogger("zhongshu.floor_sim")
+log = logging.getLogger("zhongshu_devtools.floor_sim")
 UNTRACED_AGENT = "zhongshu-floor-sim"  # the API does not trace the simulator's polling (ZHONGSHU_OTEL_UNTRACED_USER_AGENTS)
 WAREHOUSES = ["HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"]
 CLOSE_WAVES_EVERY = 45.0  # seconds: the lead closes open waves for the next truck

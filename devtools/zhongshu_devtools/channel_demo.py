@@ -18,7 +18,7 @@ MINIPROGRAM_CLIENT = ("miniprogram-shop", "zs-miniprogram-secret")
 def feed_channels(settings: Settings, fakes: dict[str, str], n: int = 5, console: Console | None = None) -> dict:
     """``fakes`` maps fake name → base URL. Returns what each channel answered."""
     console = console or Console()
-    from api.channel_routes import create_oauth_client
+    from store.oauth import create_oauth_client
     from store.db import engine_for, migrate
 
     migrate(settings.db_url)

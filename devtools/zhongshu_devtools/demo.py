@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from domain.order import order_id_for
-from zhongshu.sample_orders import PRODUCTS, SHOPS, make_order
+from zhongshu_devtools.sample_orders import PRODUCTS, SHOPS, make_order
 
 SETTLED = {"completed", "held", "rejected", "merged", "cancelled", "routed", "picking", "packed", "shipped", "delivered"}
 
@@ -245,7 +245,7 @@ def run_demo(
     console = console or Console()
     if console_url is None or temporal_ui is None or wecom_messages_url is None:  # `zhongshu demo` on its own
         from zhongshu.settings import get_settings
-        from zhongshu.stack import temporal_ui_url
+        from zhongshu_devtools.stack import temporal_ui_url
 
         s = get_settings()
         console_url = console_url or s.console_url

@@ -155,7 +155,7 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
     from activities.warehouse import WarehouseActivities, import_stock
     from store.db import engine_for, migrate
     from workflows.wave import WaveWorkflow
-    from zhongshu.binaries import temporal_cli
+    from zhongshu_devtools.binaries import temporal_cli
 
     rnd = random.Random(seed)
     tmp = Path(tempfile.mkdtemp(prefix="zs-bench-waves-"))

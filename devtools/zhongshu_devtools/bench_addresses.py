@@ -15,7 +15,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-ADDRESSES_CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "addresses.csv"
+from zhongshu.settings import ROOT
+
+ADDRESSES_CSV = ROOT / "tests" / "data" / "addresses.csv"
 UNRESOLVED = "unresolved"
 
 

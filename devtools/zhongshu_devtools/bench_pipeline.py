@@ -49,13 +49,13 @@ from domain.logistics import TrackingCode, TrackingEvent
 from domain.warehouse import PickConfirmation, PickTask, TaskClaim
 from store.db import engine_for, migrate
 from store.schema import orders, timeline_events
-from zhongshu.binaries import temporal_cli
-from zhongshu.bench_intake import pct
-from zhongshu.fakes_stack import start_fakes
-from zhongshu.floor_sim import seed_demo_stock
-from zhongshu.sample_orders import PRODUCTS, _line
-from zhongshu.settings import Settings
-from zhongshu.supervisor import Child, Supervisor
+from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.bench_intake import pct
+from zhongshu_devtools.fakes_stack import start_fakes
+from zhongshu_devtools.floor_sim import seed_demo_stock
+from zhongshu_devtools.sample_orders import PRODUCTS, _line
+from zhongshu.settings import ROOT, Settings
+from zhongshu_devtools.supervisor import Child, Supervisor
 
 FLOOR_QUEUE = "bench-floor"
 BLOB = "x" * 1400  # about an order's submission: what the real activities carry
@@ -285,10 +285,10 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
     py = sys.executable
     env = {"ZHONGSHU_TEMPORAL_ADDRESS": s.temporal_address, "ZHONGSHU_API_PORT": str(s.api_port), "ZHONGSHU_API_KEY": "bench-key",
            "DATABASE_URL": s.db_url, "ZHONGSHU_VAR_DIR": str(var), "ZHONGSHU_WAVE_SIZE": "1", "ZHONGSHU_WAVE_AUTO_PACK": "true",
-           "ZHONGSHU_OTEL_EXPORTER": "none", "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+           "ZHONGSHU_OTEL_EXPORTER": "none", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "devtools"),
                                                                           os.environ.get("PYTHONPATH", "")])}
     sup = Supervisor(var / "logs", env=env)
-    from workflows.search_attributes import ALL
+    from domain.contracts.search_attributes import ALL
 
     sa_flags = [a for k in ALL for a in ("--search-attribute", f"{k.name}=Keyword")]
     rows: list[tuple[str, str, str]] = []
@@ -307,7 +307,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
             client = await Client.connect(s.temporal_address, data_converter=pydantic_data_converter)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console) as progress:
-                fw = sup.launch(Child("floor-worker", [py, "-m", "zhongshu.bench_pipeline", "floor-worker", s.temporal_address],
+                fw = sup.launch(Child("floor-worker", [py, "-m", "zhongshu_devtools.bench_pipeline", "floor-worker", s.temporal_address],
                                       ready_log="floor worker polling"))
                 await asyncio.to_thread(sup.wait_ready, fw, 60)
                 floor = await _floor(client, n, concurrency, progress)

@@ -1,4 +1,4 @@
-"""The embedded stack behind `make up`: dev server, worker, API, console and fake servers.
+"""The embedded stack behind `make up`: dev server, worker, API, console and fake servers (development only).
 
 Every port comes from settings (``ZHONGSHU_*``), so a second stack runs beside the first with e.g.
 ``ZHONGSHU_TEMPORAL_ADDRESS=127.0.0.1:17233 ZHONGSHU_TEMPORAL_UI_PORT=18233 ZHONGSHU_API_PORT=18000
@@ -16,9 +16,9 @@ from urllib.parse import quote
 from rich.console import Console
 from rich.table import Table
 
-from zhongshu.binaries import temporal_cli
+from zhongshu_devtools.binaries import temporal_cli
 from zhongshu.settings import ROOT, Settings
-from zhongshu.supervisor import Child, StartupError, Supervisor, port_open
+from zhongshu_devtools.supervisor import Child, StartupError, Supervisor, port_open
 
 UP_BANNER = "Zhongshu 订单中枢 is up"
 
@@ -49,7 +49,7 @@ def _grpc(settings: Settings) -> tuple[str, int]:
 
 
 def _ports(settings: Settings) -> list[tuple[str, int, str]]:
-    from zhongshu.fakes_stack import FAKES, fake_ports
+    from zhongshu_devtools.fakes_stack import FAKES, fake_ports
 
     _, grpc_port = _grpc(settings)
     ports = [
@@ -90,9 +90,9 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
     key_source = "from ZHONGSHU_API_KEY" if settings.api_key else f"generated, kept in {settings.var_dir / 'dev-api-key'}"
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     log_dir = settings.var_dir / "logs"
-    # the project root first on every child's path: its packages import from any working directory,
-    # even when an editable install predates a package (setuptools maps top-level packages at install)
-    pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    # the project root and devtools/ first on every child's path: their packages import from any working
+    # directory, even when an editable install predates a package (setuptools maps top-level packages at install)
+    pythonpath = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "devtools"), os.environ.get("PYTHONPATH", "")) if p)
     sup = Supervisor(log_dir, env={"PYTHONPATH": pythonpath})
     env = _env(settings, api_key)
     if demo:  # small waves, packed as soon as picked, so the demo moves along (settings still win)
@@ -109,7 +109,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
         try:
             console.print(f"starting the Zhongshu stack [dim](logs: {log_dir})[/dim]")
             with console.status("starting the Temporal dev server …"):
-                from workflows.search_attributes import ALL
+                from domain.contracts.search_attributes import ALL
 
                 sa_flags = [a for k in ALL for a in ("--search-attribute", f"{k.name}=Keyword")]
                 took = sup.start(
@@ -128,7 +128,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             ready("Temporal dev server, search attributes registered", took)
 
             with console.status("starting the fake servers …"):
-                from zhongshu.fakes_stack import start_fakes
+                from zhongshu_devtools.fakes_stack import start_fakes
 
                 os.environ.setdefault("ZHONGSHU_FAKE_MINIPROGRAM_HUB", settings.api_base_url)
                 fake_env, fakes = start_fakes(sup, settings, on_ready=ready)
@@ -155,7 +155,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                 ready("API", sup.wait_ready(api, 90))
                 ready("console", sup.wait_ready(ui, 120))
             if demo:  # the demo's pickers and customers (issue 5/6): orders go on to shipped and signed
-                took = sup.start(Child("floor-sim", [py, "-m", "zhongshu.floor_sim"], env=env,
+                took = sup.start(Child("floor-sim", [py, "-m", "zhongshu_devtools.floor_sim"], env=env,
                                        ready_log="floor simulation running"), timeout=60)
                 ready("simulated pickers and customers (floor-sim)", took)
         except KeyboardInterrupt:
@@ -193,7 +193,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             console.print(table)
 
             if demo and demo_orders > 0:
-                from zhongshu.demo import run_demo
+                from zhongshu_devtools.demo import run_demo
 
                 wecom = next((f for f in fakes if f.fake.name == "fake-wecom" and f.wired), None)
                 try:
@@ -207,7 +207,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                 except Exception as exc:  # noqa: BLE001 - the stack stays up even if the demo fails
                     console.print(f"[yellow]demo failed: {exc!r} — the stack is still up[/yellow]")
                 try:
-                    from zhongshu.channel_demo import feed_channels
+                    from zhongshu_devtools.channel_demo import feed_channels
 
                     feed_channels(settings, {f.fake.name: f.url for f in fakes if f.wired},
                                   console=console)

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 
 from zhongshu.settings import Settings
-from zhongshu.supervisor import Child, Supervisor
+from zhongshu_devtools.supervisor import Child, Supervisor
 
 
 @dataclass
