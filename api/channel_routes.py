@@ -34,7 +34,7 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -44,8 +44,14 @@ from sqlalchemy import Engine, select
 from temporalio.service import RPCError
 
 from activities.channels import (
-    ChannelAccount, ChannelError, DouyinClient, accept_douyin_message, fetch_douyin_detail, load_account,
-    raw_order_id, record_rejection_once,
+    ChannelAccount,
+    ChannelError,
+    DouyinClient,
+    accept_douyin_message,
+    fetch_douyin_detail,
+    load_account,
+    raw_order_id,
+    record_rejection_once,
 )
 from api.channel_health_routes import note_push
 from api.intake import submit
@@ -70,7 +76,7 @@ def _sha(text: str | bytes) -> str:
 def create_oauth_client(engine: Engine, client_id: str, secret: str, *, role: str = "channel",
                         channel: str = "miniprogram", ttl_seconds: int = 7200) -> None:
     row = {"client_id": client_id, "secret_sha256": _sha(secret), "role": role, "channel": channel,
-           "token_ttl_seconds": ttl_seconds, "created_at": datetime.now(timezone.utc)}
+           "token_ttl_seconds": ttl_seconds, "created_at": datetime.now(UTC)}
     with engine.begin() as conn:
         ins = _insert(engine, oauth_clients).values(**row)
         conn.execute(ins.on_conflict_do_update(index_elements=[oauth_clients.c.client_id],
@@ -84,7 +90,7 @@ def issue_token(engine: Engine, client_id: str, secret: str) -> tuple[str, int, 
         if c is None or not secrets.compare_digest(c.secret_sha256, _sha(secret)):
             return None
         token = "zsat-" + secrets.token_urlsafe(32)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         conn.execute(oauth_tokens.insert().values(token_sha256=_sha(token), client_id=client_id, role=c.role,
                                                   issued_at=now, expires_at=now + timedelta(seconds=c.token_ttl_seconds)))
         conn.execute(oauth_tokens.delete().where(oauth_tokens.c.expires_at < now - timedelta(days=1)))
@@ -100,8 +106,8 @@ def token_role(engine: Engine, token: str) -> str | None:
                          .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
     if r is None:
         return None
-    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
-    return r.role if exp > datetime.now(timezone.utc) else None
+    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=UTC)
+    return r.role if exp > datetime.now(UTC) else None
 
 
 def _presented(request: Request) -> str:
@@ -165,7 +171,7 @@ def record_attempt(engine: Engine, *, channel: str, outcome: str, http_status: i
                    order_ids: list[str], remote: str | None) -> int:
     with engine.begin() as conn:
         r = conn.execute(webhook_attempts.insert().values(
-            received_at=datetime.now(timezone.utc), channel=channel, outcome=outcome, http_status=http_status,
+            received_at=datetime.now(UTC), channel=channel, outcome=outcome, http_status=http_status,
             reason=reason[:2000], body_sha256=_sha(body), body_bytes=len(body), order_ids=order_ids,
             remote=(remote or "")[:64] or None))
         return int(r.inserted_primary_key[0])
@@ -310,7 +316,7 @@ async def _split_replays(engine: Engine, msgs: list[dict[str, Any]]) -> tuple[li
 
 def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[str, Any], str]]:
     """The messages outside the push window, with the reason (``domain.channels.signing.push_age_problem``)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = []
     for m in msgs:
         problem = push_age_problem(douyin.message_time(m["data"]), now, window_seconds=watch.douyin_push_window_seconds,

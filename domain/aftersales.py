@@ -8,10 +8,10 @@ order an exchange or reissue sends. ``OrderWorkflow`` and ``AftersalesWorkflow``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -247,7 +247,7 @@ def _unit_shares(order: CleanOrder) -> tuple[dict[str, list[int]], int]:
     except AllocationError:
         nets = [g for _, g in goods]
     units: dict[str, list[int]] = {}
-    for ln, net in zip(order.lines, nets):
+    for ln, net in zip(order.lines, nets, strict=True):
         units.setdefault(ln.sku, []).extend(allocate(net, [1] * ln.quantity))
     return units, to_fen(order.freight)
 

@@ -58,7 +58,7 @@ class HealthCounts(BaseModel):
     synced_30s: int = Field(0, ge=0, description="of those, every status synced in < 30 s")
     enquiries: int = Field(0, ge=0, description="status enquiries about these orders")
 
-    def __add__(self, other: "HealthCounts") -> "HealthCounts":
+    def __add__(self, other: HealthCounts) -> HealthCounts:
         return HealthCounts(**{k: getattr(self, k) + getattr(other, k) for k in HealthCounts.model_fields})
 
 
@@ -95,7 +95,7 @@ class Component:
         vals = [r.value for _, _, r in self.terms]
         if any(v is None for v in vals):
             return None
-        return sum((w * v for (_, w, _), v in zip(self.terms, vals)), Fraction(0))
+        return sum((w * v for (_, w, _), v in zip(self.terms, vals, strict=True)), Fraction(0))
 
     @property
     def partial(self) -> Fraction | None:

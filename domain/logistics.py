@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -178,7 +178,7 @@ class Waybill(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
-        return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
 def valid_waybill_no(carrier: CarrierCode | str, waybill_no: str) -> bool:
@@ -233,7 +233,7 @@ class TrackingEvent(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("at needs a timezone, e.g. 2026-11-27T10:00:00+08:00")
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
     @property
     def label(self) -> str:
@@ -325,7 +325,7 @@ def render_transit_alert(order_id: str, shipment: Shipment, alert: TransitAlert,
 
 
 def sign(secret: str, app_key: str, timestamp: str | int, body: bytes) -> str:
-    msg = f"{app_key}{timestamp}".encode("utf-8") + body
+    msg = f"{app_key}{timestamp}".encode() + body
     return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
 
 

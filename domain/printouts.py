@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -27,7 +27,7 @@ def beijing(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if at is None:
         return "-"
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     return at.astimezone(CN_TZ).strftime(fmt)
 
 

@@ -35,8 +35,9 @@ The identity the tests hold it to: for each source (``channel``, ``erp``),
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 

@@ -13,12 +13,13 @@ Severity: ``block`` intercepts the order, ``hold`` stops it for risk review befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import wraps
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, Field

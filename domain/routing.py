@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, field_validator
 from domain.order import CleanOrder
 from domain.routing_rules import CHINA_TZ, Carrier, RuleSet, WarehouseRule
 
-_COMPILED: OrderedDict[str, "CompiledRules"] = OrderedDict()
+_COMPILED: OrderedDict[str, CompiledRules] = OrderedDict()
 _LOCK = threading.Lock()
 _CACHE_SIZE = 32
 
@@ -77,7 +77,7 @@ class RoutingInput(BaseModel):
         return f"{self.province}{'' if self.city == self.province else self.city}{self.district}"
 
     @classmethod
-    def from_order(cls, order: CleanOrder, required_sla_days: int | None = None) -> "RoutingInput":
+    def from_order(cls, order: CleanOrder, required_sla_days: int | None = None) -> RoutingInput:
         if order.address is None:
             raise ValueError(f"{order.order_id}: address not resolved; routing needs province/city/district")
         a = order.address

@@ -38,7 +38,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any, BinaryIO
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.catalogue import Category, normalize_text, parse_category
 
@@ -103,7 +112,7 @@ class ShipMode(StrEnum):
     CLOUD = "cloud"  # 云仓: third-party cloud warehouse
 
     @classmethod
-    def _missing_(cls, value: object) -> "ShipMode | None":
+    def _missing_(cls, value: object) -> ShipMode | None:
         return {"直发": cls.DIRECT, "云仓": cls.CLOUD}.get(str(value).strip()) or next(
             (m for m in cls if m.value == str(value).strip().lower()), None
         )
@@ -329,7 +338,7 @@ class RuleSet(BaseModel):
     version: int | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RuleSet":
+    def _consistent(self) -> RuleSet:
         problems = _cross_problems(self.warehouse_rules, self.carriers, self.suspensions)
         if problems:
             raise ValueError("; ".join(f"{s} {f} #{i + 1}: {m}" for s, i, f, m in problems))
@@ -339,7 +348,7 @@ class RuleSet(BaseModel):
     def ordered_rules(self) -> list[WarehouseRule]:
         return sorted(self.warehouse_rules, key=lambda r: r.priority)
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "RuleSet":
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> RuleSet:
         copy = super().model_copy(update=update, deep=deep)
         if update and set(update) - {"version"}:
             copy.__dict__.pop("fingerprint", None)  # content changed: the cached fingerprint is stale
@@ -553,7 +562,7 @@ def export_workbook(rule_set: RuleSet) -> bytes:
         ws = wb.create_sheet(sheet)
         ws.append([title for _, title, _ in columns])
         ws.append([cid for cid, _, _ in columns])
-        for j, (cid, _, width) in enumerate(columns, start=1):
+        for j, (_, _, width) in enumerate(columns, start=1):
             ws.column_dimensions[get_column_letter(j)].width = width
             ws.cell(1, j).font = Font(bold=True)
             ws.cell(1, j).fill = PatternFill("solid", fgColor="DDEBF7")

@@ -21,9 +21,9 @@ the device worker and the console all import it and it is unit-tested without se
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time, timedelta, timezone
 from enum import StrEnum
-from typing import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
@@ -68,7 +68,7 @@ def next_cutoff(now: datetime, cutoffs: list[time]) -> datetime | None:
         for c in sorted(cutoffs):
             at = datetime.combine(d, c, tzinfo=CN_TZ)
             if at > local:
-                return at.astimezone(timezone.utc)
+                return at.astimezone(UTC)
     return None  # pragma: no cover - unreachable with a non-empty list
 
 
@@ -520,7 +520,7 @@ class ScanSession(BaseModel):
     items_scanned: int = 0
 
     @classmethod
-    def start(cls, task: PickTask) -> "ScanSession":
+    def start(cls, task: PickTask) -> ScanSession:
         return cls(task=task, step=ScanStep.ITEM if task.kind == TaskKind.PUTAWAY else ScanStep.BIN)
 
     @property

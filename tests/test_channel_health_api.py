@@ -130,7 +130,7 @@ async def test_cli_and_make_up_print_the_health_lines(hub, syncs):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "渠道健康" in text and ok in text and bad in text and gone in text
-    line_of = {a: next(l for l in text.splitlines() if a in l) for a in (ok, bad, gone)}
+    line_of = {a: next(ln for ln in text.splitlines() if a in ln) for a in (ok, bad, gone)}
     assert "正常" in line_of[ok] and "失败" in line_of[bad] and "已停止" in line_of[gone]
     js = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "zhongshu.cli", "channels", "list", "--json"],
                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -141,9 +141,9 @@ async def test_cli_and_make_up_print_the_health_lines(hub, syncs):
     await asyncio.to_thread(print_channel_health, settings, hub.api_key, console, 5)
     printed = console.export_text()
     assert "channel health" in printed
-    ok_line = next(l for l in printed.splitlines() if ok in l)
+    ok_line = next(ln for ln in printed.splitlines() if ok in ln)
     assert ok_line.strip().startswith("🟢") and "最近轮询" in ok_line and "今日订单 3" in ok_line and "积压 0 单" in ok_line
-    bad_line = next(l for l in printed.splitlines() if bad in l)
+    bad_line = next(ln for ln in printed.splitlines() if bad in ln)
     assert bad_line.strip().startswith("🔴") and "failed" in bad_line and "invalid_client" in bad_line
 
 

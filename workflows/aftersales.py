@@ -23,10 +23,24 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.aftersales import (AftersalesInput, AftersalesRequest, AftersalesState, AftersalesTicket, AftersalesType,
-                                   CaseClosed, CaseEvent, CaseStatus, QcVerdict, case_id_for, initial_status,
-                                   refund_fen_for, replacement_order_id, replacement_submission, requested_quantities,
-                                   validate_request)
+    from domain.aftersales import (
+        AftersalesInput,
+        AftersalesRequest,
+        AftersalesState,
+        AftersalesTicket,
+        AftersalesType,
+        CaseClosed,
+        CaseEvent,
+        CaseStatus,
+        QcVerdict,
+        case_id_for,
+        initial_status,
+        refund_fen_for,
+        replacement_order_id,
+        replacement_submission,
+        requested_quantities,
+        validate_request,
+    )
     from domain.allocation import from_fen
     from domain.contracts import aftersales as AS
     from domain.contracts import order as C

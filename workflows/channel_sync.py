@@ -73,7 +73,7 @@ class SyncInput(BaseModel):
     channel: str = "tmall"
     stall_after_polls: int = 3  # no successful poll for this many intervals → stalled (red, alert)
     alerts: bool = True  # WeCom alerts on entering / leaving a red state
-    health: "SyncHealth | None" = None  # carried over continue-as-new
+    health: SyncHealth | None = None  # carried over continue-as-new
 
 
 class SyncHealth(BaseModel):
@@ -158,7 +158,7 @@ class ChannelSyncWorkflow:
     async def run(self, inp: SyncInput) -> SyncStatus:
         try:
             return await self._run(inp)
-        except Exception as exc:  # noqa: BLE001 - ContinueAsNewError / cancellation are BaseExceptions
+        except Exception as exc:
             # nothing else would tell anyone: say it before the workflow fails
             self.health.last_error = f"sync workflow failed: {type(exc).__name__}: {exc}"
             await self._set_state(HealthState.FAILED, detail="同步工作流异常终止, 需人工处理")
@@ -190,7 +190,7 @@ class ChannelSyncWorkflow:
         is the normal case, not an error."""
         try:
             await workflow.wait_condition(lambda: self.poll_requested or self.stopping, timeout=interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self.poll_requested = False
 
@@ -234,7 +234,7 @@ class ChannelSyncWorkflow:
                 await self._set_state(HealthState.STALLED, detail=f"已超过 {minutes:.1f} 分钟没有成功轮询 "
                                       f"(间隔 {self.inp.poll_interval_seconds} 秒)")
             seen = self.successes
-            await workflow.wait_condition(lambda: self.successes != seen)
+            await workflow.wait_condition(lambda: self.successes != seen)  # noqa: B023 - awaited before `seen` changes
 
     async def _set_state(self, state: HealthState, *, detail: str = "", alert: bool = True, report: bool = True) -> None:
         h = self.health

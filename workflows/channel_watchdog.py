@@ -124,7 +124,7 @@ class ChannelWatchdogWorkflow:
                 continue
             try:  # the durable timer: a push cancels it, silence lets it fire
                 await workflow.wait_condition(lambda: bool(self.inbox), timeout=due - workflow.now())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _take_pushes(self) -> None:

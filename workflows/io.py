@@ -68,7 +68,7 @@ async def wait_until(done: Callable[[], bool], timeout: timedelta | None) -> boo
     try:
         await workflow.wait_condition(done, timeout=timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 

@@ -176,7 +176,7 @@ class WaveWorkflow:
                     or self.updates >= self.policy.updates_per_run,
                     timeout=timeout,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _drain(self) -> None:
@@ -437,7 +437,7 @@ class WaveWorkflow:
                 if aw.state == "picking" or t.kind == TaskKind.PUTAWAY:
                     candidates.append((aw, t))
         for want in (TaskKind.PUTAWAY, TaskKind.PICK):
-            for aw, t in candidates:
+            for _, t in candidates:
                 free = t.state == T.PENDING or (t.kind == TaskKind.PUTAWAY and t.state == T.PUTAWAY_PENDING and not t.device_id)
                 if t.kind == want and free:
                     if t.kind == TaskKind.PICK:

@@ -74,7 +74,7 @@ if run:
     present = [k for k in LABELS if any(d["cls"] == k for d in diffs)]
     if present:
         tabs = st.tabs([f"{LABELS[k]} ({sum(d['cls'] == k for d in diffs)})" for k in present])
-        for tab, k in zip(tabs, present):
+        for tab, k in zip(tabs, present, strict=True):
             tab.dataframe(
                 [{"订单号": d["order_id"], "来源": d["source"], "我方": yuan(d["ours_fen"]), "对方": yuan(d["theirs_fen"]),
                   "差额": yuan(d["amount_fen"]), "说明": d["detail"]} for d in diffs if d["cls"] == k],

@@ -92,7 +92,7 @@ def render(task: dict) -> None:
                 carrier = c.text_input("承运商 (可选，默认最便宜的可用承运商)", key=f"carrier-{rid}")
             note = st.text_input("备注", key=f"note-{rid}")
             cols = st.columns(len(BUTTONS.get(kind, [])) or 1)
-            for col, decision in zip(cols, BUTTONS.get(kind, [])):
+            for col, decision in zip(cols, BUTTONS.get(kind, []), strict=False):
                 if col.form_submit_button(DECISIONS[decision], key=f"{decision}-{rid}"):
                     decide(task, decision, note, warehouse, address, carrier)
                     st.rerun()

@@ -6,14 +6,22 @@ its parts' and parcels' events, or from the read model once the workflow has clo
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
 from console.ui import (
-    CHANNELS, DECISIONS, KINDS, event_text, flags_text, fmt_money, fmt_time, region, status_badge, status_text,
+    CHANNELS,
+    DECISIONS,
+    KINDS,
+    event_text,
+    flags_text,
+    fmt_money,
+    fmt_time,
+    region,
+    status_badge,
+    status_text,
 )
 
 TIMELINE = "pages_/timeline.py"
