@@ -25,6 +25,7 @@ import json
 import math
 import os
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -51,7 +52,7 @@ def _geojson_path(level: str) -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "data", f"{level}.geojson")
 
 
-def _rings(geometry: dict) -> list[list[list[float]]]:
+def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
     polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
     return [polygon[0] for polygon in polygons if polygon]  # exterior rings (holes are small)
 
@@ -92,7 +93,7 @@ CENTROIDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distr
 
 def compute() -> dict[str, Area]:
     """Every current division's area from the boundary polygons (~3 s: done when regenerating)."""
-    rings: dict[str, tuple[str, list]] = {}
+    rings: dict[str, tuple[str, list[list[list[float]]]]] = {}
     for level in ("province", "city", "district"):
         with open(_geojson_path(level), encoding="utf-8") as f:  # see the module docstring
             for feature in json.load(f)["features"]:

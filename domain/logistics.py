@@ -240,11 +240,18 @@ class TrackingEvent(BaseModel):
         return self.code.label
 
 
+AlertKind = Literal["stalled", "delivery_failed", "returned_to_sender", "exception"]
+# the alert each of the ATTENTION_CODES raises
+_ALERT_KINDS: dict[TrackingCode, AlertKind] = {TrackingCode.DELIVERY_FAILED: "delivery_failed",
+                                               TrackingCode.RETURNED_TO_SENDER: "returned_to_sender",
+                                               TrackingCode.EXCEPTION: "exception"}
+
+
 class TransitAlert(BaseModel):
     """Something about the parcel needs a person: it stalled, or the carrier reported a problem."""
 
     at: datetime
-    kind: Literal["stalled", "delivery_failed", "returned_to_sender", "exception"]
+    kind: AlertKind
     reason: str
     event_id: str | None = None
 
@@ -278,7 +285,7 @@ class Shipment(BaseModel):
         if event.code not in ATTENTION_CODES:
             return None
         where = f"({event.location})" if event.location else ""
-        return TransitAlert(at=event.at, kind=event.code.value, event_id=event.event_id,
+        return TransitAlert(at=event.at, kind=_ALERT_KINDS[event.code], event_id=event.event_id,
                             reason=f"{self.waybill.carrier.name_zh} {self.waybill.waybill_no} {event.label}{where}"
                                    f"{': ' + event.description if event.description else ''}")
 
