@@ -91,6 +91,7 @@ class RiskContext(BaseModel):
 CheckFn = Callable[[CleanOrder, RiskContext, RiskThresholds], RiskHit | None]
 # what a check returns: the hit's data, optionally with words for the sentence only, or None
 Found = dict[str, Any] | tuple[dict[str, Any], dict[str, Any]] | None
+CheckBody = Callable[[CleanOrder, RiskContext, RiskThresholds], Found]
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,12 @@ class RiskCheck:
 CHECKS: list[RiskCheck] = []
 
 
-def _check(no: int, code: str, severity: Severity) -> Callable[[Callable[[CleanOrder, RiskContext, RiskThresholds], Found]], CheckFn]:
+def _check(no: int, code: str, severity: Severity) -> Callable[[CheckBody], CheckFn]:
     """Register a check; the wrapped function returns the hit's data (the numbers that tripped it),
     optionally with more words for the sentence only (``(data, extra)``), or None; the wrapper a
     RiskHit whose reason is the label table's sentence for them."""
 
-    def deco(fn: Callable[[CleanOrder, RiskContext, RiskThresholds], Found]) -> CheckFn:
+    def deco(fn: CheckBody) -> CheckFn:
         @wraps(fn)
         def run(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> RiskHit | None:
             found = fn(order, ctx, t)

@@ -473,7 +473,8 @@ def _header(sheet: str, row2: tuple[Any, ...], errors: list[CellError]) -> dict[
     return col_of
 
 
-def _rows(sheet: str, rows: list[tuple[Any, ...]], col_of: dict[str, int], errors: list[CellError]) -> list[tuple[int, Any, bool]]:
+def _rows(sheet: str, rows: list[tuple[Any, ...]], col_of: dict[str, int],
+          errors: list[CellError]) -> list[tuple[int, Any, bool]]:
     """(Excel row, model or raw keys, valid) for each non-blank data row; bad cells go to ``errors``."""
     from openpyxl.utils import get_column_letter
 

@@ -430,7 +430,8 @@ def plan_tasks(
             notes.append("拣货后送质检")
         tasks.append(PickTask(
             task_id=f"{wave.wave_id}-{i:03d}", wave_id=wave.wave_id, wave_no=wave.wave_no, warehouse=wave.warehouse,
-            seq=i, bin=b, sku=sku, name=(at_bin.name if at_bin and at_bin.name else lines[0].name), barcode=at_bin.barcode if at_bin else "",
+            seq=i, bin=b, sku=sku, name=(at_bin.name if at_bin and at_bin.name else lines[0].name),
+            barcode=at_bin.barcode if at_bin else "",
             quantity=qty, image_url=image_url(sku), notes=notes, qc_required=needs_qc,
             state=TaskState.SHORT if b == "?" else TaskState.PENDING, allocations=allocs,
         ))

@@ -130,7 +130,7 @@ class ShipmentWorkflow:
                 deadline = collect_by
             await self.ledger.flush()
             try:
-                await workflow.wait_condition(lambda: len(sh.events) != seen or self.stopped is not None,  # noqa: B023 - awaited here
+                await workflow.wait_condition(lambda: len(sh.events) != seen or self.stopped is not None,  # noqa: B023 - awaited
                                               timeout=(deadline - workflow.now()) if deadline else None)
             except TimeoutError:
                 if not collected:

@@ -51,7 +51,8 @@ with workflow.unsafe.imports_passed_through():
         apply_pick,
     )
 
-IO: dict[str, Any] = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+IO: dict[str, Any] = dict(start_to_close_timeout=timedelta(seconds=30),
+                          retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
 NOTIFY: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
