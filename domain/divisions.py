@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import io
 import os
 import re
 import zipfile
@@ -130,7 +131,7 @@ def _package_file(package: str, *parts: str) -> str:
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as f:  # io.open: allowed in the workflow sandbox (read-only data)
+    with io.open(path, encoding="utf-8") as f:  # io.open: allowed in the workflow sandbox (read-only data)
         return f.read()
 
 

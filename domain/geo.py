@@ -21,6 +21,7 @@ deterministic. Calling ``load()`` at worker start keeps even that read out of wo
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import math
 import os
@@ -95,7 +96,7 @@ def compute() -> dict[str, Area]:
     """Every current division's area from the boundary polygons (~3 s: done when regenerating)."""
     rings: dict[str, tuple[str, list[list[list[float]]]]] = {}
     for level in ("province", "city", "district"):
-        with open(_geojson_path(level), encoding="utf-8") as f:  # see the module docstring
+        with io.open(_geojson_path(level), encoding="utf-8") as f:  # see the module docstring
             for feature in json.load(f)["features"]:
                 code = str(feature["properties"].get("gb", ""))[-6:]
                 if code.isdigit() and feature.get("geometry"):
@@ -131,7 +132,7 @@ def write_table(path: str = CENTROIDS_PATH) -> str:
 @lru_cache(maxsize=1)
 def load() -> dict[str, Area]:
     """6-digit adcode → the area's name, centroid and extent (the table computed by ``compute``)."""
-    with open(CENTROIDS_PATH, encoding="utf-8") as f:  # see the module docstring
+    with io.open(CENTROIDS_PATH, encoding="utf-8") as f:  # see the module docstring
         rows = json.load(f)
     return {code: Area(name=name, centroid=LatLng(lat=lat, lng=lng), extent_km=extent)
             for code, (name, lat, lng, extent) in rows.items()}
