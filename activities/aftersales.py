@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.aftersales import AftersalesState
-from store import aftersales as store
 from domain.contracts.aftersales import PROJECT_AFTERSALES, REFUND_AFTERSALES, RefundRequest, RefundResult
+from store import aftersales as store
 
 
 class AftersalesActivities:

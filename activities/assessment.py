@@ -3,19 +3,32 @@ risk scan with context from the read model, and the coupon ledger."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from temporalio import activity
 
-from domain.contracts.assessment import (ASSESS_RISK, CHECK_MANUAL_CHOICE, PIN_RULES_VERSION, PLAN_PARTS, REDEEM_COUPON,
-                                         RELEASE_COUPON, ROUTE_ORDER, ChoiceCheck, CouponRequest, ManualChoice,
-                                         RiskAssessment, RiskRequest, RouteRequest, SplitRequest)
+from domain.contracts.assessment import (
+    ASSESS_RISK,
+    CHECK_MANUAL_CHOICE,
+    PIN_RULES_VERSION,
+    PLAN_PARTS,
+    REDEEM_COUPON,
+    RELEASE_COUPON,
+    ROUTE_ORDER,
+    ChoiceCheck,
+    CouponRequest,
+    ManualChoice,
+    RiskAssessment,
+    RiskRequest,
+    RouteRequest,
+    SplitRequest,
+)
 from domain.logistics import WAREHOUSE_SENDERS
+from domain.order_view import part_order
 from domain.risk import risk_level, scan
 from domain.routing import RoutingDecision, RoutingInput, check_manual_choice, choose_carrier, route
 from domain.split import PartPlan, plan_parts
-from domain.order_view import part_order
 from store import risk_data, rules, stock
 
 __all__ = ["AssessmentActivities", "CouponRequest", "RiskAssessment", "RiskRequest", "RouteRequest"]
@@ -88,7 +101,7 @@ class AssessmentActivities:
         ctx = risk_data.load_context(
             self.engine,
             order,
-            datetime.now(timezone.utc),
+            datetime.now(UTC),
             req.thresholds,
             serving_carriers=serving,
             only_carrier_suspended=only_suspended,

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
-from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -62,7 +61,7 @@ class ConfirmationActivities:
             order_id=req.order_id, round=req.round,
             url=confirmation_url(self.api_base_url, self.secret, req.order_id, req.round),
             address_text=req.address_text, customer_name=req.customer_name, phone_masked=mask_phone(req.phone),
-            reminder=req.reminder, sent_at=datetime.now(timezone.utc), pushed=bool(self.miniprogram_url),
+            reminder=req.reminder, sent_at=datetime.now(UTC), pushed=bool(self.miniprogram_url),
         )
         if not self.miniprogram_url:
             log.info("confirmation card not pushed (no ZHONGSHU_MINIPROGRAM_URL): order %s round %s %s → %s",

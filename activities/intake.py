@@ -8,8 +8,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.cleansing import CleansingResult, cleanse, resolve_address
-from domain.contracts.intake import (CLEANSE_ORDER, FIND_DUPLICATE, RECORD_REJECTION, RESOLVE_ADDRESS, DuplicateCheck,
-                                     RejectionIn)
+from domain.contracts.intake import CLEANSE_ORDER, FIND_DUPLICATE, RECORD_REJECTION, RESOLVE_ADDRESS, DuplicateCheck, RejectionIn
 from domain.dedupe import dedupe_keys, first_collision
 from domain.order import OrderSubmission, ResolvedAddress
 from store import read_model

@@ -168,7 +168,7 @@ class OrderIntake:
                 timeout=self.settings.temporal_rpc_seconds + 1)
         except WorkflowAlreadyStartedError:
             return await self.redeliver(sub, version)
-        except (RPCError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RPCError) as exc:
             raise TemporalUnavailable(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}") from exc
         await asyncio.to_thread(read_model.record_received, self.engine, sub)  # visible now, not when a worker gets to it
         if version is not None and version.known:
@@ -193,7 +193,7 @@ class OrderIntake:
                                            f" ({version.text()}): not applied")
         try:
             signalled = await asyncio.wait_for(self.signal_redelivery(sub, version), timeout=self.settings.temporal_rpc_seconds)
-        except (RPCError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RPCError) as exc:
             raise TemporalUnavailable(f"re-delivery not confirmed: {exc}") from exc
         return IntakeResult(outcome="existing", order_id=sub.order_id, signalled=signalled)
 

@@ -19,7 +19,7 @@ import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from reportlab.graphics.barcode import code128, qr
@@ -61,7 +61,7 @@ def _parse_font_setting(value: str) -> tuple[str, int]:
     return path, int(index) if index.isdigit() else 0
 
 
-@lru_cache(maxsize=None)
+@cache
 def pdf_font(setting: str | None = None) -> PdfFont:
     """The CJK font the PDFs use (registered once): ``setting`` or ``$ZHONGSHU_PDF_FONT``, else the
     first Debian font present, else the CID font. A setting that names no usable font is an error
@@ -397,7 +397,7 @@ def _slip(p: _Page, slip: PackingSlip) -> None:
         for it in items:
             x = m
             values = [str(it.line_no), it.sku, it.name, it.vehicle_label, f"{it.quantity} 件"]
-            for (title, w), v in zip(cols, values):
+            for (title, w), v in zip(cols, values, strict=True):
                 size = 12 * s if title == "数量" else 9.5 * s
                 p.text(x + 1.5 * mm * s, y - row_h + 2.6 * mm * s, p.fit(v, size, w - 3 * mm * s), size,
                        bold=title == "数量")

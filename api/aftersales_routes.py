@@ -10,7 +10,6 @@ quantity is a 422 naming the field; the workflow's own validator stays the judge
 from __future__ import annotations
 
 import asyncio
-
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -18,12 +17,17 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import (
-    Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError, WorkflowUpdateFailedError,
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
+from api.intake import current_view
 from api.schemas import AUTH, MAX_OFFSET, Doc, errors
 from domain.aftersales import (
     AftersalesLine,
@@ -37,7 +41,6 @@ from domain.aftersales import (
     requested_quantities,
     validate_request,
 )
-from api.intake import current_view
 from domain.contracts import aftersales as AS
 from store import aftersales as store
 from store import read_model
@@ -116,7 +119,7 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
     try:
         ticket: AftersalesTicket = await asyncio.wait_for(
             handle.execute_update("request_aftersales", body, result_type=AftersalesTicket), timeout=UPDATE_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise HTTPException(503, f"order {order_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
                                  "the request may still be applied — check GET /v1/orders/{id} before retrying") from None
     except WorkflowUpdateFailedError as exc:
@@ -173,7 +176,7 @@ async def qc(request: Request, case_id: CaseId, body: QcIn, _r: str = Depends(re
             "qc_result", QcVerdict(**body.model_dump()), result_type=AftersalesState), timeout=UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
         raise HTTPException(409, _cause(exc)[1]) from None
-    except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise HTTPException(503, f"case {case_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
                                  "the verdict may still be applied — check GET /v1/aftersales/{id} before retrying",
                             headers={"Retry-After": "5"}) from None

@@ -25,10 +25,18 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.logistics import record_tracking_event, set_tracking_result, tracking_for
 from api.auth import require
-from api.schemas import AUTH, Doc, errors
 from api.channel_routes import record_attempt
 from api.door import is_json_media
-from domain.logistics import HEADER_APP_KEY, HEADER_SIGN, HEADER_TIMESTAMP, TrackingEvent, check_signature, parse_carrier, workflow_id_of
+from api.schemas import AUTH, Doc, errors
+from domain.logistics import (
+    HEADER_APP_KEY,
+    HEADER_SIGN,
+    HEADER_TIMESTAMP,
+    TrackingEvent,
+    check_signature,
+    parse_carrier,
+    workflow_id_of,
+)
 
 router = APIRouter()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -86,7 +86,7 @@ def cn_time(dt: datetime | None) -> str:
     if dt is None:
         return "-"
     local = dt.astimezone(CN_TZ)
-    today = datetime.now(timezone.utc).astimezone(CN_TZ).date()
+    today = datetime.now(UTC).astimezone(CN_TZ).date()
     return local.strftime("%H:%M:%S" if local.date() == today else "%m-%d %H:%M:%S")
 
 
@@ -200,7 +200,7 @@ def _item(a: Account, row: dict[str, Any] | None, wf: tuple[str, datetime | None
 
 async def health_report(engine: Engine, client: Any, settings: Any, now: datetime | None = None) -> ChannelHealthList:
     """The health of every channel account (API, CLI, console and ``make up`` share it)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     day = beijing_day(now)
     midnight = datetime.fromisoformat(day).replace(tzinfo=CN_TZ)
     rows = await asyncio.to_thread(health_rows, engine)
@@ -214,7 +214,7 @@ async def health_report(engine: Engine, client: Any, settings: Any, now: datetim
         for a in accounts])
     items = [_item(a, by_id.get(a.account_id), st, now=now, day=day, pushed_today=pushed_today, settings=settings,
                    seen_push=seen.get(a.channel) if a.kind == "webhook" else None)
-             for a, st in zip(accounts, statuses)]
+             for a, st in zip(accounts, statuses, strict=True)]
     return ChannelHealthList(checked_at=now, day=day, total=len(items), red=sum(i.red for i in items), items=items)
 
 
@@ -245,7 +245,7 @@ class PushBeats:
         self._flusher: asyncio.Task | None = None
 
     def note(self, app: Any, account_id: str, channel: str, at: datetime | None = None) -> None:
-        at = at or datetime.now(timezone.utc)
+        at = at or datetime.now(UTC)
         key = (account_id, channel)
         b = self.pending.get(key)
         self.pending[key] = PushBeat(at=max(at, b.at) if b else at, pushes=(b.pushes if b else 0) + 1)

@@ -23,9 +23,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
-from api.schemas import AUTH, Doc, errors
 from api.errors import field_errors
 from api.intake import current_view
+from api.schemas import AUTH, Doc, errors
 from domain import geo
 from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
 from store import read_model
@@ -83,7 +83,7 @@ async def _run_update(request: Request, order_id: str, name: str, arg: BaseModel
         kind = getattr(cause, "type", None) or type(cause).__name__
         msg = getattr(cause, "message", None) or str(cause)
         return JSONResponse({"detail": msg, "type": kind}, status_code=409)
-    except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return JSONResponse({"detail": "订单正在处理,请稍后再试 / the order is busy; try again in a moment"}, status_code=503)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:

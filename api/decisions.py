@@ -33,8 +33,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.readiness import worker_seen
-from domain.review import ReviewDecision, ReviewTask
 from domain.contracts import order as C
+from domain.review import ReviewDecision, ReviewTask
 from zhongshu.settings import Settings
 
 
@@ -62,7 +62,7 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
     started = time.monotonic()
     try:
         seen = await worker_seen(client, settings)
-    except (RPCError, asyncio.TimeoutError):
+    except (TimeoutError, RPCError):
         return _unavailable(settings, "决定未生效: 订单服务 (Temporal) 暂时不可用, 决定未发送, 请稍后重试 "
                                       "(not applied: Temporal unavailable, nothing was sent)")
     if not seen.seen:
@@ -77,7 +77,7 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
             rpc_timeout=timedelta(seconds=wait)), timeout=wait + 1)
     except WorkflowUpdateFailedError as exc:  # the validator refused it: nothing changed
         return _refused(exc)
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.TimeoutError):
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return _pending(update_id)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
@@ -89,7 +89,7 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
         task: ReviewTask = await asyncio.wait_for(uh.result(rpc_timeout=timedelta(seconds=remaining)), timeout=remaining + 1)
     except WorkflowUpdateFailedError as exc:
         return _refused(exc)
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.TimeoutError, RPCError):
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         return DecisionAnswer(202, {"applied": False, "outcome": "accepted", "update_id": update_id,
                                     "message": "已受理, 处理中: 订单已接受此决定并将执行 (accepted by the order: "
                                                "it is recorded in its history and will be applied)"})

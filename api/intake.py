@@ -16,13 +16,23 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from temporalio.client import (
-    Client, WorkflowQueryFailedError, WorkflowQueryRejectedError, WorkflowUpdateFailedError,
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError
 
-from activities.order_intake import (OrderIntake, TemporalUnavailable, fulfilment_policy_from, policy_from,
-                                     record_rejection, storable_payload, summary)
+from activities.order_intake import (
+    OrderIntake,
+    TemporalUnavailable,
+    fulfilment_policy_from,
+    policy_from,
+    record_rejection,
+    storable_payload,
+    summary,
+)
 from domain.contracts import order as C
 from domain.errors import FieldError
 from domain.state import Admission
@@ -98,7 +108,7 @@ async def submit(client: Client, engine: Engine, settings: Settings, payload: An
     try:
         adm: Admission = await asyncio.wait_for(client.get_workflow_handle(r.order_id).execute_update(
             C.ADMIT.name, result_type=Admission), timeout=ADMISSION_WAIT_SECONDS)
-    except (asyncio.TimeoutError, RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
+    except (TimeoutError, RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return SubmitResult(202, body | {"processing": True, "message": "已受理, 正在处理 (accepted, processing: intake "
                                                                         "has not decided yet)"})
     body |= {"status": adm.status.value, "merged_into": adm.merged_into}
@@ -114,7 +124,7 @@ async def current_view(client: Client, engine: Engine, order_id: str) -> C.Order
     try:
         live: C.OrderView = await asyncio.wait_for(client.get_workflow_handle(order_id).query(
             C.STATE.name, result_type=C.OrderView, rpc_timeout=timedelta(seconds=QUERY_SECONDS)), timeout=QUERY_SECONDS + 1)
-    except (RPCError, asyncio.TimeoutError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError):
+    except (TimeoutError, RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, ValueError):
         return stored
     if stored is None:
         return live

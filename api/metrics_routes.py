@@ -204,7 +204,7 @@ async def start_run(request: Request, body: RunIn, _role: str = Depends(require(
     try:
         handle = await asyncio.wait_for(start_reconciliation(request.app.state.client, settings.task_queue,
                                                              body.day.isoformat()), timeout=settings.temporal_rpc_seconds + 1)
-    except (RPCError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, RPCError) as exc:
         raise HTTPException(503, f"对账未启动, 请稍后重试 (Temporal unavailable: {exc})",
                             headers={"Retry-After": str(settings.retry_after_seconds)}) from None
     started = {"day": body.day.isoformat(), "workflow_id": handle.id, "status": "started"}
@@ -212,7 +212,7 @@ async def start_run(request: Request, body: RunIn, _role: str = Depends(require(
         return started
     try:
         await asyncio.wait_for(handle.result(), timeout=RUN_WAIT_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return JSONResponse(started | {"message": f"still running after {RUN_WAIT_SECONDS:g} s; GET the run later"},
                             status_code=202)
     except WorkflowFailureError as exc:

@@ -77,7 +77,7 @@ async def readiness(client: Client, engine: Engine, settings: Settings) -> Readi
             await asyncio.wait_for(client.workflow_service.get_system_info(
                 GetSystemInfoRequest(), timeout=timedelta(seconds=PROBE_SECONDS)), timeout=PROBE_SECONDS + 1)
             return Check(ok=True, detail=f"{client.service_client.config.target_host} answers")
-        except (RPCError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RPCError) as exc:
             return Check(ok=False, detail=f"unreachable: {type(exc).__name__}: {exc}"[:300])
 
     async def database() -> Check:
@@ -90,7 +90,7 @@ async def readiness(client: Client, engine: Engine, settings: Settings) -> Readi
     async def worker() -> Check:
         try:
             seen = await worker_seen(client, settings)
-        except (RPCError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RPCError) as exc:
             return Check(ok=False, detail=f"unknown: Temporal unreachable ({type(exc).__name__})")
         return Check(ok=seen.seen, detail=seen.detail)
 

@@ -6,7 +6,7 @@ the floor read the Chinese label with an icon, so a status is recognisable at a 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -84,7 +84,7 @@ def stale(order: dict[str, Any], hours: int = 24) -> bool:
     """An open order nobody touched for a day: the small-team rule 'untouched 24 h turns red'."""
     at = parse_time(order.get("updated_at"))
     quiet = TERMINAL | {"delivered"}  # a delivered order waiting out its aftersales window needs nobody
-    return bool(at) and order.get("status") not in quiet and datetime.now(timezone.utc) - at > timedelta(hours=hours)
+    return bool(at) and order.get("status") not in quiet and datetime.now(UTC) - at > timedelta(hours=hours)
 
 
 def event_text(event: str) -> str:
@@ -109,7 +109,7 @@ def fmt_time(value: Any) -> str:
     if dt is None:
         return str(value or "")
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(CN_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 

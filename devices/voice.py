@@ -86,7 +86,7 @@ def make_voice(name: str = "auto", **kw) -> Voice:
     if name in ("auto", "pyttsx3"):
         try:
             return Pyttsx3Voice(**kw)
-        except Exception as exc:  # noqa: BLE001 - no package or no engine behind it
+        except Exception as exc:
             if name == "pyttsx3":
                 raise RuntimeError(f"pyttsx3 unavailable: {exc}") from exc
     return LogVoice(**kw)

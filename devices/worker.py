@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ class DeviceWorker:
             self.state.outbox.append(Outbox(kind="misscan", body=dict(
                 event_id=f"{self.device_id}-{uuid.uuid4().hex[:16]}", warehouse=self.warehouse, picker=self.picker,
                 device_id=self.device_id, task_id=task.task_id, kind=outcome.mis_scan.value, barcode=line[:200],
-                at=datetime.now(timezone.utc).isoformat(),
+                at=datetime.now(UTC).isoformat(),
             )))
         if outcome.result == ScanResult.REPRINT:
             self.state.reprints += 1

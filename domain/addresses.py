@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from domain import divisions
 from domain.catalogue import normalize_text
@@ -189,7 +190,7 @@ def _with(r: _Reading, d: Division, end: int) -> _Reading:
                     admin_end=end, end=end)
 
 
-def _replace(r: _Reading, **changes) -> _Reading:
+def _replace(r: _Reading, **changes: Any) -> _Reading:
     return _Reading(**{**r.__dict__, **changes})
 
 
@@ -224,6 +225,7 @@ def _towns(t: divisions.Table, s: str, r: _Reading, pos: int) -> list[_Reading]:
         stated, city = (r.old[1] if r.old else r.county.name), r.county.city
         out = []
         for o in others:
+            assert o.town_unit is not None  # _towns_in reads each town with the unit it belongs to
             moved_to = t.by_code[o.town_unit].name
             if moved_to in divisions.CEDED.get((city, stated), ()):
                 out.append(o)  # 杭州余杭区南苑街道: 南苑街道 has been in 临平区 since 2021
@@ -282,6 +284,13 @@ def _conflicting_unit_follows(t: divisions.Table, s: str, r: _Reading, unit: Div
     return False
 
 
+def _deepest(r: _Reading) -> Division:
+    """The lowest level a reading names (each names at least its province)."""
+    d = r.county or r.city or r.province
+    assert d is not None
+    return d
+
+
 def _choose(readings: list[_Reading]) -> _Reading | None:
     """The one reading the text supports, or None when none determines a district or they disagree."""
     if not readings:
@@ -290,7 +299,7 @@ def _choose(readings: list[_Reading]) -> _Reading | None:
     # count here (it never chooses between two districts: the town table is not complete enough)
     reach = max(r.admin_end for r in readings)
     best = [r for r in readings if r.admin_end == reach]
-    if len({(r.county or r.city or r.province).code for r in best}) != 1:
+    if len({_deepest(r).code for r in best}) != 1:
         return None
     # one district as read; a town after it confirms it, or moves it (余杭区南苑街道 → 临平区)
     town_reach = max(r.end for r in best)
@@ -312,6 +321,8 @@ def resolve(text: str) -> ResolvedAddress | None:
     if r is None:
         return None
     unit = r.unit
+    if unit is None:  # _choose returns only a reading that determines its unit
+        return None
     if r.old and (r.old[0], r.old[1]) in divisions.SPLIT_OLD_UNITS and not r.town:
         return None  # 江干区 became 上城区 and 钱塘区: only a town says which
     if _conflicting_unit_follows(t, s, r, unit):

@@ -8,10 +8,10 @@ order an exchange or reissue sends. ``OrderWorkflow`` and ``AftersalesWorkflow``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain import labels
 from domain.allocation import AllocationError, allocate, allocate_order, from_fen, to_fen
 from domain.errors import FieldError
-from domain.order import AddressIn, CleanOrder, Customer, LineIn, OrderSubmission, order_id_for
+from domain.order import AddressIn, CleanLine, CleanOrder, Customer, LineIn, OrderSubmission, order_id_for
 from domain.policy import OrderPolicy
 
 
@@ -247,7 +247,7 @@ def _unit_shares(order: CleanOrder) -> tuple[dict[str, list[int]], int]:
     except AllocationError:
         nets = [g for _, g in goods]
     units: dict[str, list[int]] = {}
-    for ln, net in zip(order.lines, nets):
+    for ln, net in zip(order.lines, nets, strict=True):
         units.setdefault(ln.sku, []).extend(allocate(net, [1] * ln.quantity))
     return units, to_fen(order.freight)
 
@@ -297,14 +297,14 @@ def replacement_submission(
 ) -> OrderSubmission:
     """The new fulfilment of an exchange/reissue: same customer and address, the requested units at
     their original prices, nothing to pay (paid_amount 0: the customer paid on the original)."""
-    by_sku = {}
+    by_sku: dict[str, CleanLine] = {}
     for ln in order.lines:
         by_sku.setdefault(ln.sku, ln)
     new_lines = []
-    for ln in lines:
-        src = by_sku[ln.sku]
+    for wanted in lines:
+        src = by_sku[wanted.sku]
         new_lines.append(LineIn(
-            sku=src.sku, name=src.name, category=src.category, quantity=ln.quantity, unit_price=src.unit_price,
+            sku=src.sku, name=src.name, category=src.category, quantity=wanted.quantity, unit_price=src.unit_price,
             vehicle_model=src.vehicle_model, weight_kg=src.weight_kg, needs_installation=src.needs_installation,
             supplier=src.supplier,
         ))

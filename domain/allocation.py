@@ -12,8 +12,8 @@ with ``to_fen``; nothing here touches float.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Sequence
 
 from pydantic import BaseModel
 
@@ -117,6 +117,6 @@ def allocate_order(
         freight_fen=freight_fen,
         lines=[
             LineAllocation(line_no=no, goods_fen=g, coupon_fen=c, freight_fen=f)
-            for (no, g), c, f in zip(lines, coupons, freights)
+            for (no, g), c, f in zip(lines, coupons, freights, strict=True)
         ],
     )

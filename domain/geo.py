@@ -26,6 +26,7 @@ import json
 import math
 import os
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -52,7 +53,7 @@ def _geojson_path(level: str) -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "data", f"{level}.geojson")
 
 
-def _rings(geometry: dict) -> list[list[list[float]]]:
+def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
     polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
     return [polygon[0] for polygon in polygons if polygon]  # exterior rings (holes are small)
 
@@ -61,7 +62,7 @@ def _area_centroid(rings: list[list[list[float]]]) -> tuple[float, float, float]
     """(signed-area weight, lng, lat) by the shoelace formula, in degrees (fine at a district's scale)."""
     total = x = y = 0.0
     for ring in rings:
-        for (x1, y1), (x2, y2) in zip(ring, ring[1:]):
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
             cross = x1 * y2 - x2 * y1
             total += cross
             x += (x1 + x2) * cross
@@ -93,7 +94,7 @@ CENTROIDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distr
 
 def compute() -> dict[str, Area]:
     """Every current division's area from the boundary polygons (~3 s: done when regenerating)."""
-    rings: dict[str, tuple[str, list]] = {}
+    rings: dict[str, tuple[str, list[list[list[float]]]]] = {}
     for level in ("province", "city", "district"):
         with io.open(_geojson_path(level), encoding="utf-8") as f:  # see the module docstring
             for feature in json.load(f)["features"]:

@@ -58,7 +58,7 @@ class HealthCounts(BaseModel):
     synced_30s: int = Field(0, ge=0, description="of those, every status synced in < 30 s")
     enquiries: int = Field(0, ge=0, description="status enquiries about these orders")
 
-    def __add__(self, other: "HealthCounts") -> "HealthCounts":
+    def __add__(self, other: HealthCounts) -> HealthCounts:
         return HealthCounts(**{k: getattr(self, k) + getattr(other, k) for k in HealthCounts.model_fields})
 
 
@@ -93,9 +93,10 @@ class Component:
     @property
     def value(self) -> Fraction | None:
         vals = [r.value for _, _, r in self.terms]
-        if any(v is None for v in vals):
+        known = [v for v in vals if v is not None]
+        if len(known) < len(vals):
             return None
-        return sum((w * v for (_, w, _), v in zip(self.terms, vals)), Fraction(0))
+        return sum((w * v for (_, w, _), v in zip(self.terms, known, strict=True)), Fraction(0))
 
     @property
     def partial(self) -> Fraction | None:
@@ -137,9 +138,10 @@ class HealthIndex:
     @property
     def score(self) -> Fraction | None:
         """0–100: mean of timeliness and data ×100; no data unless both have data."""
-        parts = {"timeliness": self.timeliness.value, "data": self.data.value}
-        if any(v is None for v in parts.values()):
+        timeliness, data = self.timeliness.value, self.data.value
+        if timeliness is None or data is None:
             return None
+        parts = {"timeliness": timeliness, "data": data}
         return sum((INDEX_WEIGHTS[k] * v for k, v in parts.items()), Fraction(0)) * 100
 
     @property

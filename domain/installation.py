@@ -7,7 +7,7 @@ No I/O here: the order workflow (sandboxed) builds the request and the notice, t
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -93,7 +93,7 @@ def delivery_eta(carrier: str, shipped_at: datetime, province: str | None,
     if shipped_at.tzinfo is None:
         raise ValueError("shipped_at needs a timezone")
     day = shipped_at.astimezone(CN_TZ).date() + timedelta(days=transit_days(carrier, province, origin_province))
-    return datetime.combine(day, DELIVERY_HOUR, tzinfo=CN_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, DELIVERY_HOUR, tzinfo=CN_TZ).astimezone(UTC)
 
 
 # ---------------------------------------------------------------- the work order and the appointment
@@ -123,7 +123,7 @@ class InstallationRequest(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("earliest needs a timezone")
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
     @property
     def phone_masked(self) -> str:

@@ -553,7 +553,7 @@ def risk_feature(code: Any) -> str:
     return f.name if f else raw
 
 
-class _Blank(dict):
+class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
 

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -178,7 +178,7 @@ class Waybill(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
-        return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
 def valid_waybill_no(carrier: CarrierCode | str, waybill_no: str) -> bool:
@@ -233,18 +233,25 @@ class TrackingEvent(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("at needs a timezone, e.g. 2026-11-27T10:00:00+08:00")
-        return v.astimezone(timezone.utc)
+        return v.astimezone(UTC)
 
     @property
     def label(self) -> str:
         return self.code.label
 
 
+AlertKind = Literal["stalled", "delivery_failed", "returned_to_sender", "exception"]
+# the alert each of the ATTENTION_CODES raises
+_ALERT_KINDS: dict[TrackingCode, AlertKind] = {TrackingCode.DELIVERY_FAILED: "delivery_failed",
+                                               TrackingCode.RETURNED_TO_SENDER: "returned_to_sender",
+                                               TrackingCode.EXCEPTION: "exception"}
+
+
 class TransitAlert(BaseModel):
     """Something about the parcel needs a person: it stalled, or the carrier reported a problem."""
 
     at: datetime
-    kind: Literal["stalled", "delivery_failed", "returned_to_sender", "exception"]
+    kind: AlertKind
     reason: str
     event_id: str | None = None
 
@@ -278,7 +285,7 @@ class Shipment(BaseModel):
         if event.code not in ATTENTION_CODES:
             return None
         where = f"({event.location})" if event.location else ""
-        return TransitAlert(at=event.at, kind=event.code.value, event_id=event.event_id,
+        return TransitAlert(at=event.at, kind=_ALERT_KINDS[event.code], event_id=event.event_id,
                             reason=f"{self.waybill.carrier.name_zh} {self.waybill.waybill_no} {event.label}{where}"
                                    f"{': ' + event.description if event.description else ''}")
 
@@ -325,7 +332,7 @@ def render_transit_alert(order_id: str, shipment: Shipment, alert: TransitAlert,
 
 
 def sign(secret: str, app_key: str, timestamp: str | int, body: bytes) -> str:
-    msg = f"{app_key}{timestamp}".encode("utf-8") + body
+    msg = f"{app_key}{timestamp}".encode() + body
     return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
 
 

@@ -9,12 +9,21 @@ most two places; arithmetic that must sum exactly (allocation) converts to integ
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # ---- what the stores can hold (store/schema.py) ------------------------------------------------
 # Money columns are Numeric(14, 2) (12 integer digits; SQLite keeps them as REAL, exact to 15
@@ -25,8 +34,8 @@ MAX_AMOUNT = Decimal("9999999999.99")
 MAX_QUANTITY = 100_000
 # Times: Python's datetime arithmetic overflows near year 1 and 9999 ("date value out of range");
 # these bounds hold for every stored order, replays included. The door adds a window around now.
-EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST_ORDER = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_ORDER = datetime(9000, 1, 1, tzinfo=UTC)
 
 # C0/C1 control characters except tab/newline/carriage return, DEL, and lone surrogates: PostgreSQL
 # text cannot hold NUL, UTF-8 cannot encode a lone surrogate, and none belongs in an order.
@@ -89,7 +98,7 @@ class OrderTimeWindow(BaseModel):
 
     def problem(self, at: datetime, now: datetime) -> str | None:
         """Why ``at`` is not a plausible order time at ``now`` (Chinese, naming the field), or None."""
-        earliest = max(self.earliest if self.earliest.tzinfo else self.earliest.replace(tzinfo=timezone.utc),
+        earliest = max(self.earliest if self.earliest.tzinfo else self.earliest.replace(tzinfo=UTC),
                        now - timedelta(days=self.max_age_days))
         latest = now + timedelta(hours=self.max_ahead_hours)
         if at < earliest:
@@ -131,7 +140,7 @@ class AddressIn(BaseModel):
     detail: Text | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
-    def _some_text(self) -> "AddressIn":
+    def _some_text(self) -> AddressIn:
         if not (self.raw or self.detail or self.district):
             raise ValueError("give the address as raw text or as province/city/district/detail")
         return self
@@ -158,7 +167,7 @@ class LineIn(BaseModel):
                                  description="sourced from this supplier's regional warehouse, e.g. BOSCH")
 
     @model_validator(mode="after")
-    def _line_amount_in_bounds(self) -> "LineIn":
+    def _line_amount_in_bounds(self) -> LineIn:
         if self.unit_price * self.quantity > MAX_AMOUNT:
             raise ValueError(f"行金额 数量×单价 = {self.quantity}×{self.unit_price} = {self.unit_price * self.quantity} "
                              f"超过上限 {MAX_AMOUNT} 元 (line amount too large)")
@@ -192,7 +201,7 @@ class OrderSubmission(BaseModel):
         if v.tzinfo is None:
             raise ValueError("需要带时区, 例如 2026-11-27T10:00:00+08:00 (ordered_at needs a timezone)")
         try:
-            at = v.astimezone(timezone.utc)
+            at = v.astimezone(UTC)
         except OverflowError:  # year 1 / 9999 with an offset
             at = None
         if at is None or not EARLIEST_ORDER <= at < LATEST_ORDER:
@@ -214,11 +223,11 @@ class OrderSubmission(BaseModel):
         return lines
 
     @classmethod
-    def at_door(cls, payload: Any, *, window: OrderTimeWindow | None = None, now: datetime | None = None) -> "OrderSubmission":
+    def at_door(cls, payload: Any, *, window: OrderTimeWindow | None = None, now: datetime | None = None) -> OrderSubmission:
         """Validate a payload as it arrives (API, channel intake): the stored-order rules plus the time
         window around ``now``. Reading a stored order back (workflow input, activities) uses plain
         ``model_validate``, so an order that was plausible when it came stays readable for ever."""
-        return cls.model_validate(payload, context={DOOR: (window or OrderTimeWindow(), now or datetime.now(timezone.utc))})
+        return cls.model_validate(payload, context={DOOR: (window or OrderTimeWindow(), now or datetime.now(UTC))})
 
     @property
     def order_id(self) -> str:

@@ -4,6 +4,7 @@ and nowhere else."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from domain.contracts.fulfilment import PartStatus
@@ -74,7 +75,7 @@ def order_view(rec: OrderRecord, timeline: list[TimelineEvent]) -> OrderView:
         channel_order_id=sub.channel_order_id, customer_id=sub.customer.id, customer_name=row["customer_name"],
         phone=row["phone"], address=o.address if o else None,
         address_raw=o.address_raw if o else sub.address.as_text(), lines=lines,
-        goods_amount=o.goods_amount if o else sum((ln.unit_price * ln.quantity for ln in sub.lines), 0),
+        goods_amount=o.goods_amount if o else sum((ln.unit_price * ln.quantity for ln in sub.lines), Decimal(0)),
         coupon_code=sub.coupon.code if sub.coupon else None, coupon_amount=sub.coupon.amount if sub.coupon else None,
         freight=sub.freight, paid_amount=sub.paid_amount, ordered_at=sub.ordered_at, created_at=rec.created_at,
         updated_at=rec.updated_at, flags=rec.flags, risk_level=rec.risk_level, risk_hits=rec.risk_hits,

@@ -58,7 +58,7 @@ class PartPolicy(BaseModel):
     retry: RetryBounds = RetryBounds()
 
     @classmethod
-    def of(cls, p: OrderPolicy) -> "PartPolicy":
+    def of(cls, p: OrderPolicy) -> PartPolicy:
         return cls(review_escalation_seconds=p.review_escalation_seconds, review_red_seconds=p.review_red_seconds,
                    console_url=p.console_url, fulfilment=p.fulfilment or FulfilmentPolicy(), retry=p.retry)
 

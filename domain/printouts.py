@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -27,7 +27,7 @@ def beijing(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if at is None:
         return "-"
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     return at.astimezone(CN_TZ).strftime(fmt)
 
 
@@ -107,7 +107,7 @@ def pick_list(wave: Any, *, printed_at: datetime) -> PickList:
     tasks = [t for t in _get(wave, "tasks", []) or [] if _str(_get(t, "kind", "pick")) == "pick"]
     path = {b: i for i, b in enumerate(walking_order(_str(_get(t, "bin")) for t in tasks))}
 
-    def key(t: Any) -> tuple:
+    def key(t: Any) -> tuple[int, str]:
         seq = _get(t, "seq")
         return (seq if isinstance(seq, int) else 10**6 + path.get(_str(_get(t, "bin")), 0), _str(_get(t, "sku")))
 
@@ -208,9 +208,11 @@ def packing_slips_from_view(view: Mapping[str, Any], *, printed_at: datetime) ->
     address = src.get("address")
     text = (address.get("text") if isinstance(address, Mapping) else None) or src.get("address_raw") \
         or view.get("address_text") or ""
-    shipment = view.get("shipment") if isinstance(view.get("shipment"), Mapping) else {}
-    waybill = shipment.get("waybill") if isinstance(shipment.get("waybill"), Mapping) else {}
-    base = dict(
+    raw_shipment = view.get("shipment")
+    shipment: Mapping[str, Any] = raw_shipment if isinstance(raw_shipment, Mapping) else {}
+    raw_waybill = shipment.get("waybill")
+    waybill: Mapping[str, Any] = raw_waybill if isinstance(raw_waybill, Mapping) else {}
+    base: dict[str, Any] = dict(  # the view is JSON: PackingSlip validates what is passed
         order_id=str(view.get("order_id") or src.get("order_id") or ""), channel=_str(src.get("channel") or view.get("channel")),
         channel_order_id=str(src.get("channel_order_id") or view.get("channel_order_id") or ""),
         customer_name=str(src.get("customer_name") or view.get("customer_name") or ""),

@@ -35,8 +35,9 @@ The identity the tests hold it to: for each source (``channel``, ``erp``),
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -193,20 +194,24 @@ def classify_amount(
     delta = ours.paid_fen - theirs_fen
     if delta == 0:
         return None
-    base = dict(source=source, order_id=ours.order_id, amount_fen=delta, ours_fen=ours.paid_fen, theirs_fen=theirs_fen)
+
+    def diff(cls: DiffClass, detail: str) -> Difference:
+        return Difference(cls=cls, source=source, order_id=ours.order_id, amount_fen=delta, ours_fen=ours.paid_fen,
+                          theirs_fen=theirs_fen, detail=detail)
+
     if ours.freight_fen > 0 and their_freight_fen == 0 and delta == ours.freight_fen:
-        return Difference(
-            cls=DiffClass.FREIGHT_NOT_COLLECTED, **base,
-            detail=f"运费 {_yuan(ours.freight_fen)} 元已向客户收取, {source} 未收 freight charged, not collected",
+        return diff(
+            DiffClass.FREIGHT_NOT_COLLECTED,
+            f"运费 {_yuan(ours.freight_fen)} 元已向客户收取, {source} 未收 freight charged, not collected",
         )
     if abs(delta) <= max(1, ours.lines):
-        return Difference(
-            cls=DiffClass.ROUNDING_DIFFERENCE, **base,
-            detail=f"尾差 {_yuan(delta)} 元 (≤ 1 分/行, {ours.lines} 行) per-line rounding",
+        return diff(
+            DiffClass.ROUNDING_DIFFERENCE,
+            f"尾差 {_yuan(delta)} 元 (≤ 1 分/行, {ours.lines} 行) per-line rounding",
         )
-    return Difference(
-        cls=DiffClass.AMOUNT_MISMATCH, **base,
-        detail=f"我方 {_yuan(ours.paid_fen)} 元 ≠ {source} {_yuan(theirs_fen)} 元, 差 {_yuan(delta)} 元",
+    return diff(
+        DiffClass.AMOUNT_MISMATCH,
+        f"我方 {_yuan(ours.paid_fen)} 元 ≠ {source} {_yuan(theirs_fen)} 元, 差 {_yuan(delta)} 元",
     )
 
 
@@ -245,8 +250,8 @@ def reconcile(
         if d:
             diffs.append(d)
     for oid, lines in st_by_id.items():
-        o = ours_by_id.get(oid)
-        if o is None or o.channel not in SETTLING_CHANNELS:
+        mine = ours_by_id.get(oid)
+        if mine is None or mine.channel not in SETTLING_CHANNELS:
             paid = sum(s.paid_fen for s in lines)
             diffs.append(Difference(
                 cls=DiffClass.UNMATCHED_SETTLEMENT, source="channel", order_id=oid, amount_fen=-paid,
@@ -309,36 +314,36 @@ def reconcile(
             ))
 
     # ---- refunds (channel statements only): matched by our case id, else by order id
-    our_refunds = [r for r in refunds if r.channel in SETTLING_CHANNELS]
+    our_refunds = [rf for rf in refunds if rf.channel in SETTLING_CHANNELS]
     their_refunds = list(refund_lines)
-    by_case = {ln.case_id: ln for ln in their_refunds if ln.case_id}
-    by_order: dict[str, list[RefundLine]] = defaultdict(list)
-    for ln in their_refunds:
-        if not ln.case_id:
-            by_order[ln.order_id].append(ln)
+    by_case = {rl.case_id: rl for rl in their_refunds if rl.case_id}
+    uncased: dict[str, list[RefundLine]] = defaultdict(list)
+    for rl in their_refunds:
+        if not rl.case_id:
+            uncased[rl.order_id].append(rl)
     matched: set[str] = set()
-    for r in our_refunds:
-        ln = by_case.get(r.case_id) or next((x for x in by_order.get(r.order_id, []) if x.refund_no not in matched), None)
-        if ln is None:
+    for rf in our_refunds:
+        theirs = by_case.get(rf.case_id) or next((x for x in uncased.get(rf.order_id, []) if x.refund_no not in matched), None)
+        if theirs is None:
             diffs.append(Difference(
-                cls=DiffClass.REFUND_NOT_DEDUCTED, source="channel", order_id=r.order_id, amount_fen=-r.amount_fen,
-                ours_fen=-r.amount_fen, theirs_fen=None,
-                detail=f"售后 {r.case_id} 已退款 {_yuan(r.amount_fen)} 元, {r.channel} 结算单未扣 refund not in the statement",
+                cls=DiffClass.REFUND_NOT_DEDUCTED, source="channel", order_id=rf.order_id, amount_fen=-rf.amount_fen,
+                ours_fen=-rf.amount_fen, theirs_fen=None,
+                detail=f"售后 {rf.case_id} 已退款 {_yuan(rf.amount_fen)} 元, {rf.channel} 结算单未扣 refund not in the statement",
             ))
             continue
-        matched.add(ln.refund_no)
-        if ln.amount_fen != r.amount_fen:
+        matched.add(theirs.refund_no)
+        if theirs.amount_fen != rf.amount_fen:
             diffs.append(Difference(
-                cls=DiffClass.REFUND_MISMATCH, source="channel", order_id=r.order_id,
-                amount_fen=ln.amount_fen - r.amount_fen, ours_fen=-r.amount_fen, theirs_fen=-ln.amount_fen,
-                detail=f"售后 {r.case_id} 退款 我方 {_yuan(r.amount_fen)} 元 ≠ {r.channel} {_yuan(ln.amount_fen)} 元",
+                cls=DiffClass.REFUND_MISMATCH, source="channel", order_id=rf.order_id,
+                amount_fen=theirs.amount_fen - rf.amount_fen, ours_fen=-rf.amount_fen, theirs_fen=-theirs.amount_fen,
+                detail=f"售后 {rf.case_id} 退款 我方 {_yuan(rf.amount_fen)} 元 ≠ {rf.channel} {_yuan(theirs.amount_fen)} 元",
             ))
-    for ln in their_refunds:
-        if ln.refund_no not in matched:
+    for rl in their_refunds:
+        if rl.refund_no not in matched:
             diffs.append(Difference(
-                cls=DiffClass.UNMATCHED_REFUND, source="channel", order_id=ln.order_id, amount_fen=ln.amount_fen,
-                ours_fen=None, theirs_fen=-ln.amount_fen,
-                detail=f"{ln.channel} 退款 {ln.refund_no} {_yuan(ln.amount_fen)} 元, 无我方售后记录 no aftersales case of ours",
+                cls=DiffClass.UNMATCHED_REFUND, source="channel", order_id=rl.order_id, amount_fen=rl.amount_fen,
+                ours_fen=None, theirs_fen=-rl.amount_fen,
+                detail=f"{rl.channel} 退款 {rl.refund_no} {_yuan(rl.amount_fen)} 元, 无我方售后记录 no aftersales case of ours",
             ))
 
     diffs.sort(key=lambda d: d.key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -56,11 +57,16 @@ def freshness(incoming: DeliveryVersion | None, current: DeliveryVersion | None)
     if current is None or not current.known:
         return Freshness.NEWER
     if incoming.version is not None and current.version is not None:
-        a, b = incoming.version, current.version
-    elif incoming.updated_at is not None and current.updated_at is not None:
-        a, b = incoming.updated_at, current.updated_at
-    else:
-        return Freshness.UNKNOWN
+        return _compared(incoming.version, current.version)
+    if incoming.updated_at is not None and current.updated_at is not None:
+        return _compared(incoming.updated_at, current.updated_at)
+    return Freshness.UNKNOWN
+
+
+_Ordered = TypeVar("_Ordered", int, datetime)
+
+
+def _compared(a: _Ordered, b: _Ordered) -> Freshness:
     return Freshness.NEWER if a > b else Freshness.SAME if a == b else Freshness.OLDER
 
 

@@ -13,12 +13,13 @@ Severity: ``block`` intercepts the order, ``hold`` stops it for risk review befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import wraps
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, Field
@@ -88,6 +89,9 @@ class RiskContext(BaseModel):
 
 
 CheckFn = Callable[[CleanOrder, RiskContext, RiskThresholds], RiskHit | None]
+# what a check returns: the hit's data, optionally with words for the sentence only, or None
+Found = dict[str, Any] | tuple[dict[str, Any], dict[str, Any]] | None
+CheckBody = Callable[[CleanOrder, RiskContext, RiskThresholds], Found]
 
 
 @dataclass(frozen=True)
@@ -105,12 +109,12 @@ class RiskCheck:
 CHECKS: list[RiskCheck] = []
 
 
-def _check(no: int, code: str, severity: Severity):
+def _check(no: int, code: str, severity: Severity) -> Callable[[CheckBody], CheckFn]:
     """Register a check; the wrapped function returns the hit's data (the numbers that tripped it),
     optionally with more words for the sentence only (``(data, extra)``), or None; the wrapper a
     RiskHit whose reason is the label table's sentence for them."""
 
-    def deco(fn: Callable[[CleanOrder, RiskContext, RiskThresholds], dict | tuple[dict, dict] | None]) -> CheckFn:
+    def deco(fn: CheckBody) -> CheckFn:
         @wraps(fn)
         def run(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> RiskHit | None:
             found = fn(order, ctx, t)
@@ -146,7 +150,7 @@ def total_weight_kg(order: CleanOrder) -> Decimal:
 
 
 @_check(1, "NO_DELIVERY_KEYWORD", Severity.BLOCK)
-def check_no_delivery_keyword(order, ctx, t):
+def check_no_delivery_keyword(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     texts = [_squash(order.address_raw)]
     if order.address:
         texts.append(_squash(order.address.text))
@@ -157,7 +161,7 @@ def check_no_delivery_keyword(order, ctx, t):
 
 
 @_check(2, "BURST_SAME_ADDRESS", Severity.HOLD)
-def check_burst(order, ctx, t):
+def check_burst(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if ctx.burst_count >= t.burst_count:
         return {"count": ctx.burst_count, "window_minutes": t.burst_window_minutes, "order_ids": ctx.burst_order_ids,
                 "threshold": t.burst_count, "customer_id": order.customer_id}
@@ -165,14 +169,14 @@ def check_burst(order, ctx, t):
 
 
 @_check(3, "SUSPECTED_BRUSHING", Severity.FLAG)
-def check_suspected_brushing(order, ctx, t):
+def check_suspected_brushing(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if "suspected_brushing" in ctx.flags:
         return {}
     return None
 
 
 @_check(4, "INVALID_PHONE", Severity.HOLD)
-def check_invalid_phone(order, ctx, t):
+def check_invalid_phone(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     try:
         n = phonenumbers.parse(order.phone, t.phone_region)
     except phonenumbers.NumberParseException:
@@ -190,14 +194,14 @@ def check_invalid_phone(order, ctx, t):
 
 
 @_check(5, "ADDRESS_UNRESOLVED", Severity.HOLD)
-def check_address_unresolved(order, ctx, t):
+def check_address_unresolved(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if order.address is None:
         return {"address": order.address_raw}
     return None
 
 
 @_check(6, "BLACKLISTED", Severity.BLOCK)
-def check_blacklisted(order, ctx, t):
+def check_blacklisted(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if ctx.blacklist_hits:
         items = [{"kind": h.kind.value, "kind_label": labels.blacklist_kind(h.kind), "reason": h.reason or "无备注"}
                  for h in ctx.blacklist_hits]
@@ -206,7 +210,7 @@ def check_blacklisted(order, ctx, t):
 
 
 @_check(7, "AMOUNT_OUTLIER", Severity.HOLD)
-def check_amount_outlier(order, ctx, t):
+def check_amount_outlier(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     avg, n = ctx.customer_avg_amount, ctx.customer_order_count or 0
     if avg is None or avg <= 0 or n < t.min_history_orders:
         return None
@@ -218,7 +222,7 @@ def check_amount_outlier(order, ctx, t):
 
 
 @_check(8, "NEW_CUSTOMER_LARGE_ORDER", Severity.HOLD)
-def check_new_customer_large(order, ctx, t):
+def check_new_customer_large(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     goods = order.goods_amount
     if ctx.customer_order_count is None and goods > t.new_customer_amount:
         return {"amount": _money(goods), "limit": _money(t.new_customer_amount)}
@@ -226,7 +230,7 @@ def check_new_customer_large(order, ctx, t):
 
 
 @_check(9, "QUANTITY_EXCESSIVE", Severity.HOLD)
-def check_quantity(order, ctx, t):
+def check_quantity(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     bad = [ln for ln in order.lines if ln.quantity > t.max_line_quantity]
     if bad:
         return {"lines": [ln.line_no for ln in bad], "limit": t.max_line_quantity,
@@ -235,7 +239,7 @@ def check_quantity(order, ctx, t):
 
 
 @_check(10, "PRICE_BELOW_FLOOR", Severity.HOLD)
-def check_price_floor(order, ctx, t):
+def check_price_floor(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     parts, lines = [], []
     for ln in order.lines:
         ref = ctx.sku_refs.get(ln.sku)
@@ -253,7 +257,7 @@ def check_price_floor(order, ctx, t):
 
 
 @_check(11, "COUPON_ABUSE", Severity.HOLD)
-def check_coupon(order, ctx, t):
+def check_coupon(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     c = order.coupon
     if c is None:
         return None
@@ -270,7 +274,7 @@ def check_coupon(order, ctx, t):
 
 
 @_check(12, "PAYMENT_MISMATCH", Severity.HOLD)
-def check_payment(order, ctx, t):
+def check_payment(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     coupon = order.coupon.amount if order.coupon else Decimal(0)
     expected = order.goods_amount - coupon + order.freight
     if order.paid_amount != expected:
@@ -280,7 +284,7 @@ def check_payment(order, ctx, t):
 
 
 @_check(13, "FITMENT_MISMATCH", Severity.HOLD)
-def check_fitment(order, ctx, t):
+def check_fitment(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     parts, lines = [], []
     for ln in order.lines:
         ref = ctx.sku_refs.get(ln.sku)
@@ -297,14 +301,14 @@ def check_fitment(order, ctx, t):
 
 
 @_check(14, "NO_CARRIER", Severity.HOLD)
-def check_no_carrier(order, ctx, t):
+def check_no_carrier(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if order.address is not None and ctx.serving_carriers is not None and not ctx.serving_carriers:
         return {"adcode": order.address.adcode, "region": order.address.region}
     return None
 
 
 @_check(15, "REMOTE_HEAVY", Severity.HOLD)
-def check_remote_heavy(order, ctx, t):
+def check_remote_heavy(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if order.address is None or not (ctx.remote_area or is_remote_area(order.address, t)):
         return None
     kg = total_weight_kg(order)
@@ -314,7 +318,7 @@ def check_remote_heavy(order, ctx, t):
 
 
 @_check(16, "TEST_RECIPIENT", Severity.HOLD)
-def check_test_recipient(order, ctx, t):
+def check_test_recipient(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     name = normalize_text(order.customer_name).lower()
     found = [p for p in t.test_name_patterns if normalize_text(p).lower() in name]
     if found:
@@ -323,7 +327,7 @@ def check_test_recipient(order, ctx, t):
 
 
 @_check(17, "CARRIER_SUSPENDED", Severity.HOLD)
-def check_carrier_suspended(order, ctx, t):
+def check_carrier_suspended(order: CleanOrder, ctx: RiskContext, t: RiskThresholds) -> Found:
     if order.address is not None and ctx.only_carrier_suspended:
         only = ctx.serving_carriers[0] if ctx.serving_carriers else None
         return {"carrier": only, "carrier_label": labels.carrier(only) if only else "", "region": order.address.region}

@@ -23,13 +23,14 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from domain.order import CleanOrder
 from domain.routing_rules import CHINA_TZ, Carrier, RuleSet, WarehouseRule
 
-_COMPILED: OrderedDict[str, "CompiledRules"] = OrderedDict()
+_COMPILED: OrderedDict[str, CompiledRules] = OrderedDict()
 _LOCK = threading.Lock()
 _CACHE_SIZE = 32
 
@@ -77,7 +78,7 @@ class RoutingInput(BaseModel):
         return f"{self.province}{'' if self.city == self.province else self.city}{self.district}"
 
     @classmethod
-    def from_order(cls, order: CleanOrder, required_sla_days: int | None = None) -> "RoutingInput":
+    def from_order(cls, order: CleanOrder, required_sla_days: int | None = None) -> RoutingInput:
         if order.address is None:
             raise ValueError(f"{order.order_id}: address not resolved; routing needs province/city/district")
         a = order.address
@@ -137,7 +138,7 @@ def _line_cell(rule: WarehouseRule) -> str:
     return f"some($, {' and '.join(conds)})" if conds else ""
 
 
-def decision_graph(rule_set: RuleSet) -> dict:
+def decision_graph(rule_set: RuleSet) -> dict[str, Any]:
     """The warehouse rules as a JDM graph: input → decision table (first hit) → output."""
     inputs = [("province", "省份"), ("city", "城市"), ("district", "区县"), ("goods_amount_fen", "订单金额(分)"), ("lines", "订单行")]
     outputs = ["rule_id", "warehouse", "ship_mode"]
@@ -156,7 +157,10 @@ def decision_graph(rule_set: RuleSet) -> dict:
         "outputs": [{"id": f"out_{f}", "name": f, "field": f} for f in outputs],
         "rules": rules,
     }
-    node = lambda id_, type_, name, x, content: {"id": id_, "type": type_, "name": name, "position": {"x": x, "y": 0}, "content": content}  # noqa: E731
+
+    def node(id_: str, type_: str, name: str, x: int, content: dict[str, Any]) -> dict[str, Any]:
+        return {"id": id_, "type": type_, "name": name, "position": {"x": x, "y": 0}, "content": content}
+
     return {
         "nodes": [
             node("request", "inputNode", "Request", 0, {"schema": ""}),
@@ -187,8 +191,9 @@ class CompiledRules:
         zen.ZenEngine().create_decision(text).validate()  # a bad table fails when compiled (store import), not per order
         self.engine = zen.ZenEngine({"loader": {"type": "static", "content": {self.KEY: self.graph}}})
 
-    def evaluate(self, context: dict) -> dict:
-        return self.engine.evaluate(self.KEY, context)["result"]
+    def evaluate(self, context: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.engine.evaluate(self.KEY, context)["result"]  # zen-engine is untyped
+        return result
 
 
 def compiled(rule_set: RuleSet) -> CompiledRules:
@@ -238,20 +243,26 @@ def _excluded(rule_set: RuleSet, c: Carrier, inp: RoutingInput, weight: Decimal)
     return None
 
 
+def _freight(o: CarrierOption) -> Decimal:
+    """An option's price: carrier_options prices every carrier, excluded or not."""
+    assert o.freight is not None
+    return o.freight
+
+
 def choose_carrier(rule_set: RuleSet, inp: RoutingInput) -> tuple[CarrierOption | None, str, list[CarrierOption]]:
     options = carrier_options(rule_set, inp)
-    eligible = sorted((o for o in options if o.excluded is None), key=lambda o: (o.freight, o.sla_days, o.code))
+    eligible = sorted((o for o in options if o.excluded is None), key=lambda o: (_freight(o), o.sla_days, o.code))
     best = eligible[0] if eligible else None
     notes = []
     for o in options:
         if o.excluded:
             notes.append(f"{o.code}: {o.excluded}")
-        elif o is not best:
-            notes.append(f"{o.code}: 更贵 more expensive {_money(o.freight)} > {_money(best.freight)}")
+        elif best is not None and o is not best:
+            notes.append(f"{o.code}: 更贵 more expensive {_money(_freight(o))} > {_money(_freight(best))}")
     if best is None:
         head = f"无可用快递 no eligible carrier for {inp.region}, {inp.weight} kg → 人工分单 routing review"
     else:
-        head = f"{best.code} {best.name} {_money(best.freight)}, {best.sla_days} d: 最便宜 cheapest eligible"
+        head = f"{best.code} {best.name} {_money(_freight(best))}, {best.sla_days} d: 最便宜 cheapest eligible"
     return best, head + ("; " + "; ".join(notes) if notes else ""), options
 
 

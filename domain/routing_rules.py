@@ -30,18 +30,31 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.catalogue import Category, normalize_text, parse_category
 from domain import divisions
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China, a fixed offset is exact
 SHEET_RULES, SHEET_CARRIERS, SHEET_SUSPENSIONS = "仓库规则", "快递公司", "快递停运"
@@ -100,7 +113,7 @@ class ShipMode(StrEnum):
     CLOUD = "cloud"  # 云仓: third-party cloud warehouse
 
     @classmethod
-    def _missing_(cls, value: object) -> "ShipMode | None":
+    def _missing_(cls, value: object) -> ShipMode | None:
         return {"直发": cls.DIRECT, "云仓": cls.CLOUD}.get(str(value).strip()) or next(
             (m for m in cls if m.value == str(value).strip().lower()), None
         )
@@ -183,7 +196,7 @@ class WarehouseRule(_Row):
             bits = [f"单价 unit price > {self.line_unit_price_gt}" if self.line_unit_price_gt is not None else "",
                     f"品类 category {self.line_category.value}" if self.line_category else ""]
             parts.append("某行 a line with " + " & ".join(b for b in bits if b))
-        target = f"{self.warehouse} ({self.ship_mode.value})" if self.warehouse else "人工审核 manual review"
+        target = f"{self.warehouse} ({self.ship_mode.value})" if self.warehouse and self.ship_mode else "人工审核 manual review"
         return f"{' 且 and '.join(parts)} → {target}"
 
 
@@ -297,8 +310,11 @@ class CarrierSuspension(_Row):
         )
 
 
-def _cross_problems(rules, carriers, suspensions, row=lambda sheet, i: f"#{i + 1}", check_refs: bool = True):
-    """Checks across rows: (sheet, index, field, message) for each problem; ``row`` names a row."""
+def _cross_problems(rules: Sequence[Any], carriers: Sequence[Any], suspensions: Sequence[Any],
+                    row: Callable[[str, int], object] = lambda sheet, i: f"#{i + 1}",
+                    check_refs: bool = True) -> list[tuple[str, int, str, str]]:
+    """Checks across rows: (sheet, index, field, message) for each problem; ``row`` names a row. The
+    rows are models, or a bad row's raw keys (a SimpleNamespace) when checking a workbook."""
     out: list[tuple[str, int, str, str]] = []
     for sheet, rows, field in ((SHEET_RULES, rules, "rule_id"), (SHEET_RULES, rules, "priority"), (SHEET_CARRIERS, carriers, "code")):
         seen: dict[Any, int] = {}
@@ -326,7 +342,7 @@ class RuleSet(BaseModel):
     version: int | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RuleSet":
+    def _consistent(self) -> RuleSet:
         problems = _cross_problems(self.warehouse_rules, self.carriers, self.suspensions)
         if problems:
             raise ValueError("; ".join(f"{s} {f} #{i + 1}: {m}" for s, i, f, m in problems))
@@ -336,7 +352,7 @@ class RuleSet(BaseModel):
     def ordered_rules(self) -> list[WarehouseRule]:
         return sorted(self.warehouse_rules, key=lambda r: r.priority)
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "RuleSet":
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> RuleSet:
         copy = super().model_copy(update=update, deep=deep)
         if update and set(update) - {"version"}:
             copy.__dict__.pop("fingerprint", None)  # content changed: the cached fingerprint is stale
@@ -419,7 +435,7 @@ def _key(v: Any) -> Any:
     return normalize_text(v).upper() if isinstance(v, str) else v
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     msg = _FRIENDLY.get(err["type"], "")
     if err["type"] == "value_error":
         return str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
@@ -432,7 +448,7 @@ def _message(err: dict) -> str:
     return msg
 
 
-def _header(sheet: str, row2: tuple, errors: list[CellError]) -> dict[str, int] | None:
+def _header(sheet: str, row2: tuple[Any, ...], errors: list[CellError]) -> dict[str, int] | None:
     """Column id → index from header row 2; None when required ids are missing."""
     from openpyxl.utils import get_column_letter
 
@@ -454,11 +470,12 @@ def _header(sheet: str, row2: tuple, errors: list[CellError]) -> dict[str, int] 
     return col_of
 
 
-def _rows(sheet: str, rows: list[tuple], col_of: dict[str, int], errors: list[CellError]) -> list[tuple[int, Any, bool]]:
+def _rows(sheet: str, rows: list[tuple[Any, ...]], col_of: dict[str, int],
+          errors: list[CellError]) -> list[tuple[int, Any, bool]]:
     """(Excel row, model or raw keys, valid) for each non-blank data row; bad cells go to ``errors``."""
     from openpyxl.utils import get_column_letter
 
-    model, out = _SHEETS[sheet][0], []
+    model, out = _SHEETS[sheet][0], list[tuple[int, Any, bool]]()
     for r, values in enumerate(rows, start=3):
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
             continue
@@ -499,9 +516,12 @@ def parse_workbook(source: bytes | str | Path | BinaryIO) -> RuleSet:
     # duplicates are checked over every row (a bad row's id still counts), references over valid rows
     found[SHEET_SUSPENSIONS] = [t for t in found[SHEET_SUSPENSIONS] if t[2]]
     carriers_ok = SHEET_CARRIERS in cols and not any(e.sheet == SHEET_CARRIERS and (e.row or 0) <= 2 for e in errors)
-    row_of = lambda sh, k: found[sh][k][0]  # noqa: E731
+
+    def row_of(sh: str, k: int) -> int:
+        return found[sh][k][0]
+
     items = [[item for _, item, _ in found[sh]] for sh in (SHEET_RULES, SHEET_CARRIERS, SHEET_SUSPENSIONS)]
-    for sheet, i, field, msg in _cross_problems(*items, row_of, carriers_ok):
+    for sheet, i, field, msg in _cross_problems(items[0], items[1], items[2], row_of, carriers_ok):
         col = get_column_letter(cols[sheet][field] + 1)
         errors.append(CellError(sheet=sheet, row=row_of(sheet, i), column=col, field=field, message=msg))
     if errors:
@@ -544,13 +564,14 @@ def export_workbook(rule_set: RuleSet) -> bytes:
     from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    rows = {SHEET_RULES: rule_set.ordered_rules, SHEET_CARRIERS: rule_set.carriers, SHEET_SUSPENSIONS: rule_set.suspensions}
+    wb.remove(wb.worksheets[0])  # the new workbook's default sheet
+    rows: dict[str, Sequence[_Row]] = {SHEET_RULES: rule_set.ordered_rules, SHEET_CARRIERS: rule_set.carriers,
+                                       SHEET_SUSPENSIONS: rule_set.suspensions}
     for sheet, (_, columns) in _SHEETS.items():
         ws = wb.create_sheet(sheet)
         ws.append([title for _, title, _ in columns])
         ws.append([cid for cid, _, _ in columns])
-        for j, (cid, _, width) in enumerate(columns, start=1):
+        for j, (_, _, width) in enumerate(columns, start=1):
             ws.column_dimensions[get_column_letter(j)].width = width
             ws.cell(1, j).font = Font(bold=True)
             ws.cell(1, j).fill = PatternFill("solid", fgColor="DDEBF7")
@@ -560,7 +581,9 @@ def export_workbook(rule_set: RuleSet) -> bytes:
             ws.append([_excel_value(data[cid]) for cid, _, _ in columns])
         ws.freeze_panes = "A3"
         letters = {cid: get_column_letter(j) for j, (cid, _, _) in enumerate(columns, start=1)}
-        for cid, choices in (("ship_mode", [m.value for m in ShipMode]), ("line_category", [c.value for c in Category])):
+        choice_lists: tuple[tuple[str, list[str]], ...] = (("ship_mode", [m.value for m in ShipMode]),
+                                                            ("line_category", [c.value for c in Category]))
+        for cid, choices in choice_lists:
             if cid in letters:
                 dv = DataValidation(type="list", formula1=f'"{",".join(choices)}"', allow_blank=True)
                 dv.add(f"{letters[cid]}3:{letters[cid]}1000")

@@ -21,13 +21,17 @@ the device worker and the console all import it and it is unit-tested without se
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time, timedelta, timezone
 from enum import StrEnum
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from domain import labels
+
+if TYPE_CHECKING:
+    from domain.state import OrderState
 
 CN_TZ = timezone(timedelta(hours=8))  # China has no DST
 
@@ -68,7 +72,7 @@ def next_cutoff(now: datetime, cutoffs: list[time]) -> datetime | None:
         for c in sorted(cutoffs):
             at = datetime.combine(d, c, tzinfo=CN_TZ)
             if at > local:
-                return at.astimezone(timezone.utc)
+                return at.astimezone(UTC)
     return None  # pragma: no cover - unreachable with a non-empty list
 
 
@@ -129,7 +133,7 @@ def walking_order(bins: Iterable[str]) -> list[str]:
     aisles = sorted({(loc.zone, loc.aisle) for loc in good.values()})
     rank = {a: i for i, a in enumerate(aisles)}
 
-    def key(b: str):
+    def key(b: str) -> tuple[int, int, str]:
         loc = good[b]
         r = rank[(loc.zone, loc.aisle)]
         return (r, loc.slot if r % 2 == 0 else -loc.slot, b)
@@ -173,7 +177,7 @@ class WaveOrder(BaseModel):
     reply_to: str | None = None  # the workflow the wave tells when done (a fulfilment part); None: the order
 
 
-def wave_order_for(state) -> WaveOrder:
+def wave_order_for(state: OrderState) -> WaveOrder:
     """What a routed order brings into its wave: ``domain.state.OrderState`` → ``WaveOrder``."""
     order = state.order
     assert order is not None and state.warehouse and state.carrier, "only a routed order joins a wave"
@@ -414,10 +418,10 @@ def plan_tasks(
     drafts.sort(key=lambda d: (path[d[0]], d[1]))
     tasks = []
     for i, (b, sku, qty, allocs) in enumerate(drafts, start=1):
-        row = next((r for r in by_sku.get(sku, []) if r.bin == b), None) or next(iter(by_sku.get(sku, [])), None)
+        at_bin = next((r for r in by_sku.get(sku, []) if r.bin == b), None) or next(iter(by_sku.get(sku, [])), None)
         lines = [line for _, line in demand[sku]]
         notes: list[str] = []
-        for n in [row.notes if row else ""] + [line.note for line in lines]:
+        for n in [at_bin.notes if at_bin else ""] + [line.note for line in lines]:
             for part in re.split(r"[;;]", n or ""):
                 if part.strip() and part.strip() not in notes:
                     notes.append(part.strip())
@@ -426,7 +430,8 @@ def plan_tasks(
             notes.append("拣货后送质检")
         tasks.append(PickTask(
             task_id=f"{wave.wave_id}-{i:03d}", wave_id=wave.wave_id, wave_no=wave.wave_no, warehouse=wave.warehouse,
-            seq=i, bin=b, sku=sku, name=(row.name if row and row.name else lines[0].name), barcode=row.barcode if row else "",
+            seq=i, bin=b, sku=sku, name=(at_bin.name if at_bin and at_bin.name else lines[0].name),
+            barcode=at_bin.barcode if at_bin else "",
             quantity=qty, image_url=image_url(sku), notes=notes, qc_required=needs_qc,
             state=TaskState.SHORT if b == "?" else TaskState.PENDING, allocations=allocs,
         ))
@@ -520,7 +525,7 @@ class ScanSession(BaseModel):
     items_scanned: int = 0
 
     @classmethod
-    def start(cls, task: PickTask) -> "ScanSession":
+    def start(cls, task: PickTask) -> ScanSession:
         return cls(task=task, step=ScanStep.ITEM if task.kind == TaskKind.PUTAWAY else ScanStep.BIN)
 
     @property

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -55,7 +55,7 @@ def demo_api(stack: ExitStack) -> tuple[str, str]:
     url = f"sqlite:///{tmp / 'demo.db'}"
     migrate(url)
     engine = engine_for(url)
-    test_health._seed(engine, datetime.now(timezone.utc))
+    test_health._seed(engine, datetime.now(UTC))
     test_reconciliation._seed(engine)
     with serve_in_thread(settlement_app()) as fake:
         test_reconciliation._prime_fake(fake.url)

@@ -7,7 +7,7 @@ retries and replays change nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -124,7 +124,7 @@ def record_refund(
     row = {
         "case_id": case_id, "refund_no": refund_no_for(case_id), "order_id": order_id, "channel": channel,
         "day": refunded_at.astimezone(BEIJING).date().isoformat(), "amount_fen": amount_fen, "lines": lines,
-        "reason": reason, "refunded_at": refunded_at, "recorded_at": datetime.now(timezone.utc),
+        "reason": reason, "refunded_at": refunded_at, "recorded_at": datetime.now(UTC),
     }
     with engine.begin() as conn:
         res = conn.execute(_insert(engine, refunds).values(**row)

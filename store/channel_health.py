@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -41,7 +41,7 @@ def record_sync_report(engine: Engine, r: SyncHealthReport) -> bool:
         "last_poll_at": r.last_poll_at, "last_success_at": r.last_success_at, "last_error": r.last_error,
         "consecutive_errors": r.consecutive_errors, "cursor": r.cursor, "backlog_trades": r.backlog_trades,
         "imported_day": day, "imported_today": r.created, "pushes": 0, "typical_gap_seconds": None,
-        "updated_at": datetime.now(timezone.utc),
+        "updated_at": datetime.now(UTC),
     }
     t = channel_health.c
     with engine.begin() as conn:
@@ -62,7 +62,7 @@ def record_watch_report(engine: Engine, r: WatchHealthReport) -> bool:
         "stall_after_seconds": r.silence_after_seconds, "last_poll_at": None, "last_success_at": r.last_push_at,
         "last_error": None, "consecutive_errors": 0, "cursor": None, "backlog_trades": 0, "imported_day": None,
         "imported_today": 0, "pushes": r.pushes, "typical_gap_seconds": r.typical_gap_seconds,
-        "updated_at": datetime.now(timezone.utc),
+        "updated_at": datetime.now(UTC),
     }
     t = channel_health.c
     with engine.begin() as conn:
@@ -121,7 +121,7 @@ def claim_version(engine: Engine, order_id: str, channel: str, v: DeliveryVersio
     DUPLICATE (an overlapping sync window re-reading it)."""
     t = channel_versions.c
     values = {"channel_updated_at": v.updated_at, "version": v.version, "content_sha256": content_sha256,
-              "recorded_at": datetime.now(timezone.utc)}
+              "recorded_at": datetime.now(UTC)}
     if v.version is not None:
         not_older, same = or_(t.version.is_(None), t.version <= v.version), t.version == v.version
     elif v.updated_at is not None:
@@ -161,6 +161,6 @@ def remember_message(engine: Engine, channel: str, msg_id: str, outcome: str, re
     """Record a processed message and what it was answered (only after it was processed: a message
     whose processing failed is re-sent by the platform with the same id and must then be processed)."""
     with engine.begin() as conn:
-        ins = _insert(engine, webhook_messages).values(channel=channel, msg_id=msg_id, received_at=datetime.now(timezone.utc),
+        ins = _insert(engine, webhook_messages).values(channel=channel, msg_id=msg_id, received_at=datetime.now(UTC),
                                                        outcome=outcome, result=result, replays=0)
         conn.execute(ins.on_conflict_do_nothing(index_elements=[webhook_messages.c.channel, webhook_messages.c.msg_id]))

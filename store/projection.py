@@ -8,7 +8,7 @@ activity therefore changes nothing; a delta that arrives late never overwrites a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -104,7 +104,7 @@ def apply(engine: Engine, delta: ProjectionDelta) -> None:
     """Write one delta in one transaction."""
     table, key, model = _TABLES[delta.kind]
     columns = model.model_validate(delta.columns).model_dump(exclude_unset=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         if columns:  # an UPDATE when the row exists (a partial row never passes NOT NULL checks), else the INSERT
             values: dict[str, Any] = {**columns, "last_seq": delta.seq}
@@ -135,7 +135,7 @@ def apply(engine: Engine, delta: ProjectionDelta) -> None:
 
 
 def record_stuck(engine: Engine, alert: StuckAlert) -> None:
-    row = alert.model_dump() | {"updated_at": datetime.now(timezone.utc)}
+    row = alert.model_dump() | {"updated_at": datetime.now(UTC)}
     with engine.begin() as conn:
         ins = _insert(engine, stuck_alerts).values(**row)
         conn.execute(ins.on_conflict_do_update(index_elements=[stuck_alerts.c.review_id],

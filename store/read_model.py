@@ -6,7 +6,7 @@ activity retry or a replayed projection changes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, select, text
@@ -20,8 +20,16 @@ from domain.state import OrderState
 from domain.status import OrderStatus
 from domain.timeline import TimelineEvent
 from store.db import is_postgres
-from store.schema import (dedupe_keys, order_lines, order_parts, orders, rejected_payloads, review_tasks, shipments,
-                          timeline_events)
+from store.schema import (
+    dedupe_keys,
+    order_lines,
+    order_parts,
+    orders,
+    rejected_payloads,
+    review_tasks,
+    shipments,
+    timeline_events,
+)
 
 
 def _insert(engine: Engine, table):
@@ -31,7 +39,7 @@ def _insert(engine: Engine, table):
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def shipment_columns(state: OrderState) -> dict[str, Any]:
@@ -50,7 +58,7 @@ def shipment_columns(state: OrderState) -> dict[str, Any]:
 def record_received(engine: Engine, sub: OrderSubmission, at: datetime | None = None) -> None:
     """Make an accepted order visible at once (status received), before its workflow's first
     projection, which supersedes this row (sequence 0) and never loses to it."""
-    now = at or datetime.now(timezone.utc)
+    now = at or datetime.now(UTC)
     project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.RECEIVED, submission=sub,
                                      created_at=now, updated_at=now))
 
@@ -87,7 +95,7 @@ def project_order(engine: Engine, state: OrderState) -> None:
         "created_at": state.created_at,
         "updated_at": state.updated_at,
         "last_seq": last_seq,
-        "projected_at": datetime.now(timezone.utc),
+        "projected_at": datetime.now(UTC),
         **shipment_columns(state),
     }
     with engine.begin() as conn:
@@ -195,7 +203,7 @@ def record_rejection(
     with engine.begin() as conn:
         result = conn.execute(
             rejected_payloads.insert().values(
-                received_at=datetime.now(timezone.utc),
+                received_at=datetime.now(UTC),
                 source=source,
                 channel=channel,
                 channel_order_id=channel_order_id,
@@ -316,7 +324,7 @@ def mark_rejection_replayed(engine: Engine, rejection_id: int, order_id: str) ->
         conn.execute(
             rejected_payloads.update()
             .where(rejected_payloads.c.id == rejection_id)
-            .values(replayed_at=datetime.now(timezone.utc), replay_order_id=order_id)
+            .values(replayed_at=datetime.now(UTC), replay_order_id=order_id)
         )
 
 

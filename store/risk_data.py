@@ -8,7 +8,7 @@ ledger) are small and edited from the console.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Engine, and_, delete, func, or_, select
@@ -33,7 +33,7 @@ def _insert(engine: Engine, table):
 
 
 def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _squash(text: str) -> str:
@@ -176,7 +176,7 @@ def redeem_coupon(engine: Engine, code: str, order_id: str, amount: Decimal) -> 
     with engine.begin() as conn:
         conn.execute(
             _insert(engine, coupon_redemptions)
-            .values(coupon_code=code, order_id=order_id, amount=amount, redeemed_at=datetime.now(timezone.utc))
+            .values(coupon_code=code, order_id=order_id, amount=amount, redeemed_at=datetime.now(UTC))
             .on_conflict_do_nothing()
         )
         return _coupon_redeemed_by(conn, code, order_id)
@@ -210,7 +210,7 @@ def normalize_blacklist_value(kind: BlacklistKind | str, value: str) -> str:
 
 def add_blacklist(engine: Engine, kind: BlacklistKind | str, value: str, reason: str = "") -> BlacklistEntry:
     entry = BlacklistEntry(
-        kind=kind, value=normalize_blacklist_value(kind, value), reason=reason, created_at=datetime.now(timezone.utc)
+        kind=kind, value=normalize_blacklist_value(kind, value), reason=reason, created_at=datetime.now(UTC)
     )
     row = entry.model_dump(mode="python") | {"kind": entry.kind.value}
     with engine.begin() as conn:

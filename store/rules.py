@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select, update
@@ -39,12 +39,12 @@ class RuleVersionInfo(BaseModel):
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _insert(engine: Engine, rule_set: RuleSet, data: bytes, filename: str, created_by: str, version: int | None = None) -> int:
     row = {
-        "created_at": datetime.now(timezone.utc),
+        "created_at": datetime.now(UTC),
         "created_by": created_by,
         "source_filename": filename,
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -82,7 +82,7 @@ def activate(engine: Engine, version: int) -> None:
                 done = conn.execute(
                     update(rule_versions)
                     .where(rule_versions.c.version == version)
-                    .values(active=True, activated_at=datetime.now(timezone.utc))
+                    .values(active=True, activated_at=datetime.now(UTC))
                 )
                 if done.rowcount != 1:
                     raise LookupError(f"rule version {version} does not exist")

@@ -8,10 +8,11 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -44,7 +45,7 @@ def add_tmall_account(engine, tmall_url: str, prefix: str = "tmall") -> str:
 
 def trades_now(fake, n: int, start: int | None = None) -> list[dict]:
     """Trades modified a moment ago (the sync reads up to now - lag)."""
-    return fake.generate(n, start=start, at=datetime.now(timezone.utc) - timedelta(milliseconds=200))
+    return fake.generate(n, start=start, at=datetime.now(UTC) - timedelta(milliseconds=200))
 
 
 async def eventually(fn: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
@@ -149,7 +150,7 @@ class ChannelStackWorker:
             self._error = exc
             self._ready.set()
 
-    def __enter__(self) -> "ChannelStackWorker":
+    def __enter__(self) -> ChannelStackWorker:
         self.thread.start()
         self._ready.wait(60)
         if self._error:

@@ -3,12 +3,11 @@ and the test clock (``--today`` / ``ZHONGSHU_TEST_TODAY`` moves the Python clock
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -80,7 +79,7 @@ def pytest_report_header(config):
     if moved is not None:
         dest = moved[0]
         return (f"clock moved to {dest.isoformat()} ({dest.astimezone(CN_TZ):%Y-%m-%d %H:%M} Beijing, "
-                f"{dest.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC); tests on the Temporal servers are skipped")
+                f"{dest.astimezone(UTC):%Y-%m-%d %H:%M} UTC); tests on the Temporal servers are skipped")
     return None
 
 

@@ -6,9 +6,10 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import uvicorn
@@ -54,7 +55,7 @@ class ThreadedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "ThreadedServer":
+    def __enter__(self) -> ThreadedServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
@@ -78,7 +79,7 @@ def order_payload(coid: str | None = None, **overrides: Any) -> dict[str, Any]:
     p: dict[str, Any] = {
         "channel": "miniprogram",
         "channel_order_id": coid or f"T{uuid.uuid4().hex[:12]}",
-        "ordered_at": (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat(),
+        "ordered_at": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(),
         "customer": {"id": f"SHOP-T{uuid.uuid4().hex[:8]}", "name": " 王建国 ", "phone": random_mobile()},
         "address": {"raw": "杭州萧山区北干街道金城路188号"},
         "lines": [
@@ -136,7 +137,7 @@ class ThreadedWorker:
             self._error = exc
             self._ready.set()
 
-    def __enter__(self) -> "ThreadedWorker":
+    def __enter__(self) -> ThreadedWorker:
         self.thread.start()
         self._ready.wait(60)
         if self._error:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support import ThreadedServer, fresh_pg_database, free_port
+from tests.support import ThreadedServer, free_port, fresh_pg_database
 
 KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 
@@ -48,7 +48,7 @@ class OtlpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
                     ExportTraceServiceRequest,
                     ExportTraceServiceResponse,
@@ -98,7 +98,7 @@ class OtlpReceiver:
         with self._lock:
             return list(self.spans)
 
-    def __enter__(self) -> "OtlpReceiver":
+    def __enter__(self) -> OtlpReceiver:
         self.thread.start()
         return self
 
@@ -152,7 +152,7 @@ class TelemetryWorker:
             if self.metrics_server is not None:
                 self.metrics_server.shutdown()
 
-    def __enter__(self) -> "TelemetryWorker":
+    def __enter__(self) -> TelemetryWorker:
         self.thread.start()
         self._ready.wait(90)
         if self._error:
@@ -175,7 +175,7 @@ class TelemetryStack:
         self.overrides = settings
         self.api_key = "test-service-key"
 
-    def __enter__(self) -> "TelemetryStack":
+    def __enter__(self) -> TelemetryStack:
         from contextlib import ExitStack
 
         from api.app import create_app

@@ -22,12 +22,12 @@ def test_the_labelled_set_meets_the_bar():
     assert len(CASES) >= 300
     results = [(c, resolve_address(c["address"])) for c in CASES]
     grades = [grade(c, r) for c, r in results]
-    for (c, r), g in zip(results, grades):
+    for (c, r), g in zip(results, grades, strict=True):
         if g != "right":  # printed: pytest shows them with -s, or on failure
             got = f"{r.adcode} {r.text}" if r else "unresolved"
             print(f"{g.upper():5} [{c['category']}] {c['address']!r}: expected {c['expected_adcode']} "
                   f"{c['expected_district']}, got {got}")
-    wrong = [c["address"] for (c, _), g in zip(results, grades) if g == "wrong"]
+    wrong = [c["address"] for (c, _), g in zip(results, grades, strict=True) if g == "wrong"]
     assert wrong == [], "resolved to a wrong code (unresolved is better than wrong)"
     right = grades.count("right") / len(CASES)
     assert right >= 0.98, f"only {right:.1%} right"

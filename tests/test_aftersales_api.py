@@ -30,13 +30,14 @@ from tests.test_aftersales_workflow import (  # noqa: F401 - fixtures
     until,
     worker,
 )
-from tests.workflow_helpers import result_of, start_order, until as order_until
+from tests.workflow_helpers import result_of, start_order
+from tests.workflow_helpers import until as order_until
 
 KEYS = {"svc": "service", "rev": "reviewer", "dev": "device", "ro": "readonly"}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api(worker):
+async def api(worker):  # noqa: F811 - the imported fixture
     client, tq, engine = worker.client, worker.task_queue, worker.engine
     target = client.service_client.config.target_host
 
@@ -105,7 +106,7 @@ async def test_request_field_errors_then_order_decides(api):
     assert any(e.event == "aftersales.cancellation" for e in result.timeline) and not result.aftersales
 
 
-async def test_case_routes_list_get_and_qc(api, worker):
+async def test_case_routes_list_get_and_qc(api, worker):  # noqa: F811 - the imported fixture
     url, client, tq, engine = api
     handle, inp = await open_case(worker, "return", qty=1)
     st = await until(handle, lambda s: s.return_waybill_no is not None)
@@ -140,9 +141,8 @@ async def test_case_routes_list_get_and_qc(api, worker):
         assert got["status"] == "completed" and got["status_label"] == "已完成"
 
 
-async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):
+async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):  # noqa: F811 - the imported fixture
     """The console's 售后 page lists the 待质检 case and its ✅ button records the verdict."""
-    import os
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
@@ -180,7 +180,7 @@ async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):
     assert final.status == CaseStatus.COMPLETED and final.qc.note == "包装完好" and final.qc.inspector == "质检员老李"
 
 
-async def test_a_parcel_brought_in_by_the_customer_is_received_by_hand(api, worker):
+async def test_a_parcel_brought_in_by_the_customer_is_received_by_hand(api, worker):  # noqa: F811 - the imported fixture
     url, *_ = api
     handle, inp = await open_case(worker, "return", qty=1)
     await until(handle, lambda s: s.status == CaseStatus.AWAITING_RETURN)

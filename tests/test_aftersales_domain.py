@@ -3,7 +3,7 @@ coupons and freight, the replacement order of an exchange/reissue."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -115,7 +115,7 @@ def test_replacement_submission():
     order = clean(channel="tmall", channel_order_id="TB2026112700001", lines=[PADS, BATTERY], paid_amount="500.00",
                   coupon={"code": "C", "amount": "0.00"}, freight="12.00")
     case_id = f"{order.order_id}~AS1"
-    at = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 1, 10, tzinfo=UTC)
     sub = replacement_submission(order, case_id, [AftersalesLine(sku="博世刹车片-BP001", quantity=2)], at=at)
     assert sub.channel_order_id == "TB2026112700001-AS1"
     assert sub.order_id == replacement_order_id(order, case_id) == "order-tmall-TB2026112700001-AS1"

@@ -3,7 +3,7 @@ only move forward, a refund is written once per case."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import inspect
@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from domain.aftersales import AftersalesLine, AftersalesState, CaseEvent, QcVerdict
 from store import aftersales as store
 
-T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 Beijing
+T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 Beijing
 
 
 def state(case_id: str, status: str, events: int, **kw) -> AftersalesState:

@@ -51,7 +51,7 @@ def test_sums_always_exact_and_within_one_fen():
         assert sum(parts) == total
         wsum = sum(weights) or n
         ws = weights if sum(weights) else [1] * n
-        for p, w in zip(parts, ws):
+        for p, w in zip(parts, ws, strict=True):
             assert abs(Fraction(p) - Fraction(total * w, wsum)) < 1
     # the same input always gives the same answer
     assert allocate(12345, [3, 3, 3, 1]) == allocate(12345, [3, 3, 3, 1])

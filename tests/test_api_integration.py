@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -55,7 +55,7 @@ async def test_order_over_http_reaches_completed_and_read_model(stack):
 
 
 async def test_redelivery_while_running_is_idempotent(stack):
-    payload = order_payload(ordered_at=datetime.now(timezone.utc).isoformat())  # stays open for the merge window
+    payload = order_payload(ordered_at=datetime.now(UTC).isoformat())  # stays open for the merge window
     with stack.http() as http:
         codes = [(await asyncio.to_thread(http.post, "/v1/orders", json=payload)).status_code for _ in range(5)]
     assert codes == [202, 200, 200, 200, 200]
@@ -64,7 +64,7 @@ async def test_redelivery_while_running_is_idempotent(stack):
 async def test_a_changed_order_posted_again_reaches_its_workflow(stack):
     """Same channel order id, edited lines: 200 (no second order) and the change is on the order's
     timeline for a person (the stack runs without fulfilment, so no address is re-applied here)."""
-    payload = order_payload(ordered_at=datetime.now(timezone.utc).isoformat())
+    payload = order_payload(ordered_at=datetime.now(UTC).isoformat())
     with stack.http() as http:
         first = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
         assert first.status_code == 202
@@ -107,7 +107,7 @@ async def test_invalid_payload_is_422_and_recorded(stack):
 
 
 async def test_duplicate_is_merged_into_first(stack):
-    now = datetime.now(timezone.utc) - timedelta(minutes=2)
+    now = datetime.now(UTC) - timedelta(minutes=2)
     first = order_payload(ordered_at=now.isoformat())
     first["customer"]["phone"] = "13900001111"
     second = order_payload(ordered_at=(now + timedelta(minutes=3)).isoformat())

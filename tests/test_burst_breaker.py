@@ -18,8 +18,8 @@ import pytest_asyncio
 
 from domain.review import Decision
 from tests.test_routing_workflow import (  # shared helpers and the module-private server fixture
-    S,
     XIAOSHAN,
+    S,
     assert_routed,
     decide,
     event,
@@ -33,7 +33,7 @@ from tests.test_routing_workflow import (  # shared helpers and the module-priva
     ts_module_env,  # noqa: F401 - a fixture, used by ``worker``
     wait_for_messages,
 )
-from tests.workflow_helpers import result_of, keep_history, start_order, until
+from tests.workflow_helpers import keep_history, result_of, start_order, until
 
 BURST = "BURST_SAME_ADDRESS"
 
@@ -121,7 +121,7 @@ async def test_six_orders_in_30_minutes_trip_the_breaker(worker, task_queue, fak
 
 async def test_four_orders_in_30_minutes_hold_nothing(worker, task_queue):
     orders = await place(worker, task_queue, new_customer(), [0, 9, 18, 27])
-    for h, st in orders:
+    for _, st in orders:
         assert st.status == S.ROUTED and st.reviews == []
     for h, _ in orders:
         result = await result_of(h)
@@ -130,7 +130,7 @@ async def test_four_orders_in_30_minutes_hold_nothing(worker, task_queue):
 
 async def test_five_orders_spread_over_two_hours_hold_nothing(worker, task_queue):
     orders = await place(worker, task_queue, new_customer(), [0, 30, 60, 90, 120])
-    for h, st in orders:
+    for _, st in orders:
         assert st.status == S.ROUTED and st.reviews == [], events(st)
     for h, _ in orders:
         result = await result_of(h)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -25,10 +25,10 @@ from fakes import carriers as fake
 from fakes.serve import serve_in_thread
 from store.db import engine_for
 from store.schema import tracking_events, webhook_attempts
-from tests.test_logistics import req_for
 from tests.support import ThreadedServer
+from tests.test_logistics import req_for
 
-UTC = timezone.utc
+UTC = UTC
 API_KEY = "carrier-test-key"
 
 

@@ -5,16 +5,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import time
+from datetime import UTC
 
 import httpx
 import pytest
 
 from activities.channels import (
-    ChannelAccount, ChannelError, DouyinClient, DouyinOrderNotFound, ErpClient, TokenCache, TopClient,
+    ChannelAccount,
+    ChannelError,
+    DouyinClient,
+    DouyinOrderNotFound,
+    ErpClient,
+    TokenCache,
+    TopClient,
 )
 from domain.channels.signing import (
-    douyin_sign, douyin_verify, kingdee_sign, kingdee_verify, top_sign, top_verify,
+    douyin_sign,
+    douyin_verify,
+    kingdee_sign,
+    kingdee_verify,
+    top_sign,
+    top_verify,
 )
 from fakes import douyin as fake_douyin
 from fakes import erp as fake_erp
@@ -43,7 +54,7 @@ def test_top_verify_accepts_signed_and_rejects_tampered(method):
 
 
 def test_douyin_and_kingdee_signatures():
-    body = '[{"tag":"101","data":"{\\"shop_order_id\\":\\"1\\"}"}]'.encode()
+    body = b'[{"tag":"101","data":"{\\"shop_order_id\\":\\"1\\"}"}]'
     for method in ("hmac-sha256", "md5"):
         sig = douyin_sign("app", "sec", body, method)
         assert douyin_verify("app", "sec", body, sig, method)
@@ -129,9 +140,9 @@ def top_account(url, secret=fake_tmall.APP_SECRET, **options):
 async def test_top_client_pages_a_window(tmall):
     server, state = tmall
     state.generate(23)
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with httpx.AsyncClient() as http:
         c = TopClient(top_account(server.url), http)
         seen = []
@@ -145,7 +156,7 @@ async def test_top_client_pages_a_window(tmall):
 
 async def test_top_wrong_secret_is_a_configuration_error(tmall):
     server, state = tmall
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     async with httpx.AsyncClient() as http:
         acc = top_account(server.url)
@@ -153,16 +164,16 @@ async def test_top_wrong_secret_is_a_configuration_error(tmall):
         await c.tokens.get()  # the session itself is fine …
         c.account = acc.model_copy(update={"app_secret": "leaked-and-rotated"})  # … the signature is not
         with pytest.raises(ChannelError) as exc:
-            await c.increment(datetime.now(timezone.utc), datetime.now(timezone.utc), 1, 10)
+            await c.increment(datetime.now(UTC), datetime.now(UTC), 1, 10)
     assert exc.value.code == 25 and not exc.value.retryable
     assert state.bad_signatures == 1
 
 
 async def test_top_5xx_and_timeout_are_retryable(tmall):
     server, state = tmall
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with httpx.AsyncClient() as http:
         c = TopClient(top_account(server.url, timeout_seconds=0.3), http)
         await c.tokens.get()
@@ -180,10 +191,10 @@ async def test_top_5xx_and_timeout_are_retryable(tmall):
 
 async def test_top_session_refreshed_before_it_expires(tmall):
     server, state = tmall
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     state.session_ttl = 1.5  # the refresh window is a third of that: 0.5 s
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with httpx.AsyncClient() as http:
         c = TopClient(top_account(server.url), http)
         await c.increment(now, now, 1, 10)
@@ -194,9 +205,9 @@ async def test_top_session_refreshed_before_it_expires(tmall):
 
 async def test_top_session_revoked_is_renewed_once(tmall):
     server, state = tmall
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with httpx.AsyncClient() as http:
         c = TopClient(top_account(server.url), http)
         await c.increment(now, now, 1, 10)
@@ -238,7 +249,7 @@ async def test_erp_save_is_idempotent_and_logs_in_once_for_many(erp_server):
 
 
 async def test_erp_down_is_retryable_and_bad_signature_is_not(erp_server):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     state = erp_server._server.config.app.state.erp
     async with httpx.AsyncClient() as http:
@@ -246,13 +257,13 @@ async def test_erp_down_is_retryable_and_bad_signature_is_not(erp_server):
         state.down = True
         try:
             with pytest.raises(ChannelError) as exc:
-                await c.query(datetime(2026, 1, 1, tzinfo=timezone.utc), 0, 10)
+                await c.query(datetime(2026, 1, 1, tzinfo=UTC), 0, 10)
             assert exc.value.retryable and exc.value.status_code == 503
         finally:
             state.down = False
         bad = ErpClient(erp_account(erp_server.url).model_copy(update={"app_secret": "nope"}), http)
         with pytest.raises(ChannelError) as exc:
-            await bad.query(datetime(2026, 1, 1, tzinfo=timezone.utc), 0, 10)
+            await bad.query(datetime(2026, 1, 1, tzinfo=UTC), 0, 10)
         assert not exc.value.retryable and exc.value.status_code == 401
 
 

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 
+from domain.contracts import order as C
 from fakes import douyin as fake_douyin
 from store.db import engine_for
 from store.schema import webhook_messages
 from tests.channel_support import eventually, open_channel_stack
-from domain.contracts import order as C
 from zhongshu.channel_settings import ChannelWatchSettings
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ Every time comes from a ``now`` the test sets."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -140,4 +140,4 @@ def test_alert_text():
 def test_beijing_day():
     assert beijing_day(NOW) == "2027-02-06"
     assert beijing_day(NOW + timedelta(seconds=10)) == "2027-02-07"  # 春节
-    assert beijing_day(datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)) == "2027-01-01"
+    assert beijing_day(datetime(2026, 12, 31, 16, 0, tzinfo=UTC)) == "2027-01-01"

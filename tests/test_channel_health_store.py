@@ -4,7 +4,7 @@ copy never wins), and a processed push message id is recognised."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from domain.channels.health import HealthState, SyncHealthReport, WatchHealthReport
 from domain.redelivery import DeliveryVersion
@@ -19,7 +19,7 @@ from store.channel_health import (
     stored_version,
 )
 
-T0 = datetime(2026, 12, 31, 15, 30, tzinfo=timezone.utc)  # 23:30 Beijing, New Year's Eve
+T0 = datetime(2026, 12, 31, 15, 30, tzinfo=UTC)  # 23:30 Beijing, New Year's Eve
 
 
 def report(seq: int, at: datetime, created: int, **kw) -> SyncHealthReport:

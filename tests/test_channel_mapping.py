@@ -69,7 +69,7 @@ def test_tmall_trade():
     assert o.order_id == "order-tmall-3821094412345678"
     assert o.customer_name == "王建国" and o.phone == "+8613857112345"
     assert o.address.text == "浙江省杭州市萧山区北干街道金城路188号3幢" and o.address.adcode == "330109"
-    assert [(l.sku, l.category, l.vehicle_model, l.quantity, l.unit_price) for l in o.lines] == [
+    assert [(ln.sku, ln.category, ln.vehicle_model, ln.quantity, ln.unit_price) for ln in o.lines] == [
         ("BOSCH-BP-COROLLA18", "刹车片", "TOYOTA_COROLLA_2018", 2, Decimal("268.00")),
         ("ENG-1.5T-EA211", "发动机总成", "VW_LAVIDA_2019", 1, Decimal("12800.00")),
     ]

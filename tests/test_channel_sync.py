@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from temporalio.worker import Worker
@@ -50,9 +50,9 @@ def env(tmp_path, tmall_server):
 
 def gen(fake, n, start=None):
     """Trades modified a few seconds ago (the sync never reads the last `lag` seconds)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return fake.generate(n, start=start, at=datetime.now(timezone.utc) - timedelta(seconds=3))
+    return fake.generate(n, start=start, at=datetime.now(UTC) - timedelta(seconds=3))
 
 
 def worker(dev_env, engine, settings, tq):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import EventType
 
@@ -38,7 +38,7 @@ async def test_silence_is_noticed_by_a_durable_timer_three_times_and_across_cont
     handle = dev_env.client.get_workflow_handle(watchdog_id(account))
 
     async def beat() -> None:
-        await beat_watchdog(dev_env.client, account, "douyin", tq, PushBeat(at=datetime.now(timezone.utc)), policy=POLICY)
+        await beat_watchdog(dev_env.client, account, "douyin", tq, PushBeat(at=datetime.now(UTC)), policy=POLICY)
 
     async def status(pred) -> WatchStatus | None:
         st: WatchStatus = await handle.query(ChannelWatchdogWorkflow.status)
@@ -50,7 +50,7 @@ async def test_silence_is_noticed_by_a_durable_timer_three_times_and_across_cont
             ChannelWatchdogWorkflow.run, WatchdogInput(account_id=account, channel="douyin", policy=POLICY,
                                                        beats_per_run=5, report_every_seconds=0),
             id=watchdog_id(account), task_queue=tq, start_signal="push_received",
-            start_signal_args=[PushBeat(at=datetime.now(timezone.utc))])
+            start_signal_args=[PushBeat(at=datetime.now(UTC))])
         for _ in range(3):  # the usual rate: a push every 0.3 s
             await asyncio.sleep(0.3)
             await beat()

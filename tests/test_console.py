@@ -7,7 +7,7 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ def test_orders_page_lists_and_filters(api):
 def test_brushing_flag_and_merge_are_shown(api):
     customer = f"CONSOLE-{uuid.uuid4().hex[:8]}"
     phone = random_mobile()
-    now = datetime.now(timezone.utc) - timedelta(minutes=2)
+    now = datetime.now(UTC) - timedelta(minutes=2)
     first, second = (order_payload(ordered_at=(now + timedelta(minutes=m)).isoformat()) for m in (0, 3))
     for p in (first, second):
         p["customer"].update(id=customer, phone=phone)

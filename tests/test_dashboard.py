@@ -13,7 +13,7 @@ import io
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -57,7 +57,7 @@ def seeded_api(tmp_path_factory):
     url = f"sqlite:///{tmp / 'dash.db'}"
     migrate(url)
     engine = engine_for(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     today = now.astimezone(CN).date()
     recon_day = today - timedelta(days=7)
     test_health._seed(engine, now)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from domain.dedupe import DedupeKey, dedupe_keys, first_collision
 
 WINDOW = timedelta(minutes=5)
-T0 = datetime(2026, 12, 12, 10, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 12, 10, 0, 0, tzinfo=UTC)
 PHONE = "+8613812345678"
 OTHER_PHONE = "+8613912345678"
 

@@ -9,6 +9,7 @@ import asyncio
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
 import httpx
 import pytest
@@ -147,7 +148,7 @@ async def test_claim_without_a_wave_workflow_is_404(floor):
 
 
 async def test_console_warehouse_page_shows_waves_states_and_exceptions(floor, engine, monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
@@ -164,7 +165,7 @@ async def test_console_warehouse_page_shows_waves_states_and_exceptions(floor, e
     wh.project_wave(engine, snap)
     wh.WarehouseActivities(engine).record_warehouse_exception(WarehouseException(
         exception_id=f"WX-{warehouse}", kind=ExceptionKind.REPRINT_LABEL, warehouse=warehouse, bin="A-03-12",
-        picker="小张", device_id="MC33-01", reason="库位A-03-12标签连续3次无法识别或不符,请补打", created_at=datetime.now(timezone.utc)))
+        picker="小张", device_id="MC33-01", reason="库位A-03-12标签连续3次无法识别或不符,请补打", created_at=datetime.now(UTC)))
     wh.record_scan_event(engine, wh.ScanEventIn(event_id=f"{warehouse}-e1", warehouse=warehouse, picker="小张",
                                                 device_id="MC33-01", kind="wrong_item"))
     monkeypatch.setenv("ZHONGSHU_CONSOLE_API_URL", url)

@@ -6,7 +6,7 @@ a query or path are 422s."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.service import RPCError
@@ -43,7 +43,7 @@ async def assert_no_workflow(dev_env, order_id: str) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 BAD_ORDERS = {

@@ -3,7 +3,7 @@ characters in free text, removed) with a Chinese message naming the field."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from api.errors import field_errors
 from domain.order import MAX_AMOUNT, OrderSubmission, OrderTimeWindow
 from tests.support import order_payload
 
-NOW = datetime(2026, 12, 1, 4, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
 
 
 def errors_of(payload, **door) -> dict[str, str]:
@@ -51,13 +51,13 @@ def test_the_door_window_far_past_and_more_than_a_day_ahead():
 
 
 def test_the_window_is_configurable_and_only_at_the_door():
-    w = OrderTimeWindow(earliest=datetime(2020, 1, 1, tzinfo=timezone.utc), max_age_days=36500, max_ahead_hours=1)
-    assert "早于" in errors_of(at(datetime(2019, 6, 1, tzinfo=timezone.utc)), window=w, now=NOW)["ordered_at"]
-    assert OrderSubmission.at_door(at(datetime(2021, 6, 1, tzinfo=timezone.utc)), window=w, now=NOW)
+    w = OrderTimeWindow(earliest=datetime(2020, 1, 1, tzinfo=UTC), max_age_days=36500, max_ahead_hours=1)
+    assert "早于" in errors_of(at(datetime(2019, 6, 1, tzinfo=UTC)), window=w, now=NOW)["ordered_at"]
+    assert OrderSubmission.at_door(at(datetime(2021, 6, 1, tzinfo=UTC)), window=w, now=NOW)
     assert "晚于" in errors_of(at(NOW + timedelta(hours=2)), window=w, now=NOW)["ordered_at"]
     # a stored order read back later (workflow input, activities) is never judged against a new "now"
     assert OrderSubmission.model_validate(at(NOW + timedelta(days=365 * 50))).ordered_at.year == 2076
-    assert OrderSubmission.model_validate(at(datetime(2001, 1, 1, tzinfo=timezone.utc)))
+    assert OrderSubmission.model_validate(at(datetime(2001, 1, 1, tzinfo=UTC)))
 
 
 def test_naive_time_is_refused_in_chinese():

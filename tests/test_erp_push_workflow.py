@@ -16,7 +16,7 @@ from fakes.serve import serve_in_thread
 from store import read_model, risk_data
 from store.db import engine_for
 from tests.support import order_payload
-from tests.workflow_helpers import result_of, keep_history, start_order, until
+from tests.workflow_helpers import keep_history, result_of, start_order, until
 from workers.order_worker import WORKFLOWS, activities_for
 from zhongshu.settings import Settings
 

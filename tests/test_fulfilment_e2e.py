@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -98,7 +98,7 @@ def push(carriers_url: str, waybill_no: str, code: str, location: str = "") -> d
 
 def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_and_exchanged(fstack):
     api, device = fstack.http(), fstack.http(DEVICE)
-    payload = order_payload(ordered_at=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat())
+    payload = order_payload(ordered_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
     r = api.post("/v1/orders", json=payload)
     assert r.status_code in (201, 202), r.text
     oid = r.json()["order_id"]
@@ -171,8 +171,9 @@ def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_a
     # the console's order page shows the fulfilment: wave, waybill, confirmation, tracking, aftersales
     import os
 
-    from tests.test_console import APP, ENV
     from streamlit.testing.v1 import AppTest
+
+    from tests.test_console import APP, ENV
 
     saved = {k: os.environ.get(k) for k in ENV}
     os.environ.update(ZHONGSHU_CONSOLE_API_URL=fstack.api_url, ZHONGSHU_CONSOLE_API_KEY=SERVICE)

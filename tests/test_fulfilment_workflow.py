@@ -325,7 +325,7 @@ def waybills_at_carrier(fakes, order_id: str | None = None) -> list[dict]:
 
 async def picking(env, h: WorkflowHandle) -> tuple[C.OrderView, str]:
     """The order is picking and its part has joined its warehouse's wave: (view, part id)."""
-    st = await until(h, lambda s: s.status == S.PICKING)
+    await until(h, lambda s: s.status == S.PICKING)
     part = await the_part(h)
     await part_until(env, part, lambda v: "order.wave_joined" in events(v))
     return await state_of(h), part

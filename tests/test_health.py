@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -164,13 +164,13 @@ def _seed(engine, now):
 def _stamp(engine, dt):
     if engine.dialect.name == "postgresql":
         return dt
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def test_health_from_read_model_hand_computed(engine):
     from store import metrics
 
-    now = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
     _seed(engine, now)
     start, end = now - timedelta(days=2), now
     h = metrics.health(engine, start, end, as_of=now + timedelta(days=5))
@@ -204,7 +204,7 @@ def test_health_from_read_model_hand_computed(engine):
 def test_dashboard_breakdowns(engine):
     from store import metrics
 
-    now = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
     _seed(engine, now)
     d = metrics.dashboard(engine, now - timedelta(days=2), now, as_of=now)
     assert {r["stage"]: r["orders"] for r in d["stage_counts"]} == {"completed": 2, "held": 1}
@@ -223,9 +223,9 @@ def test_dashboard_breakdowns(engine):
 def test_parse_period(frm, to):
     from store.metrics import parse_period
 
-    start, end = parse_period(frm, to, now=datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc))
+    start, end = parse_period(frm, to, now=datetime(2026, 11, 27, 4, 0, tzinfo=UTC))
     assert end - start == timedelta(days=7)
     if frm:
-        assert start == datetime(2026, 11, 19, 16, 0, tzinfo=timezone.utc)  # Beijing midnight
+        assert start == datetime(2026, 11, 19, 16, 0, tzinfo=UTC)  # Beijing midnight
     with pytest.raises(ValueError):
         parse_period("2026-11-27", "2026-11-20")

@@ -6,7 +6,7 @@ Temporal on a real worker (time-skipping server)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -55,7 +55,7 @@ def clean_order(lines: list[CleanLine], resolved: bool = True) -> CleanOrder:
                               text="浙江省杭州市西湖区文三路90号") if resolved else None
     return CleanOrder(
         order_id=f"order-manual-{uuid.uuid4().hex[:8]}", channel=Channel.MANUAL, channel_order_id="x",
-        ordered_at=datetime(2026, 11, 27, 2, tzinfo=timezone.utc), customer_id="C1", customer_name="王芳",
+        ordered_at=datetime(2026, 11, 27, 2, tzinfo=UTC), customer_id="C1", customer_name="王芳",
         phone="+8613812345678", address_raw="杭州西湖区文三路90号", address=address, lines=lines, coupon=None,
         freight=Decimal("0"), paid_amount=Decimal("0"), note="",
     )
@@ -100,7 +100,7 @@ def test_delivery_eta_table(carrier, province, days):
 
 def test_delivery_eta_counts_beijing_days_and_needs_a_timezone():
     # 23:30 UTC on the 27th is already the 28th in Beijing
-    eta = delivery_eta("SF", datetime(2026, 11, 27, 23, 30, tzinfo=timezone.utc), "浙江省")
+    eta = delivery_eta("SF", datetime(2026, 11, 27, 23, 30, tzinfo=UTC), "浙江省")
     assert eta.astimezone(CN_TZ) == cn(2026, 11, 29, 12, 0)
     with pytest.raises(ValueError, match="timezone"):
         delivery_eta("SF", datetime(2026, 11, 27, 10), "浙江省")
@@ -112,7 +112,7 @@ def test_installation_request_for_an_order():
     assert req is not None and [(ln.sku, ln.quantity) for ln in req.lines] == [("BOSCH-BP-COROLLA18", 2)]
     assert req.phone == "+8613812345678" and req.phone_masked == "+86138****5678"
     assert req.address == "浙江省杭州市西湖区文三路90号" and req.adcode == "330106"
-    assert req.earliest == datetime(2026, 11, 29, 4, tzinfo=timezone.utc)
+    assert req.earliest == datetime(2026, 11, 29, 4, tzinfo=UTC)
     assert installation_request_for(clean_order([cl(1, "MANN-OF-W712", "机油滤清器", install=False)]), req.earliest) is None
     with pytest.raises(ValueError, match="address"):
         installation_request_for(clean_order([cl(1, "B", "刹车片")], resolved=False), req.earliest)

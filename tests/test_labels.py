@@ -9,6 +9,7 @@ import ast
 import importlib
 import re
 import typing
+from datetime import UTC
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -313,14 +314,14 @@ def test_risk_sentences_carry_the_numbers_that_tripped_them():
 
 
 def test_a_scan_hit_reason_is_the_tables_sentence():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from domain.order import Channel, CleanLine, CleanOrder
     from domain.risk import RiskContext, RiskThresholds, scan
 
     order = CleanOrder(
         order_id="order-tmall-T1", channel=Channel.TMALL, channel_order_id="T1",
-        ordered_at=datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc), customer_id="C1", customer_name="测试员",
+        ordered_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC), customer_id="C1", customer_name="测试员",
         phone="+8657188888888", address_raw="杭州市西湖区 暂不配送", address=None,
         lines=[CleanLine(line_no=1, sku="BP-1", name="刹车片", category="刹车片", quantity=60,
                          unit_price=Decimal("268.00"))],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -40,7 +40,7 @@ from store import metrics, read_model
 from store.db import engine_for
 from tests.support import order_payload
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # ---------------------------------------------------------------- signature

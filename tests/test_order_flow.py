@@ -6,17 +6,15 @@ checks, a late burst, aftersales returns. Histories are kept for the replay test
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.contracts import fulfilment as F
 from domain.contracts import order as C
 from domain.logistics import TrackingCode
 from domain.review import Decision, ReviewKind
-from tests.order_flow_support import (OIL, SKU, cards, flow, flow_engine, flow_env, flow_fakes, line,  # noqa: F401
-                                      orders, payload, stock)
+from tests.order_flow_support import OIL, SKU, cards, flow, flow_engine, flow_env, flow_fakes, line, orders, payload, stock  # noqa: F401
 from tests.workflow_helpers import keep_history
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -203,7 +201,7 @@ async def test_a_late_burst_holds_orders_already_in_the_warehouse(orders):  # no
     """A sync catching up delivers the fifth order of a burst when the first four are being picked:
     they are held before dispatch and not released until a person decides."""
     base = dict(customer={"id": "SHOP-BURST-1", "name": "刷单王", "phone": "13900001111"},
-                ordered_at=(datetime.now(timezone.utc) - timedelta(minutes=40)).isoformat())
+                ordered_at=(datetime.now(UTC) - timedelta(minutes=40)).isoformat())
     first = []
     for i in range(4):
         h = await orders.start(payload(line(f"BURST-{i}", 1), **base))
@@ -300,7 +298,7 @@ async def test_aftersales_return_travels_as_a_parcel_then_qc_and_refund(orders):
     from domain.contracts import shipment as SH
 
     h = await orders.start(payload(line()))
-    v = await _deliver(orders, h, await orders.status(h, "picking"))
+    await _deliver(orders, h, await orders.status(h, "picking"))
     ticket = await h.execute_update(C.REQUEST_AFTERSALES.name, AftersalesRequest(
         type="return", lines=[{"sku": SKU, "quantity": 1}], reason="刹车片异响", requested_by="客服小王"), result_type=None)
     case_id = ticket["case_id"]
@@ -318,4 +316,4 @@ async def test_aftersales_return_travels_as_a_parcel_then_qc_and_refund(orders):
     await case.execute_update(AS.QC_RESULT.name, QcVerdict(passed=True, inspector="质检员陈"))
     st = await orders.client.get_workflow_handle(case_id, result_type=AS.AFTERSALES.result).result()
     assert st.status == "completed" and st.refund_amount is not None
-    v = await orders.until(h, lambda v: any(c.status == "completed" for c in v.aftersales))
+    await orders.until(h, lambda v: any(c.status == "completed" for c in v.aftersales))

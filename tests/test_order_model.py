@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -151,13 +151,13 @@ def test_naive_ordered_at_rejected_with_timezone_message(naive):
         "2026-11-27T02:00:00+00:00",
         "2026-11-26T21:00:00-05:00",
         datetime(2026, 11, 27, 10, 0, tzinfo=timezone(timedelta(hours=8))),
-        datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc),
+        datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
     ],
 )
 def test_aware_ordered_at_normalized_to_utc(aware):
     sub = OrderSubmission.model_validate(payload(ordered_at=aware))
     assert sub.ordered_at.utcoffset() == timedelta(0)
-    assert sub.ordered_at == datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+    assert sub.ordered_at == datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-13-01T00:00:00+08:00", ""])
@@ -404,7 +404,7 @@ def clean_order(*lines: tuple[str, int]) -> CleanOrder:
         order_id="order-tmall-T1",
         channel=Channel.TMALL,
         channel_order_id="T1",
-        ordered_at=datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc),
+        ordered_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
         customer_id="C1",
         customer_name="张三",
         phone="+8613812345678",

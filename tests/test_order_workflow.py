@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 
+from domain.contracts.order import CancelRequest
 from domain.policy import OrderPolicy
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus
 from store import read_model, risk_data
 from store.db import engine_for
 from tests.support import order_payload
-from tests.workflow_helpers import result_of, keep_history, start_order, state_of, until
+from tests.workflow_helpers import keep_history, result_of, start_order, state_of, until
 from workers.order_worker import build_worker
-from domain.contracts import order as C
-from domain.contracts.order import CancelRequest
 from workflows.order import OrderWorkflow
 
 

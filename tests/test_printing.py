@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pypdfium2
 import pytest
 import zxingcpp
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError
 
 from activities.printing import bin_labels_pdf, packing_slip_pdf, pdf_font, pick_list_pdf
 from domain.order import Channel, CleanLine, CleanOrder, ResolvedAddress
@@ -25,8 +26,8 @@ from domain.warehouse import OpenWave, StockRow, WaveLine, WaveOrder, plan_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "var" / "printing"
-NOW = datetime(2026, 11, 26, 7, 2, tzinfo=timezone.utc)  # 15:02 in Hangzhou
-CUTOFF = datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 7, 2, tzinfo=UTC)  # 15:02 in Hangzhou
+CUTOFF = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 # ---------------------------------------------------------------- data
 
@@ -333,7 +334,7 @@ def test_without_a_font_file_the_cid_font_still_carries_the_text_and_barcodes():
 
 
 def test_a_font_setting_that_names_no_font_is_an_error():
-    with pytest.raises(Exception):
+    with pytest.raises(TTFError):
         pdf_font("/nonexistent/font.ttf")
 
 

@@ -4,14 +4,14 @@ totals reconcile to the fen, a re-run gives the same report and a fixed differen
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 
-from activities.finance import FinanceActivities, DayRequest, ReportRequest, reconciliation_workbook
+from activities.finance import DayRequest, FinanceActivities, ReportRequest, reconciliation_workbook
 from domain.order import order_id_for
 from domain.reconciliation import DiffClass, LedgerEntry, OurOrder, Receipt, Settlement, reconcile
 from fakes.serve import serve_in_thread
@@ -24,7 +24,7 @@ CN = timezone(timedelta(hours=8))
 
 def completed_on(day: date) -> datetime:
     """When the seeded day's orders complete: 14:00 Beijing."""
-    return datetime(day.year, day.month, day.day, 14, 0, tzinfo=CN).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, 14, 0, tzinfo=CN).astimezone(UTC)
 
 
 COMPLETED = completed_on(DAY)
@@ -265,7 +265,7 @@ def test_auto_injected_realistic_day():
 def test_the_fake_channel_settles_what_we_recorded_at_release_not_only_completed_orders(db_url):
     """With fulfilment on, an order's money is recorded at release but it completes weeks later: the
     day's statement (and our side) are the released orders, so a day reconciles without false gaps."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from decimal import Decimal
 
     from activities.finance import allocation_for
@@ -280,7 +280,7 @@ def test_the_fake_channel_settles_what_we_recorded_at_release_not_only_completed
     migrate(db_url)
     engine = engine_for(db_url)
     sub = OrderSubmission.model_validate(order_payload())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     read_model.project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.PICKING, submission=sub,
                                                 created_at=now, updated_at=now))
     metrics.record_order_finance(engine, order_id=sub.order_id, channel="miniprogram", completed_at=now,
@@ -318,7 +318,7 @@ def test_refunds_reconcile_against_the_channels_refund_lines_to_the_fen():
 def test_a_recorded_refund_appears_in_the_channel_statement_and_reconciles(db_url):
     """Aftersales refund → the (fake) channel deducts it → fetched as a refund line → matched; a refund
     the channel never deducts is a difference of its own."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from activities.finance import run_reconciliation
     from domain.order import OrderSubmission
@@ -333,7 +333,7 @@ def test_a_recorded_refund_appears_in_the_channel_statement_and_reconciles(db_ur
 
     migrate(db_url)
     engine = engine_for(db_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day = now.astimezone(CN_TZ).date()
     sub = OrderSubmission.model_validate(order_payload(channel="tmall"))
     read_model.project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.DELIVERED, submission=sub,

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 
+from domain.contracts.order import CancelRequest
 from domain.order import OrderSubmission
 from domain.policy import FulfilmentPolicy, OrderPolicy
 from domain.redelivery import changes
@@ -19,8 +20,6 @@ from store.db import engine_for, migrate
 from tests.support import order_payload
 from tests.workflow_helpers import result_of, start_order, until
 from workers.order_worker import build_worker
-from domain.contracts import order as C
-from domain.contracts.order import CancelRequest
 from workflows.order import OrderWorkflow
 
 S = OrderStatus

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from domain.review import (
     validate_decision,
 )
 
-NOW = datetime(2026, 12, 12, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
 
 
 def task(kind: ReviewKind = ReviewKind.RISK, **kw) -> ReviewTask:
@@ -175,12 +175,12 @@ def test_unknown_decision_value_rejected_by_model():
 
 
 def test_a_refused_waybill_is_retried_sent_by_another_carrier_or_stopped():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from domain.review import InvalidDecision, ReviewDecision, ReviewKind, ReviewTask, validate_decision
 
     task = ReviewTask(review_id="o~carrier-1", order_id="o", kind=ReviewKind.CARRIER, reason="ZTO 拒单: 超重",
-                      created_at=datetime.now(timezone.utc))
+                      created_at=datetime.now(UTC))
     validate_decision(task, ReviewDecision(review_id=task.review_id, decision="approve", reviewer="调度"))
     validate_decision(task, ReviewDecision(review_id=task.review_id, decision="reroute", reviewer="调度", carrier="DEBANG"))
     with pytest.raises(InvalidDecision, match="needs the other carrier"):

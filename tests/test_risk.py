@@ -3,7 +3,7 @@ thresholds taken from RiskThresholds, and the level aggregation."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -45,7 +45,7 @@ def order(**kw) -> CleanOrder:
     paid = goods - (coupon.amount if coupon else 0) + freight
     base = dict(
         order_id="order-miniprogram-R1", channel=Channel.MINIPROGRAM, channel_order_id="R1",
-        ordered_at=datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc), customer_id="SHOP-HZ-002",
+        ordered_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC), customer_id="SHOP-HZ-002",
         customer_name="李明", phone="+8613967154321", address_raw="杭州萧山区北干街道金城路188号",
         address=XIAOSHAN, lines=lines, coupon=coupon, freight=freight, paid_amount=paid, note="",
     )

@@ -4,7 +4,7 @@ on ``orders`` goes through an index."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,7 @@ from store.db import engine_for, migrate
 from store.read_model import project_order
 from tests.support import fresh_pg_database, order_payload, pg_available
 
-T0 = datetime(2026, 12, 12, 2, 0, tzinfo=timezone.utc)  # double-12, 10:00 in Hangzhou
+T0 = datetime(2026, 12, 12, 2, 0, tzinfo=UTC)  # double-12, 10:00 in Hangzhou
 ADDR = "杭州萧山区北干街道金城路188号"
 T = RiskThresholds()
 

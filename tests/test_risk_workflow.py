@@ -15,7 +15,7 @@ from domain import labels
 import asyncio
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -24,6 +24,7 @@ from temporalio.client import WorkflowUpdateFailedError
 import pytest_asyncio
 from sqlalchemy import select
 
+from domain.contracts.order import CancelRequest
 from domain.default_rules import build_default_rules
 from domain.review import Decision
 from domain.routing_rules import Carrier, CarrierSuspension, RuleSet, export_workbook
@@ -32,10 +33,10 @@ from store.db import engine_for
 from store.schema import coupon_redemptions
 from tests.test_routing_workflow import (  # shared helpers and the module-private server fixture
     CHENGDU,
-    S,
     XIAOSHAN,
     XIHU,
     YUHANG,
+    S,
     assert_routed,
     battery,
     brake_pads,
@@ -54,7 +55,6 @@ from tests.test_routing_workflow import (  # shared helpers and the module-priva
     tyres,
     wait_for_messages,
 )
-from domain.contracts.order import CancelRequest
 from tests.workflow_helpers import keep_history, result_of, start_order, state_of, until
 from workflows.order import OrderWorkflow
 
@@ -317,7 +317,7 @@ def thin_carrier_rules(engine):
         carriers=[Carrier(code="ZTO", name="中通快递", provinces=["浙江省"], first_weight_price=Decimal("8"),
                           price_per_kg=Decimal("3"), sla_days=3, max_weight_kg=Decimal("30"))],
         suspensions=[CarrierSuspension(carrier="ZTO", province="浙江省", city="杭州市", district="余杭区",
-                                       valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
+                                       valid_from=datetime(2020, 1, 1, tzinfo=UTC),
                                        reason="中通余杭网点停运 ZTO suspended in 余杭区")],
     )
     version = rules.import_rules(engine, export_workbook(thin), "thin_carriers.xlsx", "tests")

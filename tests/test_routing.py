@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from domain.order import CleanLine, CleanOrder, ResolvedAddress
 from domain.routing import RoutingInput, RoutingLine, compiled, decision_graph, route
 from domain.routing_rules import RuleSet, WarehouseRule
 
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 RULES = build_default_rules()
 
 
@@ -140,7 +140,7 @@ def test_jd_suspended_in_yuhang():
     d = route(RULES, order(YUHANG, sla=2))
     assert d.carrier == "SF"
     assert "JD: 停运 suspended in 浙江省杭州市余杭区 until 2028-01-01" in d.carrier_reason
-    after = datetime(2028, 1, 1, 0, 0, tzinfo=timezone.utc)  # 08:00 China time, suspension over
+    after = datetime(2028, 1, 1, 0, 0, tzinfo=UTC)  # 08:00 China time, suspension over
     assert route(RULES, order(YUHANG, sla=2, at=after)).carrier == "JD"
     assert route(RULES, order("浙江省/杭州市/拱墅区", sla=2)).carrier == "JD"  # only 余杭区
 

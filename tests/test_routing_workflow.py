@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,7 @@ from store import risk_data
 from store.db import engine_for
 from store.schema import orders
 from tests.support import order_payload, random_mobile
-from tests.workflow_helpers import result_of, keep_history, start_order, until
+from tests.workflow_helpers import keep_history, result_of, start_order, until
 from workers.order_worker import build_worker
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
@@ -129,7 +129,7 @@ def event(st, name: str):
 def history_safe_now(server_now: datetime) -> datetime:
     """The risk activity measures history back from min(order time, wall clock); once the test
     server has skipped ahead of the wall clock, "earlier" has to be earlier than both."""
-    return min(server_now, datetime.now(timezone.utc))
+    return min(server_now, datetime.now(UTC))
 
 
 async def decide(handle, review_id: str, decision: Decision, reviewer: str = "审核员小陈", **kw):
@@ -332,7 +332,7 @@ async def test_light_parcel_goes_zto_with_reasons_for_the_others(worker, task_qu
 # The default suspension runs 2026-01-01 .. 2028-01-01 (China time). Every ``result()`` lets the
 # time-skipping server jump to its next pending timer, which after a few tests is years ahead, so
 # this test pins the order time inside the suspension instead of taking the server's "now".
-IN_JD_SUSPENSION = datetime(2027, 3, 15, 2, 0, tzinfo=timezone.utc)
+IN_JD_SUSPENSION = datetime(2027, 3, 15, 2, 0, tzinfo=UTC)
 
 
 async def test_yuhang_never_gets_jd_and_says_it_is_suspended(worker, task_queue):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import openpyxl
@@ -96,7 +96,7 @@ def test_diff_between_versions(engine):
 def test_routing_records_the_active_version(engine):
     rules.ensure_default(engine)
     rs = rules.load_active(engine)
-    inp = RoutingInput(province="浙江省", city="杭州市", district="西湖区", ordered_at=datetime.now(timezone.utc),
+    inp = RoutingInput(province="浙江省", city="杭州市", district="西湖区", ordered_at=datetime.now(UTC),
                        lines=[RoutingLine(sku="X", category="刹车片", unit_price=Decimal("2500"))], total_weight_kg=Decimal("2"))
     d = route(rs, inp)
     assert (d.rule_id, d.rule_version) == ("R1", 1)

@@ -163,7 +163,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
     try:
         # ------------------------------------------------------------ up, and says where
         startup = time.monotonic() - t0
-        printed = {m["label"].strip(): m["value"] for l in lines if (m := ROW.match(l.rstrip("\n")))}
+        printed = {m["label"].strip(): m["value"] for ln in lines if (m := ROW.match(ln.rstrip("\n")))}
         assert printed["API"] == f"http://127.0.0.1:{api}", printed
         assert printed["Console (审核台)"] == f"http://127.0.0.1:{console}"
         assert printed["API docs (OpenAPI)"] == f"http://127.0.0.1:{api}/docs"
@@ -192,7 +192,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         seen = len(lines)
         os.kill(worker, signal.SIGKILL)
         t2 = time.monotonic()
-        while not any("worker is ready again" in l for l in lines[seen:]):
+        while not any("worker is ready again" in ln for ln in lines[seen:]):
             assert proc.poll() is None, "zhongshu up stopped after the worker was killed:\n" + "".join(lines[-20:])
             assert time.monotonic() - t2 < 60, "worker not back after 60 s:\n" + "".join(lines[seen:])
             time.sleep(0.2)
@@ -217,7 +217,7 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         assert not [p for p in tree if _alive(p)], "orphans left: " + ", ".join(
             Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in tree if _alive(p))
         assert not [p for p in ports if _port_open(p)], "ports still open"
-        assert any("ports are free" in l for l in lines), "".join(lines[-5:])
+        assert any("ports are free" in ln for ln in lines), "".join(lines[-5:])
         print(f"stack up in {startup:.1f} s, worker back {restart:.1f} s after a SIGKILL, stopped in {stop:.1f} s")
     finally:
         if proc.poll() is None:

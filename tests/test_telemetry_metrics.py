@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy import insert
 
 from store.schema import orders, review_tasks, waves
 from tests.support import order_payload, pg_available
@@ -23,7 +23,7 @@ from zhongshu.metrics import BusinessMetrics, start_worker_metrics
 from zhongshu.settings import Settings
 from zhongshu.telemetry import instrument_api
 
-NOW = datetime(2026, 12, 12, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
 
 
 def samples(text: str) -> dict[str, list[tuple[dict, float]]]:

@@ -72,10 +72,9 @@ def test_trace_files_rotate_by_size(tmp_path):
 
 
 def test_file_exporter_by_setting_writes_under_the_var_dir(tmp_path):
+    from zhongshu import tracing
     from zhongshu.settings import Settings
     from zhongshu.tracing import RotatingFileSpanExporter, tracer_provider
-
-    from zhongshu import tracing
 
     s = Settings(var_dir=tmp_path, otel_exporter="file", otel_file_max_bytes=1234, otel_file_backups=2)
     try:

@@ -3,14 +3,13 @@ planning, the scan state machine and the voice texts."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from domain.warehouse import (
     CN_TZ,
     TASK_LOOK,
-    CloseReason,
     MisScan,
     OpenWave,
     PickTask,
@@ -99,7 +98,7 @@ def test_next_cutoff_none_without_cutoffs():
 
 def test_wave_number_uses_beijing_day():
     assert wave_number(cn(2026, 11, 26, 10), 7) == "B26-07"
-    assert wave_number(datetime(2026, 11, 25, 17, tzinfo=timezone.utc), 1) == "B26-01"  # 01:00 on the 26th in Beijing
+    assert wave_number(datetime(2026, 11, 25, 17, tzinfo=UTC), 1) == "B26-01"  # 01:00 on the 26th in Beijing
 
 
 # ---------------------------------------------------------------- batching
@@ -248,7 +247,7 @@ def test_wrong_item_is_rejected_with_a_spoken_reason():
 @pytest.mark.parametrize("bad", ["", "\x00\x1b", "NOREAD", "A-03-11", "LOC:B-01-01", "garbage\ufffd"])
 def test_three_bad_bin_labels_ask_for_a_reprint_and_wait(bad):
     s = ScanSession.start(task())
-    for i in range(2):
+    for _ in range(2):
         o = s.scan(bad)
         assert o.result == ScanResult.REJECTED and o.mis_scan in (MisScan.UNREADABLE, MisScan.WRONG_BIN)
     o = s.scan(bad)

@@ -3,7 +3,7 @@ wave projection with its version guard, exceptions, mis-scan counts, the pick li
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
@@ -112,7 +112,7 @@ def test_exceptions_and_mis_scan_counts(eng):
     act = wh.WarehouseActivities(eng)
     exc = WarehouseException(exception_id="WX-1", kind=ExceptionKind.REPRINT_LABEL, warehouse="HZ-DIRECT",
                              bin="A-03-12", picker="小张", device_id="MC33-01", reason="标签无法识别",
-                             created_at=datetime.now(timezone.utc))
+                             created_at=datetime.now(UTC))
     assert act.record_warehouse_exception(exc) == "WX-1"
     assert act.record_warehouse_exception(exc) == "WX-1"  # retried
     (row,) = wh.list_exceptions(eng, state="open")

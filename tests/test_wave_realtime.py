@@ -48,11 +48,11 @@ async def test_waves_close_at_idle_cutoffs_and_hand_out_tasks_across_continue_as
             h = await dev_env.client.start_workflow(BenchOrder.run, BenchOrderInput(order=order, policy=policy),
                                                     id=order.order_id, task_queue=tq)
             s = await eventually(lambda oid=order.order_id: summary(
-                lambda s: any(o.order_id == oid for w in s.open for o in w.orders)), what="order in an open wave")
+                lambda sm: any(o.order_id == oid for w in sm.open for o in w.orders)), what="order in an open wave")
             assert not s.active or all(order.order_id not in w.order_ids() for w in s.active)  # waiting for its cut-off
             # idle until the cut-off: the timer fires, the wave closes and its task is handed out
             await eventually(lambda oid=order.order_id: summary(
-                lambda s: any(oid in w.order_ids() and w.close_reason == "cutoff" for w in s.active)),
+                lambda sm: any(oid in w.order_ids() and w.close_reason == "cutoff" for w in sm.active)),
                 timeout=15, what="the wave closed at its cut-off")
             task = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=f"MC33-{n}", picker="小张"))
             assert task.wave_id and task.bin == "A-03-12" and task.quantity == 2
@@ -69,8 +69,9 @@ async def test_waves_close_at_idle_cutoffs_and_hand_out_tasks_across_continue_as
     assert len(histories) >= 2
     assert histories[0].events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
     assert sum(timers_fired(h) for h in histories) >= 3  # each wave's idle wait ended by its cut-off timer
-    from store.schema import waves
     from sqlalchemy import select
+
+    from store.schema import waves
 
     with engine.connect() as conn:
         reasons = [r.close_reason for r in conn.execute(select(waves.c.close_reason).where(waves.c.warehouse == warehouse))]

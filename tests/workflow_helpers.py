@@ -12,9 +12,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from domain.contracts import order as C
 from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
-from domain.contracts import order as C
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 

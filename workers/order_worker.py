@@ -10,20 +10,20 @@ from temporalio.worker import Worker
 
 from activities.aftersales import AftersalesActivities
 from activities.assessment import AssessmentActivities
-from activities.confirmation import ConfirmationActivities
-from activities.installation import InstallationActivities
-from activities.logistics import LogisticsActivities
-from activities.supplier import SupplierActivities
 from activities.channels import ChannelActivities
+from activities.confirmation import ConfirmationActivities
 from activities.finance import FinanceActivities
+from activities.installation import InstallationActivities
 from activities.intake import IntakeActivities
+from activities.logistics import LogisticsActivities
 from activities.notify import NotifyActivities
 from activities.projection import ProjectionActivities
-from workers.interceptors import ShortDatabaseErrors
+from activities.supplier import SupplierActivities
 from activities.warehouse import WarehouseActivities, wave_policy_from
-from domain.warehouse import WavePolicy
 from domain import divisions, geo
 from domain.confirmation import derive_secret
+from domain.warehouse import WavePolicy
+from workers.interceptors import ShortDatabaseErrors
 from workflows.aftersales import AftersalesWorkflow
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow

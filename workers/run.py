@@ -35,7 +35,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     client = await connect(s, service="worker")
     try:
         await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
-    except Exception:  # noqa: BLE001 - a schedule problem must not keep orders from flowing
+    except Exception:
         log.exception("could not ensure the reconciliation schedule")
     worker = build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url, settings=s)
     stop = asyncio.Event()

@@ -23,10 +23,24 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.aftersales import (AftersalesInput, AftersalesRequest, AftersalesState, AftersalesTicket, AftersalesType,
-                                   CaseClosed, CaseEvent, CaseStatus, QcVerdict, case_id_for, initial_status,
-                                   refund_fen_for, replacement_order_id, replacement_submission, requested_quantities,
-                                   validate_request)
+    from domain.aftersales import (
+        AftersalesInput,
+        AftersalesRequest,
+        AftersalesState,
+        AftersalesTicket,
+        AftersalesType,
+        CaseClosed,
+        CaseEvent,
+        CaseStatus,
+        QcVerdict,
+        case_id_for,
+        initial_status,
+        refund_fen_for,
+        replacement_order_id,
+        replacement_submission,
+        requested_quantities,
+        validate_request,
+    )
     from domain.allocation import from_fen
     from domain.contracts import aftersales as AS
     from domain.contracts import order as C
@@ -169,9 +183,9 @@ class AftersalesWorkflow:
         if self.received is None:
             result = await shipment if shipment is not None else None
             if result is None or result.status != SH.ShipmentStatus.DELIVERED:
-                why = {SH.ShipmentStatus.RETURNED: "退件被退回寄件人 the return parcel went back to the customer"}.get(
-                    result.status if result else None,  # type: ignore[arg-type]
-                    f"{self.inp.return_deadline_days}天内未寄回 no return parcel within {self.inp.return_deadline_days} days")
+                returned = result is not None and result.status == SH.ShipmentStatus.RETURNED
+                why = ("退件被退回寄件人 the return parcel went back to the customer" if returned else
+                       f"{self.inp.return_deadline_days}天内未寄回 no return parcel within {self.inp.return_deadline_days} days")
                 await self._move(S.CANCELLED, "case.closed", reason=why)
                 return False
             how = "退件已签收入仓 return parcel signed for at the warehouse"

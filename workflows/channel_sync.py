@@ -34,11 +34,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 with workflow.unsafe.imports_passed_through():
     from domain.contracts.channels import PageRequest, PageResult, WindowRequest
@@ -73,7 +77,7 @@ class SyncInput(BaseModel):
     channel: str = "tmall"
     stall_after_polls: int = 3  # no successful poll for this many intervals → stalled (red, alert)
     alerts: bool = True  # WeCom alerts on entering / leaving a red state
-    health: "SyncHealth | None" = None  # carried over continue-as-new
+    health: SyncHealth | None = None  # carried over continue-as-new
 
 
 class SyncHealth(BaseModel):
@@ -108,19 +112,19 @@ def sync_workflow_id(account_id: str) -> str:
     return f"channel-sync-{account_id}"
 
 
-PAGE = dict(
+PAGE: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=60),
     heartbeat_timeout=timedelta(seconds=15),  # a worker that dies mid-page: the page is retried in 15 s, not 60
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(seconds=60), maximum_attempts=8,
                              non_retryable_error_types=[]),
 )
-REPORT = dict(  # the health projection: bounded, so a read model outage never stops the polling
+REPORT: dict[str, Any] = dict(  # the health projection: bounded, so a read model outage never stops the polling
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10),
                              maximum_attempts=5),
 )
-ALERT = dict(
+ALERT: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=2), maximum_attempts=10),
@@ -142,7 +146,7 @@ class ChannelSyncWorkflow:
         self.health = inp.health.model_copy() if inp.health else SyncHealth(state_since=now, since=now)
         self.backlog_trades = 0
         self.successes = 0  # successful polls of this run: what the watchdog waits for
-        self._background: set[asyncio.Task] = set()  # alerts being sent
+        self._background: set[asyncio.Task[None]] = set()  # alerts being sent
         self._reporting = 0  # health writes in flight
 
     # the health fields, short
@@ -158,7 +162,7 @@ class ChannelSyncWorkflow:
     async def run(self, inp: SyncInput) -> SyncStatus:
         try:
             return await self._run(inp)
-        except Exception as exc:  # noqa: BLE001 - ContinueAsNewError / cancellation are BaseExceptions
+        except Exception as exc:
             # nothing else would tell anyone: say it before the workflow fails
             self.health.last_error = f"sync workflow failed: {type(exc).__name__}: {exc}"
             await self._set_state(HealthState.FAILED, detail="同步工作流异常终止, 需人工处理")
@@ -173,8 +177,7 @@ class ChannelSyncWorkflow:
             await self._poll()
             if self.stopping or workflow.info().is_continue_as_new_suggested():
                 break
-            await self._idle(timedelta(seconds=inp.poll_interval_seconds))
-            if self.stopping:
+            if await self._idle(timedelta(seconds=inp.poll_interval_seconds)):
                 break
         watchdog.cancel()
         if self.stopping:
@@ -185,14 +188,15 @@ class ChannelSyncWorkflow:
         workflow.continue_as_new(inp.model_copy(update={
             "cursor": self.cursor, "totals": self.totals, "runs": inp.runs + 1, "health": self.health}))
 
-    async def _idle(self, interval: timedelta) -> None:
+    async def _idle(self, interval: timedelta) -> bool:
         """Wait for the next poll: the interval, or ``poll_now`` / ``stop``. The timer running out
-        is the normal case, not an error."""
+        is the normal case, not an error. True when a stop was asked for meanwhile."""
         try:
             await workflow.wait_condition(lambda: self.poll_requested or self.stopping, timeout=interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self.poll_requested = False
+        return self.stopping
 
     async def _settle(self) -> None:
         """Before continue-as-new or the end: signal handlers done, alerts sent, health written."""
@@ -234,7 +238,7 @@ class ChannelSyncWorkflow:
                 await self._set_state(HealthState.STALLED, detail=f"已超过 {minutes:.1f} 分钟没有成功轮询 "
                                       f"(间隔 {self.inp.poll_interval_seconds} 秒)")
             seen = self.successes
-            await workflow.wait_condition(lambda: self.successes != seen)
+            await workflow.wait_condition(lambda: self.successes != seen)  # noqa: B023 - awaited before `seen` changes
 
     async def _set_state(self, state: HealthState, *, detail: str = "", alert: bool = True, report: bool = True) -> None:
         h = self.health
@@ -340,7 +344,7 @@ class ChannelSyncWorkflow:
 SyncInput.model_rebuild()
 
 
-async def ensure_sync_workflow(client, account_id: str, task_queue: str, **options) -> str:
+async def ensure_sync_workflow(client: Client, account_id: str, task_queue: str, **options: Any) -> str:
     """Start the account's sync workflow unless it is already running (idempotent); its id."""
     from temporalio.common import WorkflowIDConflictPolicy
 

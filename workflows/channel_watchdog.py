@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 with workflow.unsafe.imports_passed_through():
     from domain.channels.health import (
@@ -34,12 +38,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 PUSH_SIGNAL = "push_received"
-REPORT = dict(
+REPORT: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10),
                              maximum_attempts=5),
 )
-ALERT = dict(
+ALERT: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=2), maximum_attempts=10),
@@ -97,7 +101,7 @@ class ChannelWatchdogWorkflow:
         self.inbox: list[PushBeat] = []
         self.beats = 0  # signals taken by this run
         self.reported_at: datetime | None = None
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._reporting = 0
 
     @workflow.run
@@ -124,7 +128,7 @@ class ChannelWatchdogWorkflow:
                 continue
             try:  # the durable timer: a push cancels it, silence lets it fire
                 await workflow.wait_condition(lambda: bool(self.inbox), timeout=due - workflow.now())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _take_pushes(self) -> None:
@@ -192,7 +196,7 @@ class ChannelWatchdogWorkflow:
                            silence_after_seconds=threshold.total_seconds() if threshold else None, runs=self.c.runs)
 
 
-async def beat_watchdog(client, account_id: str, channel: str, task_queue: str, beat: PushBeat, *,
+async def beat_watchdog(client: Client, account_id: str, channel: str, task_queue: str, beat: PushBeat, *,
                         policy: PushRatePolicy | None = None) -> None:
     """Signal-with-start: the account's watchdog gets the beat, and starts on the first one. ``policy``
     applies when it starts (a running watchdog keeps its own)."""

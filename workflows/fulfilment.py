@@ -12,7 +12,7 @@ go back on the shelf; supplier stock is given back.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -98,7 +98,7 @@ class FulfilmentWorkflow:
         if merged.needs_review:
             d = await self._hold(ReviewKind.STOCK, "供应商备货失败 supplier stock not reserved: " + "; ".join(
                 f"{f.sku}×{f.quantity}: {f.reason}" for f in merged.failed), ["SUPPLIER_UNAVAILABLE"])
-            self._rejected_if(d, "供应商无货驳回 rejected: supplier has no stock")
+            d = self._rejected_if(d, "供应商无货驳回 rejected: supplier has no stock")
             await self._move(P.PICKING, "part.released_from_hold", d.note or "缺货已确认, 继续履约", d.reviewer)
 
     def _wave_order(self, only: dict[str, int] | None) -> WaveOrder:
@@ -133,11 +133,11 @@ class FulfilmentWorkflow:
                               data={"wave_workflow": wid, "round": pick_round, "skus": [ln.sku for ln in wo.lines]})
             await self.ledger.flush()
             await workflow.wait_condition(lambda: self.wave_done is not None or self.cancelled is not None)
-            if self.wave_done is None:
+            done = self._wave_signal()
+            if done is None:
                 await self._leave_wave()
                 await self._cancelled()
-            done, self.wave_done, self.in_wave = self.wave_done, None, None
-            assert done is not None
+            self.wave_done, self.in_wave = None, None
             if self.picked_at not in (None, self.warehouse):
                 await self._return_picked("改由其他仓库发货")
             self.picked_at, self.picked = self.warehouse, self.picked + done.picked
@@ -151,7 +151,7 @@ class FulfilmentWorkflow:
                               data={"wave_id": done.wave_id, "exception_ids": done.exception_ids,
                                     "shortages": [s.model_dump() for s in done.shortages]})
             d = await self._hold(ReviewKind.STOCK, f"波次 {done.wave_no} 拣货短缺: {short}", ["SHORT_PICK"])
-            self._rejected_if(d, "缺货驳回 rejected after a short pick")
+            d = self._rejected_if(d, "缺货驳回 rejected after a short pick")
             if d.decision == Decision.REROUTE and d.warehouse:
                 self.ledger.event("order.rerouted", actor=d.reviewer, reason=f"{self.warehouse} → {d.warehouse}",
                                   data={"from": self.warehouse, "to": d.warehouse})
@@ -242,7 +242,7 @@ class FulfilmentWorkflow:
                 break
             except WaybillError as exc:
                 d = await self._hold(ReviewKind.CARRIER, f"无法下单 cannot request a waybill: {exc}", ["WAYBILL_FAILED"])
-                self._rejected_if(d, "面单失败驳回 rejected: no waybill")
+                d = self._rejected_if(d, "面单失败驳回 rejected: no waybill")
                 if d.decision == Decision.REROUTE and d.carrier:
                     self.carrier = d.carrier
         handle = await workflow.start_child_workflow(
@@ -288,11 +288,18 @@ class FulfilmentWorkflow:
             await self._cancelled()
         return d
 
-    def _rejected_if(self, d: ReviewDecision | None, default: str) -> None:
+    def _rejected_if(self, d: ReviewDecision | None, default: str) -> ReviewDecision:
+        """The decision, unless it gives the part up (rejected, or none: raises Abandoned)."""
         if d is None or d.decision == Decision.REJECT:
             raise Abandoned(d.note if d and d.note else default, d.reviewer if d else "system")
+        return d
 
-    async def _cancelled(self) -> None:
+    def _wave_signal(self) -> WaveDone | None:
+        """What the wave signalled: its handler sets it while the run waits (read through a method, so a
+        type checker does not carry the reset before the wait past it)."""
+        return self.wave_done
+
+    async def _cancelled(self) -> NoReturn:
         c = self.cancelled
         assert c is not None
         await self._move(P.CANCELLED, "part.cancelled", c.reason, c.by)

@@ -68,7 +68,7 @@ async def wait_until(done: Callable[[], bool], timeout: timedelta | None) -> boo
     try:
         await workflow.wait_condition(done, timeout=timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 
@@ -112,8 +112,9 @@ class Io:
         while True:
             try:
                 async with self._one_local:
-                    return await workflow.execute_local_activity(  # type: ignore[no-any-return]
+                    result: O = await workflow.execute_local_activity(  # decoded as ref.result: the contract's O
                         ref.name, args=args, result_type=ref.result, **(options or self.data))
+                    return result
             except FailureError as exc:  # a local activity's failure is raised as it is (not as an ActivityError)
                 await self.stuck(ref.name, failure_text(exc))
 
@@ -124,8 +125,9 @@ class Io:
         args = [] if ref.arg is None else [arg]
         while True:
             try:
-                return await workflow.execute_activity(  # type: ignore[no-any-return]
+                result: O = await workflow.execute_activity(  # decoded as ref.result: the contract's O
                     ref.name, args=args, result_type=ref.result, **(options or self.partner))
+                return result
             except ActivityError as exc:
                 if not stuck:
                     raise

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult
     from domain.contracts import assessment as A
     from domain.contracts import fulfilment as F
-    from domain.contracts import intake as I  # noqa: E741
+    from domain.contracts import intake as I
     from domain.contracts import order as C
     from domain.contracts.finance import RECORD_ORDER_FINANCE, OrderFinanceRequest
     from domain.order_view import order_lines, order_row, order_view

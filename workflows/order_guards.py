@@ -15,10 +15,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import assessment as A
     from domain.contracts import order as C
     from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest
-    from domain.review import Decision, ReviewDecision
     from domain.order import OrderSubmission
     from domain.policy import OrderPolicy
     from domain.redelivery import Change, Freshness, VersionedSubmission, changes, freshness
+    from domain.review import Decision, ReviewDecision
     from domain.status import OrderStatus
 
 from workflows.io import PARTNER, Io

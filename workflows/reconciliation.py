@@ -10,9 +10,13 @@ is absent the next time. The scheduled run reconciles *yesterday* (Beijing time)
 from __future__ import annotations
 
 from datetime import timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+
+if TYPE_CHECKING:
+    from temporalio.client import Client, ScheduleUpdateInput, WorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -22,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
 CN_TZ = timezone(timedelta(hours=8))
 SCHEDULE_ID = "zhongshu-reconciliation-daily"
 DEFAULT_CRON = "30 2 * * *"  # 02:30 Beijing: yesterday's statements are in by then
-IO = dict(
+IO: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(minutes=5),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2)),
 )
@@ -41,19 +45,20 @@ class ReconciliationWorkflow:
         await workflow.execute_activity("backfill_order_finance", req, result_type=int, **IO)
         await workflow.execute_activity("fetch_channel_settlements", req, result_type=int, **IO)
         await workflow.execute_activity("fetch_erp_receipts", req, result_type=int, **IO)
-        return await workflow.execute_activity(
+        summary: RunSummary = await workflow.execute_activity(
             "build_reconciliation_report",
             ReportRequest(day=day, workflow_id=workflow.info().workflow_id),
             result_type=RunSummary,
             **IO,
         )
+        return summary
 
 
 def workflow_id_for(day: str) -> str:
     return f"reconciliation-{day}"
 
 
-async def start_reconciliation(client, task_queue: str, day: str):
+async def start_reconciliation(client: Client, task_queue: str, day: str) -> WorkflowHandle[ReconciliationWorkflow, RunSummary]:
     """Start (or join, if one is running) the on-demand run for ``day``; returns the handle."""
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -68,7 +73,7 @@ async def start_reconciliation(client, task_queue: str, day: str):
 
 
 async def ensure_reconciliation_schedule(
-    client, task_queue: str, *, cron: str = DEFAULT_CRON, schedule_id: str = SCHEDULE_ID,
+    client: Client, task_queue: str, *, cron: str = DEFAULT_CRON, schedule_id: str = SCHEDULE_ID,
     every: timedelta | None = None,
 ) -> bool:
     """Create the daily schedule if it does not exist (idempotent; call at startup). Returns True
@@ -100,7 +105,7 @@ async def ensure_reconciliation_schedule(
     except ScheduleAlreadyRunningError:
         handle = client.get_schedule_handle(schedule_id)
 
-        def update(inp):
+        def update(inp: ScheduleUpdateInput) -> ScheduleUpdate:
             sched = inp.description.schedule
             sched.action, sched.spec, sched.policy = action, spec, policy
             return ScheduleUpdate(schedule=sched)

@@ -27,6 +27,6 @@ def changed(rec: OrderRecord, last: dict[str, str]) -> list[SearchAttributeUpdat
     keys = (ORDER_STATUS, CHANNEL, CUSTOMER_ID, RISK_LEVEL, WAREHOUSE, CARRIER)
     values = (rec.status.value, rec.submission.channel.value, rec.submission.customer.id, rec.risk_level, rec.warehouse,
               rec.carrier)
-    out = [k.value_set(v) for k, v in zip(keys, values) if v and last.get(k.name) != v]
-    last.update({k.name: v for k, v in zip(keys, values) if v})
+    out = [k.value_set(v) for k, v in zip(keys, values, strict=True) if v and last.get(k.name) != v]
+    last.update({k.name: v for k, v in zip(keys, values, strict=True) if v})
     return out

@@ -10,7 +10,6 @@ when the waybill is made and gets the result when the parcel's story ends.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -131,9 +130,9 @@ class ShipmentWorkflow:
                 deadline = collect_by
             await self.ledger.flush()
             try:
-                await workflow.wait_condition(lambda: len(sh.events) != seen or self.stopped is not None,
+                await workflow.wait_condition(lambda: len(sh.events) != seen or self.stopped is not None,  # noqa: B023 - awaited
                                               timeout=(deadline - workflow.now()) if deadline else None)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not collected:
                     return self._end(St.NOT_COLLECTED, "shipment.not_collected",
                                      f"{self.inp.collect_within_days}天内未寄出 never handed to the carrier")

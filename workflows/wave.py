@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -49,8 +50,9 @@ with workflow.unsafe.imports_passed_through():
         apply_pick,
     )
 
-IO = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
-NOTIFY = dict(
+IO: dict[str, Any] = dict(start_to_close_timeout=timedelta(seconds=30),
+                          retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+NOTIFY: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=15),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=2), maximum_attempts=10),
@@ -141,7 +143,7 @@ class WaveWorkflow:
         self.orders_seen = carry.orders_seen
         self.runs = carry.runs
         self.dirty: set[str] = set(self.active)  # waves whose read model or progress need a look
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self.close_now = False
         self.updates = 0  # device updates handled by this run
         self.flushing = False  # project now, no deferral (before continue-as-new)
@@ -173,7 +175,7 @@ class WaveWorkflow:
                     or self.updates >= self.policy.updates_per_run,
                     timeout=timeout,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _drain(self) -> None:
@@ -434,7 +436,7 @@ class WaveWorkflow:
                 if aw.state == "picking" or t.kind == TaskKind.PUTAWAY:
                     candidates.append((aw, t))
         for want in (TaskKind.PUTAWAY, TaskKind.PICK):
-            for aw, t in candidates:
+            for _, t in candidates:
                 free = t.state == T.PENDING or (t.kind == TaskKind.PUTAWAY and t.state == T.PUTAWAY_PENDING and not t.device_id)
                 if t.kind == want and free:
                     if t.kind == TaskKind.PICK:

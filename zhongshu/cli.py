@@ -102,7 +102,8 @@ def rules_import(
         raise typer.Exit(1) from None
     if activate:
         rules.activate(engine, version)
-    console.print(f"imported {file.name} as version {version}" + (" (active)" if activate else "; activate with `zhongshu rules activate %d`" % version))
+    console.print(f"imported {file.name} as version {version}"
+                  + (" (active)" if activate else f"; activate with `zhongshu rules activate {version}`"))
 
 
 @rules_app.command("list")

@@ -24,9 +24,10 @@ import contextvars
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from opentelemetry import trace
 
@@ -210,10 +211,10 @@ def json_formatter():
     from pythonjsonlogger.json import JsonFormatter
 
     class _Json(JsonFormatter):
-        def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        def formatException(self, ei) -> str:
             return mask_text(super().formatException(ei))
 
-        def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        def formatStack(self, stack_info: str) -> str:
             return mask_text(super().formatStack(stack_info))
 
     return _Json(
@@ -239,7 +240,7 @@ class TextFormatter(logging.Formatter):
             line = f"{head} [{' '.join(ctx)}]{sep}{tail}"
         return line
 
-    def formatException(self, ei) -> str:  # noqa: N802
+    def formatException(self, ei) -> str:
         return mask_text(super().formatException(ei))
 
 

@@ -20,8 +20,8 @@ import threading
 import time
 import weakref
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -115,7 +115,7 @@ class SdkMetrics(Collector):
                     metric = Metric(name, doc, "histogram")
                     for labels, s in series.items():
                         cumulative = 0
-                        for bound, n in zip((*self.buckets, float("inf")), s.buckets):
+                        for bound, n in zip((*self.buckets, float("inf")), s.buckets, strict=True):
                             cumulative += n
                             le = "+Inf" if bound == float("inf") else repr(float(bound))
                             metric.add_sample(f"{name}_bucket", {**dict(labels), "le": le}, cumulative)
@@ -139,7 +139,7 @@ def _pump(ref, stop: threading.Event, every: float) -> None:
             return
         try:
             sdk.drain()
-        except Exception:  # noqa: BLE001 - never let the pump die over one bad update
+        except Exception:
             log.exception("could not drain the Temporal SDK metrics")
         del sdk
 
@@ -184,7 +184,7 @@ def _utc(value) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class BusinessMetrics(Collector):
@@ -195,7 +195,7 @@ class BusinessMetrics(Collector):
         self._engine = engine if callable(engine) and not isinstance(engine, Engine) else (lambda: engine)
         self.settings = settings
         self.cache_seconds = cache_seconds
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Metric]] | None = None
 

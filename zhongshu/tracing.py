@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Sequence
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -60,7 +60,7 @@ class TraceConfig:
     untraced_user_agents: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, settings: Settings, service: str) -> "TraceConfig":
+    def of(cls, settings: Settings, service: str) -> TraceConfig:
         return cls(
             service=service,
             exporter=settings.otel_exporter,
@@ -165,7 +165,7 @@ class SkipUserAgents(Sampler):
 _lock = threading.Lock()
 _providers: dict[TraceConfig, TracerProvider] = {}
 _httpx_provider: TracerProvider | None = None
-_engines: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def tracer_provider(settings: Settings, service: str) -> TracerProvider | None:

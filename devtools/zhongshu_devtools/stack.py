@@ -58,7 +58,7 @@ def _ports(settings: Settings) -> list[tuple[str, int, str]]:
         ("API", settings.api_port, "ZHONGSHU_API_PORT"),
         ("console", settings.console_port, "ZHONGSHU_CONSOLE_PORT"),
     ]
-    ports += [(f.label, p, "ZHONGSHU_FAKES_BASE_PORT") for f, p in zip(FAKES, fake_ports(settings))]
+    ports += [(f.label, p, "ZHONGSHU_FAKES_BASE_PORT") for f, p in zip(FAKES, fake_ports(settings), strict=True)]
     return ports
 
 
@@ -72,7 +72,7 @@ async def _prepare_temporal(settings: Settings, timeout: float = 30) -> list[str
         try:
             client = await connect(settings, service="stack")
             return await register_search_attributes(client)
-        except Exception:  # noqa: BLE001 - the namespace may not be ready for a second or two
+        except Exception:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)

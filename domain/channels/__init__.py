@@ -7,7 +7,8 @@ with the raw payload, replayable after a fix.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from domain.channels import douyin, erp, miniprogram, tmall
 from domain.channels.common import MappingError

@@ -9,7 +9,7 @@ cleansing (official region names, E.164 phones, catalogue codes) to ``domain.cle
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,7 +54,7 @@ def china_time(value: Any, field: str) -> str:
         if n > 1e12:
             n /= 1000
         try:
-            return datetime.fromtimestamp(n, tz=timezone.utc).isoformat()
+            return datetime.fromtimestamp(n, tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):
             raise MappingError(field, f"时间超出范围 not a time: {value!r}") from None
     if isinstance(value, str) and value.strip():

@@ -33,7 +33,7 @@ the fetch itself is I/O (``activities.channels.DouyinClient``).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.channels.common import (
@@ -88,7 +88,7 @@ def _unix(value: Any) -> datetime | None:
     if n > 1e12:  # milliseconds
         n /= 1000
     try:
-        return datetime.fromtimestamp(n, tz=timezone.utc)
+        return datetime.fromtimestamp(n, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
 

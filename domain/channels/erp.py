@@ -24,7 +24,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from domain.channels.common import MappingError, category, dedupe_repeated_prefix, china_time, order_id_text, phone, require, text, yuan
+from domain.channels.common import (
+    MappingError,
+    category,
+    china_time,
+    dedupe_repeated_prefix,
+    order_id_text,
+    phone,
+    require,
+    text,
+    yuan,
+)
 from domain.order import CleanOrder
 
 

@@ -16,7 +16,7 @@ but ``running`` and ``learning`` shows red and is worth a WeCom alert. Pure: no 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from statistics import median
 
@@ -125,7 +125,7 @@ CN_TZ = timezone(timedelta(hours=8))
 def _cn(dt: datetime | None) -> str:
     if dt is None:
         return "无"
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(CN_TZ).strftime("%m-%d %H:%M:%S")
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(CN_TZ).strftime("%m-%d %H:%M:%S")
 
 
 def render_alert(a: HealthAlert, max_bytes: int = 4000) -> str:
@@ -194,4 +194,4 @@ class WatchHealthReport(BaseModel):
 
 
 def beijing_day(at: datetime) -> str:
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(CN_TZ).date().isoformat()
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(CN_TZ).date().isoformat()

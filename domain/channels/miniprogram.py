@@ -35,6 +35,8 @@ def to_submission(p: dict[str, Any], channel: str = "miniprogram") -> dict[str, 
     lines = []
     for i, it in enumerate(items):
         name = text(require(it, "name"))
+        if not name:
+            raise MappingError(f"items[{i}].name", "missing")
         line = {"sku": text(require(it, "sku")), "name": name[:128], "category": category(it.get("category"), name),
                 "quantity": int(require(it, "qty")), "unit_price": fen(require(it, "price_fen"), f"items[{i}].price_fen")}
         if text(it.get("fitment")):

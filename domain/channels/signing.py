@@ -22,8 +22,8 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 from urllib.parse import quote
 
 TOP_SIGN_METHODS = ("md5", "hmac", "hmac-sha256")

@@ -20,8 +20,7 @@ Every stage is projected into the read model (``project_aftersales``). Waits are
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -29,11 +28,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
 
     from domain.aftersales import (
         AftersalesInput,
-        AftersalesLine,
         AftersalesState,
         AftersalesType,
         CaseClosed,
@@ -45,10 +42,10 @@ with workflow.unsafe.imports_passed_through():
         replacement_submission,
     )
     from domain.allocation import from_fen
-    from domain.errors import FieldError
-    from domain.logistics import TrackingCode, TrackingEvent, Waybill, WaybillError, waybill_request_for
     from domain.contracts.aftersales import RefundRequest, RefundResult, ReturnReceipt
     from domain.contracts.notify import CustomerNotice
+    from domain.errors import FieldError
+    from domain.logistics import TrackingCode, TrackingEvent, Waybill, WaybillError, waybill_request_for
     from domain.policy import OrderWorkflowInput
 
 S = CaseStatus
@@ -161,10 +158,10 @@ class AftersalesWorkflow:
                 return False
             try:
                 await workflow.wait_condition(
-                    lambda: len(self.tracking) > seen or self.received is not None,
+                    lambda: len(self.tracking) > seen or self.received is not None,  # noqa: B023 - awaited here
                     timeout=timedelta(seconds=timeout) if timeout is not None else None,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
         how = (f"仓库收货 received by {self.received.received_by}" if self.received is not None
                else "退件已签收入仓 return parcel signed for at the warehouse")

@@ -11,7 +11,6 @@ wait is durable: a signal or update ends it, or a timer does. Nothing here polls
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -19,10 +18,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.contracts.confirmation import CardRequest, TrustCheck
-    from domain.contracts.notify import CustomerNotice
-    from domain.contracts.order import CancelRequest
-    from domain.contracts.warehouse import JoinWave, wave_workflow_id
     from domain import geo
     from domain.aftersales import (
         AftersalesInput,
@@ -36,10 +31,27 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.cleansing import CleansingResult
     from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, should_skip
-    from domain.installation import appointment_notice, delivery_eta, installation_request_for, with_installation_kits
-    from domain.installation import Appointment
-    from domain.logistics import (Shipment, TrackingCode, TrackingEvent, TransitAlert, Waybill, WaybillError, reship_key,
-                                  waybill_request_for)
+    from domain.contracts.confirmation import CardRequest, TrustCheck
+    from domain.contracts.notify import CustomerNotice
+    from domain.contracts.order import CancelRequest
+    from domain.contracts.warehouse import JoinWave, wave_workflow_id
+    from domain.installation import (
+        Appointment,
+        appointment_notice,
+        delivery_eta,
+        installation_request_for,
+        with_installation_kits,
+    )
+    from domain.logistics import (
+        Shipment,
+        TrackingCode,
+        TrackingEvent,
+        TransitAlert,
+        Waybill,
+        WaybillError,
+        reship_key,
+        waybill_request_for,
+    )
     from domain.order import AddressIn, CleanOrder, Customer
     from domain.review import Decision, ReviewKind
     from domain.state import CaseRef
@@ -357,7 +369,7 @@ class FulfilmentStages:
             remaining = (base + timedelta(seconds=wait) - workflow.now()).total_seconds()
             try:
                 await workflow.wait_condition(ended, timeout=timedelta(seconds=max(remaining, 0.001)))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if step == "reminder":
                     await self._send_confirmation(reminder=True)
                 continue
@@ -631,9 +643,9 @@ class FulfilmentStages:
                 deadline = max(deadline, last_alert + timedelta(hours=hours))
             seen = len(sh.events)
             try:
-                await workflow.wait_condition(lambda: len(sh.events) != seen,
+                await workflow.wait_condition(lambda: len(sh.events) != seen,  # noqa: B023 - awaited here
                                               timeout=(deadline - workflow.now()) if deadline else None)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 last_alert = workflow.now()
                 self._transit_alert(sh.stall_alert(workflow.now(), hours))
         await self._take_tracking()

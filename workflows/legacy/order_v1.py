@@ -13,26 +13,25 @@ durable wait on an update, with escalation timers; nothing polls.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.cleansing import CleansingResult
+    from domain.confirmation import AddressChange
     from domain.contracts.assessment import CouponRequest, RiskAssessment, RiskRequest, RouteRequest
     from domain.contracts.finance import ErpPushRequest, ErpPushResult, OrderFinanceRequest
     from domain.contracts.intake import DuplicateCheck, RejectionIn
     from domain.contracts.notify import NotifyRequest
     from domain.contracts.order import BurstNotice, CancelRequest, DuplicateNotice
-    from domain.risk import Severity
-    from domain.routing import RoutingDecision
-    from domain.cleansing import CleansingResult
-    from domain.confirmation import AddressChange
     from domain.order import OrderSubmission, ResolvedAddress
-    from domain.redelivery import changes as delivery_changes
     from domain.policy import OrderWorkflowInput
+    from domain.redelivery import changes as delivery_changes
     from domain.review import (
         Decision,
         InvalidDecision,
@@ -42,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
         ReviewTask,
         validate_decision,
     )
+    from domain.risk import Severity
+    from domain.routing import RoutingDecision
     from domain.state import Admission, OrderState
     from domain.status import OrderStatus, check_transition
     from domain.timeline import TimelineEvent
@@ -268,7 +269,7 @@ class OrderWorkflow(FulfilmentStages):
                 await workflow.wait_condition(
                     lambda: self.cancel_request is not None or bool(self.burst_notices), timeout=timedelta(seconds=remaining)
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if self.cancel_request is not None:
                 await self._cancel()
@@ -369,7 +370,7 @@ class OrderWorkflow(FulfilmentStages):
                 DuplicateNotice(duplicate_order_id=order.order_id, skus=order.skus, channel=order.channel.value),
             )
             delivered = True
-        except Exception:  # the anchor closed meanwhile; our own timeline still says where we went
+        except Exception:  # noqa: BLE001 - the anchor closed meanwhile; our own timeline still says where we went
             delivered = False
         await self._transition(
             S.MERGED,
@@ -447,14 +448,14 @@ class OrderWorkflow(FulfilmentStages):
         red = timedelta(seconds=max(0, self.policy.review_red_seconds - self.policy.review_escalation_seconds))
         try:
             await workflow.wait_condition(decided, timeout=escalation)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             task.escalated_at = workflow.now()
             self._event("review.escalated", reason=f"no decision within {escalation}", data={"review_id": task.review_id})
             await self._project()
             self._notify(task, escalated=True)
             try:
                 await workflow.wait_condition(decided, timeout=red)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 task.red_at = workflow.now()
                 self._event("review.red", reason="no decision within 24 h", data={"review_id": task.review_id})
                 await self._project()
@@ -582,7 +583,7 @@ class OrderWorkflow(FulfilmentStages):
     async def _wait_or_cancel(self, timeout: timedelta) -> None:
         try:
             await workflow.wait_condition(lambda: self.cancel_request is not None, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         await self._cancel()
 

@@ -1,12 +1,11 @@
 """order spine: orders, lines, timeline, reviews, rejections, dedupe keys
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 05:36:22.329565
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

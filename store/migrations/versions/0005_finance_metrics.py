@@ -13,9 +13,8 @@ projection inserts an event, so the sync delay (recorded_at − at) is measured 
 projection code. Rows that existed before this migration keep NULL: their delay is unknown, and
 they are left out of the sync ratio rather than counted as late.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"

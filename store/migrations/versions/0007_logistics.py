@@ -7,9 +7,8 @@ Create Date: 2026-11-28 10:00:00
 Written by hand (not importing store.schema) so the migration stays what it was when later schema
 edits land; keep it in step with the "logistics" block of store/schema.py.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"

@@ -11,9 +11,8 @@ Written by hand; keep it in step with store/schema.py.
 """
 import warnings
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0010"
 down_revision = "0009"
