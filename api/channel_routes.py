@@ -57,6 +57,8 @@ from store.read_model import _insert
 from store.schema import oauth_clients, oauth_tokens, webhook_attempts
 from zhongshu.channel_settings import channel_watch
 
+from api.auth import READERS, Caller, own_channel  # noqa: E402
+
 router = APIRouter()
 
 
@@ -104,34 +106,30 @@ def token_role(engine: Engine, token: str) -> str | None:
     return r.role if exp > datetime.now(timezone.utc) else None
 
 
-def _presented(request: Request) -> str:
-    key = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return key or ""
+def token_caller(engine: Engine, token: str):
+    """The caller behind a live bearer token we issued (bound to its client's channel), or None."""
+    from api.auth import Caller
+
+    if not token.startswith("zsat-"):
+        return None
+    with engine.connect() as conn:
+        r = conn.execute(select(oauth_tokens.c.role, oauth_tokens.c.expires_at, oauth_tokens.c.client_id,
+                                oauth_clients.c.channel)
+                         .join(oauth_clients, oauth_clients.c.client_id == oauth_tokens.c.client_id, isouter=True)
+                         .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
+    if r is None:
+        return None
+    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
+    if exp <= datetime.now(timezone.utc):
+        return None
+    return Caller(role=r.role, name=f"client:{r.client_id}", kind="token", channel=r.channel)
 
 
 def channel_caller(*roles: str):
-    """Dependency: an API key (as api.auth) or a bearer token from /v1/oauth/token with one of roles."""
-    allowed = set(roles) | {"service"}
+    """Dependency: an API key, a person's sign-in or a bearer token from /v1/oauth/token with one of roles."""
+    from api.auth import require
 
-    async def check(request: Request) -> str:
-        key = _presented(request)
-        if not key:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing credentials: X-API-Key or Authorization: Bearer",
-                                headers={"WWW-Authenticate": "Bearer"})
-        role = request.app.state.api_keys.get(key)
-        if role is None:
-            role = await asyncio.to_thread(token_role, request.app.state.engine, key)
-        if role is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key or expired/unknown token",
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        if role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role!r} may not do this; needs one of {sorted(allowed)}")
-        return role
-
-    return check
+    return require(*roles)
 
 
 @router.post("/v1/oauth/token", tags=["channels"])
@@ -323,7 +321,7 @@ def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[s
 @router.get("/v1/channels/webhook-attempts", tags=["channels"])
 async def list_webhook_attempts(request: Request, channel: str | None = None, outcome: str | None = None,
                                 limit: int = Query(100, ge=1, le=1000),
-                                _role: str = Depends(channel_caller("reviewer", "readonly"))):
+                                _role: str = Depends(channel_caller(*READERS))):
     def read() -> list[dict[str, Any]]:
         q = select(webhook_attempts).order_by(webhook_attempts.c.id.desc()).limit(limit)
         if channel:
@@ -341,8 +339,9 @@ async def list_webhook_attempts(request: Request, channel: str | None = None, ou
 
 
 @router.post("/v1/channels/miniprogram/orders", tags=["channels"], status_code=202)
-async def miniprogram_order(request: Request, payload: Any = Body(...), _role: str = Depends(channel_caller("channel"))):
+async def miniprogram_order(request: Request, payload: Any = Body(...), caller: Caller = Depends(channel_caller("channel"))):
     """The mini-program backend's order (its own field names, fen amounts); bearer token or API key."""
+    own_channel(caller, "miniprogram")
     app = request.app
     note_push(app, "miniprogram", "miniprogram")  # an authenticated call: the channel is alive
     try:
@@ -368,7 +367,7 @@ def _is_canonical(payload: Any) -> bool:
 @router.post("/v1/channels/rejections/{rejection_id}/replay", tags=["channels"])
 async def replay_channel_rejection(request: Request, rejection_id: int,
                                    corrected: Any = Body(None, description="a fixed raw channel payload; omit to re-map the stored one"),
-                                   _role: str = Depends(channel_caller())):
+                                   _role: str = Depends(channel_caller("reviewer", "customer_service"))):
     app = request.app
     row = await asyncio.to_thread(read_model.get_rejection, app.state.engine, rejection_id)
     if row is None:
