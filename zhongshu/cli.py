@@ -19,6 +19,9 @@ rules_app = typer.Typer(help="Routing rules (decision tables in Excel): import, 
 app.add_typer(rules_app, name="rules")
 bench_app = typer.Typer(help="Benchmarks; results print as tables.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+from zhongshu.users_cli import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
 console = Console()
 
 
@@ -32,8 +35,11 @@ def up(
     orders: int = typer.Option(40, help="how many demo orders"),
 ) -> None:
     """Start the whole embedded stack (Temporal dev server, worker, API, console, fakes) and print the URLs."""
+    import os
+
     from zhongshu.stack import run_stack
 
+    os.environ.setdefault("ZHONGSHU_DEV_MODE", "1")  # the embedded stack is a development stack (issue 13)
     raise typer.Exit(run_stack(get_settings(), demo=demo, demo_orders=orders))
 
 
@@ -60,12 +66,15 @@ def console_cmd() -> None:
     """Run the Streamlit console."""
     import subprocess
 
+    from zhongshu.auth_settings import get_auth_settings
+
     s = get_settings()
     script = ROOT / "console" / "app.py"
     raise typer.Exit(
         subprocess.call(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(s.console_port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.address", "0.0.0.0"]
+             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.address", get_auth_settings().console_host]
         )
     )
 

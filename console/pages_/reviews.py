@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
+from console.auth import current_user
 from console.ui import DECISIONS, KINDS, WAREHOUSES, fmt_age, fmt_time
 
 TIMELINE = "pages_/timeline.py"
@@ -19,19 +20,11 @@ BUTTONS = {"address": ["correct_address", "approve", "reject"], "routing": ["rer
            "carrier": ["approve", "reroute", "reject"]}
 
 
-def keep_reviewer() -> None:
-    st.session_state.reviewer = st.session_state.reviewer_input.strip()
-
-
 def decide(task: dict, decision: str, note: str, warehouse: str | None, address: str | None,
            carrier: str | None = None) -> None:
     """POST the decision; remember the outcome for the next run, which refreshes the queue."""
     rid = task["review_id"]
-    reviewer = (st.session_state.get("reviewer_input") or st.session_state.get("reviewer") or "").strip()
-    if not reviewer:
-        st.session_state.review_flash = ("warning", "请先在上方填写审核人姓名。")
-        return
-    body = {"decision": decision, "reviewer": reviewer, "note": note}
+    body = {"decision": decision, "note": note}  # the API records the signed-in person as the reviewer
     if decision == "reroute":
         body["warehouse"] = warehouse
         if (carrier or "").strip():
@@ -99,10 +92,9 @@ def render(task: dict) -> None:
 
 
 st.title("🧑‍⚖️ 审核队列")
-if "reviewer_input" not in st.session_state:
-    st.session_state.reviewer_input = st.session_state.get("reviewer", "")
 c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-c1.text_input("审核人", key="reviewer_input", on_change=keep_reviewer, placeholder="您的姓名")
+_me = current_user() or {}
+c1.markdown(f"审核人  \n**{md_escape(_me.get('display_name') or _me.get('username') or '-')}**")
 state = c2.selectbox("状态", ["open", "decided", "cancelled"], format_func={"open": "待处理", "decided": "已决定", "cancelled": "已取消"}.get)
 kind = c3.selectbox("类型", ["", *KINDS], format_func=lambda k: KINDS.get(k, "全部"))
 if c4.button("刷新", icon="🔄"):
