@@ -76,8 +76,9 @@ REFUSALS = {
 
 
 def _session(request: Request, result: users.SignIn) -> JSONResponse:
-    if result.user:
+    if result.user:  # signed in: the audit row says who, as which role
         request.state.audit_actor = result.user["username"]
+        request.state.audit_role = result.user["role"]
     if not result.ok:
         request.state.audit_detail = result.reason
         return JSONResponse({"detail": REFUSALS.get(result.reason, result.reason), "reason": result.reason},
