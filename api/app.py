@@ -246,9 +246,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         state: str | None = Query(None, description="open | decided | cancelled", max_length=16),
         kind: str | None = Query(None, description="address | routing | risk", max_length=16),
         order_id: str | None = Query(None, max_length=200),
-        _role: str = Depends(require(*READERS)),
+        caller: Caller = Depends(require(*READERS)),
     ):
         items = [_age(r) for r in read_model.list_reviews(engine(request), state=state, kind=kind, order_id=order_id)]
+        if caller.masked:
+            items = mask_personal(items)
         return {"total": len(items), "items": items}
 
     @app.post("/v1/reviews/{review_id}/decision", tags=["reviews"], response_model=DecisionAnswerOut,
@@ -281,18 +283,20 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request: Request,
         limit: int = Query(100, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
-        _role: str = Depends(require(*READERS)),
+        caller: Caller = Depends(require(*READERS)),
     ):
         total, items = read_model.list_rejections(engine(request), limit=limit, offset=offset)
+        if caller.masked:
+            items = mask_personal(items)
         return {"total": total, "limit": limit, "offset": offset, "items": items}
 
     @app.get("/v1/rejections/{rejection_id}", tags=["rejections"], response_model=Doc, responses=errors(*AUTH, 404))
     def get_rejection(request: Request, rejection_id: int = Path(ge=1, le=MAX_ID),
-                      _role: str = Depends(require(*READERS))):
+                      caller: Caller = Depends(require(*READERS))):
         row = read_model.get_rejection(engine(request), rejection_id)
         if row is None:
             raise HTTPException(404, f"rejection {rejection_id} not found")
-        return row
+        return mask_personal(row) if caller.masked else row
 
     @app.post("/v1/rejections/{rejection_id}/replay", tags=["rejections"], response_model=OrderAnswer,
               responses={200: {"model": OrderAnswer, "description": "the order existed already or was merged"},
