@@ -1,6 +1,6 @@
-"""Who acts, and who sees, on the real stack (issue 13): a readonly key sees the order's phone
-masked (the device key's 403 on orders is in test_authz_matrix.py), and a signed-in reviewer's decision is recorded under
-their own name — a claimed name is refused and leaves the review open."""
+"""Who acts, and who sees, on the real stack (issue 13): a readonly key sees the order's phone masked
+(the device key's 403 on orders is in test_authz_matrix.py), and a signed-in reviewer's decision is
+recorded under their own name — a claimed name is refused and leaves the review open."""
 
 from __future__ import annotations
 
