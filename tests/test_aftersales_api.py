@@ -161,11 +161,13 @@ async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):
                     "st.navigation([st.Page('pages_/aftersales.py', url_path='aftersales'),"
                     " st.Page('pages_/timeline.py', url_path='timeline')]).run()\n")
     monkeypatch.setenv("ZHONGSHU_CONSOLE_API_URL", url)
-    monkeypatch.setenv("ZHONGSHU_CONSOLE_API_KEY", "rev")
+    from tests.console_support import SESSION_KEY, console_session
+
+    session = await asyncio.to_thread(console_session, url, "svc", "warehouse_lead", "质检员老李")
 
     def run_page() -> AppTest:
         at = AppTest.from_file(str(main), default_timeout=30)
-        at.session_state["inspector"] = "质检员老李"
+        at.session_state[SESSION_KEY] = session  # signed in: the QC is recorded under this name
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
