@@ -49,6 +49,9 @@ async def api(worker):
     app.state.engine = engine
     app.state.api_keys = {k: v for k, v in KEYS.items()}
     app.include_router(router)
+    from api.auth_routes import router as auth_router
+
+    app.include_router(auth_router)  # the console's page signs in (issue 13)
     with ThreadedServer(app) as srv:
         yield srv.url, client, tq, engine
 
