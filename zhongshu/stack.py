@@ -191,10 +191,13 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             table.add_row("Logs", str(log_dir))
             table.add_row("API key (X-API-Key)", api_key)
             table.add_row("", f"[dim]{key_source}[/dim]")
-            table.add_row("Mode", "[yellow]development (ZHONGSHU_DEV_MODE=1): default secrets allowed[/yellow]"
-                          if env["ZHONGSHU_DEV_MODE"] not in ("0", "false", "") else "production")
+            dev = env["ZHONGSHU_DEV_MODE"] not in ("0", "false", "")
+            table.add_row("Mode", "[yellow]development[/yellow]" if dev else "production")
+            if dev:
+                table.add_row("", "[dim]ZHONGSHU_DEV_MODE=1: development default secrets allowed; never in production[/dim]")
             if admin:
-                table.add_row("Console sign-in (admin)", f"{admin[0]} / {admin[1]}")
+                table.add_row("Console sign-in", admin[0])
+                table.add_row("  password", admin[1])
                 table.add_row("", f"[dim]kept in {settings.var_dir / 'dev-admin-password'}; "
                               "add people with `zhongshu users add` or the console's 账号管理 page[/dim]")
             console.print(table)
