@@ -16,6 +16,8 @@ log = logging.getLogger("zhongshu.audit")
 READS = {"GET", "HEAD", "OPTIONS"}
 # sensitive reads that are audited too
 AUDITED_READS = ("/v1/audit", "/v1/users")
+# signed partner pushes have their own ledger (webhook_attempts) and are the intake hot path
+UNAUDITED = ("/v1/webhooks/",)
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -35,7 +37,8 @@ class AuditLog:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        audited = path.startswith("/v1/") and (method not in READS or path.startswith(AUDITED_READS))
+        audited = (path.startswith("/v1/") and not path.startswith(UNAUDITED)
+                   and (method not in READS or path.startswith(AUDITED_READS)))
         if not audited:
             await self.app(scope, receive, send)
             return
