@@ -21,11 +21,15 @@ UNAUDITED = ("/v1/webhooks/",)
 
 
 def client_ip(scope: Scope) -> str | None:
-    for name, value in scope.get("headers") or []:
-        if name == b"x-forwarded-for":  # behind the compose proxy; the first hop is the client
-            return value.decode("latin-1").split(",")[0].strip()[:64]
+    """The peer address; behind a proxy also the X-Forwarded-For client it names ("1.2.3.4 via
+    10.0.0.5") — the header alone is the caller's word, so the peer is always kept."""
     client = scope.get("client")
-    return client[0] if client else None
+    peer = client[0] if client else None
+    for name, value in scope.get("headers") or []:
+        if name == b"x-forwarded-for":
+            forwarded = value.decode("latin-1").split(",")[0].strip()
+            return f"{forwarded} via {peer}"[:64] if peer else forwarded[:64]
+    return peer
 
 
 class AuditLog:

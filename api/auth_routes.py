@@ -63,8 +63,9 @@ def _engine(request: Request):
 
 
 def _ip(request: Request) -> str | None:
-    forwarded = request.headers.get("x-forwarded-for")
-    return forwarded.split(",")[0].strip() if forwarded else (request.client.host if request.client else None)
+    from api.audit import client_ip
+
+    return client_ip(request.scope)
 
 
 REFUSALS = {
