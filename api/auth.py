@@ -68,7 +68,9 @@ def resolve(request: Request, credential: str) -> Caller | None:
     spec = request.app.state.api_keys.get(credential)
     if spec is not None:
         return _from_key(spec)
-    engine = request.app.state.engine
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:  # an app without a read model knows its keys only
+        return None
     if credential.startswith("zsus-"):
         from store.users import session_user
 
@@ -111,8 +113,18 @@ def require(*roles: str):
     return check
 
 
-def caller_role(request: Request) -> str:  # kept for callers of the old name
-    return str(getattr(request.state, "caller", ""))
+def caller_role(request: Request) -> str:
+    """The caller's role, resolved synchronously (for code outside FastAPI's dependencies, e.g. /metrics)."""
+    credential = presented(request)
+    if not credential:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing credentials: X-API-Key or Authorization: Bearer",
+                            headers={"WWW-Authenticate": "Bearer"})
+    caller = resolve(request, credential)
+    if caller is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key, or an expired/unknown token",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    request.state.caller = caller
+    return caller.role
 
 
 def actor(caller: Caller, claimed: str | None, field: str) -> str:
