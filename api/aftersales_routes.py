@@ -26,8 +26,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import require
 from api.intake import current_view
+from api.auth import READERS, Caller, actor, require
 from api.schemas import AUTH, MAX_OFFSET, Doc, errors
 from domain.aftersales import (
     AftersalesLine,
@@ -53,7 +53,8 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 
 class QcIn(BaseModel):
     passed: bool
-    inspector: str = Field(min_length=1, max_length=64)
+    inspector: str | None = Field(default=None, min_length=1, max_length=64,
+                                  description="omit: the signed-in person (a device key names its inspector)")
     note: str = Field(default="", max_length=300)
 
 
@@ -93,8 +94,11 @@ UPDATE_TIMEOUT = 15.0
 @router.post("/v1/orders/{order_id}/aftersales", status_code=201, response_model=Doc,
              responses={202: {"model": Doc, "description": "not shipped yet: the order is cancelled instead"},
                         **errors(*AUTH, 404, 409, 503)})
-async def request_aftersales(request: Request, order_id: OrderId, body: AftersalesRequest, _r: str = Depends(require())):
+async def request_aftersales(request: Request, order_id: OrderId, body: AftersalesRequest,
+                             caller: Caller = Depends(require("customer_service"))):
     """Open an aftersales case (exchange, return, refund_only, reissue) on an order."""
+    claimed = None if body.requested_by == "api" else body.requested_by
+    body = body.model_copy(update={"requested_by": actor(caller, claimed, "requested_by")})
     handle = _client(request).get_workflow_handle(order_id)
     try:
         desc = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
@@ -140,7 +144,7 @@ def list_cases(
     order_id: str | None = Query(None, max_length=200),
     type: str | None = Query(None, description="exchange | return | refund_only | reissue", max_length=20),
     limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    _r: str = Depends(require("reviewer", "readonly", "device")),
+    _r: str = Depends(require(*READERS, "device")),
 ):
     if status is not None and status not in {s.value for s in CaseStatus}:
         raise HTTPException(422, f"status must be one of {', '.join(s.value for s in CaseStatus)}")
@@ -149,7 +153,7 @@ def list_cases(
 
 
 @router.get("/v1/aftersales/{case_id}", response_model=Doc, responses=errors(*AUTH, 404))
-async def get_case(request: Request, case_id: CaseId, _r: str = Depends(require("reviewer", "readonly", "device"))):
+async def get_case(request: Request, case_id: CaseId, _r: str = Depends(require(*READERS, "device"))):
     """The live state from the case's workflow; the read model when the workflow cannot answer."""
     try:
         st = await _client(request).get_workflow_handle(case_id).query(
@@ -167,13 +171,14 @@ async def get_case(request: Request, case_id: CaseId, _r: str = Depends(require(
 
 
 @router.post("/v1/aftersales/{case_id}/qc", response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
-async def qc(request: Request, case_id: CaseId, body: QcIn, _r: str = Depends(require("reviewer", "device"))):
+async def qc(request: Request, case_id: CaseId, body: QcIn,
+             caller: Caller = Depends(require("reviewer", "warehouse_lead", "device"))):
     """QC of the returned parcel (待质检): passed → refund or replacement, failed → rejected."""
     if not order_id_of_case(case_id):
         raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     try:
         st: AftersalesState = await asyncio.wait_for(_client(request).get_workflow_handle(case_id).execute_update(
-            "qc_result", QcVerdict(**body.model_dump()), result_type=AftersalesState), timeout=UPDATE_TIMEOUT)
+            "qc_result", QcVerdict(**(body.model_dump() | {"inspector": actor(caller, body.inspector, "inspector")})), result_type=AftersalesState), timeout=UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
         raise HTTPException(409, _cause(exc)[1]) from None
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -191,13 +196,15 @@ async def qc(request: Request, case_id: CaseId, body: QcIn, _r: str = Depends(re
 
 
 class ReceivedIn(BaseModel):
-    received_by: str = Field(min_length=1, max_length=64, description="who at the warehouse took the parcel in")
+    received_by: str | None = Field(default=None, min_length=1, max_length=64,
+                                    description="who at the warehouse took the parcel in; omit: the signed-in person")
     note: str = Field(default="", max_length=300)
 
 
 @router.post("/v1/aftersales/{case_id}/received", status_code=202, response_model=Doc,
              responses=errors(*AUTH, 404, 409, 503))
-async def received(request: Request, case_id: CaseId, body: ReceivedIn, _r: str = Depends(require("reviewer", "device"))):
+async def received(request: Request, case_id: CaseId, body: ReceivedIn,
+                   caller: Caller = Depends(require("reviewer", "warehouse_lead", "device"))):
     """The warehouse took the returned parcel in without a carrier event (the customer brought it, or
     the return waybill could not be made): the case moves on to QC (待质检)."""
     if not order_id_of_case(case_id):
@@ -215,7 +222,7 @@ async def received(request: Request, case_id: CaseId, body: ReceivedIn, _r: str 
     if st.status not in (CaseStatus.AWAITING_RETURN, CaseStatus.RETURN_IN_TRANSIT):
         raise HTTPException(409, f"case {case_id!r} is {st.status.label} ({st.status.value}), not waiting for a parcel")
     try:
-        await handle.signal(AS.RETURN_RECEIVED.name, AS.ReturnReceipt(**body.model_dump()), rpc_timeout=QUERY_TIMEOUT)
+        await handle.signal(AS.RETURN_RECEIVED.name, AS.ReturnReceipt(**(body.model_dump() | {"received_by": actor(caller, body.received_by, "received_by")})), rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
         raise HTTPException(503, f"not confirmed, re-send (Temporal: {exc.message})", headers={"Retry-After": "5"}) from None
     return {"case_id": case_id, "received": True}

@@ -18,7 +18,9 @@ from sqlalchemy.exc import DataError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import require
+from api.audit import AuditLog
+from api.auth_routes import router as auth_router
+from api.auth import READERS, Caller, actor, own_channel, require
 from api.aftersales_routes import router as aftersales_router
 from api.carrier_routes import router as carrier_router
 from api.channel_health_routes import router as channel_health_router
@@ -28,6 +30,7 @@ from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
 from api.errors import field_errors, field_path
+from api.masking import mask_personal
 from api.intake import current_view, submit, unavailable
 from api.readiness import Readiness, readiness
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
@@ -43,13 +46,15 @@ from store.db import engine_for, migrate
 from workers.temporal_client import connect
 from domain.contracts import order as C
 from zhongshu.logging_setup import setup_logging
+from zhongshu.auth_settings import refuse_default_secrets
 from zhongshu.settings import Settings, get_settings
 from zhongshu.telemetry import instrument_api
 
 
 class DecisionIn(BaseModel):
     decision: Decision
-    reviewer: str = Field(min_length=1, max_length=64)
+    reviewer: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="omit: the decision is recorded under the signed-in person")
     note: str = Field(default="", max_length=500)
     warehouse: str | None = Field(default=None, max_length=32)
     carrier: str | None = Field(default=None, max_length=32)
@@ -60,7 +65,8 @@ class DecisionIn(BaseModel):
 
 class CancelIn(BaseModel):
     reason: str = Field(min_length=1, max_length=300)
-    actor: str = Field(default="api", max_length=64)
+    actor: str | None = Field(default=None, max_length=64,
+                              description="omit: the cancel is recorded under the signed-in person")
 
 
 class Health(BaseModel):
@@ -141,6 +147,7 @@ def declare_api_key(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    refuse_default_secrets(settings, "API")  # issue 13: no development default outside development mode
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -155,11 +162,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         title="Zhongshu 订单中枢 API",
         version="1",
         description="Start and signal order workflows; list orders, reviews and rejections. "
-        "Send the API key in `X-API-Key`.",
+        "People sign in (`POST /v1/auth/login`) and send `Authorization: Bearer <token>`; services send "
+        "their API key in `X-API-Key`.",
         lifespan=lifespan,
     )
     app.state.settings = settings
     declare_api_key(app)
+    app.add_middleware(AuditLog)  # issue 13: who did what, from where, with what result
     app.add_middleware(RequestDoor, max_body_bytes=settings.max_body_bytes)
     instrument_api(app, settings)
     app.state.api_keys = settings.api_keys()
@@ -173,6 +182,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(order_desk_router)  # issue 14: find any order, remarks/flags/urgent (before /v1/orders/{id})
     app.include_router(review_cards_router)  # issue 14: review cards with the order and valid choices
     app.include_router(print_router)  # issue 14: pick lists, packing slips, bin labels as PDF
+    app.include_router(auth_router)  # issue 13: sign-in, accounts, the audit log
     app.include_router(rules_router)
     app.include_router(channel_router)  # webhooks, OAuth2 token, mini-program, channel replay
     app.include_router(metrics_router)  # issue 7: metrics, order status enquiries, reconciliation
@@ -202,10 +212,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request: Request,
         payload: Any = Body(..., description="a canonical order (see OrderSubmission)"),
         wait: bool = Query(False, description="wait (up to 10 s) for intake's first decision before answering"),
-        _role: str = Depends(require("channel")),
+        caller: Caller = Depends(require("channel")),
     ):
         """202 once the order is durably recorded and its workflow started; its outcome (created, merged,
         rejected by its own checks) is read from the order, or waited for with ``wait=true``."""
+        if caller.role == "channel":
+            own_channel(caller, payload.get("channel") if isinstance(payload, dict) else None)
         result = await submit(temporal(request), engine(request), settings, payload, source="api", wait=wait)
         return result.response()
 
@@ -217,32 +229,36 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         customer_id: str | None = Query(None, max_length=64),
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
-        _role: str = Depends(require("reviewer", "readonly")),
+        caller: Caller = Depends(require(*READERS)),
     ):
         total, items = read_model.list_orders(
             engine(request), status=status, channel=channel, customer_id=customer_id, limit=limit, offset=offset
         )
+        if caller.masked:
+            items = [mask_personal(i) for i in items]
         return {"total": total, "limit": limit, "offset": offset, "items": items}
 
     @app.get("/v1/orders/{order_id}", tags=["orders"], response_model=C.OrderView, responses=errors(*AUTH, 404))
     async def get_order(request: Request, order_id: str = Path(max_length=200),
-                        _role: str = Depends(require("reviewer", "readonly", "device"))):
+                        caller: Caller = Depends(require(*READERS))):
         """The order's one view: live from its workflow while it runs (with its parts' and parcels'
         events from the read model), from the read model once it has closed."""
         view = await current_view(temporal(request), engine(request), order_id)
         if view is None:
             raise HTTPException(404, f"order {order_id!r} not found")
+        if caller.masked:
+            return mask_personal(view.model_dump(mode="json"))
         return view
 
     @app.post("/v1/orders/{order_id}/cancel", tags=["orders"], status_code=202, response_model=CancelAnswer,
               responses=errors(*AUTH, 404, 409, 503))
     async def cancel_order(request: Request, body: CancelIn, order_id: str = Path(max_length=200),
-                           _role: str = Depends(require())):
+                           caller: Caller = Depends(require("customer_service", "reviewer"))):
         """Cancel before dispatch (recorded; refused on the timeline once shipped). 503: not confirmed,
         re-send (a cancel is idempotent)."""
         try:
             await asyncio.wait_for(temporal(request).get_workflow_handle(order_id).signal(
-                C.CANCEL.name, C.CancelRequest(reason=body.reason, actor=body.actor),
+                C.CANCEL.name, C.CancelRequest(reason=body.reason, actor=actor(caller, body.actor, "actor")),
                 rpc_timeout=timedelta(seconds=settings.temporal_rpc_seconds)), timeout=settings.temporal_rpc_seconds + 1)
         except (RPCError, asyncio.TimeoutError) as exc:
             status = getattr(exc, "status", None)
@@ -261,9 +277,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         state: str | None = Query(None, description="open | decided | cancelled", max_length=16),
         kind: str | None = Query(None, description="address | routing | risk", max_length=16),
         order_id: str | None = Query(None, max_length=200),
-        _role: str = Depends(require("reviewer", "readonly")),
+        caller: Caller = Depends(require(*READERS)),
     ):
         items = [_age(r) for r in read_model.list_reviews(engine(request), state=state, kind=kind, order_id=order_id)]
+        if caller.masked:
+            items = mask_personal(items)
         return {"total": len(items), "items": items}
 
     @app.post("/v1/reviews/{review_id}/decision", tags=["reviews"], response_model=DecisionAnswerOut,
@@ -271,12 +289,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                                "(submitted, not applied yet: the worker has not taken it)"},
                          **errors(*AUTH, 404, 409, 503)})
     async def decide(request: Request, body: DecisionIn, review_id: str = Path(max_length=300),
-                     _role: str = Depends(require("reviewer"))):
+                     caller: Caller = Depends(require("reviewer"))):
         """A reviewer's decision; see ``api.decisions`` for exactly what 200/202/503 promise."""
         owner = C.owner_of_review(review_id)
         if "~" not in review_id or not owner:
             raise HTTPException(404, f"review {review_id!r} not found (review ids look like order-…~address-1)")
-        decision = ReviewDecision(review_id=review_id, **body.model_dump())
+        who = actor(caller, body.reviewer, "reviewer")
+        decision = ReviewDecision(review_id=review_id, **(body.model_dump() | {"reviewer": who}))
         answer = await send_decision(temporal(request), settings, owner, decision)
         if answer is None:  # the workflow holding it has ended: the read model says how the task ended
             known = await asyncio.to_thread(read_model.get_review, engine(request), review_id)
@@ -295,18 +314,20 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request: Request,
         limit: int = Query(100, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
-        _role: str = Depends(require("reviewer", "readonly")),
+        caller: Caller = Depends(require(*READERS)),
     ):
         total, items = read_model.list_rejections(engine(request), limit=limit, offset=offset)
+        if caller.masked:
+            items = mask_personal(items)
         return {"total": total, "limit": limit, "offset": offset, "items": items}
 
     @app.get("/v1/rejections/{rejection_id}", tags=["rejections"], response_model=Doc, responses=errors(*AUTH, 404))
     def get_rejection(request: Request, rejection_id: int = Path(ge=1, le=MAX_ID),
-                      _role: str = Depends(require("reviewer", "readonly"))):
+                      caller: Caller = Depends(require(*READERS))):
         row = read_model.get_rejection(engine(request), rejection_id)
         if row is None:
             raise HTTPException(404, f"rejection {rejection_id} not found")
-        return row
+        return mask_personal(row) if caller.masked else row
 
     @app.post("/v1/rejections/{rejection_id}/replay", tags=["rejections"], response_model=OrderAnswer,
               responses={200: {"model": OrderAnswer, "description": "the order existed already or was merged"},
@@ -315,7 +336,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request: Request,
         rejection_id: int = Path(ge=1, le=MAX_ID),
         corrected: Any = Body(None, description="a fixed payload; omit to replay the stored one as is"),
-        _role: str = Depends(require()),
+        _role: str = Depends(require("reviewer", "customer_service")),
     ):
         row = await asyncio.to_thread(read_model.get_rejection, engine(request), rejection_id)
         if row is None:

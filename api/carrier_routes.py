@@ -24,10 +24,11 @@ from pydantic import TypeAdapter, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.logistics import record_tracking_event, set_tracking_result, tracking_for
-from api.auth import require
+from api.auth import READERS, Caller, own_channel, require
+from api.schemas import AUTH, Doc, errors
 from api.channel_routes import record_attempt
 from api.door import is_json_media
-from api.schemas import AUTH, Doc, errors
+from store import read_model
 from domain.logistics import (
     HEADER_APP_KEY,
     HEADER_SIGN,
@@ -133,7 +134,12 @@ async def _signal(client, ev: TrackingEvent) -> tuple[str, str]:
 
 @router.get("/v1/orders/{order_id}/tracking", tags=["logistics"], response_model=Doc, responses=errors(*AUTH, 404))
 def order_tracking(request: Request, order_id: Annotated[str, Path(max_length=200)],
-                         _role: str = Depends(require("reviewer", "readonly", "device", "channel"))):
+                         caller: Caller = Depends(require(*READERS, "device", "channel"))):
+    if caller.role == "channel":
+        known = read_model.get_order(request.app.state.engine, order_id)
+        # the order's channel; an unknown id names it too (order-{channel}-{channel_order_id})
+        parts = order_id.split("-")
+        own_channel(caller, known.get("channel") if known else (parts[1] if len(parts) > 2 and parts[0] == "order" else None))
     data = tracking_for(request.app.state.engine, order_id)
     if data["waybill"] is None and not data["events"]:
         raise HTTPException(404, f"no waybill or tracking event for {order_id}")

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from api.auth import require
+from api.auth import READERS, require
 from domain.channels.health import CHANNEL_NAMES, CN_TZ, HealthState, beijing_day
 from store.channel_health import health_rows, last_authentic_push, orders_created_since
 from store.schema import channel_accounts, oauth_clients
@@ -222,7 +222,7 @@ async def health_report(engine: Engine, client: Any, settings: Any, now: datetim
             responses={200: {"description": "every channel account's intake: running / failed / stalled / silent / stopped"},
                        401: {"description": "no or wrong API key"},
                        403: {"description": "the key's role may not read channel health"}})
-async def channels_health(request: Request, _role: str = Depends(require("reviewer", "readonly"))) -> ChannelHealthList:
+async def channels_health(request: Request, _role: str = Depends(require(*READERS))) -> ChannelHealthList:
     """Each channel account's sync (polled) or push (webhook) health: state, last poll / push, last
     error, orders imported today (Beijing day), backlog (trades counted but not read, cursor lag).
     Red: failed, stalled, silent or stopped. Temporal unreachable → still answered from the read

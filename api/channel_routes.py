@@ -52,9 +52,11 @@ from domain.channels import MappingError, douyin, map_payload
 from domain.channels.signing import douyin_verify, push_age_problem
 from store import read_model
 from store.channel_health import processed_message, remember_message
-from store.oauth import issue_token, token_role
+from store.oauth import issue_token, token_identity, token_role
 from store.schema import webhook_attempts
 from zhongshu.channel_settings import channel_watch
+
+from api.auth import READERS, Caller, own_channel  # noqa: E402
 
 router = APIRouter()
 
@@ -67,34 +69,18 @@ def _sha(text: str | bytes) -> str:
 # clients and tokens are stored by store/oauth.py (create_oauth_client, issue_token, token_role)
 
 
-def _presented(request: Request) -> str:
-    key = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return key or ""
+def token_caller(engine: Engine, token: str) -> Caller | None:
+    """The caller behind a live bearer token we issued (bound to its client's channel), or None."""
+    found = token_identity(engine, token)
+    if found is None:
+        return None
+    role, client_id, channel = found
+    return Caller(role=role, name=f"client:{client_id}", kind="token", channel=channel)
 
 
 def channel_caller(*roles: str):
-    """Dependency: an API key (as api.auth) or a bearer token from /v1/oauth/token with one of roles."""
-    allowed = set(roles) | {"service"}
-
-    async def check(request: Request) -> str:
-        key = _presented(request)
-        if not key:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing credentials: X-API-Key or Authorization: Bearer",
-                                headers={"WWW-Authenticate": "Bearer"})
-        role = request.app.state.api_keys.get(key)
-        if role is None:
-            role = await asyncio.to_thread(token_role, request.app.state.engine, key)
-        if role is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key or expired/unknown token",
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        if role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role!r} may not do this; needs one of {sorted(allowed)}")
-        return role
-
-    return check
+    """Dependency: an API key, a person's sign-in or a bearer token from /v1/oauth/token with one of roles."""
+    return require(*roles)
 
 
 @router.post("/v1/oauth/token", tags=["channels"])
@@ -286,7 +272,7 @@ def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[s
 @router.get("/v1/channels/webhook-attempts", tags=["channels"])
 async def list_webhook_attempts(request: Request, channel: str | None = None, outcome: str | None = None,
                                 limit: int = Query(100, ge=1, le=1000),
-                                _role: str = Depends(channel_caller("reviewer", "readonly"))):
+                                _role: str = Depends(channel_caller(*READERS))):
     def read() -> list[dict[str, Any]]:
         q = select(webhook_attempts).order_by(webhook_attempts.c.id.desc()).limit(limit)
         if channel:
@@ -304,8 +290,9 @@ async def list_webhook_attempts(request: Request, channel: str | None = None, ou
 
 
 @router.post("/v1/channels/miniprogram/orders", tags=["channels"], status_code=202)
-async def miniprogram_order(request: Request, payload: Any = Body(...), _role: str = Depends(channel_caller("channel"))):
+async def miniprogram_order(request: Request, payload: Any = Body(...), caller: Caller = Depends(channel_caller("channel"))):
     """The mini-program backend's order (its own field names, fen amounts); bearer token or API key."""
+    own_channel(caller, "miniprogram")
     app = request.app
     note_push(app, "miniprogram", "miniprogram")  # an authenticated call: the channel is alive
     try:
@@ -331,7 +318,7 @@ def _is_canonical(payload: Any) -> bool:
 @router.post("/v1/channels/rejections/{rejection_id}/replay", tags=["channels"])
 async def replay_channel_rejection(request: Request, rejection_id: int,
                                    corrected: Any = Body(None, description="a fixed raw channel payload; omit to re-map the stored one"),
-                                   _role: str = Depends(channel_caller())):
+                                   _role: str = Depends(channel_caller("reviewer", "customer_service"))):
     app = request.app
     row = await asyncio.to_thread(read_model.get_rejection, app.state.engine, rejection_id)
     if row is None:

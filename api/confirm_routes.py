@@ -22,10 +22,10 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import require
+from api.auth import Caller, actor, require
+from api.schemas import AUTH, Doc, errors
 from api.errors import field_errors
 from api.intake import current_view
-from api.schemas import AUTH, Doc, errors
 from domain import geo
 from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
 from store import read_model
@@ -159,9 +159,11 @@ async def customer_change_address(request: Request, token: Token,
 @router.post("/v1/orders/{order_id}/address", tags=["orders"], response_model=Doc, responses=errors(*AUTH, 404, 409, 503))
 async def service_change_address(request: Request, order_id: Annotated[str, Path(max_length=200)],
                                  payload: Any = Body(..., description='{"address": "…", "name": null, "phone": null, "requested_by": "客服小王"}'),
-                                 role: str = Depends(require())):
+                                 caller: Caller = Depends(require("customer_service", "reviewer"))):
     try:
-        change = _change(payload, f"service:{role}", allow_override=True)
+        claimed = payload.get("requested_by") if isinstance(payload, dict) else None
+        change = _change(payload, actor(caller, claimed if isinstance(claimed, str) else None, "requested_by"),
+                         allow_override=False)
     except ValidationError as exc:
         return _invalid(exc)
     return await _run_update(request, order_id, "change_address", change)

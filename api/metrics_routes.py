@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
-from api.auth import require
+from api.auth import READERS, require
 from api.schemas import AUTH, Doc, Listing, errors
 from domain.health import NO_DATA
 from store import metrics, read_model
@@ -66,7 +66,7 @@ def get_health(
     channel: Text = None,
     warehouse: Text = None,
     series: bool = Query(False, description="also one point per day"),
-    _role: str = Depends(require("reviewer", "readonly")),
+    _role: str = Depends(require(*READERS)),
 ):
     start, end = _period(frm, to)
     return metrics.health(
@@ -82,7 +82,7 @@ def get_dashboard(
     to: str | None = Query(None, max_length=40),
     channel: Text = None,
     warehouse: Text = None,
-    _role: str = Depends(require("reviewer", "readonly")),
+    _role: str = Depends(require(*READERS)),
 ):
     start, end = _period(frm, to)
     return metrics.dashboard(
@@ -98,7 +98,7 @@ def get_dashboard_xlsx(
     to: str | None = Query(None, max_length=40),
     channel: Text = None,
     warehouse: Text = None,
-    _role: str = Depends(require("reviewer", "readonly")),
+    _role: str = Depends(require(*READERS)),
 ):
     start, end = _period(frm, to)
     data = metrics.dashboard(
@@ -167,12 +167,12 @@ def dashboard_workbook(d: dict[str, Any]) -> bytes:
 
 
 @router.get("/v1/orders/{order_id}/status", tags=["orders"], response_model=Doc, responses=errors(*AUTH, 404))
-def order_status(request: Request, order_id: Annotated[str, Path(max_length=200)], role: str = Depends(require("reviewer", "readonly", "device"))):
+def order_status(request: Request, order_id: Annotated[str, Path(max_length=200)], role: str = Depends(require(*READERS))):
     """Where is my order? Counted as a customer status enquiry (experience index)."""
     o = read_model.get_order(_engine(request), order_id)
     if o is None:
         raise HTTPException(404, f"order {order_id!r} not found")
-    metrics.record_enquiry(_engine(request), order_id, role)
+    metrics.record_enquiry(_engine(request), order_id, str(role))
     last = o["timeline"][-1] if o["timeline"] else None
     return {
         "order_id": order_id,
@@ -199,7 +199,7 @@ def _run_body(run: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/v1/reconciliation/runs", tags=["finance"], status_code=202, response_model=Doc,
              responses={200: {"model": Doc, "description": "wait=true: the finished run's report"}, **errors(*AUTH, 503)})
-async def start_run(request: Request, body: RunIn, _role: str = Depends(require("reviewer"))):
+async def start_run(request: Request, body: RunIn, _role: str = Depends(require("finance"))):
     settings = request.app.state.settings
     try:
         handle = await asyncio.wait_for(start_reconciliation(request.app.state.client, settings.task_queue,
@@ -234,12 +234,12 @@ def _jsonable(x: Any) -> Any:
 
 
 @router.get("/v1/reconciliation/runs", tags=["finance"], response_model=Listing, responses=errors(*AUTH))
-def list_runs(request: Request, _role: str = Depends(require("reviewer", "readonly"))):
+def list_runs(request: Request, _role: str = Depends(require(*READERS))):
     return {"items": metrics.list_runs(_engine(request))}
 
 
 @router.get("/v1/reconciliation/runs/{day}", tags=["finance"], response_model=Doc, responses=errors(*AUTH, 404))
-def get_run(request: Request, day: Day, _role: str = Depends(require("reviewer", "readonly"))):
+def get_run(request: Request, day: Day, _role: str = Depends(require(*READERS))):
     run = metrics.get_run(_engine(request), day)
     if run is None:
         raise HTTPException(404, f"no reconciliation run for {day}; start one with POST /v1/reconciliation/runs")
@@ -248,7 +248,7 @@ def get_run(request: Request, day: Day, _role: str = Depends(require("reviewer",
 
 @router.get("/v1/reconciliation/runs/{day}/report.xlsx", tags=["finance"], response_class=Response,
             responses={**XLSX_RESPONSE, **errors(*AUTH, 404)})
-def get_run_report(request: Request, day: Day, _role: str = Depends(require("reviewer", "readonly"))):
+def get_run_report(request: Request, day: Day, _role: str = Depends(require(*READERS))):
     run = metrics.get_run(_engine(request), day, workbook=True)
     if run is None:
         raise HTTPException(404, f"no reconciliation run for {day}")

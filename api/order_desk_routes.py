@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from api.auth import require
+from api.auth import READERS, Caller, actor, require
 from api.schemas import AUTH, MAX_OFFSET, errors
 from domain import labels
 from domain.printouts import masked_phone
@@ -42,7 +42,7 @@ def search(
     customer_id: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    role: str = Depends(require("reviewer", "readonly")),
+    caller: Caller = Depends(require(*READERS)),
 ):
     """Orders matching every given criterion, newest order first, each with its marks."""
     if date_from and date_to and date_from > date_to:
@@ -57,7 +57,7 @@ def search(
     marks = order_marks.marks(request.app.state.engine, [o["order_id"] for o in items])
     for o in items:
         o["phone_masked"] = masked_phone(o.get("phone"))
-        if role == "readonly":
+        if caller.masked:
             o.pop("phone", None)
         o["status_label"] = labels.order_status(o.get("status"))
         o["channel_label"] = labels.channel(o.get("channel"))
@@ -69,7 +69,7 @@ class MarkIn(BaseModel):
     """One mark: ``remark`` needs ``text``; ``flag`` a colour (or null to clear); ``urgent`` true/false."""
 
     kind: Literal["remark", "flag", "urgent"]
-    actor: str = Field(min_length=1, max_length=64, description="who marks it")
+    actor: str | None = Field(default=None, max_length=64, description="who marks it (a signed-in person is who they signed in as)")
     text: str = Field(default="", max_length=500)
     flag: Literal["red", "yellow", "green", "blue", "purple"] | None = None
     urgent: bool = True
@@ -83,7 +83,7 @@ class MarkIn(BaseModel):
 
 @router.post("/v1/orders/{order_id}/marks", status_code=201, responses=errors(*AUTH, 404))
 async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=100),
-               _r: str = Depends(require("reviewer"))):
+               caller: Caller = Depends(require("reviewer", "customer_service", "warehouse_lead"))):
     """Add a remark, set or clear the flag, mark or unmark urgent; answers the order's marks after it."""
     if body.kind == "remark":
         event, data = "order.remarked", {}
@@ -92,7 +92,7 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
     else:
         event, data = ("order.marked_urgent" if body.urgent else "order.unmarked_urgent"), {}
     engine = request.app.state.engine
-    done = await asyncio.to_thread(order_marks.add_mark, engine, order_id, event, actor=body.actor,
+    done = await asyncio.to_thread(order_marks.add_mark, engine, order_id, event, actor=actor(caller, body.actor, "actor"),
                                    reason=body.text.strip(), data=data)
     if done is None:
         raise HTTPException(404, f"订单 {order_id!r} 不存在 (order not found)")
@@ -102,5 +102,5 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
 
 @router.get("/v1/orders/{order_id}/marks", responses=errors(*AUTH))
 def get_marks(request: Request, order_id: str = Path(max_length=100),
-              _r: str = Depends(require("reviewer", "readonly"))):
+              _r: Caller = Depends(require(*READERS))):
     return order_marks.marks(request.app.state.engine, [order_id])[order_id]

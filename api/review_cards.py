@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
-from api.auth import require
+from api.auth import READERS, Caller, require
 from api.intake import current_view
 from api.schemas import AUTH, errors
 from domain import labels
@@ -122,7 +122,7 @@ async def review_cards(
     escalation: str | None = Query(None, pattern="^(any|escalated|red|none)$",
                                    description="escalated (incl. red) | red | none (not escalated)"),
     limit: int = Query(100, ge=1, le=200),
-    _role: str = Depends(require("reviewer", "readonly")),
+    _role: Caller = Depends(require(*READERS)),
 ):
     """Open review tasks with their orders, risk sentences and valid choices (see module doc)."""
     engine, client = request.app.state.engine, request.app.state.client

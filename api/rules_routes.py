@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import require
+from api.auth import READERS, Caller, actor, require
 from api.schemas import AUTH, MAX_ID, Doc, Listing, errors
 from domain.risk import catalogue
 from domain.routing_rules import RulesWorkbookError
@@ -36,7 +36,7 @@ def _version_row(v) -> dict[str, Any]:
 
 
 @router.get("/v1/rules", response_model=Listing, responses=errors(*AUTH))
-def list_rules(request: Request, _role: str = Depends(require("reviewer", "readonly"))):
+def list_rules(request: Request, _role: str = Depends(require(*READERS))):
     items = [_version_row(v) for v in rules.list_versions(_engine(request))]
     return {"active": rules.active_version(_engine(request)), "items": items}
 
@@ -46,14 +46,15 @@ def upload_rules(
     request: Request,
     file: UploadFile = File(..., description="the rules workbook (.xlsx)"),
     activate: bool = Query(False, description="activate the new version right away"),
-    created_by: str = Query("api", max_length=64),
-    _role: str = Depends(require()),
+    created_by: str | None = Query(None, max_length=64, description="omit: the signed-in person"),
+    caller: Caller = Depends(require()),
 ):
     data = file.file.read(MAX_WORKBOOK_BYTES + 1)
     if len(data) > MAX_WORKBOOK_BYTES:
         raise HTTPException(413, f"workbook larger than {MAX_WORKBOOK_BYTES // 1024 // 1024} MB")
     try:
-        version = rules.import_rules(_engine(request), data, file.filename or "upload.xlsx", created_by)
+        version = rules.import_rules(_engine(request), data, file.filename or "upload.xlsx",
+                                     actor(caller, created_by, "created_by"))
     except RulesWorkbookError as exc:
         errors = [e.model_dump() | {"where": str(e)} for e in exc.errors]
         return JSONResponse(
@@ -79,7 +80,7 @@ def diff_rules(
     request: Request,
     from_: int = Query(..., alias="from", ge=1, le=MAX_ID),
     to: int = Query(..., ge=1, le=MAX_ID),
-    _role: str = Depends(require("reviewer", "readonly")),
+    _role: str = Depends(require(*READERS)),
 ):
     try:
         d = rules.diff(_engine(request), from_, to)
@@ -101,7 +102,7 @@ def diff_rules(
 
 
 @router.get("/v1/rules/{version}", response_model=Doc, responses=errors(*AUTH, 404))
-def get_rules(request: Request, version: int = Version, _role: str = Depends(require("reviewer", "readonly"))):
+def get_rules(request: Request, version: int = Version, _role: str = Depends(require(*READERS))):
     try:
         rs = rules.load(_engine(request), version)
     except LookupError:
@@ -110,7 +111,7 @@ def get_rules(request: Request, version: int = Version, _role: str = Depends(req
 
 
 @router.get("/v1/rules/{version}/export", response_class=Response, responses={**XLSX_RESPONSE, **errors(*AUTH, 404)})
-def export_rules(request: Request, version: int = Version, _role: str = Depends(require("reviewer", "readonly"))):
+def export_rules(request: Request, version: int = Version, _role: str = Depends(require(*READERS))):
     try:
         data = rules.export(_engine(request), version)
     except LookupError:
@@ -119,6 +120,6 @@ def export_rules(request: Request, version: int = Version, _role: str = Depends(
 
 
 @router.get("/v1/risk/features", tags=["risk"], response_model=Listing, responses=errors(*AUTH))
-def risk_features(_role: str = Depends(require("reviewer", "readonly"))):
+def risk_features(_role: str = Depends(require(*READERS))):
     """The 17 risk features with code, severity and Chinese title."""
     return {"items": catalogue()}

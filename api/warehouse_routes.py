@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import warehouse as wh
-from api.auth import require
+from api.auth import READERS, require
 from api.schemas import AUTH, Doc, Listing, errors
 from domain.warehouse import (
     TASK_LOOK,
@@ -157,28 +157,28 @@ async def raise_exception(request: Request, warehouse: WarehouseId, body: Except
 @router.get("/v1/warehouse/exceptions", response_model=Listing, responses=errors(*AUTH))
 def list_exceptions(
     request: Request, warehouse: str | None = Query(None, max_length=32),
-    state: str | None = Query(None, description="open | resolved", max_length=16), kind: str | None = Query(None, max_length=20), _r: str = Depends(require("reviewer", "readonly", "device")),
+    state: str | None = Query(None, description="open | resolved", max_length=16), kind: str | None = Query(None, max_length=20), _r: str = Depends(require(*READERS, "device")),
 ):
     items = wh.list_exceptions(_engine(request), warehouse=warehouse, state=state, kind=kind)
     return {"total": len(items), "items": items}
 
 
 @router.post("/v1/warehouse/exceptions/{exception_id}/resolve", response_model=Doc, responses=errors(*AUTH, 409))
-def resolve(request: Request, exception_id: ExceptionId, _r: str = Depends(require("reviewer"))):
+def resolve(request: Request, exception_id: ExceptionId, _r: str = Depends(require("reviewer", "warehouse_lead"))):
     if not wh.resolve_exception(_engine(request), exception_id):
         raise HTTPException(409, f"exception {exception_id!r} is not open")
     return {"exception_id": exception_id, "state": "resolved"}
 
 
 @router.get("/v1/warehouse/pickers", response_model=Listing, responses=errors(*AUTH))
-def pickers(request: Request, warehouse: str | None = None, _r: str = Depends(require("reviewer", "readonly"))):
+def pickers(request: Request, warehouse: str | None = None, _r: str = Depends(require(*READERS))):
     """Mis-scans per picker by kind, next to the lines each one picked."""
     return {"items": wh.picker_stats(_engine(request), warehouse=warehouse)}
 
 
 @router.get("/v1/warehouse/tasks", response_model=Listing, responses=errors(*AUTH))
 def tasks(request: Request, warehouse: str | None = None, state: list[str] = Query(default=[]),
-                _r: str = Depends(require("reviewer", "readonly", "device"))):
+                _r: str = Depends(require(*READERS, "device"))):
     return {"items": wh.list_tasks(_engine(request), warehouse=warehouse, states=state or None)}
 
 
@@ -188,7 +188,7 @@ def tasks(request: Request, warehouse: str | None = None, state: list[str] = Que
 @router.get("/v1/waves", response_model=Listing, responses=errors(*AUTH))
 def list_waves(request: Request, warehouse: str | None = None, state: str | None = None,
                      open_only: bool = False, limit: int = Query(100, ge=1, le=500),
-                     _r: str = Depends(require("reviewer", "readonly", "device"))):
+                     _r: str = Depends(require(*READERS, "device"))):
     items = wh.list_waves(_engine(request), warehouse=warehouse, state=state, open_only=open_only, limit=limit)
     return {"total": len(items), "items": items}
 
@@ -201,18 +201,18 @@ def _get_wave(request: Request, wave_id: str) -> dict[str, Any]:
 
 
 @router.get("/v1/waves/{wave_id}", response_model=Doc, responses=errors(*AUTH, 404))
-def get_wave(request: Request, wave_id: WaveId, _r: str = Depends(require("reviewer", "readonly", "device"))):
+def get_wave(request: Request, wave_id: WaveId, _r: str = Depends(require(*READERS, "device"))):
     return _get_wave(request, wave_id)
 
 
 @router.get("/v1/waves/{wave_id}/picklist.json", response_model=Doc, responses=errors(*AUTH, 404))
-def pick_list_json(request: Request, wave_id: WaveId, _r: str = Depends(require("reviewer", "readonly", "device"))):
+def pick_list_json(request: Request, wave_id: WaveId, _r: str = Depends(require(*READERS, "device"))):
     """Pick instructions for devices, in walking order."""
     return wh.pick_list_json(_get_wave(request, wave_id))
 
 
 @router.get("/v1/waves/{wave_id}/picklist.html", response_class=HTMLResponse, responses=errors(*AUTH, 404))
-def pick_list_html(request: Request, wave_id: WaveId, _r: str = Depends(require("reviewer", "readonly", "device"))):
+def pick_list_html(request: Request, wave_id: WaveId, _r: str = Depends(require(*READERS, "device"))):
     """The printable pick list (拣货单)."""
     return HTMLResponse(wh.render_pick_list_html(_get_wave(request, wave_id)))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from console.session import session_token, sign_out_local
 from zhongshu.settings import get_settings
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -55,16 +56,29 @@ def _error_from(resp: httpx.Response) -> ApiError:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, api_key: str):
+    """Calls the API as the signed-in person (``token``: ``Authorization: Bearer``); ``api_key`` is
+    for scripts and tests only — the console itself never holds the service key (issue 13)."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, *, token: str | None = None, on_unauthorized=None):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.token = token
+        self.on_unauthorized = on_unauthorized
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        return {"X-API-Key": self.api_key} if self.api_key else {}
 
     def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            with httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key}, timeout=TIMEOUT) as c:
+            with httpx.Client(base_url=self.base_url, headers=self.headers, timeout=TIMEOUT) as c:
                 resp = c.request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise ApiError(0, f"无法连接 API {self.base_url}: {exc}") from exc
+        if resp.status_code == 401 and self.token and self.on_unauthorized:
+            self.on_unauthorized()  # the session expired or was ended: sign in again
         if resp.status_code >= 400:
             raise _error_from(resp)
         return resp
@@ -76,21 +90,25 @@ class ApiClient:
     def post(self, path: str, json_body: Any = None, **kw: Any) -> Any:
         if json_body is not None:
             kw["json"] = json_body
-        return self.request("POST", path, **kw).json()
+        resp = self.request("POST", path, **kw)
+        return resp.json() if resp.content else {}
 
     def get_bytes(self, path: str) -> bytes:
         return self.request("GET", path).content
 
 
-def from_env() -> ApiClient:
-    """Env first (so a deployment or a test can point the console anywhere), then settings."""
+def api_url() -> str:
     url = os.environ.get("ZHONGSHU_CONSOLE_API_URL")
-    key = os.environ.get("ZHONGSHU_CONSOLE_API_KEY")
-    if not (url and key):
-        s = get_settings()
-        url = url or s.api_base_url
-        key = key or s.effective_api_key()
-    return ApiClient(url, key)
+    if url:
+        return url
+    return get_settings().api_base_url
+
+
+def from_env() -> ApiClient:
+    """The API as the person signed in to this console session (console/auth.py); without a sign-in,
+    a client with no credential (every /v1 call answers 401). Env first for the URL (so a deployment
+    or a test can point the console anywhere), then settings."""
+    return ApiClient(api_url(), token=session_token(), on_unauthorized=sign_out_local)
 
 
 def md_escape(text: str) -> str:

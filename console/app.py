@@ -17,8 +17,13 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts console/ on the path, not 
 import streamlit as st  # noqa: E402
 
 from console.api_client import ApiError, from_env, md_escape  # noqa: E402
+from console.auth import current_user, login_page, sidebar_user  # noqa: E402
 
 st.set_page_config(page_title="订单中枢 · 审核台", page_icon="📦", layout="wide")
+
+if current_user() is None:  # issue 13: nobody sees a page, or reaches the API, without signing in
+    st.navigation([st.Page(login_page, title="登录", icon="🔐", url_path="login")]).run()
+    st.stop()
 
 home = st.Page("pages_/home.py", title="工作台", icon="🏠", default=True)
 orders = st.Page("pages_/orders.py", title="订单列表", icon="📋", url_path="orders")
@@ -34,13 +39,18 @@ warehouse = st.Page("pages_/warehouse.py", title="仓库看板", icon="🏭", ur
 aftersales = st.Page("pages_/aftersales.py", title="售后", icon="🔁", url_path="aftersales")
 channels = st.Page("pages_/channels.py", title="渠道健康", icon="🛰️", url_path="channels")
 
-page = st.navigation([home, orders, search, timeline, reviews, printing, rejections, rules, dashboard, reconciliation, warehouse, aftersales,
-                      channels])
+pages = [home, orders, search, timeline, reviews, printing, rejections, rules, dashboard, reconciliation, warehouse, aftersales,
+         channels]
+if current_user()["role"] == "admin":  # account management and the audit log: admins only (the API checks too)
+    pages += [st.Page("pages_/users.py", title="账号管理", icon="👥", url_path="users"),
+              st.Page("pages_/audit.py", title="审计日志", icon="📜", url_path="audit")]
+page = st.navigation(pages)
 
 if page.url_path == home.url_path and st.query_params.get("order_id"):
     st.switch_page(timeline, query_params={"order_id": st.query_params["order_id"]})
 
 with st.sidebar:
+    sidebar_user()
     api = from_env()
     st.caption(f"API: `{api.base_url}`")
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from console.auth import current_user
 from console.api_client import ApiError, from_env, md_escape, show_error
 from console.printing import pdf_button
 from domain import labels
@@ -58,8 +59,9 @@ def render(o: dict[str, Any]) -> None:
     st.markdown("#### 操作")
     show_flash()
     marks_line(oid)
-    st.text_input("操作人", key="operator", value=st.session_state.get("reviewer", ""), placeholder="您的姓名")
-    who = (st.session_state.get("operator") or "").strip()
+    me = current_user() or {}
+    who = me.get("username") or ""  # the API records the signed-in person; shown, never typed
+    st.caption(f"操作人: {me.get('display_name') or who or '-'}")
     tabs = st.tabs(["备注 / 旗帜 / 加急", "取消订单", "修改地址", "发起售后", "打印发货单"])
     with tabs[0], st.form("order_mark"):
         text = st.text_input("备注", key="mark_text")
@@ -70,11 +72,11 @@ def render(o: dict[str, Any]) -> None:
             if not who:
                 st.session_state.order_flash = ("warning", "请先填写操作人。")
             if who and text.strip():
-                _post("备注", f"/v1/orders/{oid}/marks", {"kind": "remark", "actor": who, "text": text})
+                _post("备注", f"/v1/orders/{oid}/marks", {"kind": "remark", "text": text})
             if who and flag:
-                _post("旗帜", f"/v1/orders/{oid}/marks", {"kind": "flag", "actor": who, "flag": flag})
+                _post("旗帜", f"/v1/orders/{oid}/marks", {"kind": "flag", "flag": flag})
             if who and urgent:
-                _post("加急", f"/v1/orders/{oid}/marks", {"kind": "urgent", "actor": who, "urgent": urgent == "yes"})
+                _post("加急", f"/v1/orders/{oid}/marks", {"kind": "urgent", "urgent": urgent == "yes"})
             st.rerun()
     with tabs[1], st.form("order_cancel"):
         if status in DISPATCHED | CLOSED:
@@ -84,7 +86,7 @@ def render(o: dict[str, Any]) -> None:
             if not (who and reason.strip()):
                 st.session_state.order_flash = ("warning", "请填写操作人和取消原因。")
             else:
-                _post("取消订单", f"/v1/orders/{oid}/cancel", {"reason": reason.strip(), "actor": who})
+                _post("取消订单", f"/v1/orders/{oid}/cancel", {"reason": reason.strip()})
             st.rerun()
     with tabs[2], st.form("order_address"):
         if status in DISPATCHED | CLOSED:
@@ -95,7 +97,7 @@ def render(o: dict[str, Any]) -> None:
         if st.form_submit_button("修改地址", disabled=status in DISPATCHED | CLOSED):
             _post("修改地址", f"/v1/orders/{oid}/address",
                   {"address": address.strip(), "name": name.strip() or None, "phone": phone.strip() or None,
-                   "requested_by": who or "console"})
+                   "requested_by": who or None})
             st.rerun()
     with tabs[3], st.form("order_aftersales"):
         kind = st.selectbox("类型", list(labels.AFTERSALES_TYPES), format_func=labels.aftersales_type, key="as_type")
@@ -105,7 +107,7 @@ def render(o: dict[str, Any]) -> None:
         why = st.text_input("原因 (客户原话)", key="as_reason")
         if st.form_submit_button("发起售后"):
             _post("发起售后", f"/v1/orders/{oid}/aftersales",
-                  {"type": kind, "reason": why.strip(), "requested_by": who or "console",
+                  {"type": kind, "reason": why.strip(), "requested_by": who or None,
                    "lines": [{"sku": s, "quantity": q} for s, q in qty.items() if q]})
             st.rerun()
     with tabs[4]:

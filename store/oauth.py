@@ -53,3 +53,18 @@ def token_role(engine: Engine, token: str) -> str | None:
         return None
     exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
     return r.role if exp > datetime.now(timezone.utc) else None
+
+
+def token_identity(engine: Engine, token: str) -> tuple[str, str, str | None] | None:
+    """(role, client id, the client's channel) of a live bearer token we issued, or None."""
+    if not token.startswith("zsat-"):
+        return None
+    with engine.connect() as conn:
+        r = conn.execute(select(oauth_tokens.c.role, oauth_tokens.c.expires_at, oauth_tokens.c.client_id,
+                                oauth_clients.c.channel)
+                         .join(oauth_clients, oauth_clients.c.client_id == oauth_tokens.c.client_id, isouter=True)
+                         .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
+    if r is None:
+        return None
+    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
+    return (r.role, r.client_id, r.channel) if exp > datetime.now(timezone.utc) else None

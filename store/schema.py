@@ -553,3 +553,47 @@ stuck_alerts = Table(  # an activity that kept failing: shown even when the proj
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_stuck_alerts_open", stuck_alerts.c.resolved, stuck_alerts.c.at)
+
+# ---- people and the audit log (issue 13; migration 0011) ----
+users = Table(  # people who sign in: reviewer, customer_service, warehouse_lead, finance, admin
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(200)),  # argon2id; NULL: WeCom sign-in only
+    Column("wecom_userid", String(64), unique=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+user_sessions = Table(  # sign-in tokens, stored hashed; they expire
+    "user_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("client_ip", String(64)),
+)
+Index("ix_user_sessions_user", user_sessions.c.username)
+
+audit_log = Table(  # every human and credentialed action: who, role, when, what, from where, result
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("kind", String(10), nullable=False),  # user | key | token | anonymous
+    Column("action", String(120), nullable=False),  # "POST /v1/reviews/{review_id}/decision" or "login"
+    Column("target", String(300)),  # the concrete path (ids) or username
+    Column("client_ip", String(64)),
+    Column("status", Integer, nullable=False),
+    Column("detail", Text),
+)
+Index("ix_audit_log_at", audit_log.c.at)
+Index("ix_audit_log_actor", audit_log.c.actor, audit_log.c.at)

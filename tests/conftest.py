@@ -21,6 +21,9 @@ from tests.support import fresh_pg_database, pg_available
 from zhongshu_devtools.binaries import temporal_cli, temporal_test_server
 
 HISTORIES = Path(__file__).parent / "histories"
+# Tests run in development mode: their settings use the development default secrets that the API and
+# worker refuse elsewhere (issue 13; tests/test_auth_settings.py checks the refusal itself).
+os.environ.setdefault("ZHONGSHU_DEV_MODE", "1")
 
 # The SDK core writes its WARN lines (e.g. "Temporal Server 1.16.0 or newer is required …" for every
 # worker on the time-skipping server) straight to the terminal. Forwarded to Python logging they are

@@ -50,6 +50,9 @@ async def api(worker):  # noqa: F811 - the imported fixture
     app.state.engine = engine
     app.state.api_keys = {k: v for k, v in KEYS.items()}
     app.include_router(router)
+    from api.auth_routes import router as auth_router
+
+    app.include_router(auth_router)  # the console's page signs in (issue 13)
     with ThreadedServer(app) as srv:
         yield srv.url, client, tq, engine
 
@@ -161,11 +164,13 @@ async def test_console_page_qc_pass(api, worker, tmp_path, monkeypatch):  # noqa
                     "st.navigation([st.Page('pages_/aftersales.py', url_path='aftersales'),"
                     " st.Page('pages_/timeline.py', url_path='timeline')]).run()\n")
     monkeypatch.setenv("ZHONGSHU_CONSOLE_API_URL", url)
-    monkeypatch.setenv("ZHONGSHU_CONSOLE_API_KEY", "rev")
+    from tests.console_support import SESSION_KEY, console_session
+
+    session = await asyncio.to_thread(console_session, url, "svc", "warehouse_lead", "质检员老李")
 
     def run_page() -> AppTest:
         at = AppTest.from_file(str(main), default_timeout=30)
-        at.session_state["inspector"] = "质检员老李"
+        at.session_state[SESSION_KEY] = session  # signed in: the QC is recorded under this name
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at

@@ -167,8 +167,10 @@ async def test_cli_and_make_up_print_the_health_lines(hub, syncs):
 
 def test_console_page_shows_red_syncs_first(hub, syncs):
     ok, bad, gone, _ = syncs
-    saved = {k: os.environ.get(k) for k in ("ZHONGSHU_CONSOLE_API_URL", "ZHONGSHU_CONSOLE_API_KEY")}
-    os.environ.update(ZHONGSHU_CONSOLE_API_URL=hub.api_url, ZHONGSHU_CONSOLE_API_KEY="test-readonly-key")
+    from tests.console_support import SESSION_KEY, console_session
+
+    saved = {k: os.environ.get(k) for k in ("ZHONGSHU_CONSOLE_API_URL",)}
+    os.environ.update(ZHONGSHU_CONSOLE_API_URL=hub.api_url)
     try:
         deadline = time.monotonic() + 30
         while (i := item(hub, bad)) is None or i["state"] != "failed":
@@ -178,6 +180,7 @@ def test_console_page_shows_red_syncs_first(hub, syncs):
             assert time.monotonic() < deadline, i
             time.sleep(0.3)
         at = AppTest.from_file(APP, default_timeout=30)
+        at.session_state[SESSION_KEY] = console_session(hub.api_url, "test-service-key", "customer_service")
         at.run()
         at.switch_page("pages_/channels.py").run()
         assert not at.exception, [e.value for e in at.exception]

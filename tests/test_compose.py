@@ -27,7 +27,9 @@ APP_SERVICES = {"zhongshu-migrate": ["db", "migrate"], "worker": ["worker"], "ap
 INFRA_SERVICES = {"postgresql", "temporal", "temporal-ui", "temporal-init"}
 MONITORING_SERVICES = {"prometheus", "grafana"}
 # read by console/api_client.py directly, not through Settings
-NON_SETTINGS_VARS = {"ZHONGSHU_CONSOLE_API_URL", "ZHONGSHU_CONSOLE_API_KEY"}
+NON_SETTINGS_VARS = {"ZHONGSHU_CONSOLE_API_URL"}
+SECRETS = {"ZHONGSHU_API_KEY": "prod-key", "ZHONGSHU_CARRIER_APP_SECRET": "carrier-secret",
+           "ZHONGSHU_CONFIRM_SECRET": "confirm-secret"}
 
 _VAR = re.compile(r"\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}")
 
@@ -148,7 +150,7 @@ def test_ports_are_declared(services):
 
 
 def test_unauthenticated_temporal_ports_stay_on_localhost(services):
-    for name in ("temporal", "temporal-ui", "prometheus", "grafana"):
+    for name in ("temporal", "temporal-ui", "prometheus", "grafana", "console"):
         for p in services[name]["ports"]:
             assert str(p).startswith("127.0.0.1:"), (name, p)
 
@@ -167,13 +169,19 @@ def test_app_environment(services):
             interpolate(env["ZHONGSHU_API_KEY"])  # required: compose refuses to start without one
         assert interpolate(env["ZHONGSHU_API_KEY"], {"ZHONGSHU_API_KEY": "k"}) == "k"
         assert "${ZHONGSHU_WECOM_WEBHOOK_URL" in env["ZHONGSHU_WECOM_WEBHOOK_URL"]
+        for secret in ("ZHONGSHU_CARRIER_APP_SECRET", "ZHONGSHU_CONFIRM_SECRET"):  # issue 13: no defaults
+            if name in ("worker", "api"):
+                with pytest.raises(KeyError):
+                    interpolate(env[secret])
     console = env_of(services["console"])
     assert console["ZHONGSHU_CONSOLE_API_URL"] == "http://api:8000"
-    assert console["ZHONGSHU_CONSOLE_API_KEY"] == env_of(services["api"])["ZHONGSHU_API_KEY"]
+    assert "ZHONGSHU_CONSOLE_API_KEY" not in console, "the console signs people in; it holds no service key"
 
 
 def test_every_zhongshu_variable_is_a_real_setting(services):
-    fields = {f"ZHONGSHU_{name.upper()}" for name in Settings.model_fields}
+    from zhongshu.auth_settings import AuthSettings
+
+    fields = {f"ZHONGSHU_{name.upper()}" for name in (*Settings.model_fields, *AuthSettings.model_fields)}
     for name in APP_SERVICES:
         for var in env_of(services[name]):
             if var.startswith("ZHONGSHU_") and var not in NON_SETTINGS_VARS:
@@ -186,8 +194,11 @@ def test_app_environment_builds_valid_settings(services, monkeypatch, tmp_path):
             monkeypatch.delenv(var)
     monkeypatch.chdir(tmp_path)  # no stray .env
     for var, value in env_of(services["worker"]).items():
-        monkeypatch.setenv(var, interpolate(value, {"ZHONGSHU_API_KEY": "prod-key"}))
+        monkeypatch.setenv(var, interpolate(value, SECRETS))
     s = Settings()
+    from zhongshu.auth_settings import AuthSettings, refuse_default_secrets
+
+    refuse_default_secrets(s, "worker", AuthSettings(dev_mode=False))  # compose's settings start outside dev mode
     assert s.temporal_address == "temporal:7233" and s.api_host == "0.0.0.0" and s.api_port == 8000
     assert s.db_url.startswith("postgresql+psycopg://zhongshu:") and s.db_url.endswith("@postgresql:5432/zhongshu")
     assert s.effective_api_key() == "prod-key" and s.wecom_webhook_url == ""
@@ -196,7 +207,7 @@ def test_app_environment_builds_valid_settings(services, monkeypatch, tmp_path):
     assert (s.worker_metrics_host, s.worker_metrics_port) == ("0.0.0.0", 9464)
 
     for var, value in env_of(services["api"]).items():
-        monkeypatch.setenv(var, interpolate(value, {"ZHONGSHU_API_KEY": "prod-key", "ZHONGSHU_METRICS_KEY": "scrape-key"}))
+        monkeypatch.setenv(var, interpolate(value, SECRETS | {"ZHONGSHU_METRICS_KEY": "scrape-key"}))
     keys = Settings().api_keys()
     assert keys == {"prod-key": "service", "scrape-key": "readonly"}, "an empty extra key list adds nothing"
     monkeypatch.setenv("ZHONGSHU_EXTRA_API_KEYS", interpolate(

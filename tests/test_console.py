@@ -19,14 +19,15 @@ from tests.support import order_payload, random_mobile
 pytestmark = pytest.mark.integration
 
 APP = str(Path(__file__).resolve().parent.parent / "console" / "app.py")
-ENV = ("ZHONGSHU_CONSOLE_API_URL", "ZHONGSHU_CONSOLE_API_KEY")
+ENV = ("ZHONGSHU_CONSOLE_API_URL",)
+PASSWORD = "console-test-password"
 
 
 @pytest.fixture
 def api(stack):
     """Point the console at the stack for one test; hand back an HTTP client for checks."""
     saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ZHONGSHU_CONSOLE_API_URL=stack.api_url, ZHONGSHU_CONSOLE_API_KEY=stack.api_key)
+    os.environ.update(ZHONGSHU_CONSOLE_API_URL=stack.api_url)
     try:
         with stack.http() as http:
             yield http
@@ -38,9 +39,25 @@ def api(stack):
                 os.environ[k] = v
 
 
-def console(page: str | None = None, **query: str) -> AppTest:
+def signed_in(user: str = "小李", role: str = "reviewer") -> dict:
+    """A session for ``user`` (created on first use), as the console's login form would hold it."""
+    import httpx
+
+    url = os.environ["ZHONGSHU_CONSOLE_API_URL"]
+    with httpx.Client(base_url=url, headers={"X-API-Key": "test-service-key"}, timeout=30) as http:
+        r = http.post("/v1/users", json={"username": user, "role": role, "password": PASSWORD, "display_name": user})
+        assert r.status_code in (201, 409), r.text
+    r = httpx.post(f"{url}/v1/auth/login", json={"username": user, "password": PASSWORD}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return {"token": body["token"], "user": body["user"], "expires_at": body["expires_at"]}
+
+
+def console(page: str | None = None, *, user: str | None = "小李", role: str = "reviewer", **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params.update(query)
+    if user:
+        at.session_state["zs_auth"] = signed_in(user, role)
     at.run()
     if page:
         at.switch_page(page).run()
@@ -147,8 +164,7 @@ def review_of(http, oid: str) -> dict:
 )
 def test_review_queue_decides_address_review(api, decision, address, event):
     oid, rid = open_address_review(api)
-    at = console("pages_/reviews.py")
-    at.text_input(key="reviewer_input").set_value("小李").run()
+    at = console("pages_/reviews.py")  # signed in as 小李: the decision is recorded under that name
     labels = [m.value for m in at.markdown]
     assert any(rid.replace("~", "\\~") in c.value for c in at.caption)
     assert any("地址无法解析到区县" in v for v in labels)
@@ -171,7 +187,6 @@ def test_review_queue_decides_address_review(api, decision, address, event):
 def test_review_queue_shows_409_verbatim(api):
     oid, rid = open_address_review(api)
     at = console("pages_/reviews.py")
-    at.text_input(key="reviewer_input").set_value("小李").run()
     # a colleague decides first; this reviewer's view is stale
     r = api.post(f"/v1/reviews/{rid}/decision", json={"decision": "approve", "reviewer": "小王"})
     assert r.status_code == 200, r.text
@@ -187,12 +202,8 @@ def test_review_queue_shows_409_verbatim(api):
     assert "HTTP 409" in at.error[0].value and "correct\\_address needs the corrected address text" in at.error[0].value
     assert review_of(api, oid3)["state"] == "open"
 
-    # no reviewer name: nothing is sent
-    oid2, rid2 = open_address_review(api)
-    at2 = console("pages_/reviews.py")
-    at2.text_input(key="reviewer_input").set_value("").run()
-    at2.button(key=f"approve-{rid2}").click().run()
-    assert "审核人" in at2.warning[0].value and review_of(api, oid2)["state"] == "open"
+    # no free-text reviewer box any more: the reviewer is the signed-in person
+    assert not [t for t in at.text_input if t.key == "reviewer_input"]
 
 
 def test_rejections_page_lists_and_replays(api):
@@ -233,7 +244,7 @@ def test_rules_page_lists_diffs_and_activates(api):
     data = edited_default(lambda wb: set_cell(wb, "仓库规则", "R3", "warehouse", "HZ-CLOUD2"))
     new = api.post("/v1/rules", files={"file": ("console-test.xlsx", data)}).json()["version"]
     try:
-        at = console("pages_/rules.py")
+        at = console("pages_/rules.py", user="规则管理员", role="admin")  # activating rules: admins only
         assert any(f"v{before}" in m.value for m in at.markdown), [m.value for m in at.markdown]
         at.selectbox(key="rules_diff_from").set_value(before)
         at.selectbox(key="rules_diff_to").set_value(new)

@@ -25,7 +25,7 @@ from store.db import engine_for, migrate
 from tests.support import ThreadedServer
 
 APP = str(Path(__file__).resolve().parent.parent / "console" / "app.py")
-ENV = ("ZHONGSHU_CONSOLE_API_URL", "ZHONGSHU_CONSOLE_API_KEY")
+ENV = ("ZHONGSHU_CONSOLE_API_URL",)
 KEY = "dash-test-key"
 CN = timezone(timedelta(hours=8))
 
@@ -68,7 +68,7 @@ def seeded_api(tmp_path_factory):
     settings = Settings(database_url=url, api_key=KEY, var_dir=tmp, extra_api_keys="ro-key:readonly")
     saved = {k: os.environ.get(k) for k in ENV}
     with ThreadedServer(create_app(settings, client=object())) as api:
-        os.environ.update(ZHONGSHU_CONSOLE_API_URL=api.url, ZHONGSHU_CONSOLE_API_KEY=KEY)
+        os.environ.update(ZHONGSHU_CONSOLE_API_URL=api.url)
         try:
             yield Seeded(api.url, today, recon_day)
         finally:
@@ -80,7 +80,10 @@ def seeded_api(tmp_path_factory):
 
 
 def console(page: str) -> AppTest:
+    from tests.console_support import SESSION_KEY, console_session
+
     at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[SESSION_KEY] = console_session(os.environ["ZHONGSHU_CONSOLE_API_URL"], KEY, "finance")
     at.run()
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]

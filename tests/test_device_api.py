@@ -169,9 +169,11 @@ async def test_console_warehouse_page_shows_waves_states_and_exceptions(floor, e
     wh.record_scan_event(engine, wh.ScanEventIn(event_id=f"{warehouse}-e1", warehouse=warehouse, picker="小张",
                                                 device_id="MC33-01", kind="wrong_item"))
     monkeypatch.setenv("ZHONGSHU_CONSOLE_API_URL", url)
-    monkeypatch.setenv("ZHONGSHU_CONSOLE_API_KEY", SERVICE_KEY)
+    from tests.console_support import SESSION_KEY, console_session
+
     app = str(Path(__file__).resolve().parent.parent / "console" / "app.py")
     at = AppTest.from_file(app, default_timeout=30)
+    at.session_state[SESSION_KEY] = console_session(url, SERVICE_KEY, "warehouse_lead")
     at.run()
     at.switch_page("pages_/warehouse.py").run()
     at.text_input(key="wh_warehouse").set_value(warehouse).run()

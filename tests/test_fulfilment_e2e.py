@@ -176,9 +176,12 @@ def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_a
     from tests.test_console import APP, ENV
 
     saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ZHONGSHU_CONSOLE_API_URL=fstack.api_url, ZHONGSHU_CONSOLE_API_KEY=SERVICE)
+    os.environ.update(ZHONGSHU_CONSOLE_API_URL=fstack.api_url)
     try:
+        from tests.console_support import SESSION_KEY, console_session
+
         at = AppTest.from_file(APP, default_timeout=30)
+        at.session_state[SESSION_KEY] = console_session(fstack.api_url, SERVICE, "customer_service")
         at.query_params.update(order_id=oid)
         at.run()
         assert not at.exception, [e.value for e in at.exception]

@@ -180,6 +180,12 @@ def test_up_serves_and_ctrl_c_stops_everything(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=5).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{fakes}/messages", timeout=5).status_code == 200
         assert httpx.post(f"{api_url}/v1/orders", json={}, timeout=5).status_code == 401  # key required
+        # development mode, said so; the first admin is printed and signs in (issue 13)
+        assert printed["Mode"] == "development"
+        user, password = printed["Console sign-in"], printed["password"]
+        assert password == (var / "dev-admin-password").read_text().strip()
+        signed = httpx.post(f"{api_url}/v1/auth/login", json={"username": user, "password": password}, timeout=10)
+        assert signed.status_code == 200 and signed.json()["user"]["role"] == "admin", signed.text
 
         everyday = [o.payload for o in demo_orders(40, "SMOKE-", "SMOKE") if o.kind.startswith("everyday")]
         state = _routed(api_url, key, everyday[0])  # the worker takes it through to routing

@@ -25,6 +25,9 @@ log = logging.getLogger("zhongshu.worker")
 
 async def run_worker(settings: Settings | None = None) -> None:
     s = settings or get_settings()
+    from zhongshu.auth_settings import refuse_default_secrets
+
+    refuse_default_secrets(s, "worker")  # issue 13: no development default outside development mode
     setup_logging("worker", s)
     migrate(s.db_url)
     engine = engine_for(s.db_url)

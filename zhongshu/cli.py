@@ -23,6 +23,9 @@ db_app = typer.Typer(help="The SQL read model.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 rules_app = typer.Typer(help="Routing rules (decision tables in Excel): import, list, activate, diff, export.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+from zhongshu.users_cli import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
 console = Console()
 
 
@@ -53,13 +56,15 @@ def console_cmd() -> None:
     """Run the Streamlit console."""
     import subprocess
 
+    from zhongshu.auth_settings import get_auth_settings
+
     s = get_settings()
     script = ROOT / "console" / "app.py"
     raise typer.Exit(
         subprocess.call(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(s.console_port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.address", "0.0.0.0",
-             "--client.toolbarMode", "viewer"]
+             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.address", get_auth_settings().console_host, "--client.toolbarMode", "viewer"]
         )
     )
 

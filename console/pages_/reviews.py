@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
+from console.auth import current_user
 from console.ui import fmt_age, fmt_money, fmt_time
 from domain import labels
 
@@ -26,16 +27,8 @@ AGES = {0: "不限", 30: "≥30分钟", 120: "≥2小时", 480: "≥8小时", 14
 ESCALATION = {"": "全部", "escalated": "已升级", "red": "超24小时", "none": "未升级"}
 
 
-def reviewer_name() -> str:
-    return (st.session_state.get("reviewer_input") or st.session_state.get("reviewer") or "").strip()
-
-
-def keep_reviewer() -> None:
-    st.session_state.reviewer = st.session_state.reviewer_input.strip()
-
-
 def body_for(decision: str, note: str, warehouse: str | None, carrier: str | None, address: str | None) -> dict:
-    body = {"decision": decision, "reviewer": reviewer_name(), "note": note}
+    body = {"decision": decision, "note": note}  # the API records the signed-in person as the reviewer
     if decision == "reroute":
         body["warehouse"] = warehouse
         if carrier:
@@ -56,9 +49,6 @@ def send(rid: str, body: dict) -> tuple[str, str]:
 
 def decide(rids: list[str], decision: str, note: str, warehouse: str | None = None, carrier: str | None = None,
            address: str | None = None) -> None:
-    if not reviewer_name():
-        st.session_state.review_flash = [("warning", "请先在上方填写审核人姓名。")]
-        return
     if decision == "reroute" and not warehouse:
         st.session_state.review_flash = [("warning", "改派需要选择仓库。")]
         return
@@ -197,10 +187,9 @@ def bulk_bar(tasks: list[dict]) -> None:
 
 
 st.title("🧑‍⚖️ 审核队列")
-if "reviewer_input" not in st.session_state:
-    st.session_state.reviewer_input = st.session_state.get("reviewer", "")
 c1, c2, c3, c4, c5, c6 = st.columns([2, 1.5, 1.5, 1.5, 1.5, 1])
-c1.text_input("审核人", key="reviewer_input", on_change=keep_reviewer, placeholder="您的姓名")
+_me = current_user() or {}
+c1.markdown(f"审核人  \n**{md_escape(_me.get('display_name') or _me.get('username') or '-')}**")
 state = c2.selectbox("状态", ["open", "decided", "cancelled"], format_func=labels.review_state, key="reviews_state")
 kind = c3.selectbox("类型", ["", *labels.REVIEW_KINDS], format_func=lambda k: labels.review_kind(k) if k else "全部",
                     key="reviews_kind")

@@ -197,4 +197,37 @@ def create_app() -> FastAPI:
         state.reset()
         return {"ok": True}
 
+    # ---- OAuth sign-in (issue 13): gettoken, authorize (issues a code for ?userid=), getuserinfo
+    codes: dict[str, str] = {}
+
+    @app.get("/cgi-bin/gettoken")
+    async def gettoken(corpid: str = "", corpsecret: str = ""):
+        if not corpid or not corpsecret:
+            return _err(40013, "invalid corpid")
+        return {"errcode": 0, "errmsg": "ok", "access_token": f"fake-at-{corpid}", "expires_in": 7200}
+
+    @app.get("/connect/oauth2/authorize")
+    async def authorize(redirect_uri: str, state: str = "", userid: str = "zhangsan"):
+        from fastapi.responses import RedirectResponse
+
+        code = f"code-{len(codes) + 1}-{userid}"
+        codes[code] = userid
+        sep = "&" if "?" in redirect_uri else "?"
+        return RedirectResponse(f"{redirect_uri}{sep}code={code}&state={state}", status_code=302)
+
+    @app.post("/_control/oauth_code")
+    async def oauth_code(userid: str = Query(...)):
+        code = f"code-{len(codes) + 1}-{userid}"
+        codes[code] = userid
+        return {"code": code}
+
+    @app.get("/cgi-bin/auth/getuserinfo")
+    async def getuserinfo(access_token: str = "", code: str = ""):
+        if not access_token.startswith("fake-at-"):
+            return _err(40014, "invalid access_token")
+        userid = codes.pop(code, None)  # a code is good once
+        if userid is None:
+            return _err(40029, "invalid code")
+        return {"errcode": 0, "errmsg": "ok", "userid": userid}
+
     return app

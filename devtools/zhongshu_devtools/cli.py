@@ -23,8 +23,11 @@ def register(app: typer.Typer) -> None:
         orders: int = typer.Option(40, help="how many demo orders"),
     ) -> None:
         """Start the whole embedded stack (Temporal dev server, worker, API, console, fakes) and print the URLs."""
+        import os
+
         from zhongshu_devtools.stack import run_stack
 
+        os.environ.setdefault("ZHONGSHU_DEV_MODE", "1")  # the embedded stack is a development stack (issue 13)
         raise typer.Exit(run_stack(get_settings(), demo=demo, demo_orders=orders))
 
     @app.command()

@@ -31,6 +31,8 @@ def _env(settings: Settings, api_key: str, extra: dict[str, str] | None = None) 
         "ZHONGSHU_CONSOLE_PORT": str(settings.console_port),
         "ZHONGSHU_VAR_DIR": str(settings.var_dir),
         "ZHONGSHU_OTEL_EXPORTER": settings.otel_exporter if settings.otel_exporter != "none" else "file",
+        # issue 13: the embedded stack runs in development mode (its default secrets are allowed)
+        "ZHONGSHU_DEV_MODE": os.environ.get("ZHONGSHU_DEV_MODE", "1"),
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
@@ -138,6 +140,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                 took = sup.start(Child("worker", [py, "-m", "zhongshu.cli", "worker"], env=env, ready_log="worker polling"),
                                  timeout=90)
             ready(f"worker polling task queue {settings.task_queue}", took)
+            admin = _dev_admin(settings)
 
             with console.status("starting the API and the console …"):
                 # uvicorn directly (not `zhongshu api`) to bound its shutdown when requests are in flight
@@ -148,7 +151,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                 ui = sup.launch(Child(
                     "console",
                     [py, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"),
-                     "--server.port", str(settings.console_port), "--server.address", settings.api_host,
+                     "--server.port", str(settings.console_port), "--server.address", console_host(),
                      "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"],
                     env=env, ready_url=f"http://127.0.0.1:{settings.console_port}/_stcore/health",
                 ))
@@ -190,6 +193,15 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             table.add_row("Logs", str(log_dir))
             table.add_row("API key (X-API-Key)", api_key)
             table.add_row("", f"[dim]{key_source}[/dim]")
+            dev = env["ZHONGSHU_DEV_MODE"] not in ("0", "false", "")
+            table.add_row("Mode", "[yellow]development[/yellow]" if dev else "production")
+            if dev:
+                table.add_row("", "[dim]ZHONGSHU_DEV_MODE=1: development default secrets allowed; never in production[/dim]")
+            if admin:
+                table.add_row("Console sign-in", admin[0])
+                table.add_row("  password", admin[1])
+                table.add_row("", f"[dim]kept in {settings.var_dir / 'dev-admin-password'}; "
+                              "add people with `zhongshu users add` or the console's 账号管理 page[/dim]")
             console.print(table)
 
             if demo and demo_orders > 0:
@@ -223,6 +235,23 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
         console.print("\nstopping …")
         stop_code = _stop(sup, settings, console)
         return code or stop_code
+
+
+def console_host() -> str:
+    from zhongshu.auth_settings import AuthSettings
+
+    return AuthSettings().console_host
+
+
+def _dev_admin(settings: Settings) -> tuple[str, str] | None:
+    """Development mode: the first admin account (created when nobody exists yet) for the banner."""
+    from store.db import engine_for, migrate
+    from zhongshu.users_cli import ensure_dev_admin
+
+    if os.environ.get("ZHONGSHU_DEV_MODE", "1") in ("0", "false", ""):
+        return None
+    migrate(settings.db_url)
+    return ensure_dev_admin(engine_for(settings.db_url), settings.var_dir)
 
 
 def print_channel_health(settings: Settings, api_key: str, console: Console, wait: float = 20.0) -> None:
