@@ -22,36 +22,33 @@ the activities ChannelSyncWorkflow and the ERP push run.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import ApplicationError
 
+from activities.notify import WeComClient, WeComError, mask_phones
+from activities.order_intake import OrderIntake, TemporalUnavailable, record_rejection
 from domain.channels import MappingError, delivery_version, map_payload
 from domain.channels import douyin as douyin_mapper
 from domain.channels import erp as erp_mapper
 from domain.channels import tmall as tmall_mapper
-from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
 from domain.channels.health import HealthAlert, SyncHealthReport, WatchHealthReport, render_alert
-from activities.notify import WeComClient, WeComError, mask_phones
-from activities.order_intake import OrderIntake, TemporalUnavailable, record_rejection
+from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
 from domain.contracts import order as C
 from domain.contracts.channels import PageRequest, PageResult, WindowRequest
 from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest, ErpPushResult
 from domain.errors import FieldError
-from domain.order import CleanOrder, OrderSubmission
 from domain.redelivery import DeliveryVersion
 from store.channel_health import record_sync_report, record_watch_report
 from store.read_model import _insert
@@ -160,7 +157,7 @@ def account_from_settings(account_id: str, settings: Settings) -> ChannelAccount
                               app_key=settings.tmall_app_key, app_secret=settings.tmall_app_secret)
     if account_id == "douyin" and getattr(settings, "douyin_api_url", ""):
         # the open API signs with the same app key + secret the pushes are signed with
-        return ChannelAccount(account_id="douyin", channel="douyin", base_url=getattr(settings, "douyin_api_url"),
+        return ChannelAccount(account_id="douyin", channel="douyin", base_url=settings.douyin_api_url,
                               app_key=settings.douyin_app_key, app_secret=settings.douyin_app_secret)
     if account_id == "erp" and settings.erp_url:
         return ChannelAccount(account_id="erp", channel="erp", base_url=settings.erp_url,
@@ -182,7 +179,7 @@ def load_account(engine: Engine, account_id: str, settings: Settings | None = No
 
 
 def save_account(engine: Engine, acc: ChannelAccount, *, enabled: bool = True) -> None:
-    row = acc.model_dump() | {"enabled": enabled, "created_at": datetime.now(timezone.utc)}
+    row = acc.model_dump() | {"enabled": enabled, "created_at": datetime.now(UTC)}
     with engine.begin() as conn:
         ins = _insert(engine, channel_accounts).values(**row)
         conn.execute(ins.on_conflict_do_update(
@@ -244,7 +241,7 @@ class TopClient:
             session = await self.tokens.get()
             p = self._signed({
                 "method": method, "app_key": self.account.app_key, "session": session,
-                "timestamp": _top_time(datetime.now(timezone.utc)), "format": "json", "v": "2.0",
+                "timestamp": _top_time(datetime.now(UTC)), "format": "json", "v": "2.0",
                 "sign_method": self.sign_method, **params,
             })
             resp = await _send(self.http, "POST", self.account.base_url, what=f"tmall {method}",
@@ -483,7 +480,7 @@ async def accept_channel_payload(client: Client, engine: Engine, settings: Setti
     return await accept_payload(client, engine, settings, payload, source=source, version=delivery_version(channel, raw))
 
 
-async def fetch_douyin_detail(api: "DouyinClient | None", data: dict[str, Any]) -> dict[str, Any]:
+async def fetch_douyin_detail(api: DouyinClient | None, data: dict[str, Any]) -> dict[str, Any]:
     """The full order for an ids-only push message. ChannelError: retryable (the API is down or slow)
     or not (no account configured, a configuration error, ``DouyinOrderNotFound``)."""
     oid = douyin_mapper.pushed_order_id(data)
@@ -494,7 +491,7 @@ async def fetch_douyin_detail(api: "DouyinClient | None", data: dict[str, Any]) 
 
 
 async def accept_douyin_message(client: Client, engine: Engine, settings: Settings, data: Any, *, source: str,
-                                api: "DouyinClient | None") -> AcceptResult:
+                                api: DouyinClient | None) -> AcceptResult:
     """One paid-order push message → ``accept_channel_payload``; an ids-only message first gets the
     order detail from the open API.
 
@@ -625,7 +622,7 @@ class ChannelActivities:
             doc_no = await self.erp(acc).save(erp_mapper.to_erp_bill(req.order))
         except ChannelError as exc:
             raise exc.to_application_error() from None
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         await asyncio.to_thread(record_erp_doc, self.engine, req.order.order_id, doc_no, at)
         return ErpPushResult(order_id=req.order.order_id, doc_no=doc_no, pushed_at=at)
 

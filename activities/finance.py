@@ -18,11 +18,10 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.allocation import AllocationError, OrderAllocation, allocate_order, from_fen, to_fen
+from domain.contracts.finance import RECORD_ORDER_FINANCE, DayRequest, OrderFinanceRequest, ReportRequest, RunSummary
 from domain.order import CleanOrder, order_id_for
 from domain.reconciliation import LABELS, SETTLING_CHANNELS, DiffClass, ReconciliationResult, reconcile
-from domain.contracts.finance import RECORD_ORDER_FINANCE, DayRequest, OrderFinanceRequest, ReportRequest, RunSummary
 from store import metrics
-
 
 # ---------------------------------------------------------------- allocation from an order
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,10 +22,18 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import mask_phones
-from domain.logistics import (RESHIP_MARK, CarrierCode, TrackingCode, TrackingEvent, Waybill, WaybillRequest, signed_headers,
-                              valid_waybill_no)
 from domain.contracts.fulfilment import PART_MARK
 from domain.contracts.logistics import CREATE_WAYBILL
+from domain.logistics import (
+    RESHIP_MARK,
+    CarrierCode,
+    TrackingCode,
+    TrackingEvent,
+    Waybill,
+    WaybillRequest,
+    signed_headers,
+    valid_waybill_no,
+)
 from store.read_model import _insert, _row
 from store.schema import tracking_events, waybills
 from zhongshu.settings import get_settings
@@ -85,7 +93,7 @@ class LogisticsActivities:
             raise CarrierUnavailable(f"{req.carrier} answered without a valid waybill number: {no!r}")
         wb = Waybill(order_id=req.order_id, carrier=req.carrier, waybill_no=no, direction=req.direction,
                      label_url=str(answer.get("label_url") or ""), label_zpl=str(answer.get("label_zpl") or ""),
-                     created_at=answer.get("created_at") or datetime.now(timezone.utc))
+                     created_at=answer.get("created_at") or datetime.now(UTC))
         return await asyncio.to_thread(record_waybill, self.engine, wb, req)
 
     def all(self) -> list:
@@ -114,7 +122,7 @@ def record_waybill(engine: Engine, wb: Waybill, req: WaybillRequest | None = Non
            "direction": wb.direction, "warehouse": req.warehouse if req else None, "label_url": wb.label_url,
            "label_zpl": wb.label_zpl, "weight_kg": req.weight_kg if req else None,
            "parcels": req.parcels if req else 1, "created_at": wb.created_at,
-           "recorded_at": datetime.now(timezone.utc)}
+           "recorded_at": datetime.now(UTC)}
     with engine.begin() as conn:
         conn.execute(_insert(engine, waybills).values(**row).on_conflict_do_nothing())
     return get_waybill(engine, wb.order_id, wb.carrier) or wb
@@ -134,7 +142,7 @@ def record_tracking_event(engine: Engine, ev: TrackingEvent) -> tuple[bool, str]
     so one whose signal never got through (``pending``) is signalled again."""
     row = {"carrier": ev.carrier.value, "event_id": ev.event_id, "waybill_no": ev.waybill_no,
            "order_id": ev.order_id, "code": ev.code.value, "at": ev.at, "location": ev.location,
-           "description": ev.description, "received_at": datetime.now(timezone.utc), "result": "pending"}
+           "description": ev.description, "received_at": datetime.now(UTC), "result": "pending"}
     with engine.begin() as conn:
         res = conn.execute(_insert(engine, tracking_events).values(**row).on_conflict_do_nothing())
         if res.rowcount > 0:

@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.cleansing import cleanse, mask_phone
 from domain.contracts import order as C
+from domain.contracts import search_attributes as sa
 from domain.errors import FieldError, field_errors
 from domain.order import OrderSubmission, storable
 from domain.policy import FulfilmentPolicy, OrderPolicy, OrderWorkflowInput
@@ -32,7 +33,6 @@ from domain.redelivery import DeliveryVersion, Freshness, VersionedSubmission, f
 from store import read_model
 from store.channel_health import Claim, claim_version, stored_version
 from store.schema import rejected_payloads
-from domain.contracts import search_attributes as sa
 from zhongshu.settings import Settings
 
 

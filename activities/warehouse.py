@@ -13,8 +13,9 @@ from __future__ import annotations
 import html
 import io
 import logging
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -23,22 +24,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import WeComClient, WeComError, mask_phones
-from domain.warehouse import (
-    TASK_LOOK,
-    PickTask,
-    StockRow,
-    TaskState,
-    WarehouseException,
-    WaveOrder,
-    WavePolicy,
-    parse_bin,
-    plan_tasks,
-    render_exception_todo,
-)
 from domain.contracts.warehouse import (
     JOIN_WAVE,
     WAVE,
-    WAVE_WORKFLOW_ID,
     JoinWave,
     PlanRequest,
     StockMove,
@@ -46,13 +34,24 @@ from domain.contracts.warehouse import (
     WaveStart,
     wave_workflow_id,
 )
+from domain.warehouse import (
+    TASK_LOOK,
+    PickTask,
+    StockRow,
+    TaskState,
+    WarehouseException,
+    WavePolicy,
+    parse_bin,
+    plan_tasks,
+    render_exception_todo,
+)
 from store.schema import pick_tasks, scan_events, stock_moves, warehouse_exceptions, warehouse_stock, waves
 from zhongshu.settings import get_settings
 
 log = logging.getLogger("zhongshu.warehouse")
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------- payloads
@@ -412,7 +411,7 @@ def parse_stock_workbook(data: bytes, default_warehouse: str | None = None) -> l
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     for n, values in enumerate(rows, start=2):
-        rec = {f: v for f, v in zip(fields, values) if f}
+        rec = {f: v for f, v in zip(fields, values, strict=False) if f}
         if all(v in (None, "") for v in rec.values()):
             continue
         wh = str(rec.get("warehouse") or default_warehouse or "").strip()

@@ -26,8 +26,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.intake import current_view
 from api.auth import READERS, Caller, actor, require
+from api.intake import current_view
 from api.schemas import AUTH, MAX_OFFSET, Doc, errors
 from domain.aftersales import (
     AftersalesLine,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
@@ -18,10 +18,10 @@ from sqlalchemy.exc import DataError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.audit import AuditLog
-from api.auth_routes import router as auth_router
-from api.auth import READERS, Caller, actor, own_channel, require
 from api.aftersales_routes import router as aftersales_router
+from api.audit import AuditLog
+from api.auth import READERS, Caller, actor, own_channel, require
+from api.auth_routes import router as auth_router
 from api.carrier_routes import router as carrier_router
 from api.channel_health_routes import router as channel_health_router
 from api.channel_routes import close_douyin_api
@@ -30,23 +30,23 @@ from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
 from api.errors import field_errors, field_path
-from api.masking import mask_personal
 from api.intake import current_view, submit, unavailable
-from api.readiness import Readiness, readiness
-from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
-from api.rules_routes import router as rules_router
+from api.masking import mask_personal
 from api.metrics_routes import router as metrics_router
 from api.order_desk_routes import router as order_desk_router
 from api.print_routes import router as print_router
+from api.readiness import Readiness, readiness
 from api.review_cards import router as review_cards_router
+from api.rules_routes import router as rules_router
+from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.warehouse_routes import router as warehouse_router
+from domain.contracts import order as C
 from domain.review import Decision, ReviewDecision
 from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
-from domain.contracts import order as C
-from zhongshu.logging_setup import setup_logging
 from zhongshu.auth_settings import refuse_default_secrets
+from zhongshu.logging_setup import setup_logging
 from zhongshu.settings import Settings, get_settings
 from zhongshu.telemetry import instrument_api
 
@@ -116,7 +116,7 @@ class ReviewList(BaseModel):
 def _age(row: dict[str, Any]) -> dict[str, Any]:
     created = row.get("created_at")
     if created:
-        row["age_seconds"] = int((datetime.now(timezone.utc) - created).total_seconds())
+        row["age_seconds"] = int((datetime.now(UTC) - created).total_seconds())
     row["escalated"] = row.get("escalated_at") is not None
     row["red"] = row.get("red_at") is not None
     return row
@@ -260,7 +260,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             await asyncio.wait_for(temporal(request).get_workflow_handle(order_id).signal(
                 C.CANCEL.name, C.CancelRequest(reason=body.reason, actor=actor(caller, body.actor, "actor")),
                 rpc_timeout=timedelta(seconds=settings.temporal_rpc_seconds)), timeout=settings.temporal_rpc_seconds + 1)
-        except (RPCError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RPCError) as exc:
             status = getattr(exc, "status", None)
             if status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 if await asyncio.to_thread(read_model.get_order, engine(request), order_id):

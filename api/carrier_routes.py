@@ -25,10 +25,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.logistics import record_tracking_event, set_tracking_result, tracking_for
 from api.auth import READERS, Caller, own_channel, require
-from api.schemas import AUTH, Doc, errors
 from api.channel_routes import record_attempt
 from api.door import is_json_media
-from store import read_model
+from api.schemas import AUTH, Doc, errors
 from domain.logistics import (
     HEADER_APP_KEY,
     HEADER_SIGN,
@@ -38,6 +37,7 @@ from domain.logistics import (
     parse_carrier,
     workflow_id_of,
 )
+from store import read_model
 
 router = APIRouter()
 

@@ -33,30 +33,35 @@ import asyncio
 import base64
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
 from temporalio.service import RPCError
 
 from activities.channels import (
-    ChannelAccount, ChannelError, DouyinClient, accept_douyin_message, fetch_douyin_detail, load_account,
-    raw_order_id, record_rejection_once,
+    ChannelAccount,
+    ChannelError,
+    DouyinClient,
+    accept_douyin_message,
+    fetch_douyin_detail,
+    load_account,
+    raw_order_id,
+    record_rejection_once,
 )
+from api.auth import READERS, Caller, own_channel, require
 from api.channel_health_routes import note_push
 from api.intake import submit
 from domain.channels import MappingError, douyin, map_payload
 from domain.channels.signing import douyin_verify, push_age_problem
 from store import read_model
 from store.channel_health import processed_message, remember_message
-from store.oauth import issue_token, token_identity, token_role
+from store.oauth import issue_token, token_identity
 from store.schema import webhook_attempts
 from zhongshu.channel_settings import channel_watch
-
-from api.auth import READERS, Caller, own_channel  # noqa: E402
 
 router = APIRouter()
 
@@ -114,7 +119,7 @@ def record_attempt(engine: Engine, *, channel: str, outcome: str, http_status: i
                    order_ids: list[str], remote: str | None) -> int:
     with engine.begin() as conn:
         r = conn.execute(webhook_attempts.insert().values(
-            received_at=datetime.now(timezone.utc), channel=channel, outcome=outcome, http_status=http_status,
+            received_at=datetime.now(UTC), channel=channel, outcome=outcome, http_status=http_status,
             reason=reason[:2000], body_sha256=_sha(body), body_bytes=len(body), order_ids=order_ids,
             remote=(remote or "")[:64] or None))
         return int(r.inserted_primary_key[0])
@@ -259,7 +264,7 @@ async def _split_replays(engine: Engine, msgs: list[dict[str, Any]]) -> tuple[li
 
 def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[str, Any], str]]:
     """The messages outside the push window, with the reason (``domain.channels.signing.push_age_problem``)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = []
     for m in msgs:
         problem = push_age_problem(douyin.message_time(m["data"]), now, window_seconds=watch.douyin_push_window_seconds,

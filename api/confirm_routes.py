@@ -23,9 +23,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Caller, actor, require
-from api.schemas import AUTH, Doc, errors
 from api.errors import field_errors
 from api.intake import current_view
+from api.schemas import AUTH, Doc, errors
 from domain import geo
 from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
 from store import read_model

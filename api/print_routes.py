@@ -9,7 +9,7 @@ naming it, in Chinese, never a 500.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -51,7 +51,7 @@ def _many(values: list[str], what: str) -> list[str]:
 async def pick_lists(request: Request, wave_id: list[str] = Query(..., max_length=50, description="repeat for a batch"),
                      _r: str = Depends(require(*PRINTERS))):
     """波次拣货单 of one or more waves, in walking order, wave and bin Code128."""
-    engine, now = request.app.state.engine, datetime.now(timezone.utc)
+    engine, now = request.app.state.engine, datetime.now(UTC)
     lists = []
     for wid in _many(wave_id, "波次 wave_id"):
         wave = await asyncio.to_thread(wh.get_wave, engine, wid)
@@ -66,7 +66,7 @@ async def pick_lists(request: Request, wave_id: list[str] = Query(..., max_lengt
 async def packing_slips(request: Request, order_id: list[str] = Query(..., max_length=100, description="repeat for a batch"),
                         page_size: Literal["A4", "A5"] = "A4", _r: str = Depends(require(*PRINTERS))):
     """发货单: one per order (or per warehouse part), order id as Code128 and QR, the waybill as Code128."""
-    engine, client, now = request.app.state.engine, request.app.state.client, datetime.now(timezone.utc)
+    engine, client, now = request.app.state.engine, request.app.state.client, datetime.now(UTC)
     slips = []
     for oid in _many(order_id, "订单号 order_id"):
         view = await current_view(client, engine, oid)

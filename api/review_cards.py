@@ -11,7 +11,7 @@ goes through ``POST /v1/reviews/{id}/decision``, which re-checks everything.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +34,7 @@ router = APIRouter(tags=["reviews"])
 def _age(row: dict[str, Any]) -> dict[str, Any]:
     created = row.get("created_at")
     if created:
-        row["age_seconds"] = int((datetime.now(timezone.utc) - created).total_seconds())
+        row["age_seconds"] = int((datetime.now(UTC) - created).total_seconds())
     row["escalated"] = row.get("escalated_at") is not None
     row["red"] = row.get("red_at") is not None
     return row

@@ -4,13 +4,12 @@ No service key in the console: what a person may do is what their role may do at
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from console.api_client import ApiClient, ApiError, api_url, from_env, md_escape
 from console.session import SESSION_KEY, _signed_in, current_user, session_token, sign_out_local  # noqa: F401
 from zhongshu.settings import get_settings
+
 
 def _wecom_callback(code: str) -> None:
     try:

@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from console.auth import current_user
 from console.api_client import ApiError, from_env, md_escape, show_error
+from console.auth import current_user
 from console.printing import pdf_button
 from domain import labels
 

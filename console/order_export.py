@@ -35,7 +35,7 @@ def xlsx(rows: list[dict]) -> bytes:
     ws.append(COLUMNS)
     for r in rows:
         ws.append([r[c] for c in COLUMNS])
-    for col, width in zip("ABCDEFGHIJKLM", (34, 10, 8, 22, 10, 14, 20, 12, 12, 10, 18, 14, 20)):
+    for col, width in zip("ABCDEFGHIJKLM", (34, 10, 8, 22, 10, 14, 20, 12, 12, 10, 18, 14, 20), strict=False):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A2"
     buf = io.BytesIO()

@@ -50,8 +50,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain.catalogue import Category, normalize_text, parse_category
 from domain import divisions
+from domain.catalogue import Category, normalize_text, parse_category
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails

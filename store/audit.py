@@ -3,7 +3,7 @@ address, with what result. Written by the API (api/audit.py) and the CLI, read b
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -15,7 +15,7 @@ def record(engine: Engine, *, actor: str, role: str, kind: str, action: str, sta
            client_ip: str | None = None, detail: str | None = None, at: datetime | None = None) -> None:
     with engine.begin() as conn:
         conn.execute(audit_log.insert().values(
-            at=at or datetime.now(timezone.utc), actor=actor[:80], role=role[:20], kind=kind[:10], action=action[:120],
+            at=at or datetime.now(UTC), actor=actor[:80], role=role[:20], kind=kind[:10], action=action[:120],
             target=(target or "")[:300] or None, client_ip=(client_ip or "")[:64] or None, status=status,
             detail=(detail or "")[:2000] or None))
 
@@ -38,6 +38,6 @@ def query(engine: Engine, *, actor: str | None = None, action: str | None = None
         for r in rows:
             d = dict(r._mapping)
             if d["at"].tzinfo is None:
-                d["at"] = d["at"].replace(tzinfo=timezone.utc)
+                d["at"] = d["at"].replace(tzinfo=UTC)
             items.append(d)
     return total, items

@@ -22,8 +22,9 @@ Until those stages exist the ratios that need them have a zero denominator and s
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import DateTime, Engine, Float, cast, delete, func, literal_column, select
 
@@ -71,7 +72,7 @@ RECORDED_AT = literal_column("timeline_events.recorded_at", DateTime(timezone=Tr
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _insert(engine: Engine, table):
@@ -86,7 +87,7 @@ def _insert(engine: Engine, table):
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """A Beijing calendar day as a UTC [start, end)."""
     start = datetime(day.year, day.month, day.day, tzinfo=CN_TZ)
-    return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def cn_day(dt: datetime) -> date:
@@ -96,7 +97,7 @@ def cn_day(dt: datetime) -> date:
 def parse_period(frm: str | None, to: str | None, now: datetime | None = None) -> tuple[datetime, datetime]:
     """``from``/``to`` as Beijing dates (YYYY-MM-DD; ``to`` inclusive) or ISO datetimes (``to``
     exclusive). Default: the last 7 Beijing days including today."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
 
     def one(value: str, end: bool) -> datetime:
         if len(value) == 10:
@@ -145,7 +146,7 @@ def order_facts(
     ship_sla: timedelta = DEFAULT_SHIP_SLA,
 ) -> list[tuple[datetime, OrderFacts]]:
     """(ordered_at, facts) for every order of the cohort; five indexed queries."""
-    as_of = _utc(as_of) or datetime.now(timezone.utc)
+    as_of = _utc(as_of) or datetime.now(UTC)
     conds = _cohort_conditions(start, end, channel, warehouse)
     cohort = select(orders.c.order_id).where(*conds).scalar_subquery()
     with engine.connect() as conn:
@@ -289,7 +290,7 @@ def dashboard(
     as_of: datetime | None = None,
     ship_sla: timedelta = DEFAULT_SHIP_SLA,
 ) -> dict[str, Any]:
-    as_of = _utc(as_of) or datetime.now(timezone.utc)
+    as_of = _utc(as_of) or datetime.now(UTC)
     conds = _cohort_conditions(start, end, channel, warehouse)
     cohort = select(orders.c.order_id).where(*conds).scalar_subquery()
     with engine.connect() as conn:
@@ -337,7 +338,7 @@ def dashboard(
 
     scanned = len({r.order_id for r in scans})
     code_orders: Counter[str] = Counter()
-    for oid, codes in {r.order_id: set((r.data or {}).get("codes") or []) for r in scans}.items():
+    for _oid, codes in {r.order_id: set((r.data or {}).get("codes") or []) for r in scans}.items():
         code_orders.update(codes)
     titles = {c.code: c.title for c in CHECKS}
     exception_rates = [
@@ -410,7 +411,7 @@ def top_reasons(aftersales_rows: Iterable[dict[str, Any]], region: str, n: int =
 def record_enquiry(engine: Engine, order_id: str, role: str, at: datetime | None = None) -> None:
     with engine.begin() as conn:
         conn.execute(
-            status_enquiries.insert().values(order_id=order_id, role=role, at=at or datetime.now(timezone.utc))
+            status_enquiries.insert().values(order_id=order_id, role=role, at=at or datetime.now(UTC))
         )
 
 
@@ -440,7 +441,7 @@ def record_order_finance(
         "freight_fen": allocation.freight_fen,
         "paid_fen": allocation.paid_fen if paid_fen is None else paid_fen,
         "lines": [ln.model_dump() for ln in allocation.lines],
-        "recorded_at": datetime.now(timezone.utc),
+        "recorded_at": datetime.now(UTC),
     }
     with engine.begin() as conn:
         res = conn.execute(_insert(engine, order_finance).values(**row).on_conflict_do_nothing())
@@ -517,7 +518,7 @@ def finance_day(
 
 def store_statements(engine: Engine, day: date, source: str, items: list[tuple[str, str, dict]]) -> int:
     """Replace what ``source`` said about ``day`` with ``items`` [(ref, order_id, payload)]."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
             delete(finance_statements).where(
@@ -560,7 +561,7 @@ def refunds_for_day(engine: Engine, day: date) -> tuple[list[OurRefund], list[Re
 def save_run(engine: Engine, day: date, workflow_id: str, summary: dict, differences: list[dict], workbook: bytes) -> None:
     row = {
         "day": day.isoformat(),
-        "run_at": datetime.now(timezone.utc),
+        "run_at": datetime.now(UTC),
         "workflow_id": workflow_id,
         "summary": summary,
         "differences": differences,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
@@ -21,7 +21,7 @@ def _sha(text: str | bytes) -> str:
 def create_oauth_client(engine: Engine, client_id: str, secret: str, *, role: str = "channel",
                         channel: str = "miniprogram", ttl_seconds: int = 7200) -> None:
     row = {"client_id": client_id, "secret_sha256": _sha(secret), "role": role, "channel": channel,
-           "token_ttl_seconds": ttl_seconds, "created_at": datetime.now(timezone.utc)}
+           "token_ttl_seconds": ttl_seconds, "created_at": datetime.now(UTC)}
     with engine.begin() as conn:
         ins = _insert(engine, oauth_clients).values(**row)
         conn.execute(ins.on_conflict_do_update(index_elements=[oauth_clients.c.client_id],
@@ -35,7 +35,7 @@ def issue_token(engine: Engine, client_id: str, secret: str) -> tuple[str, int, 
         if c is None or not secrets.compare_digest(c.secret_sha256, _sha(secret)):
             return None
         token = "zsat-" + secrets.token_urlsafe(32)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         conn.execute(oauth_tokens.insert().values(token_sha256=_sha(token), client_id=client_id, role=c.role,
                                                   issued_at=now, expires_at=now + timedelta(seconds=c.token_ttl_seconds)))
         conn.execute(oauth_tokens.delete().where(oauth_tokens.c.expires_at < now - timedelta(days=1)))
@@ -51,8 +51,8 @@ def token_role(engine: Engine, token: str) -> str | None:
                          .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
     if r is None:
         return None
-    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
-    return r.role if exp > datetime.now(timezone.utc) else None
+    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=UTC)
+    return r.role if exp > datetime.now(UTC) else None
 
 
 def token_identity(engine: Engine, token: str) -> tuple[str, str, str | None] | None:
@@ -66,5 +66,5 @@ def token_identity(engine: Engine, token: str) -> tuple[str, str, str | None] | 
                          .where(oauth_tokens.c.token_sha256 == _sha(token))).first()
     if r is None:
         return None
-    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=timezone.utc)
-    return (r.role, r.client_id, r.channel) if exp > datetime.now(timezone.utc) else None
+    exp = r.expires_at if r.expires_at.tzinfo else r.expires_at.replace(tzinfo=UTC)
+    return (r.role, r.client_id, r.channel) if exp > datetime.now(UTC) else None

@@ -9,8 +9,9 @@ such events.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -36,7 +37,7 @@ def add_mark(engine: Engine, order_id: str, event: str, *, actor: str, reason: s
                 seq = conn.execute(select(func.coalesce(func.max(timeline_events.c.seq), 0))
                                    .where(timeline_events.c.order_id == order_id,
                                           timeline_events.c.source == SOURCE)).scalar_one() + 1
-                mark = {"order_id": order_id, "source": SOURCE, "seq": seq, "at": datetime.now(timezone.utc),
+                mark = {"order_id": order_id, "source": SOURCE, "seq": seq, "at": datetime.now(UTC),
                         "event": event, "status": row.status, "actor": actor, "reason": reason, "data": data or {}}
                 conn.execute(timeline_events.insert().values(**mark))
                 return mark

@@ -15,10 +15,10 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
+from zhongshu_devtools.binaries import temporal_cli, temporal_test_server
 
 from store.db import engine_for, migrate
 from tests.support import fresh_pg_database, pg_available
-from zhongshu_devtools.binaries import temporal_cli, temporal_test_server
 
 HISTORIES = Path(__file__).parent / "histories"
 # Tests run in development mode: their settings use the development default secrets that the API and

@@ -22,6 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from zhongshu_devtools.binaries import temporal_test_server
 
 from activities import warehouse as wh
 from domain import geo
@@ -43,7 +44,6 @@ from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
 from workers.order_worker import build_worker
-from zhongshu_devtools.binaries import temporal_test_server
 from zhongshu.search_attributes import register_search_attributes
 from zhongshu.settings import Settings
 

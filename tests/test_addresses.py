@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from zhongshu_devtools.bench_addresses import ADDRESSES_CSV, grade, load_cases
 
 from domain.cleansing import resolve_address
 from domain.logistics import Party
-from zhongshu_devtools.bench_addresses import ADDRESSES_CSV, grade, load_cases
 
 CASES = load_cases(ADDRESSES_CSV)
 

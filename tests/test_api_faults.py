@@ -12,10 +12,10 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from zhongshu_devtools.binaries import temporal_cli
 
 from tests.api_support import REVIEWER_KEY, api_settings, running_api
 from tests.support import ThreadedWorker, order_payload
-from zhongshu_devtools.binaries import temporal_cli
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from store import users
 from store.db import engine_for, migrate
-from tests.api_support import REVIEWER_KEY, SERVICE_KEY, api_settings, running_api
+from tests.api_support import REVIEWER_KEY, SERVICE_KEY, api_settings
 
 PASSWORD = "correct-horse-1"
 
@@ -85,9 +85,10 @@ def api(tmp_path, fake_wecom, monkeypatch):
     get_auth_settings.cache_clear()
     settings = api_settings(f"sqlite:///{tmp_path / 'api.db'}", "127.0.0.1:1", tmp_path,
                             extra_api_keys=f"{REVIEWER_KEY}:reviewer,ro-key:readonly")
+    from temporalio.client import Client
+
     from api.app import create_app
     from tests.support import ThreadedServer
-    from temporalio.client import Client
 
     class NoTemporal(Client):  # these routes never reach Temporal; lifespan just needs a client
         def __init__(self):

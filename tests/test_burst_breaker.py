@@ -9,13 +9,12 @@ the same phone and SKU within 5 minutes would be folded by the duplicate rule be
 
 from __future__ import annotations
 
-from domain import labels
-
 from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 
+from domain import labels
 from domain.review import Decision
 from tests.test_routing_workflow import (  # shared helpers and the module-private server fixture
     XIAOSHAN,

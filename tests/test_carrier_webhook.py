@@ -54,7 +54,6 @@ async def ts_module_env():
     """This module's own time-skipping server (see tests/test_routing_workflow.py for why not ts_env)."""
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
-
     from zhongshu_devtools.binaries import temporal_test_server
 
     env = await WorkflowEnvironment.start_time_skipping(

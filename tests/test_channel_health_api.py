@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import httpx
 import pytest
 from rich.console import Console
 from streamlit.testing.v1 import AppTest
+from zhongshu_devtools.stack import print_channel_health
 
 from activities.channels import ChannelAccount, save_account
 from fakes import douyin as fake_douyin
@@ -27,7 +29,6 @@ from tests.channel_support import alerts, eventually, open_channel_stack, termin
 from workers.temporal_client import connect
 from workflows.channel_sync import ensure_sync_workflow, sync_workflow_id
 from zhongshu.channel_settings import ChannelWatchSettings
-from zhongshu_devtools.stack import print_channel_health
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +59,11 @@ _IMPORT_DAY: dict[str, str] = {}
 def today(n: int) -> int:
     """``n`` orders imported today — unless Beijing's midnight passed since the import (the count is
     per Beijing day), so the checks hold at any time of day."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from domain.channels.health import beijing_day
 
-    return n if _IMPORT_DAY.get("day") == beijing_day(datetime.now(timezone.utc)) else 0
+    return n if _IMPORT_DAY.get("day") == beijing_day(datetime.now(UTC)) else 0
 
 
 def item(hub, account_id: str) -> dict | None:
@@ -91,11 +92,11 @@ def syncs(hub, tmall_server):
 
     asyncio.run(start())
     trades = trades_now(fake, 3)  # now: only the healthy account can import them
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from domain.channels.health import beijing_day
 
-    _IMPORT_DAY["day"] = beijing_day(datetime.now(timezone.utc))
+    _IMPORT_DAY["day"] = beijing_day(datetime.now(UTC))
     yield ok, bad, gone, trades
 
     async def stop():
@@ -148,7 +149,7 @@ async def test_cli_and_make_up_print_the_health_lines(hub, syncs):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "渠道健康" in text and ok in text and bad in text and gone in text
-    line_of = {a: next(l for l in text.splitlines() if a in l) for a in (ok, bad, gone)}
+    line_of = {a: next(ln for ln in text.splitlines() if a in ln) for a in (ok, bad, gone)}
     assert "正常" in line_of[ok] and "失败" in line_of[bad] and "已停止" in line_of[gone]
     js = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "zhongshu.cli", "channels", "list", "--json"],
                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -159,9 +160,9 @@ async def test_cli_and_make_up_print_the_health_lines(hub, syncs):
     await asyncio.to_thread(print_channel_health, settings, hub.api_key, console, 5)
     printed = console.export_text()
     assert "channel health" in printed
-    ok_line = next(l for l in printed.splitlines() if ok in l)
+    ok_line = next(ln for ln in printed.splitlines() if ok in ln)
     assert ok_line.strip().startswith("🟢") and "最近轮询" in ok_line and f"今日订单 {today(3)}" in ok_line and "积压 0 单" in ok_line
-    bad_line = next(l for l in printed.splitlines() if bad in l)
+    bad_line = next(ln for ln in printed.splitlines() if bad in ln)
     assert bad_line.strip().startswith("🔴") and "failed" in bad_line and "invalid_client" in bad_line
 
 

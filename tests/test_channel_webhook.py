@@ -140,8 +140,8 @@ async def test_push_accepted_while_no_worker_runs_is_processed_when_one_starts(d
 
 
 async def test_miniprogram_client_credentials_and_token_refresh(hub):
-    from store.oauth import create_oauth_client
     from fakes.miniprogram import MiniProgramShop, sample_order
+    from store.oauth import create_oauth_client
 
     engine = engine_for(hub.db_url)
     cid = f"mp-{uuid.uuid4().hex[:6]}"

@@ -4,7 +4,6 @@ for admins only, and an admin adds a person on the 账号管理 page."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
-import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -62,6 +60,10 @@ def console_url(fstack):  # noqa: F811 - the fixture imported above
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for("the console", lambda: _up(url), timeout=90)
+        with httpx.Client(base_url=fstack.api_url, headers={"X-API-Key": SERVICE}, timeout=30) as http:
+            r = http.post("/v1/users", json={"username": USER, "role": "reviewer", "password": PASSWORD,
+                                             "display_name": "小李"})
+            assert r.status_code in (201, 409), r.text
         yield url
     finally:
         proc.terminate()
@@ -111,6 +113,24 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
 
 
+USER, PASSWORD = "xiaoli", "browser-test-password"
+
+
+def goto(page, url: str) -> None:
+    """Open a console URL as the signed-in reviewer 小李: a new page load is a new console session, so
+    the login form comes first (issue 13); the API records 小李's decisions under her account."""
+    page.goto(url)
+    ready(page)
+    if page.get_by_label("用户名").count():
+        page.get_by_label("用户名").fill(USER)
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        ready(page)
+        if not url.rstrip("/").endswith(tuple(("/login",))):
+            page.goto(url)  # signed in: the same session, now on the page asked for
+            ready(page)
+
+
 def ready(page) -> None:
     """The script run is over: Streamlit shows its 'running' widget while a run is in flight."""
     page.wait_for_selector("[data-testid='stApp']")
@@ -121,7 +141,7 @@ def ready(page) -> None:
 def shipped_order(fstack) -> tuple[str, str, str]:  # noqa: F811
     """An order picked by a device, confirmed by the customer and waybilled: (order id, waybill, wave id)."""
     api, device = fstack.http(), fstack.http(DEVICE)
-    r = api.post("/v1/orders", json=order_payload(ordered_at=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()))
+    r = api.post("/v1/orders", json=order_payload(ordered_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat()))
     assert r.status_code in (201, 202), r.text
     oid = r.json()["order_id"]
     row = wait_for("picking", status_is(api, oid, "picking"))
@@ -162,7 +182,7 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
 
     # 1. find an order by its waybill, and print its wave's pick list
     oid, waybill, wave_id = shipped_order(fstack)
-    page.goto(f"{console_url}/search")
+    goto(page, f"{console_url}/search")
     ready(page)
     page.get_by_label("运单号").fill(waybill)
     page.get_by_role("button", name="查找").click()
@@ -174,7 +194,7 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     ready(page)
     shot(page, "order-page")
 
-    page.goto(f"{console_url}/print?wave_id={wave_id}")
+    goto(page, f"{console_url}/print?wave_id={wave_id}")
     ready(page)
     page.get_by_role("button", name="生成拣货单").click()
     ready(page)
@@ -191,10 +211,8 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
 
     # 2. two identical ¥12,800 holds, decided together with one note
     held = [held_for_risk(api), held_for_risk(api)]
-    page.goto(f"{console_url}/reviews")
+    goto(page, f"{console_url}/reviews")
     ready(page)
-    page.get_by_label("审核人").fill("小李")
-    page.get_by_label("审核人").press("Enter")
     ready(page)
     for oid_ in held:
         page.get_by_text(oid_).first.wait_for()
@@ -208,16 +226,14 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     ready(page)
     page.get_by_text("已提交").first.wait_for()
     for oid_ in held:
-        task = wait_for("decided", lambda: next((t for t in api.get("/v1/reviews", params={"order_id": oid_}).json()["items"]
+        task = wait_for("decided", lambda oid_=oid_: next((t for t in api.get("/v1/reviews", params={"order_id": oid_}).json()["items"]
                                                  if t["state"] == "decided"), None))
-        assert task["decision"] == "approve" and task["reviewer"] == "小李" and task["note"] == "老客户介绍, 电话核实"
+        assert task["decision"] == "approve" and task["reviewer"] == USER and task["note"] == "老客户介绍, 电话核实"
 
     # 3. cancel an order from its page
     doomed = held_for_risk(api)
-    page.goto(f"{console_url}/timeline?order_id={doomed}")
+    goto(page, f"{console_url}/timeline?order_id={doomed}")
     ready(page)
-    page.get_by_label("操作人").fill("小李")
-    page.get_by_label("操作人").press("Enter")
     ready(page)
     page.get_by_role("tab", name="取消订单").click()
     page.get_by_label("取消原因").fill("客户来电取消")
@@ -229,7 +245,7 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
 
     # 4. every page answers at its own URL, in Chinese, without Streamlit's Deploy menu
     for name in PAGES:
-        page.goto(f"{console_url}/{name}" + (f"?order_id={oid}" if name == "timeline" else ""))
+        goto(page, f"{console_url}/{name}" + (f"?order_id={oid}" if name == "timeline" else ""))
         ready(page)
         body = page.inner_text("body")
         assert "Page not found" not in body and "Traceback" not in body, (name, body[:500])

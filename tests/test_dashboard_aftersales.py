@@ -3,7 +3,7 @@ event says a case opened, the case carries the customer's reason (issue 14: the 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from store import metrics
@@ -27,7 +27,7 @@ def _case(oid: str, n: int, reason: str, at: datetime) -> dict:
 
 
 def test_aftersales_reasons_by_region_come_from_the_cases(engine):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     at = now - timedelta(days=1)
     with engine.begin() as conn:
         conn.execute(orders.insert(), [_order("as-1", "浙江省", at), _order("as-2", "浙江省", at),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from zhongshu_devtools.floor_sim import WAREHOUSES, seed_demo_stock
+from zhongshu_devtools.sample_orders import PRODUCTS
+
 from activities import warehouse as wh
 from domain.installation import kit_sku
 from store.db import engine_for, migrate
-from zhongshu_devtools.floor_sim import WAREHOUSES, seed_demo_stock
-from zhongshu_devtools.sample_orders import PRODUCTS
 
 
 def test_demo_stock_is_seeded_once_with_kits(db_url):

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     import httpx
+    from zhongshu_devtools.binaries import temporal_test_server
 
     from activities.installation import InstallationActivities
     from domain.installation import (
@@ -38,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.warehouse import CN_TZ, WaveLine, WaveOrder
     from fakes.serve import serve_in_thread
     from fakes.technician import create_app
-    from zhongshu_devtools.binaries import temporal_test_server
 
 
 def cn(*args) -> datetime:

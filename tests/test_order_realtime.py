@@ -5,7 +5,7 @@ history replaying. Timers of seconds keep it to seconds."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from domain.policy import OrderPolicy
 from domain.review import Decision, ReviewDecision
@@ -30,7 +30,7 @@ async def test_a_held_order_lives_through_its_idle_timers_and_completes(dev_env,
     risk_data.seed_defaults(engine)
     tq = f"order-rt-{tmp_path.name[-8:]}"
     # ordered 50 s ago: the release window (1 min burst window) ends a few seconds after the approval
-    payload = order_payload(ordered_at=(datetime.now(timezone.utc) - timedelta(seconds=50)).isoformat(),
+    payload = order_payload(ordered_at=(datetime.now(UTC) - timedelta(seconds=50)).isoformat(),
                             customer={"id": "SHOP-RT-1", "name": "测试", "phone": "13812340000"})
     async with build_worker(dev_env.client, tq, engine, wecom_webhook_url=fake_wecom.webhook_url):
         h = await start_order(dev_env.client, tq, payload, POLICY)

@@ -10,8 +10,6 @@ tripped by a real order through a real workflow.
 
 from __future__ import annotations
 
-from domain import labels
-
 import asyncio
 import time
 import uuid
@@ -20,10 +18,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
 import pytest_asyncio
 from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
 
+from domain import labels
 from domain.contracts.order import CancelRequest
 from domain.default_rules import build_default_rules
 from domain.review import Decision

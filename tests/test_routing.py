@@ -207,7 +207,6 @@ def test_bench_smoke():
     import io
 
     from rich.console import Console
-
     from zhongshu_devtools.bench_routing import run
 
     rows = dict(run(300, console=Console(file=io.StringIO(), width=100)))

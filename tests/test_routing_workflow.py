@@ -23,6 +23,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from zhongshu_devtools.binaries import temporal_test_server
 
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus
@@ -34,7 +35,6 @@ from tests.workflow_helpers import keep_history, result_of, start_order, until
 from workers.order_worker import build_worker
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
-from zhongshu_devtools.binaries import temporal_test_server
 from zhongshu.search_attributes import register_search_attributes
 
 S = OrderStatus

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from zhongshu_devtools.demo import demo_orders
 from zhongshu_devtools.fakes_stack import FAKES
 from zhongshu_devtools.stack import UP_BANNER

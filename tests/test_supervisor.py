@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from zhongshu_devtools.supervisor import Child, RestartPolicy, Supervisor, exit_text
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups and /proc")

@@ -6,7 +6,7 @@ retried by Temporal on a real worker (time-skipping server)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     import httpx
+    from zhongshu_devtools.binaries import temporal_test_server
 
     from activities.supplier import SupplierActivities
     from domain.order import Channel, CleanLine, CleanOrder, ResolvedAddress
@@ -28,12 +29,10 @@ with workflow.unsafe.imports_passed_through():
         ReservationOutcome,
         ReservationRequest,
         candidates_for,
-        merge_outcomes,
         reservation_requests,
     )
     from fakes.serve import serve_in_thread
-    from fakes.supplier import APP_KEY, create_app
-    from zhongshu_devtools.binaries import temporal_test_server
+    from fakes.supplier import create_app
 
 CONFIGURED = "BOSCH-EAST,BOSCH-NORTH"
 
@@ -44,7 +43,7 @@ CONFIGURED = "BOSCH-EAST,BOSCH-NORTH"
 def clean_order(lines: list[CleanLine], province: str = "浙江省") -> CleanOrder:
     return CleanOrder(
         order_id=f"order-manual-{uuid.uuid4().hex[:8]}", channel=Channel.MANUAL, channel_order_id="x",
-        ordered_at=datetime(2026, 11, 27, 2, tzinfo=timezone.utc), customer_id="C1", customer_name="王芳",
+        ordered_at=datetime(2026, 11, 27, 2, tzinfo=UTC), customer_id="C1", customer_name="王芳",
         phone="+8613812345678", address_raw="杭州西湖区文三路90号",
         address=ResolvedAddress(province=province, city="杭州市", district="西湖区", adcode="330106",
                                 detail="文三路90号", text=f"{province}杭州市西湖区文三路90号"),
@@ -126,7 +125,7 @@ async def test_first_warehouse_reserves_everything(fake):
     assert r.supplier_warehouse == "BOSCH-EAST" and r.reservation_no.startswith("RSV-BOSCH-EAST-")
     assert {(ln.sku, ln.quantity) for ln in r.lines} == {("BOSCH-BP-COROLLA18", 4), ("BOSCH-WIPER-24", 2)}
     # 浙江 is the east warehouse's own region: next day
-    lead = r.expected_arrival - datetime.now(timezone.utc)
+    lead = r.expected_arrival - datetime.now(UTC)
     assert timedelta(hours=23) < lead <= timedelta(days=1)
     assert out.expected_arrival == r.expected_arrival
     assert stock(fake, "BOSCH-EAST", "BOSCH-BP-COROLLA18") == before - 4
@@ -150,7 +149,7 @@ async def test_out_of_stock_falls_back_to_the_next_warehouse(fake):
     assert not out.needs_review
     assert [r.supplier_warehouse for r in out.reservations] == ["BOSCH-NORTH"]
     assert stock(fake, "BOSCH-EAST", "BOSCH-BP-COROLLA18") == 1  # the 409 held nothing
-    lead = out.expected_arrival - datetime.now(timezone.utc)
+    lead = out.expected_arrival - datetime.now(UTC)
     assert lead <= timedelta(days=1)  # 北京 is the north warehouse's region
 
 
@@ -162,7 +161,7 @@ async def test_partial_fallback_keeps_what_the_first_warehouse_has(fake):
     assert got == {"BOSCH-EAST": {"BOSCH-WIPER-24"}, "BOSCH-NORTH": {"BOSCH-BP-CAMRY19"}}
     # the north warehouse is 2 days from 浙江; the order's arrival is the later one
     assert out.expected_arrival == max(r.expected_arrival for r in out.reservations)
-    assert out.expected_arrival - datetime.now(timezone.utc) > timedelta(days=1, hours=23)
+    assert out.expected_arrival - datetime.now(UTC) > timedelta(days=1, hours=23)
 
 
 async def test_nothing_anywhere_needs_review_with_reasons(fake):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,7 +34,7 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 def _submit(api: httpx.Client, n: int) -> list[str]:
     ids = []
-    ordered_at = (datetime.now(timezone.utc) - timedelta(minutes=40)).isoformat()  # past its release window
+    ordered_at = (datetime.now(UTC) - timedelta(minutes=40)).isoformat()  # past its release window
     for _ in range(n):
         p = order_payload(ordered_at=ordered_at)
         r = api.post("/v1/orders", json=p)

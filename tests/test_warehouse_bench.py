@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Console
-
 from zhongshu_devtools.bench_waves import run_async
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
+from zhongshu_devtools.bench_waves import BenchOrder, BenchOrderInput
 
 from activities import warehouse as wh
 from activities.warehouse import WarehouseActivities
@@ -18,7 +19,6 @@ from domain.warehouse import CN_TZ, PickConfirmation, TaskClaim, WaveLine, WaveO
 from tests.channel_support import eventually, replay_all, run_histories, timers_fired
 from tests.test_warehouse_store import warehouse_engine
 from workflows.wave import WaveSummary, WaveWorkflow
-from zhongshu_devtools.bench_waves import BenchOrder, BenchOrderInput
 
 
 async def test_waves_close_at_idle_cutoffs_and_hand_out_tasks_across_continue_as_new(dev_env, tmp_path, fake_wecom):

@@ -24,6 +24,8 @@ from temporalio.worker import Replayer, Worker
 
 with workflow.unsafe.imports_passed_through():
 
+    from zhongshu_devtools.bench_waves import BenchOrder, BenchOrderInput
+
     from activities import warehouse as wh
     from activities.warehouse import WarehouseActivities
     from domain.warehouse import (
@@ -41,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         WavePolicy,
     )
     from workflows.wave import WaveSummary, WaveWorkflow
-    from zhongshu_devtools.bench_waves import BenchOrder, BenchOrderInput
 
 
 # what OrderWorkflow's warehouse stage does, and nothing else: the same stand-in the waves benchmark uses

@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
 with workflow.unsafe.imports_passed_through():
-    from domain.contracts.channels import PageRequest, PageResult, WindowRequest
     from domain.channels.health import HealthAlert, HealthState, SyncHealthPolicy, SyncHealthReport, sync_state
+    from domain.contracts.channels import PageRequest, PageResult, WindowRequest
 
 MAX_WINDOW = timedelta(days=1)
 

@@ -70,7 +70,7 @@ if run:
     present = list(dict.fromkeys(d["cls"] for d in diffs))
     if present:
         tabs = st.tabs([f"{LABELS.get(k, k)} ({sum(d['cls'] == k for d in diffs)})" for k in present])
-        for tab, k in zip(tabs, present):
+        for tab, k in zip(tabs, present, strict=False):
             tab.dataframe(
                 [{"订单号": d["order_id"], "来源": d["source"], "我方": yuan(d["ours_fen"]), "对方": yuan(d["theirs_fen"]),
                   "差额": yuan(d["amount_fen"]), "说明": d["detail"]} for d in diffs if d["cls"] == k],

@@ -156,7 +156,7 @@ def render(task: dict) -> None:
                     st.caption("不可用: " + "; ".join(f"{x['label']}: {md_escape(x['excluded'] or '')}" for x in refused))
             note = st.text_input("备注", key=f"note-{rid}")
             cols = st.columns(len(BUTTONS.get(kind, [])) or 1)
-            for col, decision in zip(cols, BUTTONS.get(kind, [])):
+            for col, decision in zip(cols, BUTTONS.get(kind, []), strict=False):
                 if col.form_submit_button(labels.decision(decision, kind), key=f"{decision}-{rid}"):
                     decide([rid], decision, note, warehouse, carrier, address)
                     st.rerun()

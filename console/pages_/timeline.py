@@ -6,7 +6,6 @@ its parts' and parcels' events, or from the read model once the workflow has clo
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import streamlit as st

@@ -33,7 +33,7 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -159,7 +159,7 @@ async def push_event(state: FakeCarrierState, waybill_no: str, code: TrackingCod
             raise KeyError(waybill_no)
         ev = TrackingEvent(event_id=event_id or f"{waybill_no}-{len(rec.events) + 1:03d}", carrier=rec.carrier,
                            waybill_no=waybill_no, order_id=rec.order_id, code=code,
-                           at=at or datetime.now(timezone.utc), location=location,
+                           at=at or datetime.now(UTC), location=location,
                            description=description or code.label)
         rec.events.append(ev.model_dump(mode="json"))
         base = state.webhook_base
@@ -191,7 +191,7 @@ async def autopilot(state: FakeCarrierState, waybill_no: str) -> None:
     rec = state.waybills[waybill_no]
     places = [_short(rec.request["sender"]["address"]), "转运中心 hub", _short(rec.request["receiver"]["address"]),
               _short(rec.request["receiver"]["address"])]
-    for code, place in zip(AUTOPILOT_CODES, places):
+    for code, place in zip(AUTOPILOT_CODES, places, strict=False):
         await asyncio.sleep(state.autopilot_interval)
         for attempt in range(3):
             try:
@@ -256,7 +256,7 @@ def create_app(*, secret: str = SECRET, app_key: str = APP_KEY, webhook_base: st
                 no, new = state.next_number(c), True
                 state.waybills[no] = WaybillRecord(waybill_no=no, carrier=c, order_id=req.order_id,
                                                    request=req.model_dump(mode="json"),
-                                                   created_at=datetime.now(timezone.utc))
+                                                   created_at=datetime.now(UTC))
                 state.by_order[(c.value, req.order_id)] = no
             rec = state.waybills[no]
             lose_answer = state.fail_after_create > 0

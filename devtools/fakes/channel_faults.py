@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse

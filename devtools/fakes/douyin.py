@@ -41,7 +41,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -59,7 +59,7 @@ def sample_order(i: int, *, order_id: str | None = None, seed: int | None = None
     """An order detail as Douyin sends it: amounts in fen, unix seconds, nested address names."""
     rng = random.Random(seed if seed is not None else 5000 + i)
     name, (prov, city, dist, detail), phone, parts = pick(rng, i)
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     skus, total = [], 0
     for p in parts:
         num = rng.choice([1, 2]) if p.price_fen < 100000 else 1

@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -45,7 +45,7 @@ def sample_bill(i: int, *, date: datetime | None = None, seed: int | None = None
     """A historical sales order as the ERP stores it (yuan numbers, China local date)."""
     rng = random.Random(seed if seed is not None else 1000 + i)
     name, (prov, city, dist, detail), phone, parts = pick(rng, i)
-    at = (date or datetime.now(timezone.utc) - timedelta(days=10)).astimezone(CHINA_TZ)
+    at = (date or datetime.now(UTC) - timedelta(days=10)).astimezone(CHINA_TZ)
     entries, total = [], 0
     for p in parts:
         qty = rng.choice([1, 2, 5, 10]) if p.price_fen < 100000 else 1
@@ -82,7 +82,7 @@ class FakeErpState:
     prefix: str = field(default_factory=lambda: secrets.token_hex(2).upper())  # bill numbers unique per fake
 
     def generate(self, n: int, days_ago: float = 30) -> list[dict[str, Any]]:
-        start = datetime.now(timezone.utc) - timedelta(days=days_ago)
+        start = datetime.now(UTC) - timedelta(days=days_ago)
         with self.lock:
             base = len(self.bills)
             new = [sample_bill(base + k, date=start + timedelta(minutes=37 * k), prefix=self.prefix) for k in range(n)]

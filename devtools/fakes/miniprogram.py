@@ -28,7 +28,7 @@ import os
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -54,7 +54,7 @@ def sample_order(i: int, *, out_trade_no: str | None = None, seed: int | None = 
     return {
         "out_trade_no": out_trade_no or f"MP{datetime.now():%Y%m%d}{rng.randrange(10**9):09d}",
         "openid": f"oUpF8u{rng.randrange(10**10):010d}",
-        "paid_at": datetime.now(timezone.utc).isoformat(),
+        "paid_at": datetime.now(UTC).isoformat(),
         "address": {"userName": name, "telNumber": phone, "provinceName": prov, "cityName": city,
                     "countyName": dist, "detailInfo": detail},
         "items": items,
@@ -188,7 +188,7 @@ def _customer_channel(app: FastAPI) -> None:
             if key:
                 inbox.keys.add(key)
             items = inbox.cards if kind == "card" else inbox.notices
-            items.append({**body, "idempotency_key": key, "received_at": datetime.now(timezone.utc).isoformat()})
+            items.append({**body, "idempotency_key": key, "received_at": datetime.now(UTC).isoformat()})
             n = len(items)
         return {"errcode": 0, "errmsg": "ok", "duplicate": False, "msg_id": f"{kind}-{n}"}
 

@@ -51,7 +51,7 @@ class RunningServer:
         except OSError:  # pragma: no cover
             pass
 
-    def __enter__(self) -> "RunningServer":
+    def __enter__(self) -> RunningServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

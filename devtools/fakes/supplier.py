@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Body, FastAPI, Request
@@ -159,7 +159,7 @@ def create_app() -> FastAPI:
             for sku, q in wanted.items():
                 wh.stock[sku] -= q
             state.seq += 1
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             res = {
                 "reservation_no": f"RSV-{code}-{now:%Y%m%d}-{state.seq:05d}",
                 "warehouse": code,

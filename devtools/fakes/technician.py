@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -129,7 +129,7 @@ def create_app() -> FastAPI:
                 "customer_name": body.customer_name,
                 "address": body.address,
                 "adcode": body.adcode,
-                "created_at": datetime.now(timezone.utc).isoformat(),
+                "created_at": datetime.now(UTC).isoformat(),
             }
             state.work_orders[body.order_id] = wo
         return wo

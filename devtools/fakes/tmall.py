@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import Body, FastAPI, Query, Request
@@ -52,7 +52,7 @@ def sample_trade(i: int, *, tid: int | None = None, modified: datetime | None = 
     """A realistic paid trade (China local times, yuan strings)."""
     rng = random.Random(seed if seed is not None else i)
     name, (prov, city, dist, detail), phone, parts = pick(rng, i)
-    at = modified or datetime.now(timezone.utc)
+    at = modified or datetime.now(UTC)
     items, total = [], 0
     for p in parts:
         num = rng.choice([1, 2, 4]) if p.price_fen < 100000 else 1
@@ -105,11 +105,11 @@ class FakeTmallState:
 
     def touch(self, tid: int, at: datetime | None = None) -> None:
         with self.lock:
-            self.trades[tid]["modified"] = top_time(at or datetime.now(timezone.utc))
+            self.trades[tid]["modified"] = top_time(at or datetime.now(UTC))
 
     def generate(self, n: int, start: int | None = None, at: datetime | None = None) -> list[dict[str, Any]]:
         base = start if start is not None else len(self.trades)
-        now = at or datetime.now(timezone.utc)
+        now = at or datetime.now(UTC)
         trades = [sample_trade(base + k, tid=self.tid_base + base + k, modified=now - timedelta(milliseconds=(n - k) * 10))
                   for k in range(n)]
         self.add(trades)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -151,7 +151,7 @@ def create_app() -> FastAPI:
             "content": content,
             "mentioned_list": part.get("mentioned_list", []),
             "mentioned_mobile_list": part.get("mentioned_mobile_list", []),
-            "received_at": datetime.now(timezone.utc).isoformat(),
+            "received_at": datetime.now(UTC).isoformat(),
         }
         with state.lock:
             record["seq"] = len(state.messages) + 1

@@ -51,7 +51,7 @@ def run(path: Path = ADDRESSES_CSV, rounds: int = 5, console: Console | None = N
     for _ in range(rounds):
         results = [resolve(c["address"]) for c in cases]
     seconds = time.perf_counter() - t0
-    grades = [grade(c, r) for c, r in zip(cases, results)]
+    grades = [grade(c, r) for c, r in zip(cases, results, strict=False)]
     n, right, wrong = len(cases), grades.count("right"), grades.count("wrong")
     rate = right / n if n else 0.0
 
@@ -70,7 +70,7 @@ def run(path: Path = ADDRESSES_CSV, rounds: int = 5, console: Console | None = N
         table.add_row(metric, value)
     console.print(table)
 
-    misses = [(c, r, g) for c, r, g in zip(cases, results, grades) if g != "right"]
+    misses = [(c, r, g) for c, r, g in zip(cases, results, grades, strict=False) if g != "right"]
     if misses:
         detail = Table(title="misses and wrong codes")
         for col in ("", "category", "address", "expected", "got"):

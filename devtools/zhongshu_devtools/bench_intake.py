@@ -107,7 +107,7 @@ async def _run(n: int, concurrency: int, settings: Settings, api_url: str, progr
     done_pushing.set()
     try:
         await asyncio.wait_for(watch, timeout=max(120.0, elapsed * 4))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     delays = [visible_at[o] - accepted_at[o] for o in visible_at if o in accepted_at]
     worked = [processed_at[o] - accepted_at[o] for o in processed_at if o in accepted_at]

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +48,12 @@ from domain.logistics import TrackingCode, TrackingEvent
 from domain.warehouse import PickConfirmation, PickTask, TaskClaim
 from store.db import engine_for, migrate
 from store.schema import orders, timeline_events
-from zhongshu_devtools.binaries import temporal_cli
+from zhongshu.settings import ROOT, Settings
 from zhongshu_devtools.bench_intake import pct
+from zhongshu_devtools.binaries import temporal_cli
 from zhongshu_devtools.fakes_stack import start_fakes
 from zhongshu_devtools.floor_sim import seed_demo_stock
 from zhongshu_devtools.sample_orders import PRODUCTS, _line
-from zhongshu.settings import ROOT, Settings
 from zhongshu_devtools.supervisor import Child, Supervisor
 
 FLOOR_QUEUE = "bench-floor"
@@ -73,7 +72,7 @@ def sample_payload(i: int, *, ordered_at: datetime | None = None) -> dict[str, A
     line = _line(product, 1 + rng % 3)
     paid = f"{float(line['unit_price']) * line['quantity']:.2f}"
     return {"channel": "miniprogram", "channel_order_id": f"BENCH{uuid.uuid4().hex[:12]}",
-            "ordered_at": (ordered_at or datetime.now(timezone.utc)).isoformat(),
+            "ordered_at": (ordered_at or datetime.now(UTC)).isoformat(),
             "customer": {"id": f"SHOP-B{rng % 10**8:08d}", "name": "王建国", "phone": f"139{rng % 10**8:08d}"},
             "address": {"raw": ADDRESSES[i % len(ADDRESSES)]}, "lines": [line], "freight": "0.00", "paid_amount": paid}
 
@@ -154,7 +153,7 @@ async def _pipeline(http: httpx.AsyncClient, engine: Any, n: int, concurrency: i
     joined = progress.add_task("pipeline: parts in their wave", total=n)
     sem = asyncio.Semaphore(concurrency)
     ids: list[str] = []
-    old = datetime.now(timezone.utc) - timedelta(hours=1)  # past its release window: straight on
+    old = datetime.now(UTC) - timedelta(hours=1)  # past its release window: straight on
 
     async def one(i: int) -> None:
         p = sample_payload(i, ordered_at=old)
@@ -179,7 +178,7 @@ async def _pipeline(http: httpx.AsyncClient, engine: Any, n: int, concurrency: i
 
 
 async def _delivered(client: Client, http: httpx.AsyncClient) -> dict[str, Any]:
-    p = sample_payload(0, ordered_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    p = sample_payload(0, ordered_at=datetime.now(UTC) - timedelta(hours=1))
     oid = (await http.post("/v1/orders", json=p)).json()["order_id"]
     h = client.get_workflow_handle(oid)
 
@@ -218,7 +217,7 @@ async def _delivered(client: Client, http: httpx.AsyncClient) -> dict[str, Any]:
     assert sv.shipment is not None
     await client.get_workflow_handle(sid).signal(SH.TRACKING_EVENT.name, TrackingEvent(
         event_id=f"bench-{uuid.uuid4().hex[:6]}", carrier=sv.shipment.waybill.carrier, waybill_no=sv.shipment.waybill.waybill_no,
-        order_id=sid, code=TrackingCode.SIGNED, at=datetime.now(timezone.utc)))
+        order_id=sid, code=TrackingCode.SIGNED, at=datetime.now(UTC)))
     await until(lambda v: v.status.value == "delivered", "signed for")
     history = await h.fetch_history()
     projections = sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes")

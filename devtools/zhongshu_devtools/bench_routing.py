@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from rich.console import Console
@@ -40,7 +40,7 @@ PARTS = [  # sku, category, unit price range (yuan), unit weight kg
 
 def generate(n: int, seed: int = 7) -> list[RoutingInput]:
     rnd = random.Random(seed)
-    start = datetime(2026, 12, 12, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 12, tzinfo=UTC)
     orders = []
     for i in range(n):
         province, city, district = rnd.choice(REGIONS)

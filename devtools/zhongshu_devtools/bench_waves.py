@@ -87,7 +87,7 @@ async def simulated_device(i: int, wave, tally: Tally, rnd: random.Random, wrong
     import serial
 
     from devices.scanner import ScannerLink
-    from domain.warehouse import ScanResult, ScanSession, TaskClaim, PickConfirmation
+    from domain.warehouse import PickConfirmation, ScanResult, ScanSession, TaskClaim
     from workflows.wave import WaveWorkflow
 
     port = serial.serial_for_url("loop://", timeout=0)
@@ -120,10 +120,10 @@ async def simulated_device(i: int, wave, tally: Tally, rnd: random.Random, wrong
         for step, code in enumerate(right):
             if rnd.random() < wrong_rate:
                 kind, wrong = {
-                    0: lambda: rnd.choice([("wrong_bin", rnd.choice([b for b in all_bins if b != t.bin]).encode()),
+                    0: lambda t=t: rnd.choice([("wrong_bin", rnd.choice([b for b in all_bins if b != t.bin]).encode()),
                                            ("unreadable", b"\xff\xfe\x00")]),
-                    1: lambda: ("wrong_item", rnd.choice([c for c in all_codes if c not in t.expected_barcodes]).encode()),
-                    2: lambda: ("wrong_quantity", f"QTY:{t.quantity + rnd.randint(1, 5)}".encode()),
+                    1: lambda t=t: ("wrong_item", rnd.choice([c for c in all_codes if c not in t.expected_barcodes]).encode()),
+                    2: lambda t=t: ("wrong_quantity", f"QTY:{t.quantity + rnd.randint(1, 5)}".encode()),
                 }[step]()
                 tally.injected += 1
                 tally.scans += 1
@@ -139,7 +139,7 @@ async def simulated_device(i: int, wave, tally: Tally, rnd: random.Random, wrong
         assert outcome is not None and outcome.result == ScanResult.CONFIRMED, outcome
         confirmation = PickConfirmation(task_id=t.task_id, picked_qty=outcome.picked_qty or t.quantity, picker=picker,
                                         device_id=device)
-        for attempt in range(50):  # idempotent: a confirmation already applied answers with the task
+        for _attempt in range(50):  # idempotent: a confirmation already applied answers with the task
             try:
                 await wave.execute_update(WaveWorkflow.confirm_pick, confirmation)
                 break

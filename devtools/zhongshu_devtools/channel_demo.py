@@ -18,8 +18,8 @@ MINIPROGRAM_CLIENT = ("miniprogram-shop", "zs-miniprogram-secret")
 def feed_channels(settings: Settings, fakes: dict[str, str], n: int = 5, console: Console | None = None) -> dict:
     """``fakes`` maps fake name → base URL. Returns what each channel answered."""
     console = console or Console()
-    from store.oauth import create_oauth_client
     from store.db import engine_for, migrate
+    from store.oauth import create_oauth_client
 
     migrate(settings.db_url)
     create_oauth_client(engine_for(settings.db_url), *MINIPROGRAM_CLIENT)
@@ -50,7 +50,6 @@ def feed_channels(settings: Settings, fakes: dict[str, str], n: int = 5, console
 async def _start_tmall_sync(settings: Settings) -> None:
     from workers.temporal_client import connect
     from workflows.channel_sync import ensure_sync_workflow
-
     from zhongshu.channel_settings import channel_watch
 
     client = await connect(settings)

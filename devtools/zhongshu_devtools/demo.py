@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -105,9 +105,9 @@ def _basket(skus: list[tuple[str, int]]) -> tuple[list, list[int]]:
 def _order(i: int, prefix: str, shop: tuple, skus: list[tuple[str, int]], minutes_ago: float, now: datetime) -> dict:
     products, qtys = _basket(skus)
     payload = make_order(i, random.Random(i), now=now, prefix=prefix, shop=shop, products=products, minutes_ago=minutes_ago)
-    for line, q in zip(payload["lines"], qtys):
+    for line, q in zip(payload["lines"], qtys, strict=False):
         line["quantity"] = q
-    goods = sum(Decimal(l["unit_price"]) * l["quantity"] for l in payload["lines"])
+    goods = sum(Decimal(ln["unit_price"]) * ln["quantity"] for ln in payload["lines"])
     freight = Decimal("12.00") if goods < 500 else Decimal("0.00")
     payload["freight"], payload["paid_amount"] = str(freight), str(goods + freight)
     return payload
@@ -115,7 +115,7 @@ def _order(i: int, prefix: str, shop: tuple, skus: list[tuple[str, int]], minute
 
 def demo_orders(n: int, prefix: str, tag: str, now: datetime | None = None) -> list[DemoOrder]:
     """The batch: the special situations first (as many as fit in n), then everyday orders."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     shop = lambda cid: _run_shop(SHOP[cid], tag)  # noqa: E731
     seq = iter(range(1, 10_000))
     out: list[DemoOrder] = []

@@ -25,8 +25,8 @@ from domain import geo
 from domain.catalogue import Category
 from domain.installation import kit_sku
 from store.db import engine_for, migrate
-from zhongshu_devtools.sample_orders import PRODUCTS
 from zhongshu.settings import Settings
+from zhongshu_devtools.sample_orders import PRODUCTS
 
 log = logging.getLogger("zhongshu_devtools.floor_sim")
 UNTRACED_AGENT = "zhongshu-floor-sim"  # the API does not trace the simulator's polling (ZHONGSHU_OTEL_UNTRACED_USER_AGENTS)

@@ -6,7 +6,7 @@ Used by the demo, the benchmarks and tests; deterministic for a given seed.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -62,7 +62,7 @@ def make_order(
     shop = shop or rng.choice(SHOPS)
     chosen = products or rng.sample(PRODUCTS[:6] + PRODUCTS[8:], k=rng.randint(1, 3))
     lines = [_line(p, rng.randint(1, 6) if p[2] != "发动机总成" else 1) for p in chosen]
-    goods = sum(Decimal(l["unit_price"]) * l["quantity"] for l in lines)
+    goods = sum(Decimal(ln["unit_price"]) * ln["quantity"] for ln in lines)
     freight = Decimal("12.00") if goods < 500 else Decimal("0.00")
     ago = minutes_ago if minutes_ago is not None else rng.uniform(6, 90)
     cid, name, phone, address = shop
@@ -83,7 +83,7 @@ def demo_batch(n: int = 40, seed: int = 7, now: datetime | None = None, prefix: 
     """n orders with the situations a reviewer should see: duplicates, an unresolvable address,
     an engine assembly to 萧山, a big order to 西湖区, and one malformed payload."""
     rng = random.Random(seed)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     out = [make_order(i, rng, now=now, prefix=prefix) for i in range(1, n + 1)]
     if n >= 10:
         # a brushing pair: same phone + SKU within 5 minutes

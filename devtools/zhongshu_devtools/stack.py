@@ -16,8 +16,8 @@ from urllib.parse import quote
 from rich.console import Console
 from rich.table import Table
 
-from zhongshu_devtools.binaries import temporal_cli
 from zhongshu.settings import ROOT, Settings
+from zhongshu_devtools.binaries import temporal_cli
 from zhongshu_devtools.supervisor import Child, StartupError, Supervisor, port_open
 
 UP_BANNER = "Zhongshu 订单中枢 is up"

@@ -7,9 +7,8 @@ Create Date: 2026-12-01 15:20:00
 Written by hand (not importing store.schema) so the migration stays what it was when later schema
 edits land; keep it in step with the "people and the audit log" block at the end of store/schema.py.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0011"
 down_revision = "0010"
