@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from domain.labels import diff_class
+
 CN_TZ = timezone(timedelta(hours=8))  # China has no DST; no tz database needed
 
 # status → (icon, label, badge colour)
@@ -150,8 +152,6 @@ def yuan(fen: Any) -> str:
 def reconciliation_banner(summary: dict[str, Any]) -> tuple[str, str]:
     """(level, text) of a reconciliation day: green only when every difference class is zero —
     totals that net out to the fen while single orders differ are not 'reconciled'."""
-    from domain.labels import diff_class
-
     t = summary["totals"]
     open_classes = {k: c for k, c in (summary.get("classes") or {}).items() if c.get("count") or c.get("amount_fen")}
     head = (f"差异 {summary['differences']} 笔 · 渠道差异合计 {yuan(t['channel_diff_fen'])} · "

@@ -305,7 +305,6 @@ def test_order_page_marks_and_cancels(api):
     oid = submit(api, payload)
     wait_for(lambda: api.get(f"/v1/orders/{oid}").json()["status"] == "held")
     at = console(order_id=oid)
-    at.text_input(key="operator").set_value("小李").run()
     at.text_input(key="mark_text").set_value("客户要求周末送")
     at.selectbox(key="mark_flag").set_value("red")
     at.selectbox(key="mark_urgent").set_value("yes")

@@ -15,6 +15,7 @@ from store.db import engine_for, migrate
 from workers.order_worker import build_worker
 from workers.temporal_client import connect
 from workflows.reconciliation import ensure_reconciliation_schedule
+from zhongshu.auth_settings import refuse_default_secrets
 from zhongshu.logging_setup import setup_logging
 from zhongshu.metrics import start_worker_metrics
 from zhongshu.settings import Settings, get_settings
@@ -25,8 +26,6 @@ log = logging.getLogger("zhongshu.worker")
 
 async def run_worker(settings: Settings | None = None) -> None:
     s = settings or get_settings()
-    from zhongshu.auth_settings import refuse_default_secrets
-
     refuse_default_secrets(s, "worker")  # issue 13: no development default outside development mode
     setup_logging("worker", s)
     migrate(s.db_url)

@@ -7,16 +7,14 @@ from typing import TYPE_CHECKING, Any
 from temporalio.common import SearchAttributeUpdate
 
 # the keys are a contract (the intake starts orders with them, the API lists by them): domain.contracts
-from domain.contracts.search_attributes import (  # noqa: F401 - re-exported as sa.ORDER_STATUS …
-    ALL,
-    CARRIER,
-    CHANNEL,
-    CUSTOMER_ID,
-    ORDER_ID,
-    ORDER_STATUS,
-    RISK_LEVEL,
-    WAREHOUSE,
-)
+from domain.contracts.search_attributes import ALL as ALL
+from domain.contracts.search_attributes import CARRIER as CARRIER
+from domain.contracts.search_attributes import CHANNEL as CHANNEL
+from domain.contracts.search_attributes import CUSTOMER_ID as CUSTOMER_ID
+from domain.contracts.search_attributes import ORDER_ID as ORDER_ID
+from domain.contracts.search_attributes import ORDER_STATUS as ORDER_STATUS
+from domain.contracts.search_attributes import RISK_LEVEL as RISK_LEVEL
+from domain.contracts.search_attributes import WAREHOUSE as WAREHOUSE
 
 if TYPE_CHECKING:
     from domain.contracts.order import OrderRecord
