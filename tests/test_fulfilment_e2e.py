@@ -188,7 +188,9 @@ def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_a
         text = " ".join(m.value for m in at.markdown)
         assert "履约" in text and wb in text and "已确认" in text and case_id in text
         tracks = next(d.value for d in at.dataframe if "轨迹" in d.value.columns)
-        assert list(tracks["轨迹"]) == ["collected", "in_transit", "signed"]
+        from domain import labels
+
+        assert list(tracks["轨迹"]) == [labels.label("tracking", c) for c in ("collected", "in_transit", "signed")]
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

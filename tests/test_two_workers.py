@@ -81,6 +81,7 @@ async def test_two_worker_processes_share_orders_and_survive_one_dying(dev_env, 
         env.update(ZHONGSHU_DATABASE_URL=url, ZHONGSHU_TEMPORAL_ADDRESS=address, ZHONGSHU_TASK_QUEUE=tq,
                    ZHONGSHU_WECOM_WEBHOOK_URL=fake_wecom.webhook_url, ZHONGSHU_FULFILMENT="false",
                    ZHONGSHU_WORKER_METRICS_PORT="0", ZHONGSHU_VAR_DIR=str(tmp_path), ZHONGSHU_API_KEY=KEY,
+                   ZHONGSHU_DEV_MODE="1",  # a test stack: its development secrets are allowed
                    PYTHONIOENCODING="utf-8")
         settings = Settings(database_url=url, temporal_address=address, task_queue=tq, api_key=KEY, var_dir=tmp_path,
                             wecom_webhook_url=fake_wecom.webhook_url, fulfilment=False)
