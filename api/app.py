@@ -40,6 +40,7 @@ from api.review_cards import router as review_cards_router
 from api.rules_routes import router as rules_router
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.warehouse_routes import router as warehouse_router
+from domain import divisions
 from domain.contracts import order as C
 from domain.review import Decision, ReviewDecision
 from store import read_model, rules
@@ -155,6 +156,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.state.engine = engine_for(settings.db_url)
         rules.ensure_default(app.state.engine)
         app.state.client = client or await connect(settings, service="api")
+        # the divisions table takes seconds to build: build it now, not in the first caller's request
+        await asyncio.to_thread(divisions.place_names)
         yield
         await close_douyin_api(app)
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from workflows.io import Io
 
 SYSTEM = "system"
+COALESCED_FLUSH = "ledger-flush-after-the-loop"  # workflow.patched id (2026-12)
 
 
 class Ledger:
@@ -67,7 +68,14 @@ class Ledger:
         """A signal handler changed something while the workflow waits: project it beside the wait
         (one flush for whatever else changes in the same workflow task)."""
         if self._soon is None or self._soon.done():
-            self._soon = asyncio.ensure_future(self.flush())
+            self._soon = asyncio.ensure_future(self._flush_after_the_loop())
+
+    async def _flush_after_the_loop(self) -> None:
+        """Let the workflow's own loop react to the message first (a part shipped → the order shipped),
+        in the same workflow task: its flush then carries both and this one finds nothing left."""
+        if workflow.patched(COALESCED_FLUSH):  # histories from before it flushed at once
+            await workflow.wait_condition(lambda: True)
+        await self.flush()
 
     async def flush(self) -> None:
         """Project what changed (one activity), or nothing. While the projection is failing the ops
