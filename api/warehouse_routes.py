@@ -88,15 +88,24 @@ def _wave(request: Request, warehouse: str):
     return client.get_workflow_handle(f"wave-{warehouse}")
 
 
+CAN_RETRIES = 3  # a wave continuing as new between the lookup and the update: the new run takes it
+
+
 async def _update(request: Request, warehouse: WarehouseId, name: str, arg: Any) -> Any:
     method = getattr(WaveWorkflow, name)
-    try:
-        return await _wave(request, warehouse).execute_update(method, arg)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise HTTPException(409, getattr(cause, "message", None) or str(cause)) from None
-    except RPCError as exc:
-        raise _rpc_problem(exc, warehouse) from None
+    for attempt in range(CAN_RETRIES + 1):
+        try:
+            return await _wave(request, warehouse).execute_update(method, arg)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise HTTPException(409, getattr(cause, "message", None) or str(cause)) from None
+        except RPCError as exc:
+            # NOT_FOUND: no wave, or the run that was asked ended by continuing as new (not delivered: safe to resend)
+            if exc.status == RPCStatusCode.NOT_FOUND and attempt < CAN_RETRIES:
+                await asyncio.sleep(0.1 * (attempt + 1))
+                continue
+            raise _rpc_problem(exc, warehouse) from None
+    raise AssertionError("unreachable")
 
 
 def _rpc_problem(exc: RPCError, warehouse: str) -> HTTPException:
