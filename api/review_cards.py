@@ -61,9 +61,9 @@ def customer_history(engine, customer_id: str, but: str) -> dict[str, Any]:
 def carrier_choices(rule_set, view) -> list[dict[str, Any]]:
     """Every carrier of the table for this order's district: eligible ones first (cheapest first),
     the others with the reason they cannot take it (not served, suspended there, weight). Empty when
-    the district is unknown. The routing decision's own options (priced with the lines' real weights)
-    when the live order has one; else the table now, where the view's lines carry no weight, so a
-    minimum-weight rule is not held against the order (the decision re-checks with the real weight)."""
+    the district is unknown. The routing decision's own options when the live order has one; else the
+    table now with the lines' weights — when a line has none, a minimum-weight rule is not held against
+    the order (the decision re-checks with the real weight)."""
     if rule_set is None or view is None or view.address is None:
         return []
     routed = view.routing.carrier_options if view.routing is not None else []
@@ -74,8 +74,8 @@ def carrier_choices(rule_set, view) -> list[dict[str, Any]]:
         inp = RoutingInput(province=a.province, city=a.city, district=a.district, adcode=a.adcode,
                            goods_amount=view.goods_amount, ordered_at=view.ordered_at,
                            lines=[RoutingLine(sku=ln.sku, category=ln.category, unit_price=ln.unit_price,
-                                              quantity=ln.quantity) for ln in view.lines])
-        opts, weight_known = carrier_options(rule_set, inp), False
+                                              quantity=ln.quantity, weight_kg=ln.weight_kg) for ln in view.lines])
+        opts, weight_known = carrier_options(rule_set, inp), all(ln.weight_kg is not None for ln in view.lines)
     out = []
     for o in opts:
         excluded = o.excluded

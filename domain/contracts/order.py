@@ -104,6 +104,7 @@ class LineView(BaseModel):
     vehicle_model: str | None = None
     supplier: str | None = None
     needs_installation: bool = False
+    weight_kg: Decimal | None = None  # per unit, as the channel gave it (carrier minimum weights)
 
 
 class PartSummary(BaseModel):
