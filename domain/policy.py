@@ -19,8 +19,8 @@ class FulfilmentPolicy(BaseModel):
     confirm_radius_km: float = 15.0  # picked point within this distance of the district centroid
     confirm_skip_channels: list[str] = []  # channels whose orders never need re-confirmation
     ship: bool = True  # e-waybill from the carrier and tracking until signed
-    transit_alert_hours: int = 24  # no tracking event for this long in transit: alert
-    aftersales_window_days: int = 15  # the order stays open for aftersales this long after delivery
+    transit_alert_hours: float = Field(default=24, gt=0)  # no tracking event for this long in transit: alert
+    aftersales_window_days: float = Field(default=15, ge=0)  # the order stays open for aftersales this long after delivery
     suppliers: list[str] = ["BOSCH-EAST", "BOSCH-NORTH"]  # supplier warehouses, in fallback order
     max_parts: int = 3  # an order no single warehouse holds is split over at most this many warehouses
 

@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     carrier_url: str = ""  # carrier open-platform gateway base URL (fake: …/carriers); empty: no e-waybills
     carrier_app_key: str = "zhongshu"
     carrier_app_secret: str = "zhongshu-carrier-secret"  # signs our requests and their pushes
-    transit_alert_hours: int = 24
-    aftersales_window_days: int = 15
+    transit_alert_hours: float = 24
+    aftersales_window_days: float = 15
     miniprogram_url: str = ""  # mini-program card push (customer confirmation cards, notices)
     technician_url: str = ""  # installation technician app (work orders)
     supplier_url: str = ""  # suppliers' regional warehouse reservation API
