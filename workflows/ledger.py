@@ -42,6 +42,9 @@ class Ledger:
         self.io: Io | None = None
         self.failing = False  # the projection itself is failing: flushes wait for the ops task
         self._soon: asyncio.Future[None] | None = None
+        # decided once, at the workflow's start: a patch asked for later (after a local activity that
+        # outlived a workflow task) would replay in another task than it was recorded in
+        self._after_the_loop = workflow.patched(COALESCED_FLUSH)
 
     def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
         self.timeline.append(TimelineEvent(seq=len(self.timeline) + 1, at=workflow.now(), event=event,
@@ -73,7 +76,7 @@ class Ledger:
     async def _flush_after_the_loop(self) -> None:
         """Let the workflow's own loop react to the message first (a part shipped → the order shipped),
         in the same workflow task: its flush then carries both and this one finds nothing left."""
-        if workflow.patched(COALESCED_FLUSH):  # histories from before it flushed at once
+        if self._after_the_loop:  # histories from before it flushed at once
             await workflow.wait_condition(lambda: True)
         await self.flush()
 
