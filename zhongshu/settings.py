@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     dedupe_window_seconds: int = 300
     review_escalation_seconds: int = 2 * 3600
     review_red_seconds: int = 24 * 3600
+    team_untouched_seconds: int = 24 * 3600  # a small team's order nobody acted on turns red, WeCom again (domain/team.py)
     # risk thresholds, e.g. ZHONGSHU_RISK__BURST_COUNT=5, ZHONGSHU_RISK__NEW_CUSTOMER_AMOUNT=5000
     risk: RiskThresholds = RiskThresholds()
 
