@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import html
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -156,7 +157,8 @@ def sign_in_body() -> str:
 def _field(path: str, control: str, *, optional: bool = False, hint: str = "") -> str:
     opt = f' <span class="opt">({esc(T["optional"])}{"," + esc(hint) if hint else ""})</span>' if optional else ""
     ident = path.replace(".", "-").replace("[", "-").replace("]", "")
-    return (f'<div class="f" data-field="{esc(path)}"><label for="{ident}">{esc(labels.field_label(path))}{opt}</label>'
+    name = labels.field_label(re.sub(r"\[\d+\]", "", path))  # lines[0].name → 商品名称: the box says 商品 1
+    return (f'<div class="f" data-field="{esc(path)}"><label for="{ident}">{esc(name)}{opt}</label>'
             f'{control.replace("ID", ident)}<div class="ferr" data-for="{esc(path)}" role="alert"></div></div>')
 
 
