@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from domain.order import Channel, OrderSubmission
@@ -82,29 +82,36 @@ def _sum_goods(lines: list[dict[str, Any]], freight: Any) -> str | None:
     try:
         total = sum((Decimal(str(ln.get("unit_price"))) * int(str(ln.get("quantity"))) for ln in lines), Decimal("0"))
         return str(total + (Decimal(str(freight)) if not _blank(freight) else Decimal("0")))
-    except (InvalidOperation, ValueError, TypeError):
+    except (ArithmeticError, ValueError, TypeError, AttributeError):  # InvalidOperation, Overflow, not an object …
         return None
+
+
+def _line(ln: Any) -> Any:
+    return {k: v for k, v in ln.items() if not (k in _OPTIONAL_LINE_FIELDS and _blank(v))} if isinstance(ln, dict) else ln
 
 
 def submission_payload(form: dict[str, Any], *, order_no: str, now: datetime) -> dict[str, Any]:
     """The form's fields as a canonical order payload (``OrderSubmission``), so every error the door
     finds names the same path as the form's input (``customer.phone``, ``lines[0].unit_price``). Blank
     optional fields are left out; a blank paid amount is the goods total plus freight."""
-    customer = dict(form.get("customer") or {})
-    phone = str(customer.get("phone") or "")
-    if _blank(customer.get("id")):
-        customer["id"] = "team-" + (re.sub(r"\D", "", phone)[-11:] or order_no)
-    lines = [{k: v for k, v in dict(ln).items() if not (k in _OPTIONAL_LINE_FIELDS and _blank(v))}
-             for ln in form.get("lines") or [] if isinstance(ln, dict) and any(not _blank(v) for v in ln.values())]
+    customer = form.get("customer") or {}
+    if isinstance(customer, dict) and _blank(customer.get("id")):  # not an object: the door says so
+        phone = str(customer.get("phone") or "")
+        customer = customer | {"id": "team-" + (re.sub(r"\D", "", phone)[-11:] or order_no)}
+    given = form.get("lines")
+    lines: Any = ([_line(ln) for ln in given if not isinstance(ln, dict) or any(not _blank(v) for v in ln.values())]
+                  if isinstance(given, list) else given)  # not a list (or an item not an object): the door says so
     address = form.get("address")
     payload: dict[str, Any] = {
         "channel": CHANNEL.value, "channel_order_id": order_no, "ordered_at": now.isoformat(),
         "customer": customer, "address": {"raw": address} if isinstance(address, str) else address or {},
-        "lines": lines, "note": form.get("note") or "",
+        "lines": lines if lines is not None else [], "note": form.get("note") or "",
     }
     if not _blank(form.get("freight")):
         payload["freight"] = form["freight"]
     paid = form.get("paid_amount")
-    if (paid := paid if not _blank(paid) else _sum_goods(lines, form.get("freight"))) is not None:
+    if _blank(paid):
+        paid = _sum_goods(lines, form.get("freight")) if isinstance(lines, list) else None
+    if paid is not None:
         payload["paid_amount"] = paid  # still None: left out, so the door says it is missing
     return payload
