@@ -73,10 +73,9 @@ def chinese_errors(payload: Any, settings: Settings) -> list[dict[str, str]]:
 
 
 @router.post("/v1/team/orders", tags=["team"], status_code=202, response_model=Doc,
-             responses={200: {"description": "this form was submitted already (created: false)"},
-                        422: {"description": "field errors in Chinese (``errors[].field`` is the form's path); "
-                                             "recorded as a rejection"},
-                        **errors(*AUTH, 415, 503)})
+             responses={200: {"model": Doc, "description": "this form was submitted already (created: false)"},
+                        **errors(*AUTH, 415, 503, r422="field errors in Chinese (errors[].field is the form's path); "
+                                                       "recorded as a rejection")})
 async def register_order(request: Request, caller: Caller = Depends(team_member),
                          form: Any = Body(..., description='{"form_id": "…", "customer": {"name", "phone"}, '
                                                            '"address": "…", "lines": [{"sku", "name", "category", '
