@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from domain.status import OrderStatus
 from domain.timeline import TimelineEvent
 
 CHANNEL = Channel.TEAM
+BEIJING = timezone(timedelta(hours=8))
 STALE_FLAG = "stale"  # labels.FLAGS: 超24小时未处理
 NOTICE_KIND = "team_order"  # NotifyRequest.kind of the team's WeCom notices (activities/notify.py)
 MAX_REMINDERS = 7  # then the order stays red, silently, until someone acts
@@ -68,9 +69,11 @@ _OPTIONAL_LINE_FIELDS = ("vehicle_model", "weight_kg", "supplier")
 
 
 def order_number(now: datetime, suffix: str) -> str:
-    """The team order's channel order id: T + the UTC time to the second + a random suffix (unique,
-    sortable, short enough to read out on the phone)."""
-    return f"T{now.strftime('%Y%m%d%H%M%S')}{re.sub(r'[^A-Za-z0-9]', '', suffix)[:6].upper()}"
+    """The team order's channel order id: T + the Beijing day + 8 characters of ``suffix`` (the API
+    passes a digest of who sent which form, so a form sent again the same day is the same order; a
+    re-send after midnight would be merged as a duplicate instead). Short enough to read out."""
+    day = now.astimezone(BEIJING).strftime("%y%m%d")
+    return f"T{day}{re.sub(r'[^A-Za-z0-9]', '', suffix)[:8].upper()}"
 
 
 def _blank(v: Any) -> bool:

@@ -82,8 +82,9 @@ def test_a_good_form_becomes_a_team_order_and_the_team_hears_of_it(team_api, fak
         assert r.status_code == 202, r.text
         body = r.json()
         assert body["created"] and body["order_id"] == f"order-team-{body['order_no']}" and body["status_label"]
-        other = {"form_id": "same", "customer": {"name": "李四", "phone": "13900139000"}}  # not a duplicate of the first
+        other = {"form_id": uuid.uuid4().hex, "customer": {"name": "李四", "phone": "13900139000"}}  # not a duplicate of the first
         again = browser.post("/v1/team/orders", json=form(**other))
+        time.sleep(1.1)  # a second later: still the same form
         twice = browser.post("/v1/team/orders", json=form(**other))
     assert again.status_code == 202 and twice.status_code == 200 and twice.json()["created"] is False
     assert twice.json()["order_id"] == again.json()["order_id"]  # a re-sent form is the same order
