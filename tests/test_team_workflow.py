@@ -68,6 +68,7 @@ async def test_untouched_for_a_day_turns_red_and_is_notified_again(worker, task_
     assert [e for e in st.timeline if e.event == "order.untouched"][0].data["reminder"] == 1
     await notices(fake_wecom, h.id, AGAIN, 1)
     assert team.STALE_FLAG in read_model.get_order(engine_for(sqlite_session_url), h.id)["flags"]  # red in the read model
+    assert (await h.describe()).typed_search_attributes.get(sa.UNTOUCHED) == "red"  # … and in the Temporal UI
     await worker.sleep(timedelta(hours=24, minutes=1))
     await notices(fake_wecom, h.id, AGAIN, 2)  # every further day, until someone acts
 
@@ -78,6 +79,7 @@ async def test_untouched_for_a_day_turns_red_and_is_notified_again(worker, task_
     assert res.status == OrderStatus.REJECTED and team.STALE_FLAG not in res.flags
     assert "主管" in next(e for e in res.timeline if e.event == "order.touched").reason
     assert team.STALE_FLAG not in read_model.get_order(engine_for(sqlite_session_url), h.id)["flags"]
+    assert (await h.describe()).typed_search_attributes.get(sa.UNTOUCHED) is None
     await keep_history(h, "team_untouched_red")
 
 

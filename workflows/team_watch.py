@@ -2,7 +2,7 @@
 
 For an order of channel ``team``: a WeCom notice to the team's group when it is registered, then a
 durable timer — still *untouched* when it runs out (``untouched_seconds``, 24 h), the order turns red
-(flag ``stale``, event ``order.untouched``, projected at once) and the group is told again, each
+(flag ``stale``, event ``order.untouched``, projected at once; search attribute ``Untouched="red"``) and the group is told again, each
 further period up to ``MAX_REMINDERS`` times. The wait ends the moment a person acts or the order
 moves past review and release (or ends); then the red flag comes off. It runs beside the order's own
 stages, started by ``OrderWorkflow.run`` and awaited before the workflow returns. Nothing scans.
@@ -22,8 +22,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.order import OrderRecord
     from domain.policy import OrderPolicy
 
+from workflows import search_attributes as sa
 from workflows.io import NOTIFY, Io, wait_until
 from workflows.ledger import Ledger
+
+RED = "red"
 
 
 class TeamWatch:
@@ -56,6 +59,7 @@ class TeamWatch:
             hours = round(self.policy.untouched_seconds * n / 3600, 2)
             if team.STALE_FLAG not in self.rec.flags:
                 self.rec.flags = [*self.rec.flags, team.STALE_FLAG]
+                workflow.upsert_search_attributes([sa.UNTOUCHED.value_set(RED)])  # the Temporal UI: Untouched="red"
             self.ledger.event("order.untouched", reason=f"登记后 {hours:g} 小时无人处理, 已标红并再次提醒",
                               data={"hours": hours, "reminder": n})
             await self.ledger.flush()  # red in the read model now, not at the order's next step
@@ -64,6 +68,7 @@ class TeamWatch:
             await workflow.wait_condition(self._settled)
         if team.STALE_FLAG in self.rec.flags:
             self.rec.flags = [f for f in self.rec.flags if f != team.STALE_FLAG]
+            workflow.upsert_search_attributes([sa.UNTOUCHED.value_unset()])
             who = team.person_who_acted(self.ledger.timeline, self.received_by)
             self.ledger.event("order.touched", reason=f"{who} 已处理, 取消标红" if who
                               else f"订单已{labels.order_status(self.rec.status.value)}, 取消标红")
