@@ -24,7 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain import labels
+from domain import labels, team
 from domain.cleansing import mask_phone
 from domain.contracts.notify import NOTIFY_WECOM, NotifyRequest
 
@@ -213,6 +213,17 @@ def render_review_todo(
     return _truncate_bytes(content, MARKDOWN_MAX_BYTES)  # only a pathological order id gets here
 
 
+def render_team_notice(order_id: str, reason: str, console_url: str, reminder: bool) -> str:
+    """The small team's notice: a new order registered on the form, or (``reminder``) one untouched
+    for a day, red now (domain/team.py). Phones masked; within the robot's byte limit."""
+    n = labels.TEAM_NOTICE
+    head = f"## <font color=\"warning\">{n['untouched']}</font>" if reminder else f"## {n['new']}"
+    content = "\n".join([head, f"> 订单号:<font color=\"info\">{order_id}</font>",
+                         f"> {_oneline(mask_phones(reason)) or '(未说明)'}", "",
+                         f"[{n['action']}]({console_link(console_url, order_id)})"])
+    return _truncate_bytes(content, MARKDOWN_MAX_BYTES)
+
+
 # ---------------------------------------------------------------- the activity
 
 
@@ -225,9 +236,10 @@ class NotifyActivities:
 
     @activity.defn(name=NOTIFY_WECOM.name)
     async def notify_wecom(self, req: NotifyRequest) -> None:
-        content = render_review_todo(
-            req.order_id, req.kind, req.reason, req.features, req.console_url, req.escalated
-        )
+        if req.kind == team.NOTICE_KIND:
+            content = render_team_notice(req.order_id, req.reason, req.console_url, req.escalated)
+        else:
+            content = render_review_todo(req.order_id, req.kind, req.reason, req.features, req.console_url, req.escalated)
         label = "escalation" if req.escalated else "to-do"
         if not self.webhook_url:
             log.info("no WeCom webhook configured; %s for %s not sent:\n%s", label, req.order_id, mask_phones(content))

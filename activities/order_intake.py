@@ -40,7 +40,8 @@ def policy_from(settings: Settings) -> OrderPolicy:
     """The policy every new order runs under, fixed at its start (replays see the same numbers)."""
     return OrderPolicy(
         dedupe_window_seconds=settings.dedupe_window_seconds, review_escalation_seconds=settings.review_escalation_seconds,
-        review_red_seconds=settings.review_red_seconds, console_url=settings.console_url, risk=settings.risk,
+        review_red_seconds=settings.review_red_seconds, untouched_seconds=settings.team_untouched_seconds,
+        console_url=settings.console_url, risk=settings.risk,
         fulfilment=fulfilment_policy_from(settings))
 
 

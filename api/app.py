@@ -39,6 +39,7 @@ from api.readiness import Readiness, readiness
 from api.review_cards import router as review_cards_router
 from api.rules_routes import router as rules_router
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
+from api.team_routes import router as team_router
 from api.warehouse_routes import router as warehouse_router
 from domain import divisions
 from domain.contracts import order as C
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(carrier_router)  # issue 6: carrier tracking pushes, order tracking
     app.include_router(aftersales_router)  # issue 6: aftersales cases
     app.include_router(channel_health_router)  # issue 11: channel health
+    app.include_router(team_router)  # issue 14: small teams' registration form (/team)
 
     @app.get("/healthz", tags=["ops"], response_model=Health)
     def healthz():

@@ -2,9 +2,11 @@
 change.
 
 Customer-facing routes (``/c/{token}…``) take no API key: the signed token in the link is the
-credential, and it only opens its own order. The page is one self-contained HTML document (no CDN,
-works offline) with an SVG "map": a graticule around the district centroid with the allowed radius,
-where a tap drops the pin. Both actions are Temporal updates on the order workflow, so the customer
+credential, and it only opens its own order. The page is one self-contained HTML document that works
+offline: an SVG of the district's outline (``domain/outlines.py``) with the delivery point, where a
+tap moves the pin. Where a tile provider is configured (``ZHONGSHU_MAP_PROVIDER`` amap | tianditu and
+``ZHONGSHU_MAP_KEY``) the provider's map is shown instead once its script loads; without a network
+the outline stays. Both actions are Temporal updates on the order workflow, so the customer
 gets the workflow's own answer (accepted, too far, refused after dispatch) synchronously.
 """
 
@@ -15,6 +17,7 @@ import html
 import json
 import math
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,7 +29,7 @@ from api.auth import Caller, actor, require
 from api.errors import field_errors
 from api.intake import current_view
 from api.schemas import AUTH, Doc, errors
-from domain import geo
+from domain import geo, outlines
 from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
 from store import read_model
 
@@ -112,7 +115,9 @@ async def confirmation_page(request: Request, token: str):
     if state is None:
         return HTMLResponse(_page_shell("订单不存在", "<p class='err'>找不到这个订单 / order not found</p>"), status_code=404)
     radius = float(request.app.state.settings.confirm_radius_km)
-    return HTMLResponse(render_page(state, token=token, round_no=round_no, radius_km=radius))
+    s = request.app.state.settings
+    return HTMLResponse(render_page(state, token=token, round_no=round_no, radius_km=radius, map_provider=s.map_provider,
+                                    map_key=s.map_key, map_security_code=s.map_security_code))
 
 
 CUSTOMER = errors(403, 404, 409, 422, 503, r403="the link is invalid or expired")
@@ -172,55 +177,58 @@ async def service_change_address(request: Request, order_id: Annotated[str, Path
 # ---------------------------------------------------------------- the page
 
 
-def _nice_step(span_deg: float) -> float:
-    """A graticule step giving at most 6 lines across ``span_deg`` (labels must not overlap)."""
-    for step in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0):
-        if span_deg / step <= 6:
-            return step
-    return 5.0
+def _nice_km(span_km: float) -> float:
+    """A scale bar length: the largest 1/2/5 × 10^n km under a quarter of the drawing."""
+    fits = [km for km in (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if km <= span_km / 4]
+    return fits[-1] if fits else 0.1
 
 
-def render_svg(center: geo.LatLng, radius_km: float, size: int = 320) -> tuple[str, dict[str, float]]:
-    """The map-like view: graticule, allowed radius, centroid marker; and the view box in degrees."""
-    half_km = max(radius_km * 1.5, 2.0)
-    dlat = half_km / 111.32
-    dlng = half_km / (111.32 * max(math.cos(math.radians(center.lat)), 0.05))
-    view = {"north": center.lat + dlat, "south": center.lat - dlat, "west": center.lng - dlng, "east": center.lng + dlng,
-            "size": size}
-
-    def x(lng: float) -> float:
-        return (lng - view["west"]) / (2 * dlng) * size
-
-    def y(lat: float) -> float:
-        return (view["north"] - lat) / (2 * dlat) * size
-
-    def deg(v: float, step: float) -> str:
-        return f"{v:.{max(0, -math.floor(math.log10(step) + 1e-9))}f}"
-
-    parts = [f'<rect x="0" y="0" width="{size}" height="{size}" fill="#eef4ea"/>']
-    step = _nice_step(2 * dlat)
-    lat = math.ceil(view["south"] / step) * step
-    while lat < view["north"]:
-        yy = y(lat)
-        parts.append(f'<line x1="0" y1="{yy:.1f}" x2="{size}" y2="{yy:.1f}" class="g"/>'
-                     f'<text x="2" y="{yy - 2:.1f}" class="l">{deg(lat, step)}°N</text>')
-        lat += step
-    step = _nice_step(2 * dlng)
-    lng = math.ceil(view["west"] / step) * step
-    while lng < view["east"]:
-        xx = x(lng)
-        parts.append(f'<line x1="{xx:.1f}" y1="0" x2="{xx:.1f}" y2="{size}" class="g"/>'
-                     f'<text x="{xx + 2:.1f}" y="{size - 3}" class="l">{deg(lng, step)}°E</text>')
-        lng += step
-    cx, cy = x(center.lng), y(center.lat)
-    r = radius_km / half_km * size / 2
-    parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" class="ring"/>')
-    parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="#1565c0"/>')
-    parts.append('<g id="pin" style="display:none"><path d="M0,0 l-7,-16 a8,8 0 1,1 14,0 z" fill="#d32f2f"/>'
-                 '<circle cx="0" cy="-18" r="3" fill="#fff"/></g>')
+def render_svg(center: geo.LatLng, radius_km: float, adcode: str = "", point: geo.LatLng | None = None,
+               size: int = 320) -> tuple[str, dict[str, float]]:
+    """The offline map: the district's outline (else a circle of the allowed radius around its
+    centre), its centre, the delivery point's pin and a scale bar; and the view box in degrees."""
+    outline = outlines.outline(adcode) if adcode else None
+    if outline is not None:
+        points = [p for ring in outline.rings for p in ring]
+    else:  # no outline known: the allowed circle stands in for the area
+        k = max(math.cos(math.radians(center.lat)), 0.05)
+        points = [geo.LatLng(lat=center.lat + radius_km / 111.32 * math.sin(a / 8 * math.pi),
+                             lng=center.lng + radius_km / (111.32 * k) * math.cos(a / 8 * math.pi)) for a in range(16)]
+    pin = point or center
+    v = outlines.view([*points, center, pin], size)
+    parts = [f'<rect x="0" y="0" width="{size}" height="{size}" fill="#eef3f7"/>']
+    if outline is not None:
+        d = " ".join("M" + " L".join(f"{v.x(p.lng):.1f},{v.y(p.lat):.1f}" for p in ring) + " Z" for ring in outline.rings)
+        parts.append(f'<path d="{d}" class="area" fill-rule="evenodd"/>')
+    else:
+        r = radius_km / ((v.north - v.south) * 111.32) * size
+        parts.append(f'<circle cx="{v.x(center.lng):.1f}" cy="{v.y(center.lat):.1f}" r="{r:.1f}" class="ring"/>')
+    cx, cy = v.x(center.lng), v.y(center.lat)
+    parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="#1565c0"/>')
+    span_km = (v.north - v.south) * 111.32
+    bar = _nice_km(span_km)
+    w = bar / span_km * size
+    parts.append(f'<g class="scale"><line x1="10" y1="{size - 12}" x2="{10 + w:.1f}" y2="{size - 12}"/>'
+                 f'<text x="10" y="{size - 16}">{bar:g} 公里</text></g>')
+    parts.append(f'<g id="pin" transform="translate({v.x(pin.lng):.1f},{v.y(pin.lat):.1f})">'
+                 '<path d="M0,0 l-7,-16 a8,8 0 1,1 14,0 z" fill="#d32f2f"/><circle cx="0" cy="-18" r="3" fill="#fff"/></g>')
     svg = (f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" role="img" '
-           f'aria-label="地图:点击选择收货位置">{"".join(parts)}</svg>')
-    return svg, view
+           f'aria-label="地图:区县轮廓与收货位置,点击移动收货位置">{"".join(parts)}</svg>')
+    return svg, v.model_dump()
+
+
+def tile_script(provider: str, key: str, security_code: str = "") -> str:
+    """The provider's JavaScript map API (loaded only where configured; offline it fails and the
+    outline stays)."""
+    if not (provider and key):
+        return ""
+    if provider == "amap":
+        sec = (f"<script>window._AMapSecurityConfig = {json.dumps({'securityJsCode': security_code})};</script>"
+               if security_code else "")
+        src = f"https://webapi.amap.com/maps?v=2.0&key={quote(key)}"
+    else:
+        sec, src = "", f"https://api.tianditu.gov.cn/api?v=4.0&tk={quote(key)}"
+    return f'{sec}<script src="{html.escape(src)}" async onload="initTiles()"></script>'
 
 
 def _page_shell(title: str, body: str) -> str:
@@ -233,15 +241,17 @@ body{{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margi
 margin:auto;color:#222;background:#fafafa}}
 h1{{font-size:1.2em}} .card{{background:#fff;border-radius:10px;padding:12px;margin:10px 0;box-shadow:0 1px 3px #0002}}
 svg{{width:100%;height:auto;touch-action:manipulation;border-radius:8px;cursor:crosshair}}
-.g{{stroke:#b7c9b0;stroke-width:.6}} .l{{font-size:8px;fill:#5b6b55}} .ring{{fill:#1565c011;stroke:#1565c0;stroke-dasharray:4 3}}
+.area{{fill:#1565c01a;stroke:#1565c0;stroke-width:1.4;stroke-linejoin:round}} .ring{{fill:#1565c011;stroke:#1565c0;stroke-dasharray:4 3}}
+.scale line{{stroke:#333;stroke-width:2}} .scale text{{font-size:9px;fill:#333}} #tiles{{width:100%;height:320px;border-radius:8px}}
 button{{width:100%;padding:12px;font-size:1em;border:0;border-radius:8px;background:#1565c0;color:#fff;margin-top:8px}}
 button.alt{{background:#607d8b}} input,textarea{{width:100%;box-sizing:border-box;padding:8px;margin:4px 0;font-size:1em}}
 .ok{{color:#2e7d32}} .err{{color:#c62828}} .muted{{color:#777;font-size:.85em}} .row{{display:flex;gap:8px}}
 </style></head><body>{body}</body></html>"""
 
 
-def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: float) -> str:
-    """The whole page for one order (its ``OrderView`` as JSON)."""
+def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: float, map_provider: str = "",
+                map_key: str = "", map_security_code: str = "") -> str:
+    """The whole page for one order (its ``OrderView`` as JSON); a tile provider's map where one is configured."""
     addr = state.get("address") or {}
     status = str(state.get("status", ""))
     address_text = addr.get("text") or state.get("address_raw") or ""
@@ -260,11 +270,16 @@ def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: 
     if status in CLOSED:
         return _page_shell("确认收货位置", head + '<div class="card"><p class="err">订单已关闭,无需确认。/ This order is closed.</p></div>')
 
+    tiles = tile_script(map_provider, map_key, map_security_code) if center is not None else ""
     if center is not None:
-        svg, view = render_svg(center, radius_km)
-        map_block = (f'<div class="card"><p>点击地图选择收货位置(蓝圈:{e(district)}中心 {radius_km:g} 公里内)</p>{svg}'
-                     '<div class="row"><input id="lat" inputmode="decimal" placeholder="纬度 lat" aria-label="纬度">'
-                     '<input id="lng" inputmode="decimal" placeholder="经度 lng" aria-label="经度"></div>'
+        known = state.get("delivery_point")
+        point = geo.LatLng.model_validate(known) if known else center
+        svg, view = render_svg(center, radius_km, adcode, point)
+        map_block = (f'<div class="card"><p>红色标记为收货位置(蓝色区域:{e(district)}),点击地图可移动标记</p>'
+                     f'<div id="tiles" hidden></div>{svg}'
+                     f'<div class="row"><input id="lat" inputmode="decimal" placeholder="纬度 lat" aria-label="纬度" '
+                     f'value="{point.lat:.6f}"><input id="lng" inputmode="decimal" placeholder="经度 lng" aria-label="经度" '
+                     f'value="{point.lng:.6f}"></div>'
                      '<button class="alt" type="button" id="locate">使用我的当前位置</button>'
                      '<button type="button" id="confirm">确认收货位置</button><p id="answer" role="status"></p></div>')
     else:
@@ -280,7 +295,8 @@ def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: 
                     '<input name="phone" maxlength="32" inputmode="tel" placeholder="电话(可不填)">'
                     '<button class="alt" type="submit">提交新地址</button></form><p id="changed" role="status"></p>'
                     '<p class="muted">发货前可修改;修改后订单会重新分仓。</p></div>')
-    data = json.dumps({"token": token, "view": view}).replace("<", "\\u003c")
+    data = json.dumps({"token": token, "view": view, "provider": map_provider if tiles else "",
+                       "center": center.model_dump() if center else None}).replace("<", "\\u003c")
     script = """<script>
 const D = JSON.parse(document.getElementById('data').textContent);
 const $ = id => document.getElementById(id);
@@ -289,7 +305,27 @@ function pinAt(lat, lng) {
   const x = (lng - v.west) / (v.east - v.west) * v.size, y = (v.north - lat) / (v.north - v.south) * v.size;
   pin.setAttribute('transform', `translate(${x.toFixed(1)},${y.toFixed(1)})`); pin.style.display = '';
 }
-function setPoint(lat, lng) { $('lat').value = lat.toFixed(6); $('lng').value = lng.toFixed(6); pinAt(lat, lng); }
+let marker = null;  // the tile map's marker, once a provider's map is up
+function setPoint(lat, lng) {
+  $('lat').value = lat.toFixed(6); $('lng').value = lng.toFixed(6); pinAt(lat, lng);
+  if (marker) marker.move(lat, lng);
+}
+window.initTiles = function () {  // the provider's script loaded: its map replaces the outline
+  const c = D.center, lat = parseFloat($('lat').value) || c.lat, lng = parseFloat($('lng').value) || c.lng;
+  $('tiles').hidden = false;
+  try {
+    if (D.provider === 'amap') {
+      const m = new AMap.Map('tiles', {zoom: 13, center: [lng, lat]}), mk = new AMap.Marker({position: [lng, lat]});
+      m.add(mk); marker = {move: (la, ln) => mk.setPosition([ln, la])};
+      m.on('click', ev => setPoint(ev.lnglat.getLat(), ev.lnglat.getLng()));
+    } else {
+      const m = new T.Map('tiles'), mk = new T.Marker(new T.LngLat(lng, lat));
+      m.centerAndZoom(new T.LngLat(lng, lat), 13); m.addOverLay(mk); marker = {move: (la, ln) => mk.setLngLat(new T.LngLat(ln, la))};
+      m.addEventListener('click', ev => setPoint(ev.lnglat.getLat(), ev.lnglat.getLng()));
+    }
+    $('map').style.display = 'none';
+  } catch (err) { $('tiles').hidden = true; }  // the outline stays
+};
 const map = $('map');
 if (map) map.addEventListener('click', ev => {
   const r = map.getBoundingClientRect(), v = D.view;
@@ -327,5 +363,5 @@ $('change').addEventListener('submit', async ev => {
   if (ok) setTimeout(() => location.reload(), 2500);
 });
 </script>"""
-    body = head + map_block + change_block + f'<script type="application/json" id="data">{data}</script>' + script
+    body = head + map_block + change_block + f'<script type="application/json" id="data">{data}</script>' + script + tiles
     return _page_shell("确认收货位置", body)

@@ -41,6 +41,7 @@ JSON_DOORS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v1/rejections/([^/]+)/replay/?$"), "replay:{0}"),
     (re.compile(r"^/v1/channels/miniprogram/orders/?$"), "api:miniprogram"),
     (re.compile(r"^/v1/channels/rejections/([^/]+)/replay/?$"), "replay:{0}"),
+    (re.compile(r"^/v1/team/orders/?$"), "team"),  # the small teams' form (api/team_routes.py)
 ]
 REPLAYS_MAY_BE_EMPTY = ("replay:",)  # "replay the stored payload as is"
 WEBHOOKS = re.compile(r"^/v1/webhooks/([^/]+)(?:/([^/]+))?/?$")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.auth import READERS, Caller, actor, require
 from api.schemas import AUTH, MAX_OFFSET, errors
-from domain import labels
+from domain import labels, team
 from domain.printouts import masked_phone
 from store import order_marks
 from store.order_search import OrderQuery, search_orders
@@ -62,6 +62,8 @@ def search(
         o["status_label"] = labels.order_status(o.get("status"))
         o["channel_label"] = labels.channel(o.get("channel"))
         o["marks"] = marks.get(o["order_id"])
+        o["stale"] = team.STALE_FLAG in (o.get("flags") or [])  # a small team's order untouched for 24 h: red
+        o["flags_label"] = labels.flags(o.get("flags"))
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 

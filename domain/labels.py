@@ -92,6 +92,9 @@ EVENTS: dict[str, str] = {
     "order.rejected": "订单驳回",
     "order.intercepted": "风控拦截",
     "order.cancelled": "订单取消",
+    # a small team's order (domain/team.py)
+    "order.untouched": "超24小时无人处理, 标红并再次提醒",
+    "order.touched": "已有人处理, 取消标红",
     # what a person marked on the order in the console (store/order_marks.py)
     "order.remarked": "添加备注",
     "order.flagged": "设置旗帜",
@@ -368,6 +371,7 @@ CHANNELS: dict[str, str] = {  # domain/order.py Channel, plus the API's own call
     "miniprogram": "小程序",
     "erp": "ERP",
     "manual": "手工录单",
+    "team": "小微团队",
     "api": "接口",
 }
 
@@ -433,6 +437,36 @@ MIS_SCANS: dict[str, str] = {"unreadable": "无法识别", "wrong_bin": "库位�
 EXCEPTION_KINDS: dict[str, str] = {"short_pick": "缺货异常", "reprint_label": "补打标签", "qc_failed": "质检不合格"}
 EXCEPTION_STATES: dict[str, str] = {"open": "待处理", "resolved": "已处理"}
 WAVE_OUTCOMES: dict[str, str] = {"packed": "已打包", "short": "缺货", "cancelled": "已取消"}  # WaveDone.outcome
+
+# ---------------------------------------------------------------- small teams (domain/team.py, api/team_routes.py)
+
+TEAM_NOTICE: dict[str, str] = {  # the team's WeCom notices
+    "new": "📝 小微团队新订单",
+    "untouched": "🔴 订单超24小时无人处理,已标红 · 再次提醒",
+    "action": "去控制台处理",
+}
+TEAM_FORM: dict[str, str] = {  # the registration form's own words (field names come from FIELDS)
+    "title": "小微团队订单登记",
+    "sign_in": "登录",
+    "sign_out": "退出",
+    "username": "用户名",
+    "password": "密码",
+    "signed_in_as": "当前登录",
+    "submit": "提交订单",
+    "add_line": "再加一件商品",
+    "remove_line": "删除",
+    "line": "商品",
+    "optional": "选填",
+    "paid_hint": "不填则按商品金额加运费计算",
+    "created": "订单已登记",
+    "order_no": "订单号",
+    "status": "当前状态",
+    "fix_errors": "请按提示修改标红的项目",
+    "failed": "提交失败",
+    "another": "再登记一单",
+    "signed_out": "请先登录后登记订单",
+    "no_role": "该账号无权登记订单",
+}
 
 # ---------------------------------------------------------------- order flags, finance
 

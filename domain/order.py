@@ -119,7 +119,8 @@ class Channel(StrEnum):
     DOUYIN = "douyin"
     MINIPROGRAM = "miniprogram"
     ERP = "erp"
-    MANUAL = "manual"  # registration form / API callers without a sales channel
+    MANUAL = "manual"  # API callers without a sales channel
+    TEAM = "team"  # small teams' registration form (小微团队, api/team_routes.py)
 
 
 class Customer(BaseModel):

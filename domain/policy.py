@@ -36,6 +36,7 @@ class OrderPolicy(BaseModel):
     dedupe_window_seconds: int = 300
     review_escalation_seconds: int = 2 * 3600
     review_red_seconds: int = 24 * 3600
+    untouched_seconds: int = 24 * 3600  # a small team's order nobody acted on for this long turns red (domain/team.py)
     console_url: str = "http://127.0.0.1:8501"
     risk: RiskThresholds = RiskThresholds()
     fulfilment: FulfilmentPolicy | None = None

@@ -166,8 +166,8 @@ async def test_page_shows_the_address_and_the_map(api, order):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
     assert "浙江省杭州市萧山区北干街道金城路1号" in page and "王建国" in page and oid in page
-    assert "<svg" in page and "萧山区" in page and "30.1" in page and "120.2" in page  # graticule labels
-    assert 'class="ring"' in page and "确认收货位置" in page and "修改收货地址" in page
+    assert "<svg" in page and "萧山区" in page and "30.1" in page and "120.3" in page  # the point, in the inputs
+    assert 'class="area"' in page and 'id="pin"' in page and "确认收货位置" in page and "修改收货地址" in page
     assert "<script src" not in page and "<link" not in page and "cdn" not in page.lower()  # offline
     assert 'name="viewport"' in page
 
@@ -258,3 +258,58 @@ async def test_page_render_without_a_centroid():
     st["order"]["address"]["adcode"] = "990101"
     page = render_page(st, token="t.k", round_no=1, radius_km=15)
     assert "<svg" not in page and "无法离线定位" in page and 'id="confirm"' in page
+
+
+def _view_state(adcode: str | None = None, point: dict | None = None) -> dict:
+    st = order_state("CFMAP").model_dump(mode="json")
+    st["address"] = dict(st["order"]["address"], **({"adcode": adcode, "district": ""} if adcode else {}))
+    st["delivery_point"] = point
+    return st
+
+
+def test_offline_the_page_draws_the_district_outline_with_the_delivery_point():
+    import re
+
+    from api.confirm_routes import render_page
+    from domain import geo, outlines
+
+    page = render_page(_view_state(), token="t.k", round_no=1, radius_km=15)
+    shape = outlines.outline("330109")
+    assert shape is not None and outlines.contains(shape, geo.LatLng(lat=30.17, lng=120.27))  # 北干街道 is in 萧山区
+    assert re.search(r'<path d="M[\d.]+,[\d.]+ L', page) and 'class="area"' in page and "蓝色区域:萧山区" in page
+    assert "°N" not in page and 'class="g"' not in page  # no coordinate grid any more
+    x, y = (float(v) for v in re.search(r'id="pin" transform="translate\(([\d.]+),([\d.]+)\)"', page).groups())
+    assert 0 < x < 320 and 0 < y < 320  # the point (the district's centre until confirmed) is on the drawing
+    assert "<script src" not in page and "cdn" not in page.lower()  # offline: nothing fetched
+    moved = render_page(_view_state(point={"lat": 30.18, "lng": 120.26}), token="t.k", round_no=2, radius_km=15)
+    assert 'value="30.180000"' in moved and 'value="120.260000"' in moved  # a confirmed point is where the pin is
+
+
+def test_a_city_without_districts_is_drawn_by_its_outline():
+    from api.confirm_routes import render_page
+
+    page = render_page(_view_state("441900"), token="t.k", round_no=1, radius_km=15)
+    assert 'class="area"' in page and "东莞市" in page
+
+
+def test_a_configured_tile_provider_embeds_its_map_with_the_key_and_keeps_the_outline():
+    from api.confirm_routes import render_page
+
+    amap = render_page(_view_state(), token="t.k", round_no=1, radius_km=15, map_provider="amap", map_key="AMAPKEY1",
+                       map_security_code="SEC9")
+    assert '<script src="https://webapi.amap.com/maps?v=2.0&amp;key=AMAPKEY1"' in amap and "SEC9" in amap
+    assert 'id="tiles"' in amap and 'class="area"' in amap  # the outline until (unless) the map loads
+    tdt = render_page(_view_state(), token="t.k", round_no=1, radius_km=15, map_provider="tianditu", map_key="TDTKEY2")
+    assert '<script src="https://api.tianditu.gov.cn/api?v=4.0&amp;tk=TDTKEY2"' in tdt and "webapi.amap.com" not in tdt
+    assert "<script src" not in render_page(_view_state(), token="t.k", round_no=1, radius_km=15, map_provider="amap")
+
+
+def test_outlines_match_the_boundaries_they_come_from():
+    from domain import geo, outlines
+
+    for code in ("110101", "330106", "310115", "440305", "510104"):
+        shape = outlines.outline(code)
+        assert shape is not None and shape.adcode == code and outlines.contains(shape, geo.centroid(code)), code
+    assert outlines.outline("330199") is None or outlines.outline("330199").adcode == "330100"
+    v = outlines.view(outlines.outline("330106").rings[0])
+    assert abs((v.north - v.south) - (v.east - v.west) * 0.866) < 0.01  # square on the ground at 30°N

@@ -38,6 +38,7 @@ from workflows.ledger import Ledger
 from workflows.order_fulfilment import OrderFulfilment
 from workflows.order_parts import OrderParts
 from workflows.reviews import ReviewDesk
+from workflows.team_watch import TeamWatch
 
 S = OrderStatus
 
@@ -59,6 +60,7 @@ class OrderWorkflow:
         fp = self.policy.fulfilment
         self.address = DeliveryAddress(self.rec, fp, self.io, self.ledger) if fp is not None else None
         self.fulfilment = OrderFulfilment(self, self.parts, self.address, self.desk) if self.address is not None else None
+        self.team = TeamWatch(self.rec, self.policy, self.io, self.ledger, inp.received_by, inp.replacement_of)
         self.parts.on_change = self._wake
         self.attributes: dict[str, str] = {}  # search attributes as last upserted
         self.channel_submission = inp.submission  # what the channel sent last (our own address changes aside)
@@ -72,6 +74,7 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, inp: C.OrderInput) -> C.OrderOutcome:
         self.ledger.event("order.received", actor=inp.received_by, reason=f"由 {inp.received_by} 送达")
+        self.team.start()  # a small team's order: WeCom notice, red when untouched for 24 h (else nothing)
         try:
             for stage in (self._intake, self.assess, self._release, self._fulfil, self._aftersales_window):
                 if self.rec.status.terminal:
@@ -86,6 +89,7 @@ class OrderWorkflow:
                 await self.end(S.REJECTED, "order.rejected", a.reason, a.actor)
         self.intake_done = True
         await self.parts.settle()
+        await self.team.settle()
         if self.erp is not None:  # rejected or cancelled too: the history never ends with the push in flight
             await self.erp
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -191,8 +195,7 @@ class OrderWorkflow:
                                "freight": str(decision.freight) if decision.freight is not None else None})
 
     async def _release(self) -> None:
-        """Open through the release window: a late duplicate can merge, a burst breaker hold, a cancel
-        take it out. Then its money is recorded for reconciliation."""
+        """The release window: a late duplicate merges, a burst breaker holds, a cancel ends; then the money is recorded."""
         deadline = self.rec.submission.ordered_at + timedelta(seconds=self.policy.release_delay_seconds)
         while True:
             await self.ledger.flush()
@@ -213,8 +216,7 @@ class OrderWorkflow:
         await self.io.local(RECORD_ORDER_FINANCE, OrderFinanceRequest(order=self.rec.order, completed_at=workflow.now()))
 
     async def _fulfil(self) -> None:
-        """One part per warehouse, released for dispatch once the customer confirmed the address and
-        nothing holds the order (``workflows/order_fulfilment.py``)."""
+        """One part per warehouse, released once the address is confirmed and nothing holds (order_fulfilment.py)."""
         if self.fulfilment is not None:  # without fulfilment the hub stops at routing: completed at release
             await self.fulfilment.run()
 
@@ -369,8 +371,7 @@ class OrderWorkflow:
     def state(self) -> C.OrderView:
         return order_view(self.rec, self.ledger.timeline)
 
-    def _wake(self) -> None:
-        """A message changed the order: the fulfilment loop looks again, and the change is projected."""
+    def _wake(self) -> None:  # a message changed the order: the fulfilment loop looks again, the change is projected
         if self.fulfilment is not None:
             self.fulfilment.changed = True
         self.ledger.flush_soon()

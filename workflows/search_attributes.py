@@ -14,6 +14,7 @@ from domain.contracts.search_attributes import CUSTOMER_ID as CUSTOMER_ID
 from domain.contracts.search_attributes import ORDER_ID as ORDER_ID
 from domain.contracts.search_attributes import ORDER_STATUS as ORDER_STATUS
 from domain.contracts.search_attributes import RISK_LEVEL as RISK_LEVEL
+from domain.contracts.search_attributes import UNTOUCHED as UNTOUCHED
 from domain.contracts.search_attributes import WAREHOUSE as WAREHOUSE
 
 if TYPE_CHECKING:

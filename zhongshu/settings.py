@@ -10,6 +10,7 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     confirm_radius_km: float = 15.0  # offline geocoding to the district centroid; see README
     confirm_skip_channels: str = ""  # comma-separated channels that never re-confirm (e.g. erp)
     confirm_secret: str = ""  # signs the customer's confirmation links; empty: derived from the API key
+    # the confirmation page's map: amap (高德) | tianditu (天地图) with its key; empty: the district's outline, offline
+    map_provider: Literal["", "amap", "tianditu"] = ""
+    map_key: str = ""
+    map_security_code: str = ""  # 高德 JS API 2.0's security code (安全密钥), when the key has one
     ship: bool = True  # e-waybills and tracking
     carrier_url: str = ""  # carrier open-platform gateway base URL (fake: …/carriers); empty: no e-waybills
     carrier_app_key: str = "zhongshu"
@@ -110,6 +115,7 @@ class Settings(BaseSettings):
     dedupe_window_seconds: int = 300
     review_escalation_seconds: int = 2 * 3600
     review_red_seconds: int = 24 * 3600
+    team_untouched_seconds: int = 24 * 3600  # a small team's order nobody acted on turns red, WeCom again (domain/team.py)
     # risk thresholds, e.g. ZHONGSHU_RISK__BURST_COUNT=5, ZHONGSHU_RISK__NEW_CUSTOMER_AMOUNT=5000
     risk: RiskThresholds = RiskThresholds()
 

@@ -182,6 +182,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             table.add_row("  printing (PDF)", f"{settings.console_url}/print")
             table.add_row("API", settings.api_base_url)
             table.add_row("API docs (OpenAPI)", f"{settings.api_base_url}/docs")
+            table.add_row("Small-team order form (小微团队, phone)", f"{settings.api_base_url}/team")
             table.add_row("Temporal Web UI", temporal_ui_url(settings))
             table.add_row("Temporal gRPC", settings.temporal_address)
             for f in fakes:

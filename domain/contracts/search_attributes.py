@@ -16,5 +16,6 @@ WAREHOUSE = SearchAttributeKey.for_keyword("Warehouse")
 CARRIER = SearchAttributeKey.for_keyword("Carrier")
 RISK_LEVEL = SearchAttributeKey.for_keyword("RiskLevel")
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")  # on parts and parcels: the order they belong to
+UNTOUCHED = SearchAttributeKey.for_keyword("Untouched")  # "red": a small team's order nobody acted on for 24 h
 
-ALL = [ORDER_STATUS, CHANNEL, CUSTOMER_ID, WAREHOUSE, CARRIER, RISK_LEVEL, ORDER_ID]
+ALL = [ORDER_STATUS, CHANNEL, CUSTOMER_ID, WAREHOUSE, CARRIER, RISK_LEVEL, ORDER_ID, UNTOUCHED]
