@@ -29,7 +29,7 @@ from api.channel_routes import router as channel_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
-from api.errors import field_errors, field_path
+from api.errors import field_errors, request_errors
 from api.intake import current_view, submit, unavailable
 from api.masking import mask_personal
 from api.metrics_routes import router as metrics_router
@@ -349,11 +349,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_request: Request, exc: RequestValidationError):
-        errors = [
-            {"field": field_path(tuple(e["loc"])), "message": "field required" if e["type"] == "missing" else e["msg"]}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"message": "invalid request", "errors": errors}, status_code=422)
+        return JSONResponse(request_errors(exc.errors()), status_code=422)  # Chinese, naming the field (api/errors.py)
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)

@@ -53,7 +53,7 @@ def console_url(fstack):  # noqa: F811 - the fixture imported above
     port = free_port()
     env = os.environ | {"ZHONGSHU_CONSOLE_API_URL": fstack.api_url, "ZHONGSHU_CONSOLE_API_KEY": SERVICE}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "console" / "server.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--client.toolbarMode", "viewer"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
