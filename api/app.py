@@ -37,6 +37,7 @@ from api.order_desk_routes import router as order_desk_router
 from api.print_routes import router as print_router
 from api.readiness import Readiness, readiness
 from api.review_cards import router as review_cards_router
+from api.unmerge_routes import router as unmerge_router
 from api.rules_routes import router as rules_router
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.warehouse_routes import router as warehouse_router
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(order_desk_router)  # issue 14: find any order, remarks/flags/urgent (before /v1/orders/{id})
     app.include_router(review_cards_router)  # issue 14: review cards with the order and valid choices
+    app.include_router(unmerge_router)  # issue 14: split a merged duplicate back out
     app.include_router(print_router)  # issue 14: pick lists, packing slips, bin labels as PDF
     app.include_router(auth_router)  # issue 13: sign-in, accounts, the audit log
     app.include_router(rules_router)
