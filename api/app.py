@@ -37,9 +37,9 @@ from api.order_desk_routes import router as order_desk_router
 from api.print_routes import router as print_router
 from api.readiness import Readiness, readiness
 from api.review_cards import router as review_cards_router
-from api.unmerge_routes import router as unmerge_router
 from api.rules_routes import router as rules_router
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
+from api.unmerge_routes import router as unmerge_router
 from api.warehouse_routes import router as warehouse_router
 from domain.contracts import order as C
 from domain.review import Decision, ReviewDecision

@@ -8,7 +8,7 @@ still its own ``POST /v1/reviews/{id}/decision`` and the API stays the judge: wh
 (a 409 "already decided by …") is shown per task. After deciding, the queue is fetched again.
 
 Keyboard (Streamlit's own button shortcuts, ignored while typing in a field): J / K move to the next /
-previous card (marked 👉), X ticks it, A approves it, D rejects it (with the card's note), Ctrl+Enter
+previous card (marked 👉), X ticks it, A approves it, D rejects it (with the 快捷备注 note), Ctrl+Enter
 submits the bulk decision. (R and C are Streamlit's own keys.)
 """
 
@@ -128,7 +128,7 @@ def keyboard_bar(tasks: list[dict]) -> None:
     ids = [t["review_id"] for t in tasks]
     current = st.session_state.get("review_cursor")
     at = ids.index(current) if current in ids else 0
-    cols = st.columns(6)
+    cols = st.columns([1, 1, 1, 1, 1, 2.5])
     if cols[0].button("下一个", key="kb_next", shortcut=KEYS["next"], icon="⬇️"):
         at = min(at + 1, len(ids) - 1)
     if cols[1].button("上一个", key="kb_prev", shortcut=KEYS["prev"], icon="⬆️"):
@@ -141,9 +141,10 @@ def keyboard_bar(tasks: list[dict]) -> None:
     for col, decision in ((cols[3], "approve"), (cols[4], "reject")):
         if col.button(labels.decision(decision, task["kind"]), key=f"kb_{decision}", shortcut=KEYS[decision],
                       disabled=decision not in allowed):
-            decide([rid], decision, st.session_state.get(f"note-{rid}", ""))
+            decide([rid], decision, st.session_state.get("kb_note", ""))
+            st.session_state.pop("kb_note", None)
             st.rerun()
-    cols[5].caption(f"👉 当前: {md_escape(task['order_id'])}")
+    cols[5].text_input("快捷备注 (A / D 时使用)", key="kb_note", placeholder=f"当前: {task['order_id']}")
 
 
 def render(task: dict) -> None:
@@ -152,7 +153,8 @@ def render(task: dict) -> None:
     choices = task.get("choices") or {}
     with st.container(border=True, key=f"card-{rid}"):
         if st.session_state.get("review_cursor") == rid:
-            st.markdown("👉 **当前任务** (J/K 移动 · X 勾选 · A 通过 · D 拒绝)")
+            st.markdown(f"👉 **当前任务** (J/K 移动 · X 勾选 · A {labels.decision('approve', kind)}"
+                        f" · D {labels.decision('reject', kind)})")
         top = st.columns([0.5, 1.2, 4, 2, 2])
         if task.get("state") == "open":
             top[0].checkbox("选择", key=f"pick-{rid}", label_visibility="collapsed")
