@@ -1,8 +1,10 @@
-"""Console entry point: `streamlit run console/app.py`.
+"""The console's pages and navigation; `streamlit run console/server.py` serves them together with
+the sign-in routes (AppTest runs this file directly).
 
-Only navigation and the sidebar live here; each page is its own module in ``pages_/``. WeCom
-messages link to ``{console_url}/?order_id=…``, i.e. the default page, so a root URL carrying an
-order id is forwarded to the timeline page.
+A visitor who has not signed in gets the login form at every page URL. Only navigation and the
+sidebar live here; each page is its own module in ``pages_/``. WeCom messages link to
+``{console_url}/?order_id=…``, i.e. the default page, so a root URL carrying an order id is forwarded
+to the timeline page (after signing in, the browser comes back to that URL).
 """
 
 from __future__ import annotations

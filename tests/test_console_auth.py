@@ -126,3 +126,45 @@ def test_admin_pages_are_for_admins_and_add_a_person(api):
     assert not admin.exception
     log = next(d.value for d in admin.dataframe if "操作人" in d.value.columns)
     assert ((log["操作"] == "POST /v1/users") & (log["结果"] == 201)).any()
+
+
+@pytest.fixture
+def wecom_api(tmp_path, fake_wecom, monkeypatch):
+    """An API with WeCom sign-in on (the shipped fake WeCom) and one person linked to WeCom user LiWei."""
+    from temporalio.client import Client
+
+    from api.app import create_app
+    from tests.api_support import SERVICE_KEY, api_settings
+    from zhongshu.auth_settings import get_auth_settings
+
+    base = fake_wecom.webhook_url.split("/cgi-bin")[0]
+    for k, v in {"ZHONGSHU_WECOM_OAUTH": "true", "ZHONGSHU_WECOM_CORP_ID": "corp1", "ZHONGSHU_WECOM_CORP_SECRET": "s",
+                 "ZHONGSHU_WECOM_API_URL": base, "ZHONGSHU_WECOM_AUTHORIZE_URL": f"{base}/connect/oauth2/authorize"}.items():
+        monkeypatch.setenv(k, v)
+    get_auth_settings.cache_clear()
+
+    class NoTemporal(Client):  # sign-in never reaches Temporal; the lifespan just needs a client
+        def __init__(self):
+            pass
+
+    settings = api_settings(f"sqlite:///{tmp_path / 'api.db'}", "127.0.0.1:1", tmp_path)
+    with ThreadedServer(create_app(settings, client=NoTemporal())) as server:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": SERVICE_KEY}, timeout=30) as svc:
+            assert svc.post("/v1/users", json={"username": "xiaoli", "role": "reviewer", "wecom_userid": "LiWei",
+                                                "display_name": "小李"}).status_code == 201
+        monkeypatch.setenv("ZHONGSHU_CONSOLE_API_URL", server.url)
+        yield server.url, base
+    get_auth_settings.cache_clear()
+
+
+def test_wecom_comes_back_to_the_console_and_gets_the_same_cookie(wecom_api):
+    api_url, wecom = wecom_api
+    with ThreadedServer(Starlette(routes=routes())) as server, httpx.Client(base_url=server.url, timeout=30) as console:
+        code = httpx.post(f"{wecom}/_control/oauth_code", params={"userid": "LiWei"}).json()["code"]
+        r = console.get("/session/wecom", params={"code": code})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        token = r.cookies[COOKIE]
+        assert "httponly" in r.headers["set-cookie"].lower()
+        assert httpx.get(f"{api_url}/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "xiaoli"
+        again = console.get("/session/wecom", params={"code": code})  # a code is good once
+        assert again.status_code == 303 and again.headers["location"].startswith("/login?login_error=")
