@@ -11,7 +11,8 @@ routes sit beside the console on the same server (``console/server.py``, ``st.Ap
 * ``POST /session/logout`` — revokes the session at the API and clears the cookie.
 * ``GET /session/wecom`` — WeCom (企业微信) OAuth comes back here with ``?code=``; the same cookie.
 
-The token stays opaque: the API validates it on every call (``Authorization: Bearer``), and the
+A form posted from another site is refused (its ``Origin`` is not this console), so no other page can
+sign a browser in as someone else or force a sign-out. The token stays opaque: the API validates it on every call (``Authorization: Bearer``), and the
 console reads it from ``st.context.cookies`` (``console/session.py``). Cookies belong to a host, not a
 port, so with ``make up`` (console :8501, API :8000 on 127.0.0.1) the API and the codec server see
 the same cookie; behind a proxy the console and the API share one origin anyway.
@@ -29,10 +30,11 @@ from starlette.routing import Route
 
 from console.api_client import TIMEOUT, api_url
 from zhongshu.auth_settings import get_auth_settings
+from zhongshu.settings import get_settings
 
 COOKIE = "zhongshu_session"  # also read by the codec server (api/): keep the name, the value is the token
 LOGIN_PAGE = "/login"
-REASONS = {"wrong", "locked", "disabled", "unknown", "unavailable", "missing", "wecom"}
+REASONS = {"wrong", "locked", "disabled", "unknown", "unavailable", "missing", "wecom", "origin"}
 
 
 def safe_next(target: str | None) -> str:
@@ -53,6 +55,17 @@ def _secure(request: Request) -> bool:
         return setting
     proto = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip().lower()
     return proto == "https"
+
+
+def _same_origin(request: Request) -> bool:
+    """A form posted from another site (login CSRF, a forced sign-out) is refused: the browser's
+    ``Origin`` must be this console (its host as the browser or the proxy saw it, or the configured URL)."""
+    origin = request.headers.get("origin")
+    if not origin:  # not sent by older browsers for same-origin posts; SameSite=Lax still applies
+        return True
+    ours = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "").split(",")[0].strip(),
+            urlsplit(get_settings().console_url).netloc}
+    return urlsplit(origin).netloc in ours - {""}
 
 
 def _refused(reason: str, target: str) -> RedirectResponse:
@@ -88,6 +101,8 @@ def _forwarded(request: Request) -> dict[str, str]:
 async def login(request: Request) -> Response:
     form = await request.form()
     target = safe_next(str(form.get("next") or "/"))
+    if not _same_origin(request):
+        return _refused("origin", target)
     username, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
     if not username or not password:
         return _refused("missing", target)
@@ -106,7 +121,7 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     token = request.cookies.get(COOKIE)
-    if token:  # the session ends at the API too, not only in this browser
+    if token and _same_origin(request):  # the session ends at the API too, not only in this browser
         await _api_post("/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
     resp = RedirectResponse(LOGIN_PAGE, status_code=303, headers={"Cache-Control": "no-store"})
     resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))

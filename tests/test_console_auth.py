@@ -96,6 +96,12 @@ def test_behind_a_tls_proxy_the_cookie_is_secure_and_redirects_stay_on_the_conso
     for target in ("//evil.example", "https://evil.example", "evil", "/\\evil.example", "/session/logout", ""):
         assert safe_next(target) == "/", target
     assert safe_next("/timeline?order_id=order-x") == "/timeline?order_id=order-x"
+    forged = console.post("/session/login", data={"username": user, "password": PASSWORD},
+                          headers={"Origin": "https://evil.example"})  # login CSRF from another site
+    assert forged.headers["location"].startswith("/login?login_error=origin") and "set-cookie" not in forged.headers
+    mine = console.post("/session/login", data={"username": user, "password": PASSWORD},
+                        headers={"Origin": console.base_url.scheme + "://" + console.base_url.netloc.decode()})
+    assert mine.status_code == 303 and mine.headers["location"] == "/" and COOKIE in mine.cookies
     empty = console.post("/session/login", data={"username": "", "password": ""})
     assert empty.headers["location"].startswith("/login?login_error=missing")
 
