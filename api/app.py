@@ -29,7 +29,7 @@ from api.channel_routes import router as channel_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
-from api.errors import field_errors, field_path
+from api.errors import field_errors, request_errors
 from api.intake import current_view, submit, unavailable
 from api.masking import mask_personal
 from api.metrics_routes import router as metrics_router
@@ -40,6 +40,7 @@ from api.review_cards import router as review_cards_router
 from api.rules_routes import router as rules_router
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
 from api.team_routes import router as team_router
+from api.unmerge_routes import router as unmerge_router
 from api.warehouse_routes import router as warehouse_router
 from domain import divisions
 from domain.contracts import order as C
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(order_desk_router)  # issue 14: find any order, remarks/flags/urgent (before /v1/orders/{id})
     app.include_router(review_cards_router)  # issue 14: review cards with the order and valid choices
+    app.include_router(unmerge_router)  # issue 14: split a merged duplicate back out
     app.include_router(print_router)  # issue 14: pick lists, packing slips, bin labels as PDF
     app.include_router(auth_router)  # issue 13: sign-in, accounts, the audit log
     app.include_router(rules_router)
@@ -354,11 +356,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_request: Request, exc: RequestValidationError):
-        errors = [
-            {"field": field_path(tuple(e["loc"])), "message": "field required" if e["type"] == "missing" else e["msg"]}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"message": "invalid request", "errors": errors}, status_code=422)
+        return JSONResponse(request_errors(exc.errors()), status_code=422)  # Chinese, naming the field (api/errors.py)
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)

@@ -1,5 +1,35 @@
-"""The API's error shape is the domain's: one entry per bad field (``domain.errors``)."""
+"""The API's error shape is the domain's: one entry per bad field (``domain.errors``).
 
+A request FastAPI itself refuses — a query string (``?offset=-1``), a path parameter, a JSON body
+that does not fit the route's model — answers 422 in the same shape, said in Chinese from the one
+label table (``domain.labels``): ``{"message": "请求参数有误: 起始位置不能小于 0", "errors": [{field,
+label, message, where}]}``; ``field`` stays the identifier a program reads (``offset``,
+``lines[0].unit_price``), ``where`` says which part of the request it was (query, path, body, header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from domain import labels
 from domain.errors import FieldError, field_errors, field_path
 
-__all__ = ["FieldError", "field_errors", "field_path"]
+__all__ = ["FieldError", "field_errors", "field_path", "request_errors"]
+
+WHERE = {"query": "查询参数", "path": "路径参数", "body": "请求内容", "header": "请求头", "cookie": "Cookie"}
+
+
+def request_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """FastAPI's ``RequestValidationError.errors()`` → the 422 body, Chinese sentences naming each field."""
+    items = []
+    for e in errors:
+        loc = tuple(e.get("loc") or ())
+        [said] = labels.validation_errors([e])
+        items.append({"field": field_path(loc), "label": said["label"], "message": said["message"],
+                      "where": str(loc[0]) if loc and loc[0] in WHERE else "body"})
+    first = items[0] if items else None
+    message = "请求参数有误" + (f" ({WHERE[first['where']]}): {first['message']}" if first else "")
+    if len(items) > 1:
+        message += f" 等 {len(items)} 处"
+    return {"message": message, "errors": items}

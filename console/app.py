@@ -1,8 +1,10 @@
-"""Console entry point: `streamlit run console/app.py`.
+"""The console's pages and navigation; `streamlit run console/server.py` serves them together with
+the sign-in routes (AppTest runs this file directly).
 
-Only navigation and the sidebar live here; each page is its own module in ``pages_/``. WeCom
-messages link to ``{console_url}/?order_id=…``, i.e. the default page, so a root URL carrying an
-order id is forwarded to the timeline page.
+A visitor who has not signed in gets the login form at every page URL. Only navigation and the
+sidebar live here; each page is its own module in ``pages_/``. WeCom messages link to
+``{console_url}/?order_id=…``, i.e. the default page, so a root URL carrying an order id is forwarded
+to the timeline page (after signing in, the browser comes back to that URL).
 """
 
 from __future__ import annotations
@@ -21,29 +23,30 @@ from console.auth import current_user, login_page, sidebar_user  # noqa: E402
 
 st.set_page_config(page_title="订单中枢 · 审核台", page_icon="📦", layout="wide")
 
+PAGES = [  # (script, title, icon, url path); the first is the default page
+    ("pages_/home.py", "工作台", "🏠", ""), ("pages_/orders.py", "订单列表", "📋", "orders"),
+    ("pages_/search.py", "查找订单", "🔎", "search"), ("pages_/timeline.py", "订单轨迹", "🧭", "timeline"),
+    ("pages_/reviews.py", "审核队列", "🧑‍⚖️", "reviews"), ("pages_/printing.py", "打印中心", "🖨️", "print"),
+    ("pages_/rejections.py", "拒收记录", "📮", "rejections"), ("pages_/rules.py", "规则", "📐", "rules"),
+    ("pages_/dashboard.py", "数据看板", "📊", "dashboard"), ("pages_/reconciliation.py", "财务对账", "💰", "reconciliation"),
+    ("pages_/warehouse.py", "仓库看板", "🏭", "warehouse"), ("pages_/aftersales.py", "售后", "🔁", "aftersales"),
+    ("pages_/channels.py", "渠道健康", "🛰️", "channels"),
+]
+ADMIN_PAGES = [("pages_/users.py", "账号管理", "👥", "users"), ("pages_/audit.py", "审计日志", "📜", "audit")]
+
 if current_user() is None:  # issue 13: nobody sees a page, or reaches the API, without signing in
-    st.navigation([st.Page(login_page, title="登录", icon="🔐", url_path="login")]).run()
+    # every page's URL answers with the login form (no "Page not found"); after signing in the
+    # browser comes back to the URL it asked for (console/sign_in.py)
+    gate = [st.Page(login_page, title=title, **({"url_path": path} if path else {"default": True}))
+            for _, title, _, path in [*PAGES, *ADMIN_PAGES, ("", "登录", "", "login")]]
+    st.navigation(gate, position="hidden").run()
     st.stop()
 
-home = st.Page("pages_/home.py", title="工作台", icon="🏠", default=True)
-orders = st.Page("pages_/orders.py", title="订单列表", icon="📋", url_path="orders")
-search = st.Page("pages_/search.py", title="查找订单", icon="🔎", url_path="search")
-printing = st.Page("pages_/printing.py", title="打印中心", icon="🖨️", url_path="print")
-timeline = st.Page("pages_/timeline.py", title="订单轨迹", icon="🧭", url_path="timeline")
-reviews = st.Page("pages_/reviews.py", title="审核队列", icon="🧑‍⚖️", url_path="reviews")
-rejections = st.Page("pages_/rejections.py", title="拒收记录", icon="📮", url_path="rejections")
-rules = st.Page("pages_/rules.py", title="规则", icon="📐", url_path="rules")
-dashboard = st.Page("pages_/dashboard.py", title="数据看板", icon="📊", url_path="dashboard")
-reconciliation = st.Page("pages_/reconciliation.py", title="财务对账", icon="💰", url_path="reconciliation")
-warehouse = st.Page("pages_/warehouse.py", title="仓库看板", icon="🏭", url_path="warehouse")
-aftersales = st.Page("pages_/aftersales.py", title="售后", icon="🔁", url_path="aftersales")
-channels = st.Page("pages_/channels.py", title="渠道健康", icon="🛰️", url_path="channels")
-
-pages = [home, orders, search, timeline, reviews, printing, rejections, rules, dashboard, reconciliation, warehouse, aftersales,
-         channels]
+pages = [st.Page(script, title=title, icon=icon, **({"url_path": path} if path else {"default": True}))
+         for script, title, icon, path in PAGES]
 if current_user()["role"] == "admin":  # account management and the audit log: admins only (the API checks too)
-    pages += [st.Page("pages_/users.py", title="账号管理", icon="👥", url_path="users"),
-              st.Page("pages_/audit.py", title="审计日志", icon="📜", url_path="audit")]
+    pages += [st.Page(script, title=title, icon=icon, url_path=path) for script, title, icon, path in ADMIN_PAGES]
+home, timeline = pages[0], pages[3]
 page = st.navigation(pages)
 
 if page.url_path == home.url_path and st.query_params.get("order_id"):

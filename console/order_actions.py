@@ -1,6 +1,7 @@
 """What a person can do to one order from its page, each through the API: cancel, change the address
 (before dispatch), open an aftersales case, remark / flag (备注/旗帜), mark urgent, print its packing
-slip. The API's answer (a 409 "already shipped") is shown as it is."""
+slip, and split an order that de-duplication merged into another back out (拆分订单). The API's answer
+(a 409 "already shipped") is shown as it is."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def render(o: dict[str, Any]) -> None:
     me = current_user() or {}
     who = me.get("username") or ""  # the API records the signed-in person; shown, never typed
     st.caption(f"操作人: {me.get('display_name') or who or '-'}")
+    if status == "merged" and o.get("merged_into"):
+        unmerge_form(oid, o["merged_into"])
     tabs = st.tabs(["备注 / 旗帜 / 加急", "取消订单", "修改地址", "发起售后", "打印发货单"])
     with tabs[0], st.form("order_mark"):
         text = st.text_input("备注", key="mark_text")
@@ -112,3 +115,18 @@ def render(o: dict[str, Any]) -> None:
             st.rerun()
     with tabs[4]:
         pdf_button("发货单", "/v1/print/packing-slips.pdf", [("order_id", oid)], f"packing-slip-{oid}.pdf", f"slip-{oid}")
+
+
+def unmerge_form(oid: str, anchor: str) -> None:
+    """A merged duplicate that is really a second order (another car, the customer confirmed): split it
+    back out; it then runs as an order of its own (``POST /v1/orders/{id}/unmerge``)."""
+    with st.form("order_unmerge", border=True):
+        st.markdown(f"本单因重复被合并到 **{md_escape(anchor)}**。如确认是两笔独立订单, 可拆分回来重新处理。")
+        note = st.text_input("拆分原因", key="unmerge_note", placeholder="例如: 不同车辆, 客户来电确认两单")
+        if st.form_submit_button("拆分订单", type="primary"):
+            try:
+                r = from_env().post(f"/v1/orders/{oid}/unmerge", {"note": note.strip()})
+                st.session_state.order_flash = ("success", r.get("message") or "拆分订单已提交")
+            except ApiError as exc:
+                st.session_state.order_flash = ("error", exc, "拆分订单")
+            st.rerun()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from domain.dedupe import Unmerge
 from domain.order import OrderSubmission
 from domain.risk import RiskThresholds
 
@@ -70,3 +71,8 @@ class OrderWorkflowInput(BaseModel):
     received_by: str = "api"  # who delivered it: api, a channel sync, a webhook
     replacement_of: str | None = None  # an exchange/reissue: the original order (no dedupe, no risk hold)
     aftersales_id: str | None = None  # … and the aftersales case that asked for it
+    unmerge: Unmerge | None = None  # a merged duplicate split back out by a person (no dedupe this run)
+
+    def resumed_after(self) -> tuple[int, int]:
+        """(projections, timeline events) an earlier run of this order's workflow id already wrote."""
+        return (self.unmerge.projected_seq, self.unmerge.events) if self.unmerge else (0, 0)

@@ -31,6 +31,7 @@ POLICY: dict[tuple[str, str], object] = {
     # orders, reviews, rejections
     ("POST", "/v1/orders"): {"channel"}, ("GET", "/v1/orders"): READ, ("GET", "/v1/orders/{order_id}"): READ,
     ("POST", "/v1/orders/{order_id}/cancel"): {"customer_service", "reviewer"},
+    ("POST", "/v1/orders/{order_id}/unmerge"): {"customer_service", "reviewer"},
     ("POST", "/v1/orders/{order_id}/address"): {"customer_service", "reviewer"},
     ("GET", "/v1/orders/{order_id}/status"): READ,
     ("GET", "/v1/orders/{order_id}/tracking"): READ | DEVICE | {"channel"},

@@ -129,6 +129,16 @@ def test_brushing_flag_and_merge_are_shown(api):
     assert "促销刷单疑似" in at.warning[0].value
     assert any(link.label == dup for link in at.get("page_link"))
 
+    # 拆分订单: the duplicate's page splits it back out, under the signed-in person (issue 14)
+    at = console(order_id=dup, user="客服小周", role="customer_service")
+    at.text_input(key="unmerge_note").set_value("不同车辆, 客户确认两单")
+    next(b for b in at.button if b.label == "拆分订单").click().run()
+    assert not at.exception and any("已拆分" in s.value for s in at.success), [e.value for e in at.error]
+    view = wait_for(lambda: (v := api.get(f"/v1/orders/{dup}").json())["status"] not in ("merged", "received") and v,
+                    timeout=90)
+    split = next(e for e in view["timeline"] if e["event"] == "order.unmerged")
+    assert split["actor"] == "客服小周" and "不同车辆" in split["reason"] and view["merged_into"] is None
+
 
 def test_timeline_from_wecom_link(api):
     oid = submit(api, order_payload())

@@ -3,9 +3,11 @@
 ``playwright install``) against the real Streamlit console, the real API, worker, dev server and
 PostgreSQL, with fulfilment on (waves, the fake carrier's waybills).
 
-What a person does in a day, through the pages: decide two reviews in bulk, find an order by its
-waybill, cancel one, print a pick list and read the PDF's text and barcodes back. A screenshot of
-every page goes to ``var/screenshots/`` (git-ignored) for a person to look at.
+What a person does in a day, through the pages: sign in (the ``zhongshu_session`` cookie, so a reload
+and a new tab stay signed in), decide two reviews in bulk, find an order by its waybill, cancel one,
+print a pick list and read the PDF's text and barcodes back, sign out (the cookie is gone and the
+session is revoked at the API). A screenshot of every page goes to ``var/screenshots/`` (git-ignored)
+for a person to look at.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def console_url(fstack):  # noqa: F811 - the fixture imported above
     port = free_port()
     env = os.environ | {"ZHONGSHU_CONSOLE_API_URL": fstack.api_url, "ZHONGSHU_CONSOLE_API_KEY": SERVICE}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "console" / "server.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--client.toolbarMode", "viewer"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -114,21 +116,36 @@ def shot(page, name: str) -> None:
 
 
 USER, PASSWORD = "xiaoli", "browser-test-password"
+COOKIE = "zhongshu_session"  # console/sign_in.py; the codec server reads the same cookie
 
 
 def goto(page, url: str) -> None:
-    """Open a console URL as the signed-in reviewer 小李: a new page load is a new console session, so
-    the login form comes first (issue 13); the API records 小李's decisions under her account."""
     page.goto(url)
     ready(page)
-    if page.get_by_label("用户名").count():
-        page.get_by_label("用户名").fill(USER)
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
-        ready(page)
-        if not url.rstrip("/").endswith(tuple(("/login",))):
-            page.goto(url)  # signed in: the same session, now on the page asked for
-            ready(page)
+
+
+def sign_in(page, console_url: str, path: str = "/reviews") -> None:
+    """The login form every URL shows to a visitor; it posts to the console's /session/login, which
+    sets the cookie and sends the browser back to the page it asked for."""
+    goto(page, f"{console_url}{path}")
+    page.get_by_label("用户名").fill(USER)
+    page.get_by_label("密码").fill("not-the-password")
+    page.get_by_role("button", name="登录").click()
+    ready(page)
+    page.get_by_text("用户名或密码错误").wait_for()
+    shot(page, "login-refused")
+    page.get_by_label("用户名").fill(USER)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{console_url}{path}")
+    ready(page)
+    signed_in_as(page)
+
+
+def signed_in_as(page) -> None:
+    page.get_by_role("button", name="退出登录").wait_for()
+    page.get_by_text("小李").first.wait_for()
+    assert page.get_by_label("密码").count() == 0
 
 
 def ready(page) -> None:
@@ -177,15 +194,28 @@ def held_for_risk(api) -> str:
     return oid
 
 
-@pytest.mark.skip(reason="the console's sign-in lives in one Streamlit session and a page load starts a new one, so "
-                         "this walk through several URLs needs a session that survives a reload (README limits)")
 def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     api = fstack.http()
+
+    # 0. sign in; a reload and a new tab stay signed in (the cookie, not the Streamlit session)
+    sign_in(page, console_url)
+    cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/" and cookie["expires"] > 0
+    assert cookie["value"].startswith("zsus-")  # the API's own session token, validated by the API
+    me = httpx.get(f"{fstack.api_url}/v1/auth/me", headers={"Authorization": f"Bearer {cookie['value']}"}, timeout=30)
+    assert me.status_code == 200 and me.json()["name"] == USER
+    page.reload()
+    ready(page)
+    signed_in_as(page)
+    shot(page, "signed-in-after-reload")
+    tab = page.context.new_page()
+    goto(tab, f"{console_url}/search")
+    signed_in_as(tab)
+    tab.close()
 
     # 1. find an order by its waybill, and print its wave's pick list
     oid, waybill, wave_id = shipped_order(fstack)
     goto(page, f"{console_url}/search")
-    ready(page)
     page.get_by_label("运单号").fill(waybill)
     page.get_by_role("button", name="查找").click()
     page.get_by_text("共 1 条").wait_for()
@@ -197,7 +227,6 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     shot(page, "order-page")
 
     goto(page, f"{console_url}/print?wave_id={wave_id}")
-    ready(page)
     page.get_by_role("button", name="生成拣货单").click()
     ready(page)
     with page.expect_download() as dl:
@@ -214,8 +243,6 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     # 2. two identical ¥12,800 holds, decided together with one note
     held = [held_for_risk(api), held_for_risk(api)]
     goto(page, f"{console_url}/reviews")
-    ready(page)
-    ready(page)
     for oid_ in held:
         page.get_by_text(oid_).first.wait_for()
     page.get_by_text("新客户大额订单").first.wait_for()
@@ -232,11 +259,24 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
                                                  if t["state"] == "decided"), None))
         assert task["decision"] == "approve" and task["reviewer"] == USER and task["note"] == "老客户介绍, 电话核实"
 
+    # 2b. the keyboard: the queue's cursor is on the one open card, A approves it with its note
+    by_key = held_for_risk(api)
+    goto(page, f"{console_url}/reviews")
+    page.get_by_text(by_key).first.wait_for()
+    page.get_by_text("当前任务").wait_for()
+    page.get_by_label("快捷备注 (A / D 时使用)").fill("键盘通过")
+    page.get_by_label("快捷备注 (A / D 时使用)").press("Enter")
+    ready(page)
+    page.evaluate("document.activeElement.blur()")  # out of the field: shortcuts are off while typing
+    page.keyboard.press("a")
+    ready(page)
+    task = wait_for("decided by key", lambda: next((t for t in api.get("/v1/reviews", params={"order_id": by_key}).json()["items"]
+                                                    if t["state"] == "decided"), None))
+    assert task["decision"] == "approve" and task["reviewer"] == USER and task["note"] == "键盘通过"
+
     # 3. cancel an order from its page
     doomed = held_for_risk(api)
     goto(page, f"{console_url}/timeline?order_id={doomed}")
-    ready(page)
-    ready(page)
     page.get_by_role("tab", name="取消订单").click()
     page.get_by_label("取消原因").fill("客户来电取消")
     page.get_by_role("button", name="取消订单").click()
@@ -248,8 +288,18 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     # 4. every page answers at its own URL, in Chinese, without Streamlit's Deploy menu
     for name in PAGES:
         goto(page, f"{console_url}/{name}" + (f"?order_id={oid}" if name == "timeline" else ""))
-        ready(page)
         body = page.inner_text("body")
         assert "Page not found" not in body and "Traceback" not in body, (name, body[:500])
         assert page.get_by_role("button", name="Deploy").count() == 0
         shot(page, name or "home")
+
+    # 5. sign out: the cookie is gone, the session is revoked at the API, every URL asks to sign in
+    page.get_by_role("button", name="退出登录").click()
+    page.wait_for_url(f"{console_url}/login")
+    ready(page)
+    assert not [c for c in page.context.cookies() if c["name"] == COOKIE]
+    gone = httpx.get(f"{fstack.api_url}/v1/auth/me", headers={"Authorization": f"Bearer {cookie['value']}"}, timeout=30)
+    assert gone.status_code == 401
+    goto(page, f"{console_url}/reviews")
+    page.get_by_label("密码").wait_for()
+    shot(page, "signed-out")

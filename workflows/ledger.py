@@ -29,11 +29,12 @@ COALESCED_FLUSH = "ledger-flush-after-the-loop"  # workflow.patched id (2026-12)
 class Ledger:
     def __init__(self, kind: RowKind, key: str, order_id: str, *, status: Callable[[], str],
                  row: Callable[[], dict[str, Any]], reviews: Callable[[], list[ReviewTask]],
-                 lines: Callable[[], list[dict[str, Any]] | None] | None = None) -> None:
+                 lines: Callable[[], list[dict[str, Any]] | None] | None = None, after: tuple[int, int] = (0, 0)) -> None:
         self.kind, self.key, self.order_id = kind, key, order_id
         self._status, self._row, self._reviews, self._lines = status, row, reviews, lines
         self.timeline: list[TimelineEvent] = []
-        self.seq = 0  # projections sent
+        # ``after``: (projections, events) an earlier run of the same workflow id wrote (an un-merged order)
+        self.seq, self.event_base = after  # projections sent
         self._sent_events = 0
         self._sent_row: dict[str, Any] = {}
         self._sent_reviews: dict[str, dict[str, Any]] = {}
@@ -47,7 +48,7 @@ class Ledger:
         self._after_the_loop = workflow.patched(COALESCED_FLUSH)
 
     def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
-        self.timeline.append(TimelineEvent(seq=len(self.timeline) + 1, at=workflow.now(), event=event,
+        self.timeline.append(TimelineEvent(seq=self.event_base + len(self.timeline) + 1, at=workflow.now(), event=event,
                                            status=self._status(), actor=actor, reason=reason, data=data or {}))
 
     def has(self, event: str) -> bool:

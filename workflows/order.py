@@ -52,7 +52,7 @@ class OrderWorkflow:
         self.rec = C.OrderRecord(order_id=oid, status=S.RECEIVED, submission=inp.submission,
                                  replacement_of=inp.replacement_of, created_at=now, updated_at=now)
         self.ledger = Ledger("order", oid, oid, status=lambda: self.rec.status.value, row=lambda: order_row(self.rec),
-                             reviews=lambda: self.rec.reviews, lines=lambda: order_lines(self.rec))
+                             reviews=lambda: self.rec.reviews, lines=lambda: order_lines(self.rec), after=inp.resumed_after())
         self.io = Io(oid, oid, self.ledger, inp.policy.retry)
         self.desk = ReviewDesk(oid, oid, self.policy, self.ledger, self.io, self.rec.reviews)
         self.io.desk, self.io.on_stuck = self.desk, self._on_stuck
@@ -73,7 +73,7 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, inp: C.OrderInput) -> C.OrderOutcome:
-        self.ledger.event("order.received", actor=inp.received_by, reason=f"由 {inp.received_by} 送达")
+        guards.opened(self.ledger, inp)  # order.received, or order.unmerged for a duplicate split back out
         self.team.start()  # a small team's order: WeCom notice, red when untouched for 24 h (else nothing)
         try:
             for stage in (self._intake, self.assess, self._release, self._fulfil, self._aftersales_window):
@@ -114,7 +114,7 @@ class OrderWorkflow:
         anchor = await self.io.local(I.FIND_DUPLICATE, I.DuplicateCheck(
             order_id=order.order_id, phone=order.phone, skus=order.skus, ordered_at=order.ordered_at,
             window_seconds=self.policy.dedupe_window_seconds))
-        if anchor and not self.rec.replacement_of:
+        if anchor and not (self.rec.replacement_of or self.inp.unmerge):
             return await self.move(S.MERGED, "duplicate.merged_into", **await guards.merge_into(self.rec, anchor, self.policy))
         while order.address is None:
             self.intake_done = True  # a caller waiting for admission learns it is held; the wait is the reviewer's

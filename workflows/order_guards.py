@@ -47,8 +47,24 @@ async def merge_into(rec: C.OrderRecord, anchor: str, policy: OrderPolicy) -> di
             "data": {"merged_into": anchor, "anchor_notified": told}}
 
 
+def opened(ledger: Ledger, inp: C.OrderInput) -> None:
+    """The run's first event: the order arrived, or a person split it back out of its anchor."""
+    if inp.unmerge is None:
+        ledger.event("order.received", actor=inp.received_by, reason=f"由 {inp.received_by} 送达")
+    else:
+        ledger.event("order.unmerged", actor=inp.unmerge.actor, reason=inp.unmerge.reason(),
+                     data={"anchor": inp.unmerge.anchor})
+
+
 def merged(rec: C.OrderRecord, ledger: Ledger, notice: C.DuplicateNotice) -> bool:
-    """A later duplicate was folded into this order."""
+    """A later duplicate was folded into this order (or, ``unmerged_by``, split back out of it)."""
+    if notice.unmerged_by is not None:
+        if notice.duplicate_order_id not in rec.merged_duplicates:
+            return False
+        rec.merged_duplicates.remove(notice.duplicate_order_id)
+        ledger.event("duplicate.unmerged", actor=notice.unmerged_by, reason=f"{notice.duplicate_order_id} 已拆出为独立订单 "
+                     "(split back out)", data={"duplicate_order_id": notice.duplicate_order_id})
+        return True
     if notice.duplicate_order_id in rec.merged_duplicates:
         return False
     rec.merged_duplicates.append(notice.duplicate_order_id)

@@ -31,6 +31,9 @@ class AuthSettings(BaseSettings):
     wecom_api_url: str = "https://qyapi.weixin.qq.com"
     wecom_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
     console_host: str = "127.0.0.1"  # the console binds here; 0.0.0.0 only if you mean it
+    # the console's sign-in cookie (zhongshu_session): Secure when unset and the browser came over https
+    # (or the TLS proxy says so in X-Forwarded-Proto); true/false forces it
+    session_cookie_secure: bool | None = None
 
     @property
     def session_ttl(self) -> timedelta:

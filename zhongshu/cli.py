@@ -59,7 +59,7 @@ def console_cmd() -> None:
     from zhongshu.auth_settings import get_auth_settings
 
     s = get_settings()
-    script = ROOT / "console" / "app.py"
+    script = ROOT / "console" / "server.py"  # st.App: the pages and the sign-in routes (cookie)
     raise typer.Exit(
         subprocess.call(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(s.console_port),

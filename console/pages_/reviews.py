@@ -6,6 +6,10 @@ numbers, and only the warehouses and carriers that can take the order (the other
 suspensions included). Tick several cards and decide them together with one note; every decision is
 still its own ``POST /v1/reviews/{id}/decision`` and the API stays the judge: whatever it answers
 (a 409 "already decided by …") is shown per task. After deciding, the queue is fetched again.
+
+Keyboard (Streamlit's own button shortcuts, ignored while typing in a field): J / K move to the next /
+previous card (marked 👉), X ticks it, A approves it, D rejects it (with the 快捷备注 note), Ctrl+Enter
+submits the bulk decision. (R and C are Streamlit's own keys.)
 """
 
 from __future__ import annotations
@@ -116,11 +120,41 @@ def order_block(order: dict | None) -> None:
             st.markdown(f"- **{md_escape(h['label'])}** ({h['severity_label']}): {md_escape(h['sentence'])}")
 
 
+KEYS = {"next": "J", "prev": "K", "pick": "X", "approve": "A", "reject": "D"}
+
+
+def keyboard_bar(tasks: list[dict]) -> None:
+    """J/K/X/A/D on the card under the cursor (``review_cursor``: its review id, kept across reruns)."""
+    ids = [t["review_id"] for t in tasks]
+    current = st.session_state.get("review_cursor")
+    at = ids.index(current) if current in ids else 0
+    cols = st.columns([1, 1, 1, 1, 1, 2.5])
+    if cols[0].button("下一个", key="kb_next", shortcut=KEYS["next"], icon="⬇️"):
+        at = min(at + 1, len(ids) - 1)
+    if cols[1].button("上一个", key="kb_prev", shortcut=KEYS["prev"], icon="⬆️"):
+        at = max(at - 1, 0)
+    st.session_state.review_cursor = rid = ids[at]
+    task = tasks[at]
+    if cols[2].button("勾选", key="kb_pick", shortcut=KEYS["pick"], icon="☑️"):
+        st.session_state[f"pick-{rid}"] = not st.session_state.get(f"pick-{rid}", False)
+    allowed = BUTTONS.get(task["kind"], [])
+    for col, decision in ((cols[3], "approve"), (cols[4], "reject")):
+        if col.button(labels.decision(decision, task["kind"]), key=f"kb_{decision}", shortcut=KEYS[decision],
+                      disabled=decision not in allowed):
+            decide([rid], decision, st.session_state.get("kb_note", ""))
+            st.session_state.pop("kb_note", None)
+            st.rerun()
+    cols[5].text_input("快捷备注 (A / D 时使用)", key="kb_note", placeholder=f"当前: {task['order_id']}")
+
+
 def render(task: dict) -> None:
     kind, rid = task["kind"], task["review_id"]
     order = task.get("order") or {}
     choices = task.get("choices") or {}
-    with st.container(border=True):
+    with st.container(border=True, key=f"card-{rid}"):
+        if st.session_state.get("review_cursor") == rid:
+            st.markdown(f"👉 **当前任务** (J/K 移动 · X 勾选 · A {labels.decision('approve', kind)}"
+                        f" · D {labels.decision('reject', kind)})")
         top = st.columns([0.5, 1.2, 4, 2, 2])
         if task.get("state") == "open":
             top[0].checkbox("选择", key=f"pick-{rid}", label_visibility="collapsed")
@@ -181,7 +215,7 @@ def bulk_bar(tasks: list[dict]) -> None:
                                     placeholder="请选择仓库", format_func={x["code"]: x["label"] for x in whs or []}.get,
                                     key="bulk_warehouse")
             note = c.text_input("统一备注", key="bulk_note")
-            if st.form_submit_button("提交批量决定", type="primary", disabled=not picked):
+            if st.form_submit_button("提交批量决定", type="primary", disabled=not picked, shortcut="Mod+Enter"):
                 decide([t["review_id"] for t in picked], decision, note, warehouse)
                 st.rerun()
 
@@ -216,6 +250,7 @@ if not tasks:
     st.info("没有待处理的审核任务。" if state == "open" else "没有记录。")
     st.stop()
 if state == "open":
+    keyboard_bar(tasks)
     bulk_bar(tasks)
 for t in tasks:
     render(t)

@@ -150,7 +150,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                                        ready_url=f"http://127.0.0.1:{settings.api_port}/healthz"))
                 ui = sup.launch(Child(
                     "console",
-                    [py, "-m", "streamlit", "run", str(ROOT / "console" / "app.py"),
+                    [py, "-m", "streamlit", "run", str(ROOT / "console" / "server.py"),  # the pages + sign-in cookie routes
                      "--server.port", str(settings.console_port), "--server.address", console_host(),
                      "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"],
                     env=env, ready_url=f"http://127.0.0.1:{settings.console_port}/_stcore/health",

@@ -42,6 +42,7 @@ class DuplicateNotice(BaseModel):
     duplicate_order_id: str
     skus: list[str]
     channel: str
+    unmerged_by: str | None = None  # set: a person split this duplicate back out (no longer merged here)
 
 
 class BurstNotice(BaseModel):
