@@ -116,8 +116,12 @@ def test_brushing_flag_and_merge_are_shown(api):
     for p in (first, second):
         p["customer"].update(id=customer, phone=phone)
     anchor, dup = submit(api, first), submit(api, second)
-    wait_for(lambda: any(o.get("merged_into") == anchor for o in api.get(
-        "/v1/orders", params={"customer_id": customer, "status": "merged"}).json()["items"]))  # projected whole
+    def projected() -> bool:  # the duplicate merged, and the anchor's brushing flag, both in the read model
+        items = {o["order_id"]: o for o in api.get("/v1/orders", params={"customer_id": customer}).json()["items"]}
+        return (items.get(dup, {}).get("merged_into") == anchor
+                and "suspected_brushing" in str(items.get(anchor, {}).get("flags")))
+
+    wait_for(projected)
 
     at = console("pages_/orders.py")
     at.text_input(key="orders_customer").set_value(customer).run()
