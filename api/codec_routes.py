@@ -82,7 +82,7 @@ def _payloads(body: Any) -> Payloads:
         raise HTTPException(422, f"payloads: at most {MAX_PAYLOADS} per request")
     try:
         return json_format.ParseDict({"payloads": body["payloads"]}, Payloads())
-    except json_format.ParseError as exc:
+    except (json_format.ParseError, TypeError, ValueError) as exc:
         raise HTTPException(422, f"payloads: not the protobuf JSON of Temporal Payloads ({exc})") from None
 
 

@@ -137,7 +137,7 @@ class EncryptionCodec(PayloadCodec):
                                   "while histories encrypted with it exist")
         try:
             plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce and a tag
             raise PayloadDecryptError(f"payload under key id {key_id!r} does not decrypt: tampered with, or "
                                       "the key configured under that id is not the one it was encrypted with") from None
         return Payload.FromString(plain)
