@@ -120,3 +120,39 @@ async def test_recorded_plain_histories_replay_through_the_codec(path):
 def test_the_codec_is_what_every_client_gets():
     codec = encrypted_data_converter("").payload_codec
     assert isinstance(codec, EncryptionCodec) and codec.keys.current == "dev"
+
+
+def test_the_cli_makes_a_key_and_lists_the_configured_ids_never_the_keys(monkeypatch):
+    from typer.testing import CliRunner
+
+    from zhongshu.cli import app
+    from zhongshu.settings import get_settings
+
+    runner = CliRunner()
+    made = runner.invoke(app, ["codec", "new-key", "k2"])
+    assert made.exit_code == 0, made.output
+    entry = made.output.strip()
+    assert CodecKeys.parse(entry).ids == ["k2"]
+    old = f"k1:{new_key()}"
+    monkeypatch.setenv("ZHONGSHU_CODEC_KEYS", f"{entry},{old}")
+    get_settings.cache_clear()
+    try:
+        listed = runner.invoke(app, ["codec", "keys"])
+    finally:
+        get_settings.cache_clear()
+    assert listed.exit_code == 0 and "k2: encrypts" in listed.output and "k1: decrypts" in listed.output
+    assert entry.split(":", 1)[1] not in listed.output
+    assert runner.invoke(app, ["codec", "new-key", "bad id"]).exit_code == 2
+
+
+async def test_failure_messages_travel_encrypted_and_come_back_whole():
+    from temporalio.api.failure.v1 import Failure
+    from temporalio.exceptions import ApplicationError
+
+    converter = encrypted_data_converter(f"k1:{new_key()}")
+    failure = Failure()
+    await converter.encode_failure(ApplicationError(f"不能修改地址 {ADDRESS} ({PHONE})", type="AddressChangeRefused"), failure)
+    raw = failure.SerializeToString()
+    assert PHONE.encode() not in raw and "金城路".encode() not in raw and failure.message == "Encoded failure"
+    back = await converter.decode_failure(failure)
+    assert isinstance(back, ApplicationError) and back.type == "AddressChangeRefused" and ADDRESS in back.message
