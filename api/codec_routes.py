@@ -99,7 +99,9 @@ def _codec(request: Request) -> EncryptionCodec:
 
 
 def _answer(payloads: list[Any]) -> dict[str, Any]:
-    return json_format.MessageToDict(Payloads(payloads=payloads))
+    answer = json_format.MessageToDict(Payloads(payloads=payloads))
+    answer.setdefault("payloads", [])  # protobuf JSON leaves an empty list out; the UI reads the key
+    return answer
 
 
 BODY = Body(..., examples=[{"payloads": [{"metadata": {"encoding": "YmluYXJ5L2VuY3J5cHRlZA=="}, "data": "…"}]}])

@@ -289,6 +289,14 @@ def test_the_codec_server_encodes_under_the_current_key_and_answers_cors_for_the
     [p] = again.json()["payloads"]
     assert base64.b64decode(p["metadata"]["encryption-key-id"]) == b"k2", "the first configured key encrypts"
     assert httpx.post(f"{s.api_url}/v1/codec/decode", json=again.json(), headers=auth, timeout=30).json() == decoded
+    empty = httpx.post(f"{s.api_url}/v1/codec/decode", json={"payloads": []}, headers=auth, timeout=30)
+    assert empty.status_code == 200 and empty.json() == {"payloads": []}
+    bad = httpx.post(f"{s.api_url}/v1/codec/decode", json={"payloads": [{"data": "not base64!"}]}, headers=auth, timeout=30)
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("payloads:")
+    forged = {"payloads": [{"metadata": {"encoding": base64.b64encode(ENCODING).decode(),
+                                         "encryption-key-id": base64.b64encode(b"k0").decode()}, "data": "AAAA"}]}
+    unknown = httpx.post(f"{s.api_url}/v1/codec/decode", json=forged, headers=auth, timeout=30)
+    assert unknown.status_code == 422 and "'k0'" in unknown.json()["detail"]
 
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
     ok = httpx.options(f"{s.api_url}/v1/codec/decode", headers=preflight | {"Origin": s.ui_url}, timeout=30)
