@@ -23,7 +23,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.cleansing import cleanse, mask_phone
+from domain.cleansing import cleanse, mask_name, mask_phone
 from domain.contracts import order as C
 from domain.contracts import search_attributes as sa
 from domain.errors import FieldError, field_errors
@@ -59,9 +59,10 @@ def fulfilment_policy_from(settings: Settings) -> FulfilmentPolicy | None:
 
 
 def summary(sub: OrderSubmission) -> str:
-    """Readable one-liner for the Temporal UI (no phone, no address)."""
+    """Readable one-liner for the Temporal UI: no phone, no address, the name masked (the summary is
+    encrypted by the payload codec too, but a list view shows it to whoever decodes)."""
     goods = ", ".join(f"{ln.name}×{ln.quantity}" for ln in sub.lines[:3])
-    return f"{sub.channel.value} {sub.channel_order_id} · {sub.customer.name} · ¥{sub.paid_amount} · {goods}"[:200]
+    return f"{sub.channel.value} {sub.channel_order_id} · {mask_name(sub.customer.name)} · ¥{sub.paid_amount} · {goods}"[:200]
 
 
 # ------------------------------------------------------------------------------------- rejections

@@ -26,6 +26,8 @@ from api.carrier_routes import router as carrier_router
 from api.channel_health_routes import router as channel_health_router
 from api.channel_routes import close_douyin_api
 from api.channel_routes import router as channel_router
+from api.codec_routes import CodecCors
+from api.codec_routes import router as codec_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
@@ -50,6 +52,7 @@ from store.db import engine_for, migrate
 from workers.temporal_client import connect
 from zhongshu.auth_settings import refuse_default_secrets
 from zhongshu.logging_setup import setup_logging
+from zhongshu.payload_codec import codec_for
 from zhongshu.settings import Settings, get_settings
 from zhongshu.telemetry import instrument_api
 
@@ -176,7 +179,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.add_middleware(AuditLog)  # issue 13: who did what, from where, with what result
     app.add_middleware(RequestDoor, max_body_bytes=settings.max_body_bytes)
     instrument_api(app, settings)
+    app.add_middleware(CodecCors, origins=settings.codec_origins)  # the Temporal UI calls /v1/codec/… from the browser
     app.state.api_keys = settings.api_keys()
+    app.state.codec = codec_for(settings.codec_keys)
 
     def engine(request: Request):
         return request.app.state.engine
@@ -198,6 +203,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(aftersales_router)  # issue 6: aftersales cases
     app.include_router(channel_health_router)  # issue 11: channel health
     app.include_router(team_router)  # issue 14: small teams' registration form (/team)
+    app.include_router(codec_router)  # issue 13: the Temporal UI's codec server, for signed-in operators
 
     @app.get("/healthz", tags=["ops"], response_model=Health)
     def healthz():

@@ -136,5 +136,11 @@ def mask_phone(phone: str) -> str:
     return phone[:-8] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
+def mask_name(name: str) -> str:
+    """For places anyone may read (the Temporal UI's summaries): 王建国 → 王**."""
+    name = name.strip()
+    return name[:1] + "*" * min(len(name) - 1, 3) if len(name) > 1 else "*"
+
+
 def mask_address(text: str) -> str:
     return text[:6] + "…" if len(text) > 6 else text

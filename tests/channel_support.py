@@ -16,13 +16,13 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from activities.channels import ChannelAccount, ChannelActivities, save_account
 from fakes import tmall as fake_tmall
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow
+from zhongshu.payload_codec import encrypted_data_converter
 from zhongshu.settings import Settings
 
 CHANNEL_WORKFLOWS = [ChannelSyncWorkflow, ChannelWatchdogWorkflow]
@@ -97,7 +97,7 @@ def timers_fired(history) -> int:
 
 
 async def replay_all(workflows: list, histories: list) -> None:
-    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=workflows, data_converter=encrypted_data_converter(""))
     for h in histories:
         await replayer.replay_workflow(h)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 from zhongshu_devtools.binaries import temporal_cli, temporal_test_server
 
 from store.db import engine_for, migrate
 from tests.support import fresh_pg_database, pg_available
+from zhongshu.payload_codec import encrypted_data_converter
 
 HISTORIES = Path(__file__).parent / "histories"
 # Tests run in development mode: their settings use the development default secrets that the API and
@@ -139,7 +139,7 @@ async def ts_env():
     from zhongshu.search_attributes import register_search_attributes
 
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server()
+        data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server()
     )
     await register_search_attributes(env.client)
     yield env
@@ -152,7 +152,7 @@ async def dev_env(tmp_path_factory):
     from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=encrypted_data_converter(""),
         dev_server_existing_path=temporal_cli(),
         search_attributes=ALL,
         dev_server_database_filename=str(tmp_path_factory.mktemp("temporal") / "temporal.db"),

@@ -18,7 +18,6 @@ import pytest_asyncio
 from temporalio import workflow
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -44,6 +43,7 @@ from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
 from workers.order_worker import build_worker
+from zhongshu.payload_codec import encrypted_data_converter
 from zhongshu.search_attributes import register_search_attributes
 from zhongshu.settings import Settings
 
@@ -176,7 +176,7 @@ class Flow:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def flow_env():
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server())
+        data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server())
     await register_search_attributes(env.client)
     anchor_q = f"anchor-{uuid.uuid4().hex[:6]}"
     async with Worker(env.client, task_queue=anchor_q, workflows=[ClockAnchor]):

@@ -13,7 +13,6 @@ import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.aftersales_routes import router
 from domain.aftersales import AftersalesState, CaseStatus
@@ -32,6 +31,7 @@ from tests.test_aftersales_workflow import (  # noqa: F401 - fixtures
 )
 from tests.workflow_helpers import result_of, start_order
 from tests.workflow_helpers import until as order_until
+from zhongshu.payload_codec import encrypted_data_converter
 
 KEYS = {"svc": "service", "rev": "reviewer", "dev": "device", "ro": "readonly"}
 
@@ -43,7 +43,7 @@ async def api(worker):  # noqa: F811 - the imported fixture
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.client = await Client.connect(target, data_converter=pydantic_data_converter)
+        app.state.client = await Client.connect(target, data_converter=encrypted_data_converter(""))
         yield
 
     app = FastAPI(lifespan=lifespan)

@@ -25,7 +25,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -57,6 +56,7 @@ from tests.support import order_payload, random_mobile
 from tests.test_routing_workflow import start_time_skipping_env
 from workers.order_worker import build_worker
 from workflows.aftersales import AftersalesWorkflow
+from zhongshu.payload_codec import encrypted_data_converter
 from zhongshu.settings import Settings
 
 S = CaseStatus
@@ -289,7 +289,7 @@ async def test_return_tracking_qc_pass_refund(worker):
     notices = httpx.get(f"{hub.mini_url}/_control/notices", params={"order_id": inp.order.order_id}).json()["items"]
     assert any("533.34" in n["text"] for n in notices)
     # its history replays against the current code (checked here, not by a later test that may run first)
-    await Replayer(workflows=[AftersalesWorkflow], data_converter=pydantic_data_converter).replay_workflow(
+    await Replayer(workflows=[AftersalesWorkflow], data_converter=encrypted_data_converter("")).replay_workflow(
         await handle.fetch_history())
 
 

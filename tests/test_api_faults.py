@@ -9,13 +9,13 @@ import uuid
 
 import httpx
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from zhongshu_devtools.binaries import temporal_cli
 
 from tests.api_support import REVIEWER_KEY, api_settings, running_api
 from tests.support import ThreadedWorker, order_payload
+from zhongshu.payload_codec import encrypted_data_converter
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ async def own_temporal(tmp_path):
     from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=temporal_cli(), search_attributes=ALL,
+        data_converter=encrypted_data_converter(""), dev_server_existing_path=temporal_cli(), search_attributes=ALL,
         dev_server_database_filename=str(tmp_path / "temporal.db"))
     state = {"env": env, "down": False}
     yield state

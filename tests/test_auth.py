@@ -188,6 +188,7 @@ def test_wecom_sign_in_through_the_fake(api, fake_wecom):
 
 def test_no_default_secrets_outside_development(tmp_path):
     from zhongshu.auth_settings import AuthSettings, DefaultSecretError, refuse_default_secrets
+    from zhongshu.payload_codec import new_key
     from zhongshu.settings import Settings
 
     prod = AuthSettings(dev_mode=False)
@@ -195,6 +196,9 @@ def test_no_default_secrets_outside_development(tmp_path):
         refuse_default_secrets(Settings(var_dir=tmp_path), "API", prod)
     with pytest.raises(DefaultSecretError, match="CARRIER"):
         refuse_default_secrets(Settings(var_dir=tmp_path, api_key="k" * 24, confirm_secret="c" * 24), "worker", prod)
+    with pytest.raises(DefaultSecretError, match="ZHONGSHU_CODEC_KEYS"):  # the published codec key
+        refuse_default_secrets(Settings(var_dir=tmp_path, api_key="k" * 24, confirm_secret="c" * 24,
+                                        carrier_app_secret="real-secret"), "API", prod)
     refuse_default_secrets(Settings(var_dir=tmp_path, api_key="k" * 24, confirm_secret="c" * 24,
-                                    carrier_app_secret="real-secret"), "API", prod)
+                                    carrier_app_secret="real-secret", codec_keys=f"k1:{new_key()}"), "API", prod)
     refuse_default_secrets(Settings(var_dir=tmp_path), "API", AuthSettings(dev_mode=True))

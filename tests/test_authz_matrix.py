@@ -77,6 +77,8 @@ POLICY: dict[tuple[str, str], object] = {
     ("GET", "/v1/aftersales"): READ | DEVICE, ("GET", "/v1/aftersales/{case_id}"): READ | DEVICE,
     ("POST", "/v1/aftersales/{case_id}/qc"): {"reviewer", "warehouse_lead", "device"},
     ("POST", "/v1/aftersales/{case_id}/received"): {"reviewer", "warehouse_lead", "device"},
+    # the Temporal UI's codec server: whoever reads personal data unmasked (never readonly, device, channel)
+    ("POST", "/v1/codec/decode"): READ - {"readonly"}, ("POST", "/v1/codec/encode"): READ - {"readonly"},
 }
 
 KEYS = {SERVICE_KEY: "service", REVIEWER_KEY: "reviewer", "matrix-readonly": "readonly", "matrix-device": "device",

@@ -27,6 +27,7 @@ from store.db import engine_for
 from store.schema import tracking_events, webhook_attempts
 from tests.support import ThreadedServer
 from tests.test_logistics import req_for
+from zhongshu.payload_codec import encrypted_data_converter
 
 UTC = UTC
 API_KEY = "carrier-test-key"
@@ -52,12 +53,11 @@ class TrackingProbe:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_module_env():
     """This module's own time-skipping server (see tests/test_routing_workflow.py for why not ts_env)."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
     from zhongshu_devtools.binaries import temporal_test_server
 
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server())
+        data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server())
     yield env
     await env.shutdown()
 

@@ -55,8 +55,9 @@ async def redelivery_signals(client, oid: str) -> list[dict]:
     for e in history.events:
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             a = e.workflow_execution_signaled_event_attributes
-            if a.signal_name == "channel_redelivered":
-                out.append(json.loads(a.input.payloads[0].data))
+            if a.signal_name == "channel_redelivered":  # stored encrypted: the client's codec decrypts it
+                [payload] = await client.data_converter.payload_codec.decode([a.input.payloads[0]])
+                out.append(json.loads(payload.data))
     return out
 
 

@@ -29,7 +29,7 @@ MONITORING_SERVICES = {"prometheus", "grafana"}
 # read by console/api_client.py directly, not through Settings
 NON_SETTINGS_VARS = {"ZHONGSHU_CONSOLE_API_URL"}
 SECRETS = {"ZHONGSHU_API_KEY": "prod-key", "ZHONGSHU_CARRIER_APP_SECRET": "carrier-secret",
-           "ZHONGSHU_CONFIRM_SECRET": "confirm-secret"}
+           "ZHONGSHU_CONFIRM_SECRET": "confirm-secret", "ZHONGSHU_CODEC_KEYS": "k1:" + "A" * 43 + "="}
 
 _VAR = re.compile(r"\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}")
 
@@ -246,6 +246,24 @@ def test_temporal_on_postgresql_with_its_own_database(services):
 def test_temporal_ui(services):
     assert services["temporal-ui"]["image"].startswith("temporalio/ui:")
     assert env_of(services["temporal-ui"])["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_the_temporal_ui_decodes_through_the_apis_codec_server(services, monkeypatch):
+    """Issue 13: the UI (browser) calls the API's codec server with the console's sign-in cookie, and
+    the API answers CORS for the UI's origin; the codec key is required, never the development one."""
+    ui = env_of(services["temporal-ui"])
+    assert interpolate(ui["TEMPORAL_CODEC_ENDPOINT"]) == "http://localhost:8000/v1/codec"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    api = env_of(services["api"])
+    with pytest.raises(KeyError, match="ZHONGSHU_CODEC_KEYS"):
+        interpolate(api["ZHONGSHU_CODEC_KEYS"])
+    for var, value in api.items():
+        monkeypatch.setenv(var, interpolate(value, SECRETS | {"ZHONGSHU_METRICS_KEY": "scrape-key"}))
+    s = Settings()
+    ui_port = int(str(services["temporal-ui"]["ports"][0]).rsplit(":", 1)[-1])
+    assert f"http://localhost:{ui_port}" in s.codec_origins
+    assert all(env_of(services[name]).get("ZHONGSHU_CODEC_KEYS") == api["ZHONGSHU_CODEC_KEYS"]
+               for name in ("worker", "api", "console")), "every process holds the same codec keys"
 
 
 def test_search_attributes_are_registered(services):

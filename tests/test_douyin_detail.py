@@ -20,6 +20,7 @@ from fakes import douyin as fake_douyin
 from fakes.serve import serve_in_thread
 from store import read_model
 from store.db import engine_for
+from zhongshu.payload_codec import codec_for
 
 pytestmark = pytest.mark.integration
 SECRET = "zs-douyin-test-secret"
@@ -77,8 +78,9 @@ async def redelivery_signals(handle) -> list[dict]:
     async for e in handle.fetch_history_events():
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             a = e.workflow_execution_signaled_event_attributes
-            if a.signal_name == REDELIVERED_SIGNAL:
-                out.append(json.loads(a.input.payloads[0].data))
+            if a.signal_name == REDELIVERED_SIGNAL:  # stored encrypted (the tests' development key)
+                [payload] = await codec_for("").decode([a.input.payloads[0]])
+                out.append(json.loads(payload.data))
     return out
 
 

@@ -20,7 +20,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from zhongshu_devtools.binaries import temporal_test_server
@@ -35,6 +34,7 @@ from tests.workflow_helpers import keep_history, result_of, start_order, until
 from workers.order_worker import build_worker
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
+from zhongshu.payload_codec import encrypted_data_converter
 from zhongshu.search_attributes import register_search_attributes
 
 S = OrderStatus
@@ -208,7 +208,7 @@ async def order_worker(env, task_queue: str, db_url: str, fake_wecom):
 
 async def start_time_skipping_env() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server()
+        data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server()
     )
     await register_search_attributes(env.client)
     return env

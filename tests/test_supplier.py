@@ -13,10 +13,11 @@ import pytest
 import pytest_asyncio
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
+
+from zhongshu.payload_codec import encrypted_data_converter
 
 with workflow.unsafe.imports_passed_through():
     import httpx
@@ -224,7 +225,7 @@ class SupplierReserveTest:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env():
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=temporal_test_server())
+        data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server())
     yield env
     await env.shutdown()
 

@@ -9,12 +9,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from store.db import engine_for
 from tests.support import order_payload
 from tests.workflow_helpers import start_order
 from workers.order_worker import build_worker
+from zhongshu.payload_codec import encrypted_data_converter
 
 
 async def test_api_span_propagates_into_workflow_and_activities(ts_env, task_queue, sqlite_session_url):
@@ -25,7 +25,7 @@ async def test_api_span_propagates_into_workflow_and_activities(ts_env, task_que
     client = Client(
         ts_env.client.service_client,
         namespace=ts_env.client.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=encrypted_data_converter(""),
         interceptors=[TracingInterceptor(tracer)],
     )
     async with build_worker(client, task_queue, engine_for(sqlite_session_url)):

@@ -19,8 +19,9 @@ import pytest
 import pytest_asyncio
 from temporalio import workflow
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
+
+from zhongshu.payload_codec import encrypted_data_converter
 
 with workflow.unsafe.imports_passed_through():
 
@@ -136,7 +137,7 @@ async def refused(call) -> str:
 
 
 async def replay(env, *handles: WorkflowHandle) -> None:
-    replayer = Replayer(workflows=[WaveWorkflow, WaveTestOrder], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[WaveWorkflow, WaveTestOrder], data_converter=encrypted_data_converter(""))
     for h in handles:
         await replayer.replay_workflow(await h.fetch_history())
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from domain.contracts import order as C
@@ -17,6 +16,7 @@ from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
+from zhongshu.payload_codec import encrypted_data_converter
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -61,7 +61,7 @@ async def replay_fails(history, *workflows) -> str | None:
     workflow the order worker runs: an order's, a part's, a parcel's or a case's history."""
     from workers.order_worker import WORKFLOWS
 
-    replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=encrypted_data_converter(""))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     return None if result.replay_failure is None else str(result.replay_failure)
 

@@ -3,7 +3,8 @@ knobs are read in one place.
 
 Development mode (``ZHONGSHU_DEV_MODE=1``; ``make up`` / ``zhongshu up`` set it) is the only mode in
 which the API and worker start with a development default secret: a generated ``var/dev-api-key``,
-the published carrier secret, a confirmation secret derived from the API key."""
+the published carrier secret, a confirmation secret derived from the API key, the published payload
+codec key (zhongshu/payload_codec.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from datetime import timedelta
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zhongshu.payload_codec import CodecKeys
 
 # the carrier secret's published default (zhongshu/settings.py), refused outside development
 DEV_CARRIER_SECRET = "zhongshu-carrier-secret"
@@ -64,6 +67,9 @@ def default_secrets(settings) -> list[str]:
         found.append("ZHONGSHU_CARRIER_APP_SECRET (the published default)")
     if not settings.confirm_secret:
         found.append("ZHONGSHU_CONFIRM_SECRET (unset: derived from the API key)")
+    if CodecKeys.parse(settings.codec_keys).development:
+        found.append("ZHONGSHU_CODEC_KEYS (unset or holding the published development key: "
+                     "personal data in Temporal would be readable by anyone)")
     return found
 
 

@@ -363,6 +363,40 @@ def device(
                state_dir=s.var_dir / "devices", baudrate=s.serial_baudrate)
 
 
+codec_app = typer.Typer(help="The payload codec's keys (personal data encrypted in Temporal).", no_args_is_help=True)
+app.add_typer(codec_app, name="codec")
+
+
+@codec_app.command("new-key")
+def codec_new_key(key_id: str = typer.Argument(..., help="the new key's id, e.g. k2")) -> None:
+    """Print a fresh 256-bit key as ``<id>:<base64>``: put it first in ZHONGSHU_CODEC_KEYS, keep the old ones."""
+    from zhongshu.payload_codec import CodecKeyError, CodecKeys, new_key
+
+    entry = f"{key_id}:{new_key()}"
+    try:
+        CodecKeys.parse(entry)
+    except CodecKeyError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    print(entry)
+
+
+@codec_app.command("keys")
+def codec_keys() -> None:
+    """The configured key ids (never the keys): which one encrypts, which ones still decrypt."""
+    from zhongshu.payload_codec import CodecKeyError, CodecKeys
+
+    try:
+        keys = CodecKeys.parse(get_settings().codec_keys)
+    except CodecKeyError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    for n, key_id in enumerate(keys.ids):
+        console.print(f"{key_id}: {'encrypts and decrypts' if n == 0 else 'decrypts (rotated out)'}")
+    if keys.development:
+        console.print("[yellow]the published development key: development mode only (ZHONGSHU_DEV_MODE=1)[/yellow]")
+
+
 COMMANDS_GROUP = "zhongshu.commands"
 
 

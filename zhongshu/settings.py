@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # security: the service key plus optional role keys ("key:role,key:role")
     api_key: str = ""
     extra_api_keys: str = ""
+    # personal data in Temporal (issue 13, zhongshu/payload_codec.py): "k2:<base64>,k1:<base64>" — the
+    # first key encrypts, all decrypt; empty: the published development key (development mode only)
+    codec_keys: str = ""
+    # browser origins of the Temporal UI allowed to call the codec server (/v1/codec/…); empty: the
+    # embedded UI (http://127.0.0.1:<temporal_ui_port>, http://localhost:<temporal_ui_port>)
+    codec_cors_origins: str = ""
 
     # channels (issue 4): real endpoints and credentials plug in here or via `zhongshu channels add`
     douyin_app_key: str = "zhongshu-douyin"  # the app key Douyin signs pushes with
@@ -161,6 +167,12 @@ class Settings(BaseSettings):
     @property
     def console_url(self) -> str:
         return self.console_base_url or f"http://127.0.0.1:{self.console_port}"
+
+    @property
+    def codec_origins(self) -> list[str]:
+        if self.codec_cors_origins.strip():
+            return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
+        return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
 
     def effective_api_key(self) -> str:
         """The service key; generated once per var dir when unset so `make up` always prints one."""

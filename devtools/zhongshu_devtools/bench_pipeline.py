@@ -37,7 +37,6 @@ from sqlalchemy import func, select
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.common import RetryPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from domain import geo
@@ -48,6 +47,7 @@ from domain.logistics import TrackingCode, TrackingEvent
 from domain.warehouse import PickConfirmation, PickTask, TaskClaim
 from store.db import engine_for, migrate
 from store.schema import orders, timeline_events
+from zhongshu.payload_codec import encrypted_data_converter
 from zhongshu.settings import ROOT, Settings
 from zhongshu_devtools.bench_intake import pct
 from zhongshu_devtools.binaries import temporal_cli
@@ -114,7 +114,7 @@ class FloorOrder:
 
 
 async def floor_worker(address: str) -> None:
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=encrypted_data_converter(Settings().codec_keys))
     from concurrent.futures import ThreadPoolExecutor
 
     async with Worker(client, task_queue=FLOOR_QUEUE, workflows=[FloorOrder, FloorPart], activities=[floor_step],
@@ -327,7 +327,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
 
         async def main() -> None:
             nonlocal ok
-            client = await Client.connect(s.temporal_address, data_converter=pydantic_data_converter)
+            client = await Client.connect(s.temporal_address, data_converter=encrypted_data_converter(s.codec_keys))
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console) as progress:
                 fw = sup.launch(Child("floor-worker", [py, "-m", "zhongshu_devtools.bench_pipeline", "floor-worker", s.temporal_address],

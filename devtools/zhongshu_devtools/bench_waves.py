@@ -148,13 +148,13 @@ async def simulated_device(i: int, wave, tally: Tally, rnd: random.Random, wrong
 
 
 async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, client=None) -> list[tuple[str, str]]:
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     from activities.warehouse import WarehouseActivities, import_stock
     from store.db import engine_for, migrate
     from workflows.wave import WaveWorkflow
+    from zhongshu.payload_codec import encrypted_data_converter
     from zhongshu_devtools.binaries import temporal_cli
 
     rnd = random.Random(seed)
@@ -172,7 +172,7 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
     env = None
     if client is None:
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter, dev_server_existing_path=temporal_cli(),
+            data_converter=encrypted_data_converter(""), dev_server_existing_path=temporal_cli(),
             dev_server_log_level="error")  # in-memory persistence
         client = env.client
     queue = f"bench-waves-{uuid.uuid4().hex[:6]}"
@@ -230,10 +230,9 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
                 await asyncio.gather(*devices)
             summary = await wave.query(WaveWorkflow.progress)
             # determinism under load: the wave workflow's (latest run) history replays against this code
-            from temporalio.contrib.pydantic import pydantic_data_converter as pdc
             from temporalio.worker import Replayer
 
-            replay = await Replayer(workflows=[WaveWorkflow], data_converter=pdc).replay_workflow(
+            replay = await Replayer(workflows=[WaveWorkflow], data_converter=client.data_converter).replay_workflow(
                 await wave.fetch_history(), raise_on_replay_failure=False)
             replay_ok = replay.replay_failure is None
     finally:

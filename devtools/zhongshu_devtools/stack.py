@@ -29,6 +29,7 @@ def _env(settings: Settings, api_key: str, extra: dict[str, str] | None = None) 
         "ZHONGSHU_TEMPORAL_ADDRESS": settings.temporal_address,
         "ZHONGSHU_API_PORT": str(settings.api_port),
         "ZHONGSHU_CONSOLE_PORT": str(settings.console_port),
+        "ZHONGSHU_TEMPORAL_UI_PORT": str(settings.temporal_ui_port),  # the codec server's CORS origin (issue 13)
         "ZHONGSHU_VAR_DIR": str(settings.var_dir),
         "ZHONGSHU_OTEL_EXPORTER": settings.otel_exporter if settings.otel_exporter != "none" else "file",
         # issue 13: the embedded stack runs in development mode (its default secrets are allowed)
@@ -43,6 +44,11 @@ def _env(settings: Settings, api_key: str, extra: dict[str, str] | None = None) 
 def temporal_ui_url(settings: Settings, query: str | None = None) -> str:
     url = f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     return f"{url}?query={quote(query)}" if query else url
+
+
+def codec_endpoint(settings: Settings) -> str:
+    """The codec server the Temporal UI decodes payloads through (api/codec_routes.py)."""
+    return f"{settings.api_base_url}/v1/codec"
 
 
 def _grpc(settings: Settings) -> tuple[str, int]:
@@ -119,7 +125,9 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                         "temporal",
                         [temporal_cli(), "server", "start-dev", "--db-filename", str(settings.var_dir / "temporal.db"),
                          "--ip", host, "--port", str(grpc_port), "--ui-port", str(settings.temporal_ui_port),
-                         "--namespace", settings.temporal_namespace, "--log-level", "warn", *sa_flags],
+                         "--namespace", settings.temporal_namespace, "--log-level", "warn", *sa_flags,
+                         # payloads are encrypted (issue 13): the UI decodes them through the API's codec server
+                         "--ui-codec-endpoint", codec_endpoint(settings)],
                         ready_port=grpc_port,
                         ready_url=f"http://127.0.0.1:{settings.temporal_ui_port}/",
                         stop_last=True,
@@ -184,6 +192,8 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
             table.add_row("API docs (OpenAPI)", f"{settings.api_base_url}/docs")
             table.add_row("Small-team order form (小微团队, phone)", f"{settings.api_base_url}/team")
             table.add_row("Temporal Web UI", temporal_ui_url(settings))
+            table.add_row("", f"[dim]payloads decoded by {codec_endpoint(settings)} for people signed in to the console "
+                          "(UI: Codec Server → include cross-origin credentials)[/dim]")
             table.add_row("Temporal gRPC", settings.temporal_address)
             for f in fakes:
                 for label, path in f.fake.links.items():
