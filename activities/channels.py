@@ -45,6 +45,7 @@ from domain.channels import erp as erp_mapper
 from domain.channels import tmall as tmall_mapper
 from domain.channels.health import HealthAlert, SyncHealthReport, WatchHealthReport, render_alert
 from domain.channels.signing import douyin_api_sign, douyin_param_json, kingdee_sign, top_sign
+from domain.contracts import channels as CH
 from domain.contracts import order as C
 from domain.contracts.channels import PageRequest, PageResult, WindowRequest
 from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest, ErpPushResult
@@ -569,7 +570,7 @@ class ChannelActivities:
         c.tokens._fetch = c._login
         return c
 
-    @activity.defn(name="count_channel_window")
+    @activity.defn(name=CH.COUNT_CHANNEL_WINDOW.name)
     async def count_channel_window(self, req: WindowRequest) -> int:
         """How many trades were modified in the window (the sync pages backwards from the last page)."""
         try:
@@ -579,7 +580,7 @@ class ChannelActivities:
             raise exc.to_application_error() from None
         return total
 
-    @activity.defn(name="sync_channel_page")
+    @activity.defn(name=CH.SYNC_CHANNEL_PAGE.name)
     async def sync_channel_page(self, req: PageRequest) -> PageResult:
         """Fetch one page of a window and accept every trade on it (idempotent: a retried or
         re-read page starts no order twice and records no rejection twice)."""
@@ -626,17 +627,17 @@ class ChannelActivities:
         await asyncio.to_thread(record_erp_doc, self.engine, req.order.order_id, doc_no, at)
         return ErpPushResult(order_id=req.order.order_id, doc_no=doc_no, pushed_at=at)
 
-    @activity.defn(name="record_sync_health")
+    @activity.defn(name=CH.RECORD_SYNC_HEALTH.name)
     async def record_sync_health(self, r: SyncHealthReport) -> bool:
         """Project a sync workflow's health (idempotent by the report's seq)."""
         return await asyncio.to_thread(record_sync_report, self.engine, r)
 
-    @activity.defn(name="record_watch_health")
+    @activity.defn(name=CH.RECORD_WATCH_HEALTH.name)
     async def record_watch_health(self, r: WatchHealthReport) -> bool:
         """Project a webhook watchdog's health (idempotent by the report's seq)."""
         return await asyncio.to_thread(record_watch_report, self.engine, r)
 
-    @activity.defn(name="notify_channel_health")
+    @activity.defn(name=CH.NOTIFY_CHANNEL_HEALTH.name)
     async def notify_channel_health(self, alert: HealthAlert) -> None:
         """A channel account turned red (or recovered): a WeCom markdown to the group robot, through the
         same client the review to-dos use. No robot configured → logged only. Raises on failure (the

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.allocation import AllocationError, OrderAllocation, allocate_order, from_fen, to_fen
+from domain.contracts import finance as FIN
 from domain.contracts.finance import RECORD_ORDER_FINANCE, DayRequest, OrderFinanceRequest, ReportRequest, RunSummary
 from domain.order import CleanOrder, order_id_for
 from domain.reconciliation import LABELS, SETTLING_CHANNELS, DiffClass, ReconciliationResult, reconcile
@@ -163,11 +164,11 @@ class FinanceActivities:
             paid_fen=to_fen(o.paid_amount),
         )
 
-    @activity.defn(name="backfill_order_finance")
+    @activity.defn(name=FIN.BACKFILL_ORDER_FINANCE.name)
     def backfill_order_finance(self, req: DayRequest) -> int:
         return backfill_order_finance(self.engine, date.fromisoformat(req.day))
 
-    @activity.defn(name="fetch_channel_settlements")
+    @activity.defn(name=FIN.FETCH_CHANNEL_SETTLEMENTS.name)
     def fetch_channel_settlements(self, req: DayRequest) -> int:
         n = 0
         for ch in SETTLING_CHANNELS:
@@ -192,7 +193,7 @@ class FinanceActivities:
                 n += metrics.store_statements(self.engine, date.fromisoformat(req.day), f"refund:{ch}", refunds)
         return n
 
-    @activity.defn(name="fetch_erp_receipts")
+    @activity.defn(name=FIN.FETCH_ERP_RECEIPTS.name)
     def fetch_erp_receipts(self, req: DayRequest) -> int:
         body = self._get("/erp/receipts", day=req.day)
         items = [
@@ -204,7 +205,7 @@ class FinanceActivities:
         ]
         return metrics.store_statements(self.engine, date.fromisoformat(req.day), "erp", items)
 
-    @activity.defn(name="build_reconciliation_report")
+    @activity.defn(name=FIN.BUILD_RECONCILIATION_REPORT.name)
     def build_reconciliation_report(self, req: ReportRequest) -> RunSummary:
         result = run_reconciliation(self.engine, date.fromisoformat(req.day), req.workflow_id)
         return RunSummary(

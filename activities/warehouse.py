@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import WeComClient, WeComError, mask_phones
+from domain.contracts import warehouse as W
 from domain.contracts.warehouse import (
     JOIN_WAVE,
     WAVE,
@@ -153,22 +154,22 @@ class WarehouseActivities:
         )
         return wid
 
-    @activity.defn(name="plan_wave")
+    @activity.defn(name=W.PLAN_WAVE.name)
     def plan_wave(self, req: PlanRequest) -> list[PickTask]:
         skus = sorted({line.sku for o in req.wave.orders for line in o.lines})
         rows = stock_rows(self.engine, req.wave.warehouse, skus)
         images = self.images.urls(skus)
         return plan_tasks(req.wave, rows, qc_categories=req.qc_categories, image_url=images.get)
 
-    @activity.defn(name="project_wave")
+    @activity.defn(name=W.PROJECT_WAVE.name)
     def project_wave(self, snap: WaveSnapshot) -> None:
         project_wave(self.engine, snap)
 
-    @activity.defn(name="record_stock_move")
+    @activity.defn(name=W.RECORD_STOCK_MOVE.name)
     def record_stock_move(self, move: StockMove) -> int:
         return record_stock_move(self.engine, move)
 
-    @activity.defn(name="record_warehouse_exception")
+    @activity.defn(name=W.RECORD_WAREHOUSE_EXCEPTION.name)
     def record_warehouse_exception(self, exc: WarehouseException) -> str:
         with self.engine.begin() as conn:
             exists = conn.execute(
@@ -180,7 +181,7 @@ class WarehouseActivities:
                 ))
         return exc.exception_id
 
-    @activity.defn(name="notify_warehouse_lead")
+    @activity.defn(name=W.NOTIFY_WAREHOUSE_LEAD.name)
     async def notify_warehouse_lead(self, exc: WarehouseException, console_url: str = "http://127.0.0.1:8501") -> None:
         content = render_exception_todo(exc, console_url)
         if not self.wecom_webhook_url:

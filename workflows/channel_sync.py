@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 with workflow.unsafe.imports_passed_through():
     from domain.channels.health import HealthAlert, HealthState, SyncHealthPolicy, SyncHealthReport, sync_state
+    from domain.contracts import channels as CH
     from domain.contracts.channels import PageRequest, PageResult, WindowRequest
 
 MAX_WINDOW = timedelta(days=1)
@@ -256,7 +257,7 @@ class ChannelSyncWorkflow:
     def _alert(self, alert: HealthAlert) -> None:
         async def send() -> None:
             try:
-                await workflow.execute_activity("notify_channel_health", alert, **ALERT)
+                await workflow.execute_activity(CH.NOTIFY_CHANNEL_HEALTH.name, alert, **ALERT)
             except ActivityError as err:  # a lost message must not stop the polling
                 workflow.logger.warning("channel alert for %s not sent: %s", alert.account_id, err)
 
@@ -277,7 +278,7 @@ class ChannelSyncWorkflow:
             created=created)
         self._reporting += 1
         try:
-            await workflow.execute_activity("record_sync_health", report, result_type=bool, **REPORT)
+            await workflow.execute_activity(CH.RECORD_SYNC_HEALTH.name, report, result_type=bool, **REPORT)
         except ActivityError as err:  # the view lags; the sync goes on
             workflow.logger.warning("health of %s not recorded: %s", self.inp.account_id, err)
         finally:
@@ -309,12 +310,12 @@ class ChannelSyncWorkflow:
 
     async def _window(self, start: datetime, end: datetime) -> None:
         req = WindowRequest(account_id=self.inp.account_id, start=start, end=end, page_size=self.inp.page_size)
-        total: int = await workflow.execute_activity("count_channel_window", req, result_type=int, **PAGE)
+        total: int = await workflow.execute_activity(CH.COUNT_CHANNEL_WINDOW.name, req, result_type=int, **PAGE)
         self.backlog_trades = total  # counted in the window, not yet read
         pages = max(1, -(-total // self.inp.page_size))
         for page_no in range(pages, 0, -1):  # last page first: see the module docstring
             r: PageResult = await workflow.execute_activity(
-                "sync_channel_page", PageRequest(**req.model_dump(), page_no=page_no), result_type=PageResult, **PAGE)
+                CH.SYNC_CHANNEL_PAGE.name, PageRequest(**req.model_dump(), page_no=page_no), result_type=PageResult, **PAGE)
             t = self.totals
             t.pages += 1
             t.fetched += r.fetched

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         silence_threshold,
         typical_gap,
     )
+    from domain.contracts import channels as CH
 
 PUSH_SIGNAL = "push_received"
 REPORT: dict[str, Any] = dict(
@@ -157,7 +158,7 @@ class ChannelWatchdogWorkflow:
     def _alert(self, alert: HealthAlert) -> None:
         async def send() -> None:
             try:
-                await workflow.execute_activity("notify_channel_health", alert, **ALERT)
+                await workflow.execute_activity(CH.NOTIFY_CHANNEL_HEALTH.name, alert, **ALERT)
             except ActivityError as err:
                 workflow.logger.warning("channel alert for %s not sent: %s", alert.account_id, err)
 
@@ -176,7 +177,7 @@ class ChannelWatchdogWorkflow:
             silence_after_seconds=threshold.total_seconds() if threshold else None)
         self._reporting += 1
         try:
-            await workflow.execute_activity("record_watch_health", report, result_type=bool, **REPORT)
+            await workflow.execute_activity(CH.RECORD_WATCH_HEALTH.name, report, result_type=bool, **REPORT)
         except ActivityError as err:
             workflow.logger.warning("health of %s not recorded: %s", self.inp.account_id, err)
         finally:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from domain.contracts import finance as FIN
     from domain.contracts.finance import DayRequest, ReportRequest, RunSummary
 
 CN_TZ = timezone(timedelta(hours=8))
@@ -42,11 +43,11 @@ class ReconciliationWorkflow:
     async def run(self, inp: ReconciliationInput) -> RunSummary:
         day = inp.day or (workflow.now().astimezone(CN_TZ).date() - timedelta(days=1)).isoformat()
         req = DayRequest(day=day)
-        await workflow.execute_activity("backfill_order_finance", req, result_type=int, **IO)
-        await workflow.execute_activity("fetch_channel_settlements", req, result_type=int, **IO)
-        await workflow.execute_activity("fetch_erp_receipts", req, result_type=int, **IO)
+        await workflow.execute_activity(FIN.BACKFILL_ORDER_FINANCE.name, req, result_type=int, **IO)
+        await workflow.execute_activity(FIN.FETCH_CHANNEL_SETTLEMENTS.name, req, result_type=int, **IO)
+        await workflow.execute_activity(FIN.FETCH_ERP_RECEIPTS.name, req, result_type=int, **IO)
         summary: RunSummary = await workflow.execute_activity(
-            "build_reconciliation_report",
+            FIN.BUILD_RECONCILIATION_REPORT.name,
             ReportRequest(day=day, workflow_id=workflow.info().workflow_id),
             result_type=RunSummary,
             **IO,

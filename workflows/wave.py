@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from domain.contracts import warehouse as W
     from domain.contracts.warehouse import PlanRequest, StockMove, WaveSnapshot, WaveStart
     from domain.warehouse import (
         Allocation,
@@ -238,7 +239,7 @@ class WaveWorkflow:
 
     async def _close(self, w: OpenWave, reason: CloseReason) -> None:
         tasks: list[PickTask] = await workflow.execute_activity(
-            "plan_wave", PlanRequest(wave=w, qc_categories=self.policy.qc_categories), result_type=list[PickTask], **IO
+            W.PLAN_WAVE.name, PlanRequest(wave=w, qc_categories=self.policy.qc_categories), result_type=W.PLAN_WAVE.result, **IO
         )
         aw = ActiveWave(
             wave_id=w.wave_id, wave_no=w.wave_no, warehouse=w.warehouse, carrier=w.carrier, opened_at=w.opened_at,
@@ -268,7 +269,7 @@ class WaveWorkflow:
         self.deferred.discard(wave_id)
         self.projected_at[wave_id], self.projected_state[wave_id] = workflow.now(), aw.state
         aw.version += 1
-        await workflow.execute_activity("project_wave", self._snapshot(aw), **IO)
+        await workflow.execute_activity(W.PROJECT_WAVE.name, self._snapshot(aw), **IO)
         if aw.finished():
             del self.active[wave_id]
             self.projected_at.pop(wave_id, None)
@@ -301,7 +302,7 @@ class WaveWorkflow:
                             outcome="short" if shortages else "packed", shortages=shortages, exception_ids=exc_ids,
                             picked=picked, at=workflow.now())
             try:
-                await workflow.get_external_workflow_handle(o.reply_to or o.order_id).signal("wave_done", done)
+                await workflow.get_external_workflow_handle(o.reply_to or o.order_id).signal(W.WAVE_DONE.name, done)
             except Exception:  # noqa: BLE001 - the order closed meanwhile; the read model still says
                 workflow.logger.warning("order %s closed before wave %s finished", o.order_id, aw.wave_id)
             aw.notified.append(o.order_id)
@@ -317,7 +318,7 @@ class WaveWorkflow:
             device_id=device_id or None, reason=reason,
             order_ids=[a.order_id for a in task.allocations] if task else [], created_at=workflow.now(),
         )
-        await workflow.execute_activity("record_warehouse_exception", exc, result_type=str, **IO)
+        await workflow.execute_activity(W.RECORD_WAREHOUSE_EXCEPTION.name, exc, result_type=W.RECORD_WAREHOUSE_EXCEPTION.result, **IO)
         if aw is not None and task is not None and kind != ExceptionKind.REPRINT_LABEL:
             aw.exceptions[task.task_id] = exc.exception_id
         self._notify(exc)
@@ -326,7 +327,7 @@ class WaveWorkflow:
     def _notify(self, exc: WarehouseException) -> None:
         async def send() -> None:
             try:
-                await workflow.execute_activity("notify_warehouse_lead", args=[exc, self.policy.console_url], **NOTIFY)
+                await workflow.execute_activity(W.NOTIFY_WAREHOUSE_LEAD.name, args=[exc, self.policy.console_url], **NOTIFY)
             except Exception as err:  # noqa: BLE001 - a lost message must not stop the floor
                 workflow.logger.warning("warehouse lead not notified of %s: %s", exc.exception_id, err)
 
@@ -456,7 +457,7 @@ class WaveWorkflow:
         if t.kind == TaskKind.PUTAWAY:
             t.picked_qty = c.picked_qty
             await workflow.execute_activity(
-                "record_stock_move",
+                W.RECORD_STOCK_MOVE.name,
                 StockMove(move_id=t.task_id, warehouse=t.warehouse, bin=t.bin, sku=t.sku, delta=c.picked_qty, reason="putaway"),
                 result_type=int, **IO,
             )
@@ -466,7 +467,7 @@ class WaveWorkflow:
         short = apply_pick(t, c.picked_qty)
         if c.picked_qty:
             await workflow.execute_activity(
-                "record_stock_move",
+                W.RECORD_STOCK_MOVE.name,
                 StockMove(move_id=t.task_id, warehouse=t.warehouse, bin=t.bin, sku=t.sku, delta=-c.picked_qty,
                           reason="pick", bin_emptied=bool(short)),
                 result_type=int, **IO,

@@ -49,3 +49,10 @@ class RunSummary(BaseModel):
     by_class: dict[str, int]
     channel_reconciles: bool
     erp_reconciles: bool
+
+
+# the daily reconciliation's activities (activities/finance.py)
+BACKFILL_ORDER_FINANCE: Activity[DayRequest, int] = Activity("backfill_order_finance", DayRequest, int)
+FETCH_CHANNEL_SETTLEMENTS: Activity[DayRequest, int] = Activity("fetch_channel_settlements", DayRequest, int)
+FETCH_ERP_RECEIPTS: Activity[DayRequest, int] = Activity("fetch_erp_receipts", DayRequest, int)
+BUILD_RECONCILIATION_REPORT: Activity[ReportRequest, RunSummary] = Activity("build_reconciliation_report", ReportRequest, RunSummary)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain.contracts import Activity, Signal, WorkflowType
-from domain.warehouse import OpenWave, PickTask, ReturnToStock, WaveDone, WaveOrder, WavePolicy
+from domain.warehouse import OpenWave, PickTask, ReturnToStock, WarehouseException, WaveDone, WaveOrder, WavePolicy
 
 WAVE_WORKFLOW_ID = "wave-{warehouse}"
 
@@ -75,3 +75,12 @@ RETURN_TO_STOCK: Signal[ReturnToStock] = Signal("return_to_stock", ReturnToStock
 CLOSE_OPEN_WAVES: Signal[None] = Signal("close_open_waves", None)
 # … and the one it sends to whoever joined (WaveOrder.reply_to, else the order id)
 WAVE_DONE: Signal[WaveDone] = Signal("wave_done", WaveDone)
+
+
+# the wave workflow's own activities (activities/warehouse.py)
+PLAN_WAVE: Activity[PlanRequest, list[PickTask]] = Activity("plan_wave", PlanRequest, list[PickTask])
+PROJECT_WAVE: Activity[WaveSnapshot, None] = Activity("project_wave", WaveSnapshot, None)
+RECORD_STOCK_MOVE: Activity[StockMove, int] = Activity("record_stock_move", StockMove, int)
+RECORD_WAREHOUSE_EXCEPTION: Activity[WarehouseException, str] = Activity("record_warehouse_exception", WarehouseException, str)
+# (the exception, the console's URL): two arguments, as the activity has always been called
+NOTIFY_WAREHOUSE_LEAD: Activity[WarehouseException, None] = Activity("notify_warehouse_lead", WarehouseException, None)
