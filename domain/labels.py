@@ -582,10 +582,16 @@ def risk_level(code: Any) -> str:
     return label("risk_level", code)
 
 
+# feature codes of reviews that are not risk checks (domain/risk.py CHECKS): the routing review's
+ROUTING_FEATURES: dict[str, RiskFeature] = {
+    "NO_RULE_MATCH": RiskFeature("无匹配分单规则, 需人工分单", "{region} 没有匹配的分单规则, 请人工选择仓库"),
+}
+
+
 def risk_feature(code: Any) -> str:
     """A risk feature's Chinese name, e.g. AMOUNT_OUTLIER → 金额远超客户历史均值."""
     raw = _raw(code)
-    f = RISK_FEATURES.get(raw)
+    f = RISK_FEATURES.get(raw) or ROUTING_FEATURES.get(raw)
     return f.name if f else raw
 
 
@@ -617,7 +623,7 @@ def risk_sentence(code: Any, data: Mapping[str, Any] | None = None) -> str:
     (e.g. 订单金额 12800.00 元超过该客户近 90 天均单 800.00 元的 5 倍); the feature's name when the
     data lacks a number the sentence needs (a hit recorded before its data carried them)."""
     raw = _raw(code)
-    f = RISK_FEATURES.get(raw)
+    f = RISK_FEATURES.get(raw) or ROUTING_FEATURES.get(raw)
     if f is None:
         return raw
     data = dict(data or {})

@@ -422,3 +422,8 @@ def test_unknown_english_value_errors_keep_their_text_behind_a_chinese_lead():
     assert msg == "第1行品类不正确: unknown category 'x'"
     msg = labels.validation_message({"type": "value_error", "loc": ("bin",), "ctx": {"error": "库位 'Z' 不是 区-巷道-货位 格式"}})
     assert msg == "库位: 库位 'Z' 不是 区-巷道-货位 格式"
+
+
+def test_the_routing_reviews_feature_reads_in_chinese():
+    assert labels.risk_feature("NO_RULE_MATCH") == "无匹配分单规则, 需人工分单"
+    assert CJK.search(labels.risk_sentence("NO_RULE_MATCH", {"region": "西藏自治区拉萨市城关区"}))
