@@ -28,11 +28,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
+
+# a module that defines a workflow and imports this one (tests do) is re-imported by the workflow
+# sandbox; cryptography's Rust extension cannot be loaded twice, so the sandbox takes it as it is
+with workflow.unsafe.imports_passed_through():
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ENCODING = b"binary/encrypted"  # metadata "encoding" of an encrypted payload
 KEY_ID_METADATA = "encryption-key-id"
