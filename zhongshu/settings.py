@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
-    task_queue: str = "zhongshu-orders"
+    task_queue: str = "zhongshu-orders"  # the orders stage's queue (and every stage's that has none of its own)
+    # task queues per stage (README: Scale-out): empty = the orders queue, so one worker serves everything
+    task_queue_warehouse: str = ""
+    task_queue_logistics: str = ""
+    task_queue_finance: str = ""
 
     # processes
     api_host: str = "127.0.0.1"
@@ -155,6 +159,10 @@ class Settings(BaseSettings):
     @property
     def console_url(self) -> str:
         return self.console_base_url or f"http://127.0.0.1:{self.console_port}"
+
+    def queue_of(self, stage: str) -> str:
+        """The task queue of a stage (``orders``, ``warehouse``, ``logistics``, ``finance``)."""
+        return (getattr(self, f"task_queue_{stage}", "") if stage != "orders" else "") or self.task_queue
 
     def effective_api_key(self) -> str:
         """The service key; generated once per var dir when unset so `make up` always prints one."""
