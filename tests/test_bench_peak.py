@@ -9,7 +9,6 @@ import random
 import socket
 
 import pytest
-
 from zhongshu_devtools.bench_peak import KINDS, Curve, Mix, plan_day, run
 
 

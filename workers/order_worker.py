@@ -97,6 +97,8 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         interceptors=[ShortDatabaseErrors()],
         max_concurrent_activities=max_threads,
+        # a burst waits in the task queue (durably) instead of timing out half-done on an overloaded loop
+        max_concurrent_workflow_tasks=(settings or get_settings()).worker_workflow_tasks,
     )
 
 

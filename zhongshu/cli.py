@@ -35,14 +35,14 @@ def _logging() -> None:
 
 @app.command()
 def worker(stages: str = typer.Option("", help="serve only these stages, e.g. orders,warehouse (of orders, warehouse, "
-                                             "logistics, finance); default: all")) -> None:
+                                             "logistics, finance); default: ZHONGSHU_WORKER_STAGES, else all")) -> None:
     """Run the order worker (every stage, or the ones given; README: Scale-out)."""
     _logging()
     from domain.contracts.task_queues import parse_stages
     from workers.run import run_worker
 
     try:
-        chosen = parse_stages(stages)
+        chosen = parse_stages(stages or get_settings().worker_stages)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--stages") from exc
     asyncio.run(run_worker(stages=chosen))

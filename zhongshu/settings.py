@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     task_queue_warehouse: str = ""
     task_queue_logistics: str = ""
     task_queue_finance: str = ""
+    # workflow tasks one worker process runs at once (local activities included): more than its event loop can
+    # finish inside the 10 s workflow task timeout makes a burst time out and retry instead of queueing
+    worker_workflow_tasks: int = Field(default=10, ge=1)
+    worker_stages: str = ""  # what `zhongshu worker` serves without --stages (e.g. orders,finance); empty = all
 
     # processes
     api_host: str = "127.0.0.1"

@@ -186,6 +186,7 @@ class Tally:
     address_changes: int = 0
     samples: list[dict[str, Any]] = field(default_factory=list)  # every few seconds: backlog, counts
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used during the day, by role
 
     def minute(self, at: float) -> int:
         return int((at - self.t0) // 60)
@@ -344,9 +345,11 @@ class FloorCrew:
             t.start()
 
     def close(self) -> None:
+        """Stop asking; a thread still in a call finishes it on its own (daemon threads, at most a few seconds)."""
         self.stop.set()
+        deadline = time.monotonic() + 5
         for t in self.threads:
-            t.join(timeout=30)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _api(self) -> httpx.Client:
         return httpx.Client(base_url=self.s.api_base_url, headers={"X-API-Key": KEY, "User-Agent": "zhongshu-floor-sim"},
@@ -552,6 +555,8 @@ def report(engine: Any, tally: Tally, fakes: dict[str, str], workers: int, curve
         "waybills": len(waybills), "lost_waybills": lost_waybills, "duplicated_waybills": dup_waybills,
         "errors": dict(tally.errors),
         "orders_per_s_routed": len(rm["routed"]) / run_seconds if run_seconds else 0.0,
+        "cpu_seconds": tally.cpu,
+        "cpu_ms_per_order": {k: round(v * 1000 / max(1, len(rm["rows"]))) for k, v in tally.cpu.items()},
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "minutes.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -622,6 +627,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("not settled at the end (still received/validated)", str(s["not_settled_at_end"]), ""),
         ("lost / duplicated orders", f"{s['lost_orders']} / {s['duplicated_orders']}", "0 / 0"),
         ("waybills / lost / duplicated", f"{s['waybills']} / {s['lost_waybills']} / {s['duplicated_waybills']}", "– / 0 / 0"),
+        ("CPU ms per order (worker / Temporal / API / fakes / bench)", " / ".join(
+            str(s["cpu_ms_per_order"].get(k, "–")) for k in ("worker", "temporal", "api", "fakes", "bench (load, floor, customers)")), ""),
         ("non-2xx or failed calls", ", ".join(f"{k} {v}" for k, v in s["errors"].items()) or "none", ""),
     ]
 
@@ -662,6 +669,25 @@ def print_tables(console: Console, result: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- the stack and the run
+
+
+def cpu_seconds(sup: Supervisor) -> dict[str, float]:
+    """CPU seconds (user + system) each child of the stack has used so far, by role, and this process's
+    (the load, pickers, customers and sampling)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = defaultdict(float)
+    for c in sup.children:
+        if c.proc is None or c.proc.poll() is not None:
+            continue
+        try:
+            fields = Path(f"/proc/{c.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = "worker" if c.name.startswith("worker") else "fakes" if c.name.startswith("fake") else c.name
+        out[role] += (int(fields[11]) + int(fields[12])) / tick
+    t = os.times()
+    out["bench (load, floor, customers)"] = t.user + t.system
+    return dict(out)
 
 
 def fresh_database(var: Path, tag: str) -> str:
@@ -726,6 +752,7 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
             load = Load(s, fakes, tally, mix)
             stop = asyncio.Event()
             tally.t0 = time.time()
+            cpu0 = cpu_seconds(sup)
             crew.start()
             sampling = asyncio.create_task(sampler(client, engine, s, tally, stop))
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -752,6 +779,8 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
                 stop.set()
                 await sampling
                 await watching
+            cpu1 = cpu_seconds(sup)
+            tally.cpu = {k: round(cpu1[k] - cpu0.get(k, 0.0), 1) for k in cpu1}
             crew.close()
             await load.http.aclose()
             nonlocal result
