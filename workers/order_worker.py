@@ -110,7 +110,8 @@ def queues_for(stages: list[Stage], settings) -> dict[str, list[Stage]]:
 
 
 def build_workers(client: Client, engine: Engine, settings, stages: list[Stage], *, max_threads: int = 32) -> dict[str, Worker]:
-    """One worker per task queue of ``stages``; the activities (and their thread pools' work) are shared."""
+    """One worker per task queue of ``stages``, each with its own activity thread pool; the activity
+    objects (engine, partner clients, the division tables) are built once and shared."""
     activities = [*activities_for(engine, settings.wecom_webhook_url, settings=settings),
                   *ChannelActivities(engine, settings=settings, task_queue=settings.task_queue).all()]
     return {q: build_worker(client, q, engine, max_threads=max_threads, settings=settings, activities=activities,

@@ -39,7 +39,7 @@ async def run_worker(settings: Settings | None = None, stages: list[Stage] | Non
     version = rules.ensure_default(engine)
     log.info("reference data %s; routing rules version %s active", seeded, version)
     client = await connect(s, service="worker")
-    if Stage.FINANCE in stages:
+    if any(Stage.FINANCE in on for on in queues_for(stages, s).values()):  # finance is served here
         try:
             await ensure_reconciliation_schedule(client, s.queue_of(Stage.FINANCE), cron=s.reconciliation_cron)
         except Exception:

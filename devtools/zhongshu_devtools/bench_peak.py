@@ -172,6 +172,7 @@ def plan_day(curve: Curve, mix: Mix, seed: int = 12) -> list[Arrival]:
 class Tally:
     t0: float = 0.0  # wall clock (epoch seconds) of the day's start
     expected: dict[tuple[str, str], float] = field(default_factory=dict)  # (channel, channel order id) → accepted at
+    offered: set[tuple[str, str]] = field(default_factory=set)  # everything sent, accepted or not (a 503 may have started it)
     accept_lat: list[tuple[float, float]] = field(default_factory=list)  # (at, seconds)
     sent: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -259,6 +260,7 @@ class Load:
             if i:
                 await asyncio.sleep(self.rnd.uniform(2, 15))  # the platform retries later
             body = push_body([o])
+            self.tally.offered.add(("douyin", coid))
             r = await self._post("/v1/webhooks/douyin", content=body,
                                  headers=signed_headers(body, self.s.douyin_app_key, self.s.douyin_app_secret))
             if r is not None and r.status_code == 200:
@@ -273,6 +275,7 @@ class Load:
         for i in range(times):
             if i:
                 await asyncio.sleep(self.rnd.uniform(1, 10))
+            self.tally.offered.add(("miniprogram", p["channel_order_id"]))
             r = await self._post("/v1/orders", json_body=p)
             if r is not None and r.status_code in (200, 202):
                 self.tally.expected.setdefault(("miniprogram", p["channel_order_id"]), time.time())
@@ -284,6 +287,7 @@ class Load:
                 i for i, x in enumerate(PRODUCTS) if x[0] == p["lines"][0]["sku"]))
             twin["lines"] = p["lines"]
             twin["paid_amount"] = p["paid_amount"]
+            self.tally.offered.add(("miniprogram", twin["channel_order_id"]))
             r = await self._post("/v1/orders", json_body=twin)
             if r is not None and r.status_code in (200, 202):
                 self.tally.expected.setdefault(("miniprogram", twin["channel_order_id"]), time.time())
@@ -482,7 +486,7 @@ def report(engine: Any, tally: Tally, fakes: dict[str, str], workers: int, curve
             accepted_at[(row.channel, row.channel_order_id)] = seen
     lost = [k for k in tally.expected if k not in by_key]
     lost_tmall = max(0, tally.tmall_placed - sum(1 for r in rm["rows"] if r.channel == "tmall"))
-    known = set(tally.expected) | {(r.channel, r.channel_order_id) for r in rm["rows"] if r.channel == "tmall"}
+    known = set(tally.expected) | tally.offered | {(r.channel, r.channel_order_id) for r in rm["rows"] if r.channel == "tmall"}
     extra = [r for r in rm["rows"] if (r.channel, r.channel_order_id) not in known and not r.order_id.count("~")]
     unsettled = [r.order_id for r in rm["rows"] if r.status not in SETTLED]
     routed_lat: dict[int, list[float]] = defaultdict(list)
