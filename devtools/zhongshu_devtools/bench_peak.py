@@ -707,6 +707,19 @@ def fresh_database(var: Path, tag: str) -> str:
         return f"sqlite:///{var / 'zhongshu.db'}"
 
 
+def drop_database(db_url: str) -> None:
+    """The bench's own PostgreSQL database goes when the run is over (its numbers are in ``--out``)."""
+    if not db_url.startswith("postgresql"):
+        return
+    base = os.environ.get("ZHONGSHU_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    name = db_url.rsplit("/", 1)[1]
+    with contextlib.suppress(Exception):  # best effort: a leftover database is only disk space
+        admin = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_base: int = 29233, mix: Mix = Mix(),
         close_every: float = 20.0, drain_seconds: float = 300.0, dedupe_seconds: int = 20, wave_size: int = 20,
         pickers: int = 2, seed: int = 12) -> dict[str, Any]:
@@ -794,6 +807,7 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
     finally:
         sup.stop()
         engine.dispose()
+        drop_database(s.db_url)
     print_tables(console, result)
     console.print(f"chart and one-page summary in {out} (peak.png, peak.html, summary.md, summary.html)")
     return result
