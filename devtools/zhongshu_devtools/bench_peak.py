@@ -188,6 +188,7 @@ class Tally:
     samples: list[dict[str, Any]] = field(default_factory=list)  # every few seconds: backlog, counts
     lock: threading.Lock = field(default_factory=threading.Lock)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used during the day, by role
+    split: bool = False  # the stages had queues of their own
 
     def minute(self, at: float) -> int:
         return int((at - self.t0) // 60)
@@ -451,9 +452,11 @@ def _read_model(engine: Any) -> dict[str, Any]:
     return {"rows": rows, "routed": routed, "closed": closed}
 
 
-async def sampler(client: Client, engine: Any, s: Settings, tally: Tally, stop: asyncio.Event, every: float = 5.0) -> None:
+async def sampler(client: Client, engine: Any, s: Settings, tally: Tally, stop: asyncio.Event, every: float = 5.0,
+                  queues: tuple[str, ...] = ()) -> None:
     while True:
-        backlog = await temporal_backlog(client, s.task_queue)
+        counts = [await temporal_backlog(client, q) for q in (s.task_queue, *queues)]
+        backlog = None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
         rm = await asyncio.to_thread(_read_model, engine)
         status = Counter(r.status for r in rm["rows"])
         tally.samples.append({"on_floor": sum(n for k, n in status.items() if k not in DONE),"t": time.time() - tally.t0, "temporal_backlog": backlog,
@@ -545,7 +548,7 @@ def report(engine: Any, tally: Tally, fakes: dict[str, str], workers: int, curve
     status = Counter(r.status for r in rm["rows"])
     run_seconds = max((s["t"] for s in tally.samples), default=0.0)
     summary = {
-        "workers": workers, "curve": f"{curve.orders} orders / {curve.minutes:g} min, {curve.spike:g}× spike",
+        "workers": f"{workers}" + (" (stages split)" if tally.split else ""), "curve": f"{curve.orders} orders / {curve.minutes:g} min, {curve.spike:g}× spike",
         "cores": os.cpu_count(), "run_seconds": round(run_seconds), "sent": dict(tally.sent), "tmall_placed": tally.tmall_placed,
         "orders_in_read_model": len(rm["rows"]), "by_status": dict(status), "routed": len(rm["routed"]),
         "accept_p50_ms": pct([x for _, x in tally.accept_lat], 50) * 1000,
@@ -722,7 +725,9 @@ def drop_database(db_url: str) -> None:
 
 def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_base: int = 29233, mix: Mix = Mix(),
         close_every: float = 20.0, drain_seconds: float = 300.0, dedupe_seconds: int = 20, wave_size: int = 20,
-        pickers: int = 2, seed: int = 12) -> dict[str, Any]:
+        pickers: int = 2, seed: int = 12, split_stages: bool = False) -> dict[str, Any]:
+    """``split_stages``: the warehouse and logistics stages get queues of their own, and the worker
+    processes alternate between serving ``orders,finance`` and ``warehouse,logistics``."""
     console = Console(width=None if sys.stdout.isatty() else 170)
     tag = uuid.uuid4().hex[:8]
     var = Path(tempfile.mkdtemp(prefix="zs-peak-"))
@@ -741,8 +746,10 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
            "ZHONGSHU_OTEL_EXPORTER": "none", "ZHONGSHU_DEV_MODE": "1", "ZHONGSHU_WORKER_METRICS_PORT": "0",
            "ZHONGSHU_FAKES_BASE_PORT": str(s.fakes_base_port),
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "devtools"), os.environ.get("PYTHONPATH", "")])}
+    if split_stages:
+        env |= {"ZHONGSHU_TASK_QUEUE_WAREHOUSE": "peak-warehouse", "ZHONGSHU_TASK_QUEUE_LOGISTICS": "peak-logistics"}
     sup = Supervisor(var / "logs", env=env)
-    tally = Tally()
+    tally = Tally(split=split_stages)
     plan = plan_day(curve, mix, seed)
     result: dict[str, Any] = {}
     try:
@@ -758,7 +765,9 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
         s = s.model_copy(update={"douyin_app_secret": fake_env.get("ZHONGSHU_DOUYIN_APP_SECRET", s.douyin_app_secret)})
         with console.status(f"starting {workers} worker process(es) and the API …"):
             for i in range(workers):
-                sup.start(Child(f"worker-{i + 1}", [py, "-m", "zhongshu.cli", "worker"], ready_log="worker polling"), timeout=120)
+                stages = ["--stages", ("orders,finance", "warehouse,logistics")[i % 2]] if split_stages else []
+                sup.start(Child(f"worker-{i + 1}", [py, "-m", "zhongshu.cli", "worker", *stages], ready_log="worker polling"),
+                          timeout=120)
             sup.start(Child("api", [py, "-m", "uvicorn", "api.app:app_from_env", "--factory", "--port", str(s.api_port),
                                     "--log-level", "warning"], ready_url=f"http://127.0.0.1:{s.api_port}/healthz"), timeout=120)
 
@@ -771,7 +780,8 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
             tally.t0 = time.time()
             cpu0 = cpu_seconds(sup)
             crew.start()
-            sampling = asyncio.create_task(sampler(client, engine, s, tally, stop))
+            sampling = asyncio.create_task(sampler(client, engine, s, tally, stop,
+                                                   queues=("peak-warehouse", "peak-logistics") if split_stages else ()))
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console) as progress:
                 arrivals = progress.add_task("arrivals (the day curve)", total=len(plan))

@@ -100,6 +100,8 @@ def register(app: typer.Typer) -> None:
         drain: float = typer.Option(300.0, help="seconds to wait after the last arrival for the backlog to drain"),
         out: str = typer.Option("", help="directory for peak.png, peak.html, summary.md/html (default var/bench-peak/…)"),
         port_base: int = typer.Option(29233, help="its own stack's ports start here (dev server, UI, API; fakes +20)"),
+        split_stages: bool = typer.Option(False, help="warehouse and logistics on their own queue; the workers alternate "
+                                                      "between orders,finance and warehouse,logistics"),
     ) -> None:
         """A double-12 day through the real stack: per-minute table, chart (PNG, HTML), one-page summary;
         exits 1 when an order or waybill was lost or duplicated."""
@@ -108,7 +110,7 @@ def register(app: typer.Typer) -> None:
         from zhongshu_devtools.bench_peak import Curve, run
 
         result = run(Curve(orders=orders, minutes=minutes, spike=spike, spike_share=spike_share), workers=workers,
-                     out=Path(out) if out else None, port_base=port_base, drain_seconds=drain)
+                     out=Path(out) if out else None, port_base=port_base, drain_seconds=drain, split_stages=split_stages)
         s = result.get("summary", {})
         bad = [s.get(k, 1) for k in ("lost_orders", "duplicated_orders", "lost_waybills", "duplicated_waybills")]
         raise typer.Exit(1 if any(bad) else 0)
