@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.cleansing import cleanse, mask_name, mask_phone
 from domain.contracts import order as C
 from domain.contracts import search_attributes as sa
+from domain.contracts.task_queues import STAGES, TaskQueues
 from domain.errors import FieldError, field_errors
 from domain.order import OrderSubmission, storable
 from domain.policy import FulfilmentPolicy, OrderPolicy, OrderWorkflowInput
@@ -42,7 +43,14 @@ def policy_from(settings: Settings) -> OrderPolicy:
         dedupe_window_seconds=settings.dedupe_window_seconds, review_escalation_seconds=settings.review_escalation_seconds,
         review_red_seconds=settings.review_red_seconds, untouched_seconds=settings.team_untouched_seconds,
         console_url=settings.console_url, risk=settings.risk,
-        fulfilment=fulfilment_policy_from(settings))
+        fulfilment=fulfilment_policy_from(settings), queues=task_queues_from(settings))
+
+
+def task_queues_from(settings: Settings) -> TaskQueues:
+    """Only stages with a queue of their own are named: the rest stay on the caller's queue (no task queue
+    on the command, as before the split)."""
+    own = {s.value: settings.queue_of(s.value) for s in STAGES if settings.queue_of(s.value) != settings.task_queue}
+    return TaskQueues(**own)
 
 
 def fulfilment_policy_from(settings: Settings) -> FulfilmentPolicy | None:

@@ -202,7 +202,7 @@ def _run_body(run: dict[str, Any]) -> dict[str, Any]:
 async def start_run(request: Request, body: RunIn, _role: str = Depends(require("finance"))):
     settings = request.app.state.settings
     try:
-        handle = await asyncio.wait_for(start_reconciliation(request.app.state.client, settings.task_queue,
+        handle = await asyncio.wait_for(start_reconciliation(request.app.state.client, settings.queue_of("finance"),
                                                              body.day.isoformat()), timeout=settings.temporal_rpc_seconds + 1)
     except (TimeoutError, RPCError) as exc:
         raise HTTPException(503, f"对账未启动, 请稍后重试 (Temporal unavailable: {exc})",

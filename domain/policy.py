@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from domain.contracts.task_queues import TaskQueues
 from domain.dedupe import Unmerge
 from domain.order import OrderSubmission
 from domain.risk import RiskThresholds
@@ -42,6 +43,7 @@ class OrderPolicy(BaseModel):
     risk: RiskThresholds = RiskThresholds()
     fulfilment: FulfilmentPolicy | None = None
     retry: RetryBounds = RetryBounds()
+    queues: TaskQueues = TaskQueues()  # each stage's task queue (default: everything on the order's queue)
 
     @property
     def release_delay_seconds(self) -> int:
@@ -58,11 +60,12 @@ class PartPolicy(BaseModel):
     console_url: str = "http://127.0.0.1:8501"
     fulfilment: FulfilmentPolicy = FulfilmentPolicy()
     retry: RetryBounds = RetryBounds()
+    queues: TaskQueues = TaskQueues()
 
     @classmethod
     def of(cls, p: OrderPolicy) -> PartPolicy:
         return cls(review_escalation_seconds=p.review_escalation_seconds, review_red_seconds=p.review_red_seconds,
-                   console_url=p.console_url, fulfilment=p.fulfilment or FulfilmentPolicy(), retry=p.retry)
+                   console_url=p.console_url, fulfilment=p.fulfilment or FulfilmentPolicy(), retry=p.retry, queues=p.queues)
 
 
 class OrderWorkflowInput(BaseModel):

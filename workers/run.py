@@ -7,12 +7,14 @@ metrics runtime come from workers.temporal_client and reach the worker through t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
+from domain.contracts.task_queues import STAGES, Stage
 from store import risk_data, rules
 from store.db import engine_for, migrate
-from workers.order_worker import build_worker
+from workers.order_worker import build_workers, queues_for
 from workers.temporal_client import connect
 from workflows.reconciliation import ensure_reconciliation_schedule
 from zhongshu.auth_settings import refuse_default_secrets
@@ -24,8 +26,10 @@ from zhongshu.tracing import instrument_engine
 log = logging.getLogger("zhongshu.worker")
 
 
-async def run_worker(settings: Settings | None = None) -> None:
+async def run_worker(settings: Settings | None = None, stages: list[Stage] | None = None) -> None:
+    """Serve ``stages`` (default: all) — one Temporal worker per distinct task queue among them."""
     s = settings or get_settings()
+    stages = list(stages or STAGES)
     refuse_default_secrets(s, "worker")  # issue 13: no development default outside development mode
     setup_logging("worker", s)
     migrate(s.db_url)
@@ -35,19 +39,23 @@ async def run_worker(settings: Settings | None = None) -> None:
     version = rules.ensure_default(engine)
     log.info("reference data %s; routing rules version %s active", seeded, version)
     client = await connect(s, service="worker")
-    try:
-        await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
-    except Exception:
-        log.exception("could not ensure the reconciliation schedule")
-    worker = build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url, settings=s)
+    if any(Stage.FINANCE in on for on in queues_for(stages, s).values()):  # finance is served here
+        try:
+            await ensure_reconciliation_schedule(client, s.queue_of(Stage.FINANCE), cron=s.reconciliation_cron)
+        except Exception:
+            log.exception("could not ensure the reconciliation schedule")
+    workers = build_workers(client, engine, s, stages)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     metrics_server = start_worker_metrics(s, engine)
-    log.info("worker polling %s on %s", s.task_queue, s.temporal_address)
+    served = "; ".join(f"{q} ({', '.join(st.value for st in on)})" for q, on in queues_for(stages, s).items())
+    log.info("worker polling %s on %s", served, s.temporal_address)
     try:
-        async with worker:
+        async with contextlib.AsyncExitStack() as running:
+            for w in workers.values():
+                await running.enter_async_context(w)
             await stop.wait()
     finally:
         if metrics_server is not None:

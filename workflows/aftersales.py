@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import order as C
     from domain.contracts import shipment as SH
     from domain.contracts.notify import NOTIFY_CUSTOMER, CustomerNotice
+    from domain.contracts.task_queues import Stage
     from domain.errors import FieldError
     from domain.logistics import WaybillError, waybill_request_for
     from domain.policy import OrderPolicy, OrderWorkflowInput, PartPolicy
@@ -124,7 +125,7 @@ async def open_case(rec: C.OrderRecord, policy: OrderPolicy, req: AftersalesRequ
                           carrier=part.carrier if part else rec.carrier, policy=policy, already_refunded=refunded)
     rec.aftersales.append(CaseRef(case_id=case_id, type=req.type.value, lines=req.lines, opened_at=workflow.now()))
     await workflow.start_child_workflow(
-        AS.AFTERSALES.name, inp, id=case_id, parent_close_policy=ParentClosePolicy.ABANDON,
+        AS.AFTERSALES.name, inp, id=case_id, parent_close_policy=ParentClosePolicy.ABANDON, **policy.queues.options(Stage.ORDERS),
         static_summary=(f"售后 {req.type.label} · {rec.order_id} · " + ", ".join(f"{ln.sku}×{ln.quantity}" for ln in req.lines))[:180])
     return AftersalesTicket(case_id=case_id, order_id=rec.order_id, kind="aftersales", workflow_id=case_id,
                             status=initial_status(req.type).value, message=f"售后单 {case_id} 已创建")
@@ -173,7 +174,7 @@ class AftersalesWorkflow:
                                                    direction="return", request=req, policy=PartPolicy.of(self.inp.policy),
                                                    collect_within_days=self.inp.return_deadline_days),
                 id=sid, result_type=SH.SHIPMENT.result, parent_close_policy=ParentClosePolicy.TERMINATE,
-                static_summary=f"退货包裹 return parcel · {self.inp.case_id}")
+                static_summary=f"退货包裹 return parcel · {self.inp.case_id}", **self.inp.policy.queues.options(Stage.LOGISTICS))
         deadline = self.state.created_at + timedelta(days=self.inp.return_deadline_days)
         ended = (lambda: self.received is not None or shipment.done()) if shipment else (lambda: self.received is not None)
         try:
@@ -229,7 +230,7 @@ class AftersalesWorkflow:
             await workflow.start_child_workflow(
                 C.ORDER.name, OrderWorkflowInput(submission=sub, policy=self.inp.policy, received_by="aftersales",
                                                  replacement_of=order.order_id, aftersales_id=self.state.case_id),
-                id=rid, parent_close_policy=ParentClosePolicy.ABANDON,
+                id=rid, parent_close_policy=ParentClosePolicy.ABANDON, **self.inp.policy.queues.options(Stage.ORDERS),
                 static_summary=f"{self.state.type.label}新订单 replacement of {order.order_id} ({self.state.case_id})")
             started = "started"
         except WorkflowAlreadyStartedError:  # a retried start after a reset: the replacement exists

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.logistics import BOOK_INSTALLATION
     from domain.contracts.notify import NOTIFY_CUSTOMER, CustomerNotice
     from domain.contracts.supplier import RELEASE_SUPPLIER_STOCK, RESERVE_SUPPLIER_STOCK
+    from domain.contracts.task_queues import Stage
     from domain.installation import appointment_notice, delivery_eta, installation_request_for, with_installation_kits
     from domain.logistics import WaybillError, waybill_request_for
     from domain.review import Decision, ReviewDecision, ReviewKind, ReviewTask
@@ -52,7 +53,7 @@ class FulfilmentWorkflow:
                                warehouse=inp.warehouse, carrier=inp.carrier, lines=inp.lines)
         self.ledger = Ledger("part", inp.part_id, inp.order_id, status=lambda: self.view.status.value, row=self._row,
                              reviews=lambda: self.view.reviews)
-        self.io = Io(inp.part_id, inp.order_id, self.ledger, inp.policy.retry)
+        self.io = Io(inp.part_id, inp.order_id, self.ledger, inp.policy.retry, inp.policy.queues)
         self.desk = ReviewDesk(inp.part_id, inp.order_id, inp.policy, self.ledger, self.io, self.view.reviews)
         self.io.desk = self.desk
         self.wave_done: WaveDone | None = None
@@ -249,7 +250,7 @@ class FulfilmentWorkflow:
             SH.SHIPMENT.name, SH.ShipmentInput(shipment_id=sid, order_id=self.inp.order_id, owner_id=self.inp.part_id,
                                                request=req, policy=self.inp.policy),
             id=sid, result_type=SH.SHIPMENT.result, parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=f"包裹 {self.order.order_id} · {req.carrier.value}",
+            static_summary=f"包裹 {self.order.order_id} · {req.carrier.value}", **self.inp.policy.queues.options(Stage.LOGISTICS),
             search_attributes=TypedSearchAttributes([SearchAttributePair(sa.ORDER_ID, self.inp.order_id),
                                                      SearchAttributePair(sa.CARRIER, req.carrier.value)]))
         self.view.shipment_ids.append(sid)

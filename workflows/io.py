@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import Activity
     from domain.contracts.order import Stuck
     from domain.contracts.projection import PROJECT, RECORD_STUCK, ProjectionDelta, StuckAlert
+    from domain.contracts.task_queues import TaskQueues
     from domain.policy import RetryBounds
     from domain.review import Decision, ReviewKind
 
@@ -98,8 +99,10 @@ def bounded(bounds: RetryBounds) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 class Io:
-    def __init__(self, workflow_id: str, order_id: str, ledger: Ledger, bounds: RetryBounds | None = None) -> None:
+    def __init__(self, workflow_id: str, order_id: str, ledger: Ledger, bounds: RetryBounds | None = None,
+                 queues: TaskQueues | None = None) -> None:
         self.workflow_id, self.order_id, self.ledger = workflow_id, order_id, ledger
+        self.queues = queues or TaskQueues()  # a remote activity of another stage goes to that stage's queue
         self.data, self.partner = bounded(bounds or RetryBounds())
         ledger.io = self
         self.desk: ReviewDesk | None = None  # set once the desk exists (it needs this Io to notify)
@@ -126,7 +129,7 @@ class Io:
         while True:
             try:
                 result: O = await workflow.execute_activity(  # decoded as ref.result: the contract's O
-                    ref.name, args=args, result_type=ref.result, **(options or self.partner))
+                    ref.name, args=args, result_type=ref.result, **(options or self.partner), **self.queues.options(ref.stage))
                 return result
             except ActivityError as exc:
                 if not stuck:

@@ -53,7 +53,7 @@ class OrderWorkflow:
                                  replacement_of=inp.replacement_of, created_at=now, updated_at=now)
         self.ledger = Ledger("order", oid, oid, status=lambda: self.rec.status.value, row=lambda: order_row(self.rec),
                              reviews=lambda: self.rec.reviews, lines=lambda: order_lines(self.rec), after=inp.resumed_after())
-        self.io = Io(oid, oid, self.ledger, inp.policy.retry)
+        self.io = Io(oid, oid, self.ledger, inp.policy.retry, inp.policy.queues)
         self.desk = ReviewDesk(oid, oid, self.policy, self.ledger, self.io, self.rec.reviews)
         self.io.desk, self.io.on_stuck = self.desk, self._on_stuck
         self.parts = OrderParts(self.rec, self.policy, self.io, self.ledger)

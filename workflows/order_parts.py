@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import assessment as A
     from domain.contracts import fulfilment as F
     from domain.contracts.order import OrderRecord
+    from domain.contracts.task_queues import Stage
     from domain.order import CleanOrder
     from domain.order_view import part_order
     from domain.policy import OrderPolicy, PartPolicy
@@ -67,6 +68,7 @@ class OrderParts:
                     part_id=pid, order_id=order.order_id, part_no=n, parts=len(plan), order=part_order(order, part.lines),
                     lines=part.lines, warehouse=part.warehouse, carrier=carrier, policy=PartPolicy.of(self.policy)),
                 id=pid, result_type=F.FULFILMENT.result, parent_close_policy=ParentClosePolicy.TERMINATE,
+                **self.policy.queues.options(Stage.WAREHOUSE),
                 static_summary=f"{part.warehouse} 包裹 {n} · {order.order_id}",
                 search_attributes=TypedSearchAttributes([SearchAttributePair(sa.ORDER_ID, order.order_id),
                                                          SearchAttributePair(sa.WAREHOUSE, part.warehouse)]))

@@ -44,7 +44,7 @@ class ShipmentWorkflow:
         self.stopped: SH.StopShipment | None = None
         self.ledger = Ledger("shipment", inp.shipment_id, inp.order_id, status=lambda: self.status.value,
                              row=self._row, reviews=lambda: self.reviews)
-        self.io = Io(inp.shipment_id, inp.order_id, self.ledger, inp.policy.retry)
+        self.io = Io(inp.shipment_id, inp.order_id, self.ledger, inp.policy.retry, inp.policy.queues)
         self.desk = ReviewDesk(inp.shipment_id, inp.order_id, inp.policy, self.ledger, self.io, self.reviews)
         self.io.desk = self.desk
 

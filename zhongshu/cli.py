@@ -34,12 +34,18 @@ def _logging() -> None:
 
 
 @app.command()
-def worker() -> None:
-    """Run the order worker."""
+def worker(stages: str = typer.Option("", help="serve only these stages, e.g. orders,warehouse (of orders, warehouse, "
+                                             "logistics, finance); default: ZHONGSHU_WORKER_STAGES, else all")) -> None:
+    """Run the order worker (every stage, or the ones given; README: Scale-out)."""
     _logging()
+    from domain.contracts.task_queues import parse_stages
     from workers.run import run_worker
 
-    asyncio.run(run_worker())
+    try:
+        chosen = parse_stages(stages or get_settings().worker_stages)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stages") from exc
+    asyncio.run(run_worker(stages=chosen))
 
 
 @app.command()
@@ -186,10 +192,10 @@ def reconcile(
     async def main() -> None:
         client = await connect(s)
         if schedule:
-            created = await ensure_reconciliation_schedule(client, s.task_queue, cron=s.reconciliation_cron)
+            created = await ensure_reconciliation_schedule(client, s.queue_of("finance"), cron=s.reconciliation_cron)
             console.print(f"daily reconciliation schedule {'created' if created else 'already there (updated)'}")
             return
-        handle = await start_reconciliation(client, s.task_queue, day)
+        handle = await start_reconciliation(client, s.queue_of("finance"), day)
         console.print(f"reconciliation {day} started: workflow {handle.id}")
         if wait:
             summary = await handle.result()

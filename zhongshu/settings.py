@@ -38,7 +38,15 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
-    task_queue: str = "zhongshu-orders"
+    task_queue: str = "zhongshu-orders"  # the orders stage's queue (and every stage's that has none of its own)
+    # task queues per stage (README: Scale-out): empty = the orders queue, so one worker serves everything
+    task_queue_warehouse: str = ""
+    task_queue_logistics: str = ""
+    task_queue_finance: str = ""
+    # workflow tasks one worker process runs at once (local activities included): more than its event loop can
+    # finish inside the 10 s workflow task timeout makes a burst time out and retry instead of queueing
+    worker_workflow_tasks: int = Field(default=10, ge=1)
+    worker_stages: str = ""  # what `zhongshu worker` serves without --stages (e.g. orders,finance); empty = all
 
     # processes
     api_host: str = "127.0.0.1"
@@ -173,6 +181,10 @@ class Settings(BaseSettings):
         if self.codec_cors_origins.strip():
             return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
         return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
+
+    def queue_of(self, stage: str) -> str:
+        """The task queue of a stage (``orders``, ``warehouse``, ``logistics``, ``finance``)."""
+        return (getattr(self, f"task_queue_{stage}", "") if stage != "orders" else "") or self.task_queue
 
     def effective_api_key(self) -> str:
         """The service key; generated once per var dir when unset so `make up` always prints one."""

@@ -89,3 +89,28 @@ def register(app: typer.Typer) -> None:
         from zhongshu_devtools.bench_pipeline import run
 
         raise typer.Exit(0 if run(n, rate=rate, seconds=seconds) else 1)
+
+    @bench_app.command("peak")
+    def bench_peak(
+        orders: int = typer.Option(12000, help="orders in the day"),
+        minutes: float = typer.Option(20.0, help="the day compressed into this many minutes"),
+        spike: float = typer.Option(10.0, help="the start's rate as a multiple of the rest's"),
+        spike_share: float = typer.Option(0.05, help="share of the day the spike lasts"),
+        workers: int = typer.Option(1, help="worker processes on the one task queue"),
+        drain: float = typer.Option(300.0, help="seconds to wait after the last arrival for the backlog to drain"),
+        out: str = typer.Option("", help="directory for peak.png, peak.html, summary.md/html (default var/bench-peak/…)"),
+        port_base: int = typer.Option(29233, help="its own stack's ports start here (dev server, UI, API; fakes +20)"),
+        split_stages: bool = typer.Option(False, help="warehouse and logistics on their own queue; the workers alternate "
+                                                      "between orders,finance and warehouse,logistics"),
+    ) -> None:
+        """A double-12 day through the real stack: per-minute table, chart (PNG, HTML), one-page summary;
+        exits 1 when an order or waybill was lost or duplicated."""
+        from pathlib import Path
+
+        from zhongshu_devtools.bench_peak import Curve, run
+
+        result = run(Curve(orders=orders, minutes=minutes, spike=spike, spike_share=spike_share), workers=workers,
+                     out=Path(out) if out else None, port_base=port_base, drain_seconds=drain, split_stages=split_stages)
+        s = result.get("summary", {})
+        bad = [s.get(k, 1) for k in ("lost_orders", "duplicated_orders", "lost_waybills", "duplicated_waybills")]
+        raise typer.Exit(1 if any(bad) else 0)

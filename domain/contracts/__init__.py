@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from domain.contracts.task_queues import Stage
+
 I = TypeVar("I")  # noqa: E741 - input
 O = TypeVar("O")  # noqa: E741 - output
 
@@ -23,6 +25,7 @@ class Activity(Generic[I, O]):
     name: str
     arg: Any
     result: Any
+    stage: Stage | None = None  # the stage whose queue runs it as a remote activity (None: the caller's queue)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from domain.contracts import Activity
+from domain.contracts.task_queues import Stage
 
 
 class CardRequest(BaseModel):
@@ -23,5 +24,5 @@ class TrustCheck(BaseModel):
     address_text: str  # ResolvedAddress.text, as the read model stores it
 
 
-SEND_CONFIRMATION_CARD: Activity[CardRequest, None] = Activity("send_confirmation_card", CardRequest, None)
+SEND_CONFIRMATION_CARD: Activity[CardRequest, None] = Activity("send_confirmation_card", CardRequest, None, Stage.LOGISTICS)
 IS_TRUSTED_ADDRESS: Activity[TrustCheck, bool] = Activity("is_trusted_address", TrustCheck, bool)

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain.contracts import Activity, Signal, WorkflowType
+from domain.contracts.task_queues import Stage
 from domain.warehouse import OpenWave, PickTask, ReturnToStock, WarehouseException, WaveDone, WaveOrder, WavePolicy
 
 WAVE_WORKFLOW_ID = "wave-{warehouse}"
@@ -22,7 +23,7 @@ class JoinWave(BaseModel):
     task_queue: str | None = None  # default: the calling activity's task queue
 
 
-JOIN_WAVE: Activity[JoinWave, str] = Activity("join_wave", JoinWave, str)
+JOIN_WAVE: Activity[JoinWave, str] = Activity("join_wave", JoinWave, str, Stage.WAREHOUSE)
 
 
 class WaveStart(BaseModel):
