@@ -1,7 +1,10 @@
-"""All tunables in one place, read from ``ZHONGSHU_*`` environment variables.
+"""The product's tunables, read from ``ZHONGSHU_*`` environment variables (or ``.env``).
 
-Ports live here so two stacks can run side by side on one machine; thresholds live here so
-operators change policy without touching code.
+One class per concern (places, Temporal, secrets, channels, order policy, warehouse, fulfilment,
+finance, telemetry), combined in ``Settings`` so a caller reads ``settings.wave_size`` wherever it
+is declared. Sign-in knobs are in ``zhongshu.auth_settings``, channel health in
+``zhongshu.channel_settings``; the development harness's own knobs (the fake partners' ports) live in
+``devtools`` and are not product settings.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from domain.risk import RiskThresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 
+class _FromEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZHONGSHU_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ZHONGSHU_", env_file=".env", extra="ignore", env_nested_delimiter="__"
-    )
+
+class PlacesSettings(_FromEnv):
+    """Where things live and where people and processes reach each other."""
 
     # where things live
     var_dir: Path = ROOT / "var"
@@ -33,11 +37,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "ZHONGSHU_DATABASE_URL"),
         description="SQLAlchemy URL; empty means the SQLite file var/zhongshu.db",
     )
+    # processes
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    console_port: int = 8501
+    public_base_url: str = ""  # how people reach the API / console links; default derived from ports
+    console_base_url: str = ""
+    temporal_ui_port: int = 8233
+
+
+class TemporalSettings(_FromEnv):
+    """The Temporal connection, the task queues (one per stage) and the worker's own limits."""
 
     # temporal
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
-    temporal_ui_port: int = 8233
     task_queue: str = "zhongshu-orders"  # the orders stage's queue (and every stage's that has none of its own)
     # task queues per stage (README: Scale-out): empty = the orders queue, so one worker serves everything
     task_queue_warehouse: str = ""
@@ -47,25 +61,12 @@ class Settings(BaseSettings):
     # finish inside the 10 s workflow task timeout makes a burst time out and retry instead of queueing
     worker_workflow_tasks: int = Field(default=10, ge=1)
     worker_stages: str = ""  # what `zhongshu worker` serves without --stages (e.g. orders,finance); empty = all
+    temporal_rpc_seconds: float = 5.0  # a start / signal Temporal has not answered by then → 503 + Retry-After
+    worker_seen_seconds: float = 90.0  # a task queue whose last poll is older counts as "no worker" (/readyz)
 
-    # processes
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
-    console_port: int = 8501
-    public_base_url: str = ""  # how people reach the API / console links; default derived from ports
-    console_base_url: str = ""
-    fakes_base_port: int = 8600  # fake channel/carrier/WeCom servers of the embedded stack
 
-    # observability: none | console | file (var/logs/traces-<service>.jsonl) | otlp (telemetry block below)
-    otel_exporter: str = "none"
-
-    # notifications
-    wecom_webhook_url: str = ""
-
-    # finance and metrics (issue 7): settlement statements + ERP receipts source, daily schedule
-    settlement_url: str = ""  # base URL of the channel settlement / ERP receipts service (fake in dev)
-    reconciliation_cron: str = "30 2 * * *"  # Asia/Shanghai; reconciles yesterday
-    ship_sla_hours: int = 24  # due-to-ship deadline after the order time, unless the stage sets ship_by
+class SecretSettings(_FromEnv):
+    """Keys and secrets (refused at their development defaults outside development mode: auth_settings)."""
 
     # security: the service key plus optional role keys ("key:role,key:role")
     api_key: str = ""
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     # browser origins of the Temporal UI allowed to call the codec server (/v1/codec/…); empty: the
     # embedded UI (http://127.0.0.1:<temporal_ui_port>, http://localhost:<temporal_ui_port>)
     codec_cors_origins: str = ""
+    confirm_secret: str = ""  # signs the customer's confirmation links; empty: derived from the API key
+
+
+class ChannelSettings(_FromEnv):
+    """Channels (issue 4): real endpoints and credentials, or `zhongshu channels add`."""
 
     # channels (issue 4): real endpoints and credentials plug in here or via `zhongshu channels add`
     douyin_app_key: str = "zhongshu-douyin"  # the app key Douyin signs pushes with
@@ -89,9 +95,30 @@ class Settings(BaseSettings):
     erp_app_secret: str = ""
     oauth_token_ttl_seconds: int = 7200  # bearer tokens we issue to the mini-program backend
     channel_poll_seconds: int = 30  # ChannelSyncWorkflow poll interval
-    # the fake channels' control endpoints for `make up` / bench (set by zhongshu/fakes_stack.py)
-    fake_douyin_url: str = ""
-    fake_miniprogram_url: str = ""
+
+
+class OrderPolicySettings(_FromEnv):
+    """What an order may claim at the door and how its reviews and holds run (fixed in each order's policy)."""
+
+    # order policy
+    dedupe_window_seconds: int = 300
+    review_escalation_seconds: int = 2 * 3600
+    review_red_seconds: int = 24 * 3600
+    team_untouched_seconds: int = 24 * 3600  # a small team's order nobody acted on turns red, WeCom again (domain/team.py)
+    # risk thresholds, e.g. ZHONGSHU_RISK__BURST_COUNT=5, ZHONGSHU_RISK__NEW_CUSTOMER_AMOUNT=5000
+    risk: RiskThresholds = RiskThresholds()
+    # the door (issue 11): what an order may claim, how big a request may be, how long the API waits
+    # e.g. ZHONGSHU_ORDER_WINDOW__MAX_AGE_DAYS=3650 to import older ERP history
+    order_window: OrderTimeWindow = OrderTimeWindow()
+    max_body_bytes: int = 1_000_000  # larger JSON bodies at intake / webhooks → 413 (a summary is recorded)
+    decision_wait_seconds: float = 4.0  # a review decision not accepted by a worker by then → 202 pending
+    retry_after_seconds: int = 5  # Retry-After on 503
+    # notifications
+    wecom_webhook_url: str = ""
+
+
+class WarehouseSettings(_FromEnv):
+    """Warehouse execution (issue 5): waves close at N orders or at the cut-off, whichever first."""
 
     # warehouse execution (issue 5): waves close at N orders or at the cut-off, whichever first
     wave_size: int = 30
@@ -101,6 +128,10 @@ class Settings(BaseSettings):
     serial_baudrate: int = 9600  # scanners in serial pass-through mode
     device_voice: str = "auto"  # auto | espeak | pyttsx3 | log
 
+
+class FulfilmentSettings(_FromEnv):
+    """After release (issue 6): re-confirmation, e-waybills and tracking, aftersales, partners."""
+
     # after release (issue 6): off → orders complete at release, as before warehouse and logistics
     fulfilment: bool = True
     fulfilment_warehouse: bool = True  # join waves and wait for pick/pack
@@ -109,7 +140,6 @@ class Settings(BaseSettings):
     confirm_grace_hours: float = 2
     confirm_radius_km: float = 15.0  # offline geocoding to the district centroid; see README
     confirm_skip_channels: str = ""  # comma-separated channels that never re-confirm (e.g. erp)
-    confirm_secret: str = ""  # signs the customer's confirmation links; empty: derived from the API key
     # the confirmation page's map: amap (高德) | tianditu (天地图) with its key; empty: the district's outline, offline
     map_provider: Literal["", "amap", "tianditu"] = ""
     map_key: str = ""
@@ -125,22 +155,21 @@ class Settings(BaseSettings):
     supplier_url: str = ""  # suppliers' regional warehouse reservation API
     suppliers: str = "BOSCH-EAST,BOSCH-NORTH"  # fallback order of supplier warehouses to reserve at
 
-    # order policy
-    dedupe_window_seconds: int = 300
-    review_escalation_seconds: int = 2 * 3600
-    review_red_seconds: int = 24 * 3600
-    team_untouched_seconds: int = 24 * 3600  # a small team's order nobody acted on turns red, WeCom again (domain/team.py)
-    # risk thresholds, e.g. ZHONGSHU_RISK__BURST_COUNT=5, ZHONGSHU_RISK__NEW_CUSTOMER_AMOUNT=5000
-    risk: RiskThresholds = RiskThresholds()
 
-    # the door (issue 11): what an order may claim, how big a request may be, how long the API waits
-    # e.g. ZHONGSHU_ORDER_WINDOW__MAX_AGE_DAYS=3650 to import older ERP history
-    order_window: OrderTimeWindow = OrderTimeWindow()
-    max_body_bytes: int = 1_000_000  # larger JSON bodies at intake / webhooks → 413 (a summary is recorded)
-    temporal_rpc_seconds: float = 5.0  # a start / signal Temporal has not answered by then → 503 + Retry-After
-    decision_wait_seconds: float = 4.0  # a review decision not accepted by a worker by then → 202 pending
-    worker_seen_seconds: float = 90.0  # a task queue whose last poll is older counts as "no worker" (/readyz)
-    retry_after_seconds: int = 5  # Retry-After on 503
+class FinanceSettings(_FromEnv):
+    """Finance (issue 7): settlements and ERP receipts, the daily reconciliation, the ship SLA."""
+
+    # finance and metrics (issue 7): settlement statements + ERP receipts source, daily schedule
+    settlement_url: str = ""  # base URL of the channel settlement / ERP receipts service (fake in dev)
+    reconciliation_cron: str = "30 2 * * *"  # Asia/Shanghai; reconciles yesterday
+    ship_sla_hours: int = 24  # due-to-ship deadline after the order time, unless the stage sets ship_by
+
+
+class TelemetrySettings(_FromEnv):
+    """Traces, Prometheus metrics and logs (issue 15, zhongshu/telemetry.py)."""
+
+    # observability: none | console | file (var/logs/traces-<service>.jsonl) | otlp (telemetry block below)
+    otel_exporter: str = "none"
     # telemetry (issue 15): traces, Prometheus metrics, logs — see zhongshu/telemetry.py
     otel_endpoint: str = ""  # otlp: the collector's base URL (http://otel:4318; grpc: http://otel:4317); empty: OTEL_EXPORTER_OTLP_*
     otel_protocol: str = "http/protobuf"  # otlp: http/protobuf | grpc
@@ -160,6 +189,11 @@ class Settings(BaseSettings):
     log_file: bool = True  # JSON lines in var/logs/<service>.jsonl, rotated by size
     log_file_max_bytes: int = 20 * 1024 * 1024
     log_file_backups: int = 5
+
+
+class Settings(PlacesSettings, TemporalSettings, SecretSettings, ChannelSettings, OrderPolicySettings, WarehouseSettings,
+               FulfilmentSettings, FinanceSettings, TelemetrySettings):
+    """Everything above, as one object (``get_settings()``)."""
 
     @property
     def db_url(self) -> str:

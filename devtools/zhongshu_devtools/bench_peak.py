@@ -734,7 +734,7 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
     out = out or ROOT / "var" / "bench-peak" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-w{workers}"
     db_url = fresh_database(var, tag)
     s = Settings(var_dir=var, temporal_address=f"127.0.0.1:{port_base}", temporal_ui_port=port_base + 1, api_port=port_base + 2,
-                 database_url=db_url, api_key=KEY, task_queue="peak", fakes_base_port=port_base + 20)
+                 database_url=db_url, api_key=KEY, task_queue="peak")
     migrate(s.db_url)
     engine = engine_for(s.db_url)
     seed_demo_stock(s.db_url)
@@ -744,7 +744,7 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
            "ZHONGSHU_WAVE_SIZE": str(wave_size), "ZHONGSHU_WAVE_AUTO_PACK": "true", "ZHONGSHU_WAVE_CUTOFFS": "",
            "ZHONGSHU_DEDUPE_WINDOW_SECONDS": str(dedupe_seconds), "ZHONGSHU_RISK__BURST_WINDOW_MINUTES": "1",
            "ZHONGSHU_OTEL_EXPORTER": "none", "ZHONGSHU_DEV_MODE": "1", "ZHONGSHU_WORKER_METRICS_PORT": "0",
-           "ZHONGSHU_FAKES_BASE_PORT": str(s.fakes_base_port),
+           "ZHONGSHU_FAKES_BASE_PORT": str(port_base + 20),
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "devtools"), os.environ.get("PYTHONPATH", "")])}
     if split_stages:
         env |= {"ZHONGSHU_TASK_QUEUE_WAREHOUSE": "peak-warehouse", "ZHONGSHU_TASK_QUEUE_LOGISTICS": "peak-logistics"}
@@ -759,7 +759,7 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
                                          "--port", str(port_base), "--ui-port", str(port_base + 1), "--log-level", "error",
                                          *sa_flags], ready_port=port_base, stop_last=True), timeout=90)
         with console.status("starting the fake partners …"):
-            fake_env, started = start_fakes(sup, s)
+            fake_env, started = start_fakes(sup, s, base_port=port_base + 20)
             sup.env.update(fake_env)
         fakes = {f.fake.name: f.url for f in started}
         s = s.model_copy(update={"douyin_app_secret": fake_env.get("ZHONGSHU_DOUYIN_APP_SECRET", s.douyin_app_secret)})

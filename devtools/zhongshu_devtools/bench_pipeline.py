@@ -293,7 +293,7 @@ def _terminate(child: Child) -> None:
 def _settings(var: Path, port_base: int) -> Settings:
     return Settings(var_dir=var, temporal_address=f"127.0.0.1:{port_base}", temporal_ui_port=port_base + 1,
                     api_port=port_base + 2, database_url=f"sqlite:///{var / 'zhongshu.db'}", api_key="bench-key",
-                    task_queue="orders", fakes_base_port=port_base + 20)
+                    task_queue="orders")
 
 
 def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60, port_base: int = 27233) -> bool:
@@ -322,7 +322,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
                                           *sa_flags], ready_port=port_base, stop_last=True)
             sup.start(temporal, timeout=90)
         with console.status("starting the fake partners (carriers, mini-program, …) …"):
-            fake_env, _ = start_fakes(sup, s)
+            fake_env, _ = start_fakes(sup, s, base_port=port_base + 20)
             sup.env.update(fake_env)
 
         async def main() -> None:

@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from domain.order import order_id_for
+from zhongshu_devtools.harness_settings import fakes_base_port
 from zhongshu_devtools.sample_orders import PRODUCTS, SHOPS, make_order
 
 SETTLED = {"completed", "held", "rejected", "merged", "cancelled", "routed", "picking", "packed", "shipped", "delivered"}
@@ -250,7 +251,7 @@ def run_demo(
         s = get_settings()
         console_url = console_url or s.console_url
         temporal_ui = temporal_ui or temporal_ui_url(s)
-        wecom_messages_url = wecom_messages_url or (None if s.wecom_webhook_url else f"http://127.0.0.1:{s.fakes_base_port}/messages")
+        wecom_messages_url = wecom_messages_url or (None if s.wecom_webhook_url else f"http://127.0.0.1:{fakes_base_port()}/messages")
     tag = _base36(int(time.time()) % 36**5)  # a new one every second, repeats after ~2 years
     prefix = prefix or f"DEMO-{tag}-"
     batch = demo_orders(n, prefix, tag)

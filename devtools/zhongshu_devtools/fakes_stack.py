@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 
 from zhongshu.settings import Settings
+from zhongshu_devtools.harness_settings import fakes_base_port
 from zhongshu_devtools.supervisor import Child, Supervisor
 
 
@@ -18,7 +19,7 @@ class FakeServer:
     name: str  # child / log name
     label: str  # for the "is up" table
     app: str  # uvicorn factory import string
-    offset: int  # port = fakes_base_port + offset
+    offset: int  # port = ZHONGSHU_FAKES_BASE_PORT + offset
     health_path: str
     links: dict[str, str] = field(default_factory=dict)  # label → path, printed in the table
     env: dict[str, str] = field(default_factory=dict)  # env for the worker/API; "{url}" is replaced
@@ -96,12 +97,16 @@ class StartedFake:
     wired: bool  # False when the user configured the real service instead
 
 
-def fake_ports(settings: Settings) -> list[int]:
-    return [settings.fakes_base_port + f.offset for f in FAKES]
+def fake_ports(settings: Settings, base_port: int | None = None) -> list[int]:
+    base = base_port or fakes_base_port()
+    return [base + f.offset for f in FAKES]
 
 
-def start_fakes(sup: Supervisor, settings: Settings, on_ready=None) -> tuple[dict[str, str], list[StartedFake]]:
-    """Start each fake as a child process; return (env for the worker/API, what was started)."""
+def start_fakes(sup: Supervisor, settings: Settings, on_ready=None, base_port: int | None = None,
+                ) -> tuple[dict[str, str], list[StartedFake]]:
+    """Start each fake as a child process (from ``base_port``, default ZHONGSHU_FAKES_BASE_PORT); return
+    (env for the worker/API, what was started)."""
+    base = base_port or fakes_base_port()
     env: dict[str, str] = {}
     started: list[StartedFake] = []
     configured = {"ZHONGSHU_WECOM_WEBHOOK_URL": settings.wecom_webhook_url, "ZHONGSHU_TMALL_URL": settings.tmall_url,
@@ -112,7 +117,7 @@ def start_fakes(sup: Supervisor, settings: Settings, on_ready=None) -> tuple[dic
                        "ZHONGSHU_TECHNICIAN_URL": settings.technician_url, "ZHONGSHU_SUPPLIER_URL": settings.supplier_url})
     launched = []
     for fake in FAKES:  # all at once: each is a python + uvicorn start of a second or two
-        port = settings.fakes_base_port + fake.offset
+        port = base + fake.offset
         url = f"http://127.0.0.1:{port}"
         child = sup.launch(
             Child(fake.name, [sys.executable, "-m", "uvicorn", fake.app, "--factory", "--host", "127.0.0.1",
