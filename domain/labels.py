@@ -509,6 +509,11 @@ CHANNEL_HEALTH: dict[str, str] = {  # domain/channels/health.py HealthState
 }
 
 # every group by name: the console and tests walk them; ``label(group, code)`` reads any of them
+STAGES: dict[str, str] = {  # domain/contracts/task_queues.py Stage: what a worker process serves
+    "orders": "订单(接单·审核·放行·售后)", "warehouse": "仓储(波次·拣货·供应商)", "logistics": "物流(运单·轨迹·确认·安装)",
+    "finance": "财务(对账)",
+}
+
 GROUPS: dict[str, dict[str, str]] = {
     "order_status": ORDER_STATUS, "part_status": PART_STATUS, "parcel_status": PARCEL_STATUS, "event": EVENTS,
     "review_kind": REVIEW_KINDS, "review_state": REVIEW_STATES, "decision": DECISIONS, "tracking": TRACKING,
@@ -520,6 +525,7 @@ GROUPS: dict[str, dict[str, str]] = {
     "wave_state": WAVE_STATES, "close_reason": CLOSE_REASONS, "scan_step": SCAN_STEPS, "scan_result": SCAN_RESULTS,
     "mis_scan": MIS_SCANS, "exception_kind": EXCEPTION_KINDS, "exception_state": EXCEPTION_STATES,
     "wave_outcome": WAVE_OUTCOMES, "flag": FLAGS, "diff_class": DIFF_CLASSES, "channel_health": CHANNEL_HEALTH,
+    "stage": STAGES,
 }
 
 # ---------------------------------------------------------------- lookups

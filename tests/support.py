@@ -148,3 +148,14 @@ class ThreadedWorker:
         if self._loop and self._stop:
             self._loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(30)
+
+
+async def terminate_waves(client) -> None:
+    """A warehouse has one wave workflow (``wave-HZ-CLOUD``) per namespace: one left running by another
+    test's stack on the shared dev server would take this stack's orders onto a task queue nobody polls
+    any more. Stacks that run waves call this before they start and after they stop."""
+    async for wf in client.list_workflows("WorkflowType = 'WaveWorkflow' AND ExecutionStatus = 'Running'"):
+        try:
+            await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate("a test stack starts afresh")
+        except Exception:  # noqa: BLE001 - it ended meanwhile
+            pass

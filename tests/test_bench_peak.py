@@ -26,7 +26,7 @@ def free_block(size: int = 40) -> int:
     """A base port with ``size`` free ports after it (the bench's stack: dev server, UI, API, fakes at +20…)."""
     rnd = random.Random()
     for _ in range(50):
-        base = rnd.randrange(31000, 39000, 100)
+        base = rnd.randrange(21000, 32000, 100)  # below the ephemeral range (32768-): no client grabs them meanwhile
         try:
             socks = []
             for p in range(base, base + size):

@@ -21,7 +21,15 @@ from fakes import carriers as fake_carriers
 from fakes import miniprogram as fake_miniprogram
 from fakes.serve import serve_in_thread
 from store.db import engine_for, migrate
-from tests.support import ThreadedServer, ThreadedWorker, free_port, fresh_pg_database, order_payload, pg_available
+from tests.support import (
+    ThreadedServer,
+    ThreadedWorker,
+    free_port,
+    fresh_pg_database,
+    order_payload,
+    pg_available,
+    terminate_waves,
+)
 
 SERVICE, DEVICE, REVIEWER = "e2e-service-key", "e2e-device-key", "e2e-reviewer-key"
 
@@ -59,11 +67,13 @@ async def fstack(dev_env, tmp_path_factory, fake_wecom):
             carrier_url=carriers.url, carrier_app_key=fake_carriers.APP_KEY, carrier_app_secret=fake_carriers.SECRET,
             miniprogram_url=mini.url, confirm_secret="e2e-confirm-secret",
         )
+        await terminate_waves(dev_env.client)
         try:
             with ThreadedWorker(settings, url):
                 with ThreadedServer(create_app(settings), port=api_port):
                     yield FulfilmentStack(api_url, url, carriers.url, mini.url)
         finally:
+            await terminate_waves(dev_env.client)
             carriers.stop()
             mini.stop()
             engine.dispose()

@@ -24,7 +24,7 @@ from fakes import miniprogram as fake_miniprogram
 from fakes.serve import serve_in_thread
 from store.db import engine_for, migrate
 from tests.channel_support import timers_fired
-from tests.support import ThreadedServer, ThreadedWorker, free_port, order_payload
+from tests.support import ThreadedServer, ThreadedWorker, free_port, order_payload, terminate_waves
 from tests.workflow_helpers import replay_fails
 
 SERVICE, DEVICE = "rt-service-key", "rt-device-key"
@@ -55,10 +55,12 @@ async def rt_stack(dev_env, tmp_path, fake_wecom):
         carrier_app_secret=fake_carriers.SECRET, miniprogram_url=mini.url, confirm_secret="rt-confirm-secret",
         confirm_window_hours=CONFIRM_WINDOW_H, confirm_grace_hours=CONFIRM_WINDOW_H, transit_alert_hours=TRANSIT_ALERT_H,
         aftersales_window_days=AFTERSALES_DAYS)
+    await terminate_waves(dev_env.client)
     try:
         with ThreadedWorker(settings, url), ThreadedServer(create_app(settings), port=api_port):
             yield api_url, carriers.url, mini.url
     finally:
+        await terminate_waves(dev_env.client)
         carriers.stop()
         mini.stop()
         engine.dispose()

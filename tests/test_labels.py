@@ -27,6 +27,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 # each enum of the code base → its group in labels.GROUPS; by_name: the label is keyed by the member's
 # name (the value is Chinese already, or a display text)
 ENUM_GROUPS: dict[str, tuple[str, bool]] = {
+    "Stage": ("stage", False),
     "OrderStatus": ("order_status", False), "PartStatus": ("part_status", False),
     "ShipmentStatus": ("parcel_status", False), "ReviewKind": ("review_kind", False),
     "ReviewState": ("review_state", False), "Decision": ("decision", False), "CloseReason": ("close_reason", False),

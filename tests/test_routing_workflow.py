@@ -392,7 +392,7 @@ async def test_r5_no_rule_routing_review_reroute_with_carrier(worker, task_queue
     attrs = await search_attrs(h)
     assert attrs["OrderStatus"] == "held" and attrs["Warehouse"] is None
     msgs = await wait_for_messages(fake_wecom, h.id, 1)
-    assert "人工分单" in msgs[0]["content"] and "NO_RULE_MATCH" in msgs[0]["content"]
+    assert "人工分单" in msgs[0]["content"] and "无匹配分单规则" in msgs[0]["content"]  # the feature in Chinese
 
     task = await decide(h, review.review_id, Decision.REROUTE, warehouse="GZ-CLOUD", carrier="SF", note="川渝走广州仓")
     assert task.state == "decided" and task.decision == "reroute"

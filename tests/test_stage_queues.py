@@ -25,7 +25,7 @@ from fakes import carriers as fake_carriers
 from fakes import miniprogram as fake_miniprogram
 from fakes.serve import serve_in_thread
 from store.db import engine_for, migrate
-from tests.support import ThreadedServer, free_port, fresh_pg_database, order_payload, pg_available
+from tests.support import ThreadedServer, free_port, fresh_pg_database, order_payload, pg_available, terminate_waves
 from workers.order_worker import STAGE_WORKFLOWS, WORKFLOWS, queues_for
 from zhongshu.settings import Settings
 
@@ -104,6 +104,7 @@ async def test_two_workers_serving_different_stages_take_an_order_end_to_end(dev
     tag = uuid.uuid4().hex[:6]
     orders_q, warehouse_q, logistics_q, finance_q = (f"stages-{tag}-{s}" for s in ("orders", "warehouse", "logistics", "finance"))
     address = dev_env.client.service_client.config.target_host
+    await terminate_waves(dev_env.client)  # another stack's wave-HZ-CLOUD would take this order elsewhere
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     carriers = serve_in_thread(fake_carriers.create_app(webhook_base=api_url))
