@@ -337,8 +337,10 @@ async def replay_channel_rejection(request: Request, rejection_id: int,
                 payload = await fetch_douyin_detail(await douyin_api(app), payload)
             except (ChannelError, MappingError) as exc:
                 code = 503 if isinstance(exc, ChannelError) and exc.retryable else 422
-                return JSONResponse({"message": f"the order detail cannot be fetched: {exc}", "rejection_id": rejection_id,
-                                     "errors": [{"field": "douyin:detail", "message": str(exc)}]}, status_code=code)
+                retry = {"Retry-After": str(app.state.settings.retry_after_seconds)} if code == 503 else None
+                return JSONResponse({"message": f"抖店订单详情暂时取不到, 请稍后重试 (the order detail cannot be fetched: {exc})",
+                                     "rejection_id": rejection_id, "errors": [{"field": "douyin:detail", "message": str(exc)}]},
+                                    status_code=code, headers=retry)
         try:
             payload = map_payload(row["channel"], payload)
         except MappingError as exc:
