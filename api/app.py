@@ -31,7 +31,7 @@ from api.codec_routes import router as codec_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
-from api.errors import field_errors, request_errors
+from api.errors import invalid_body, request_errors
 from api.intake import current_view, submit, unavailable
 from api.masking import mask_personal
 from api.metrics_routes import router as metrics_router
@@ -375,9 +375,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError):
-        return JSONResponse(
-            {"message": "invalid request", "errors": [e.model_dump() for e in field_errors(exc)]}, status_code=422
-        )
+        return JSONResponse(invalid_body(exc), status_code=422)
 
     return app
 

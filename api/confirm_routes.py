@@ -26,7 +26,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Caller, actor, require
-from api.errors import field_errors
+from api.errors import invalid_body
 from api.intake import current_view
 from api.schemas import AUTH, Doc, errors
 from domain import geo, outlines
@@ -71,7 +71,7 @@ def _token_error(exc: InvalidToken, as_html: bool):
 
 
 def _invalid(exc: ValidationError) -> JSONResponse:
-    return JSONResponse({"message": "invalid request", "errors": [e.model_dump() for e in field_errors(exc)]}, status_code=422)
+    return JSONResponse(invalid_body(exc), status_code=422)
 
 
 async def _run_update(request: Request, order_id: str, name: str, arg: BaseModel) -> JSONResponse:

@@ -67,9 +67,7 @@ def chinese_errors(payload: Any, settings: Settings) -> list[dict[str, str]]:
         sub = OrderSubmission.at_door(payload, window=settings.order_window)
     except ValidationError as exc:
         return labels.validation_errors(exc.errors(include_url=False))
-    return [{"field": e.field, "label": labels.field_label(e.field),
-             "message": labels.validation_message({"type": "value_error", "loc": e.field, "msg": e.message})}
-            for e in cleanse(sub).errors]
+    return [{"field": e.field, "label": labels.field_label(e.field), "message": e.message} for e in cleanse(sub).errors]
 
 
 @router.post("/v1/team/orders", tags=["team"], status_code=202, response_model=Doc,

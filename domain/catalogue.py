@@ -64,7 +64,7 @@ def parse_category(text: str) -> Category:
         return _CATEGORY_ALIASES[t]
     if t.lower() in _CATEGORY_ALIASES:
         return _CATEGORY_ALIASES[t.lower()]
-    raise ValueError(f"unknown category {text!r}; expected one of: {', '.join(c.value for c in Category)}")
+    raise ValueError(f"未知品类 {text!r}, 可选: {'、'.join(c.value for c in Category)} (unknown category)")
 
 
 class VehicleModel(StrEnum):
@@ -131,7 +131,7 @@ def parse_vehicle_model(text: str) -> VehicleModel:
     """Map '丰田卡罗拉2018款', '卡罗拉18款', 'TOYOTA_COROLLA_2018' … to one catalogue entry."""
     t = normalize_text(text)
     if not t:
-        raise ValueError("vehicle model is empty")
+        raise ValueError("车型为空 (vehicle model is empty)")
     for v in VehicleModel:
         if t in (v.value, v.name) or t.replace(" ", "") == v.value.replace(" ", ""):
             return v
@@ -146,11 +146,11 @@ def parse_vehicle_model(text: str) -> VehicleModel:
             low_rest = low.replace(kw, " ", 1)
             break
     if found is None:
-        raise ValueError(f"vehicle model {text!r} is not in the fitment catalogue")
+        raise ValueError(f"车型 {text!r} 不在适配车型库中 (not in the fitment catalogue)")
     make, model = found
     for alias, m in _MAKES.items():
         if alias in low and m != make:
-            raise ValueError(f"vehicle model {text!r}: make does not match model {model.title()}")
+            raise ValueError(f"车型 {text!r} 的品牌与车系 {model.title()} 不符 (make does not match model)")
     year = None
     full = _YEAR_FULL.search(low_rest)
     short = _YEAR_SHORT.search(low_rest)
@@ -162,5 +162,5 @@ def parse_vehicle_model(text: str) -> VehicleModel:
     if year is not None:
         candidates = [v for v in candidates if v.name.endswith(str(year))]
     if len(candidates) != 1:
-        raise ValueError(f"vehicle model {text!r} is not in the fitment catalogue (model year unknown)")
+        raise ValueError(f"车型 {text!r} 的年款无法确定, 请写明年款, 如 卡罗拉2018款 (model year unknown)")
     return candidates[0]

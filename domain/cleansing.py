@@ -14,7 +14,7 @@ from functools import lru_cache
 import phonenumbers
 from pydantic import BaseModel
 
-from domain import addresses
+from domain import addresses, labels
 from domain.catalogue import normalize_text, parse_category, parse_vehicle_model
 from domain.errors import FieldError
 from domain.order import CleanLine, CleanOrder, OrderSubmission, ResolvedAddress
@@ -46,9 +46,9 @@ def normalize_phone(raw: str) -> str:
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"not a phone number: {raw!r}") from exc
+        raise ValueError(f"{raw!r} 不是电话号码 (not a phone number)") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"not a valid phone number: {raw!r}")
+        raise ValueError(f"{raw!r} 不是有效的手机或固话号码 (not a valid phone number)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -63,17 +63,25 @@ def resolve_address(text: str) -> ResolvedAddress | None:
     return addresses.resolve(text)
 
 
+def _error(field: str, why: str | Exception) -> FieldError:
+    """收货人电话不正确: '12345' 不是有效的手机或固话号码 — the field's Chinese name first, the English
+    gloss the domain's messages carry dropped (a person reads this; the field path is for programs)."""
+    text = re.sub(r"\s*\([A-Za-z][^()]*\)\s*$", "", str(why))
+    joiner = "" if isinstance(why, str) else "不正确: "
+    return FieldError(field=field, message=f"{labels.field_label(field)}{joiner}{text}")
+
+
 def cleanse(sub: OrderSubmission) -> CleansingResult:
     errors: list[FieldError] = []
 
     name = clean_name(sub.customer.name)
     if not name:
-        errors.append(FieldError(field="customer.name", message="recipient name is empty after trimming"))
+        errors.append(_error("customer.name", "去掉空格后为空, 请填写"))
     phone = ""
     try:
         phone = normalize_phone(sub.customer.phone)
     except ValueError as exc:
-        errors.append(FieldError(field="customer.phone", message=str(exc)))
+        errors.append(_error("customer.phone", exc))
 
     lines: list[CleanLine] = []
     for i, line in enumerate(sub.lines):
@@ -81,13 +89,13 @@ def cleanse(sub: OrderSubmission) -> CleansingResult:
         try:
             category = parse_category(line.category).value
         except ValueError as exc:
-            errors.append(FieldError(field=f"lines[{i}].category", message=str(exc)))
+            errors.append(_error(f"lines[{i}].category", exc))
         vehicle = None
         if line.vehicle_model:
             try:
                 vehicle = parse_vehicle_model(line.vehicle_model).name
             except ValueError as exc:
-                errors.append(FieldError(field=f"lines[{i}].vehicle_model", message=str(exc)))
+                errors.append(_error(f"lines[{i}].vehicle_model", exc))
         lines.append(
             CleanLine(
                 line_no=i + 1,
@@ -104,7 +112,7 @@ def cleanse(sub: OrderSubmission) -> CleansingResult:
         )
 
     if sub.coupon and sub.coupon.amount > sum((ln.amount for ln in lines), 0):
-        errors.append(FieldError(field="coupon.amount", message="coupon exceeds the goods value"))
+        errors.append(_error("coupon.amount", "超过商品金额合计"))
 
     if errors:
         return CleansingResult(order=None, errors=errors)

@@ -726,6 +726,9 @@ def with_code(text: str, code: Any) -> str:
 # field paths as the API reports them (customer.phone, lines[0].unit_price); list indices are left out
 # of the key and said in words (第1行). The last part alone is the fallback for other models.
 FIELDS: dict[str, str] = {
+    # the customer's confirmation page (a pin on the map)
+    "lat": "纬度",
+    "lng": "经度",
     # OrderSubmission
     "channel": "渠道",
     "channel_order_id": "渠道订单号",

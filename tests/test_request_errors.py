@@ -68,3 +68,34 @@ def test_every_query_and_path_parameter_has_a_label(api):
              for p in op.get("parameters", []) if p["in"] in ("query", "path")}
     unlabelled = sorted(n for n in names if labels.field_label(n) == n)
     assert not unlabelled, f"add these to domain.labels.FIELDS: {unlabelled}"
+
+
+ENGLISH = re.compile(r"Input should|String should|field required|Field required|Value error|not a valid|unknown category")
+
+
+@pytest.mark.integration
+def test_an_order_the_door_refuses_names_each_field_in_chinese(api):
+    """``POST /v1/orders``: the structural checks (pydantic) and the cleansing (phone, category,
+    vehicle) both answer in Chinese from the label table; the field path stays for programs."""
+    from tests.support import order_payload
+
+    short = order_payload(channel_order_id="T1")
+    short["lines"][0].update(quantity=200000)
+    short["customer"].pop("phone")
+    bad_data = order_payload()
+    bad_data["customer"]["phone"] = "12345"
+    bad_data["lines"][0].update(category="不存在的品类", vehicle_model="火星车2099款")
+    with api.http() as http:
+        structural, cleansing = (http.post("/v1/orders", json=p) for p in (short, bad_data))
+    for r in (structural, cleansing):
+        assert r.status_code == 422, r.text
+        assert r.json()["rejection_id"] and not ENGLISH.search(r.text), r.text
+        for e in r.json()["errors"]:
+            assert CJK.search(e["message"]) and e["message"].startswith(labels.field_label(e["field"])), e
+    said = {e["field"]: e["message"] for e in structural.json()["errors"]}
+    assert said["customer.phone"] == "收货人电话不能为空, 请填写"
+    assert said["lines[0].quantity"] == "第1行数量不能大于 100000"
+    said = {e["field"]: e["message"] for e in cleansing.json()["errors"]}
+    assert said["customer.phone"] == "收货人电话不正确: '12345' 不是有效的手机或固话号码"
+    assert said["lines[0].category"].startswith("第1行品类不正确: 未知品类 '不存在的品类', 可选: ")
+    assert said["lines[0].vehicle_model"].startswith("第1行适配车型不正确: 车型 '火星车2099款' 不在适配车型库中")

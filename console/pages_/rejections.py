@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import streamlit as st
 
@@ -18,7 +19,9 @@ SIZE = 50
 
 
 def errors_text(errors: list[dict]) -> str:
-    return "; ".join(f"{e.get('field', '?')}: {e.get('message', '')}" for e in errors or [])
+    """Each error's sentence (it names the field in Chinese); records from before that keep their path."""
+    return "; ".join(m if re.search(r"[\u4e00-\u9fff]", m := str(e.get("message", ""))) else f"{e.get('field', '?')}: {m}"
+                     for e in errors or [])
 
 
 st.title("📮 拒收记录")
