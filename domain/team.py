@@ -53,13 +53,23 @@ def registered_by(received_by: str) -> str:
     return received_by.removeprefix("team:")
 
 
-def notice_reason(sub: OrderSubmission, received_by: str, *, untouched_hours: float = 0) -> str:
-    """The one line the WeCom notice says about the order (no phone, no street address)."""
+def untouched_for(seconds: float) -> str:
+    """How long an order has waited, said for a person: 24 小时, 1.5 小时, 30 分钟, 2 秒."""
+    if seconds >= 3600:
+        return f"{round(seconds / 3600, 1):g} 小时"
+    if seconds >= 60:
+        return f"{round(seconds / 60):g} 分钟"
+    return f"{round(seconds):g} 秒"
+
+
+def notice_reason(sub: OrderSubmission, received_by: str, *, untouched_seconds: float = 0) -> str:
+    """The one line the WeCom notice says about the order (no phone, no street address); a reminder
+    (``untouched_seconds`` > 0) says how long nobody acted."""
     goods = "、".join(f"{ln.name}×{ln.quantity}" for ln in sub.lines[:3]) + (" 等" if len(sub.lines) > 3 else "")
     who = registered_by(received_by)
     text = f"{sub.customer.name} · ¥{sub.paid_amount} · {goods} · 登记人 {who}"
-    if untouched_hours:
-        text = f"登记后 {untouched_hours:g} 小时无人处理: " + text
+    if untouched_seconds > 0:
+        text = f"登记后 {untouched_for(untouched_seconds)}无人处理: " + text
     return text
 
 

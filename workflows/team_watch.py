@@ -56,14 +56,14 @@ class TeamWatch:
         for n in range(1, team.MAX_REMINDERS + 1):
             if await wait_until(self._settled, period):
                 break
-            hours = round(self.policy.untouched_seconds * n / 3600, 2)
+            waited = self.policy.untouched_seconds * n
             if team.STALE_FLAG not in self.rec.flags:
                 self.rec.flags = [*self.rec.flags, team.STALE_FLAG]
                 workflow.upsert_search_attributes([sa.UNTOUCHED.value_set(RED)])  # the Temporal UI: Untouched="red"
-            self.ledger.event("order.untouched", reason=f"登记后 {hours:g} 小时无人处理, 已标红并再次提醒",
-                              data={"hours": hours, "reminder": n})
+            self.ledger.event("order.untouched", reason=f"登记后 {team.untouched_for(waited)}无人处理, 已标红并再次提醒",
+                              data={"hours": round(waited / 3600, 4), "reminder": n})
             await self.ledger.flush()  # red in the read model now, not at the order's next step
-            await self._notify(hours)
+            await self._notify(waited)
         else:
             await workflow.wait_condition(self._settled)
         if team.STALE_FLAG in self.rec.flags:
@@ -74,11 +74,11 @@ class TeamWatch:
                               else f"订单已{labels.order_status(self.rec.status.value)}, 取消标红")
             self.ledger.flush_soon()
 
-    async def _notify(self, untouched_hours: float) -> None:
-        reason = team.notice_reason(self.rec.submission, self.received_by, untouched_hours=untouched_hours)
+    async def _notify(self, untouched_seconds: float) -> None:
+        reason = team.notice_reason(self.rec.submission, self.received_by, untouched_seconds=untouched_seconds)
         try:
             await self.io.remote(NOTIFY_WECOM, NotifyRequest(
                 order_id=self.rec.order_id, kind=team.NOTICE_KIND, reason=reason, console_url=self.policy.console_url,
-                escalated=untouched_hours > 0), options=NOTIFY, stuck=False)
+                escalated=untouched_seconds > 0), options=NOTIFY, stuck=False)
         except Exception as exc:  # noqa: BLE001 - a lost notice must not fail the order
             self.ledger.event("notify.failed", reason=str(exc)[:300], data={"kind": team.NOTICE_KIND})
