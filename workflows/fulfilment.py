@@ -80,8 +80,7 @@ class FulfilmentWorkflow:
         if self.view.status in (P.CANCELLED, P.REJECTED):
             await self._give_back()
         self.desk.close_all(f"包裹已{self.view.status.value}")
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.ledger.flush()
+        await self.ledger.settle()
         return self._report()
 
     # ================================================================ stock and the wave

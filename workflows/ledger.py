@@ -81,6 +81,16 @@ class Ledger:
             await workflow.wait_condition(lambda: True)
         await self.flush()
 
+    async def settle(self, *, handlers: bool = True) -> None:
+        """Before the workflow returns: every handler done (``handlers``) and everything projected —
+        also what a message changed while the last projection was in flight (its own flush_soon
+        would never run: the workflow has returned by then)."""
+        if handlers:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.flush()
+        while not self.failing and self._delta()[0] is not None:
+            await self.flush()
+
     async def flush(self) -> None:
         """Project what changed (one activity), or nothing. While the projection is failing the ops
         task is open and this returns at once; the stuck handler retries it after the fix."""

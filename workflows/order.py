@@ -92,8 +92,7 @@ class OrderWorkflow:
         await self.team.settle()
         if self.erp is not None:  # rejected or cancelled too: the history never ends with the push in flight
             await self.erp
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.ledger.flush()
+        await self.ledger.settle()
         r = self.rec
         return C.OrderOutcome(order_id=r.order_id, status=r.status, merged_into=r.merged_into, parts=len(r.parts),
                               waybills=[p.waybill_no for p in r.parts if p.waybill_no])

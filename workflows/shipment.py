@@ -57,7 +57,7 @@ class ShipmentWorkflow:
         except Abandoned as a:
             self._end(St.REFUSED, "shipment.refused", a.reason, a.actor)
         self.desk.close_all(f"包裹已{self.status.value}")
-        await self.ledger.flush()
+        await self.ledger.settle(handlers=False)
         sh = self.shipment
         return SH.ShipmentResult(shipment_id=inp.shipment_id, status=self.status, waybill=sh.waybill if sh else None,
                                  shipped_at=sh.shipped_at if sh else None, delivered_at=sh.delivered_at if sh else None,
