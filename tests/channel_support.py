@@ -5,7 +5,6 @@ Tmall account, workers that run the channel workflows with the real activities, 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from temporalio.worker import Replayer, Worker
 
 from activities.channels import ChannelAccount, ChannelActivities, save_account
 from fakes import tmall as fake_tmall
+from tests.support import LoopThread
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow
 from zhongshu.payload_codec import encrypted_data_converter
@@ -109,58 +109,33 @@ async def handle_status(handle: WorkflowHandle) -> str:
 # ---------------------------------------------------------------------------------------- a channel stack
 
 
-class ChannelStackWorker:
-    """The order worker's workflows and activities plus the channel watchdog, on their own event loop
-    in a thread (as ``tests.support.ThreadedWorker``), with the channel activities built from the
-    given settings (WeCom robot, console URL)."""
+class ChannelStackWorker(LoopThread):
+    """The order worker's workflows and activities plus the channel watchdog in a thread (as
+    ``tests.support.ThreadedWorker``), with the channel activities built from the given settings
+    (WeCom robot, console URL)."""
 
     def __init__(self, settings: Settings, db_url: str):
+        super().__init__()
         self.settings = settings
         self.db_url = db_url
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
+    async def serve(self) -> None:
         from store import risk_data, rules
         from store.db import engine_for
         from workers.order_worker import WORKFLOWS, activities_for
         from workers.temporal_client import connect
 
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            client = await connect(self.settings)
-            engine = engine_for(self.db_url)
-            risk_data.seed_defaults(engine)
-            rules.ensure_default(engine)
-            acts = [*activities_for(engine, self.settings.wecom_webhook_url, settings=self.settings),
-                    *ChannelActivities(engine, self.settings).all()]
-            async with Worker(client, task_queue=self.settings.task_queue,
-                              workflows=[*WORKFLOWS, *[w for w in CHANNEL_WORKFLOWS if w not in WORKFLOWS]],
-                              activities=acts, activity_executor=ThreadPoolExecutor(16), max_concurrent_activities=16):
-                self._ready.set()
-                await self._stop.wait()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - surfaced in __enter__
-            self._error = exc
-            self._ready.set()
-
-    def __enter__(self) -> ChannelStackWorker:
-        self.thread.start()
-        self._ready.wait(60)
-        if self._error:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(30)
+        client = await connect(self.settings)
+        engine = engine_for(self.db_url)
+        risk_data.seed_defaults(engine)
+        rules.ensure_default(engine)
+        acts = [*activities_for(engine, self.settings.wecom_webhook_url, settings=self.settings),
+                *ChannelActivities(engine, self.settings).all()]
+        async with Worker(client, task_queue=self.settings.task_queue,
+                          workflows=[*WORKFLOWS, *[w for w in CHANNEL_WORKFLOWS if w not in WORKFLOWS]],
+                          activities=acts, activity_executor=ThreadPoolExecutor(16), max_concurrent_activities=16):
+            self.ready()
+            await self.stopped()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -99,37 +100,35 @@ def order_payload(coid: str | None = None, **overrides: Any) -> dict[str, Any]:
     return p
 
 
-class ThreadedWorker:
-    """Our real worker on its own event loop in a thread, so blocking test code cannot stall it."""
+class LoopThread:
+    """Something served on its own event loop in a thread for the length of a ``with`` block, so
+    blocking test code cannot stall it. A subclass's ``serve`` starts it, calls ``ready()`` and awaits
+    ``stopped()``; an error before ``ready()`` is raised by ``with``."""
 
-    def __init__(self, settings, db_url: str):
-        self.settings = settings
-        self.db_url = db_url
+    ready_seconds = 60
+
+    def __init__(self) -> None:
         self._ready = threading.Event()
-        self._stop = None
-        self._loop = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
+    async def serve(self) -> None:
+        raise NotImplementedError
+
+    def ready(self) -> None:
+        self._ready.set()
+
+    async def stopped(self) -> None:
+        assert self._stop is not None
+        await self._stop.wait()
+
     def _run(self) -> None:
-        import asyncio
-
-        from store import risk_data, rules
-        from store.db import engine_for
-        from workers.order_worker import build_worker
-        from workers.temporal_client import connect
-
-        async def main():
+        async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            client = await connect(self.settings)
-            engine = engine_for(self.db_url)
-            risk_data.seed_defaults(engine)
-            rules.ensure_default(engine)
-            async with build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url,
-                                    settings=self.settings):
-                self._ready.set()
-                await self._stop.wait()
+            await self.serve()
 
         try:
             asyncio.run(main())
@@ -137,9 +136,9 @@ class ThreadedWorker:
             self._error = exc
             self._ready.set()
 
-    def __enter__(self) -> ThreadedWorker:
+    def __enter__(self):
         self.thread.start()
-        self._ready.wait(60)
+        self._ready.wait(self.ready_seconds)
         if self._error:
             raise self._error
         return self
@@ -148,6 +147,30 @@ class ThreadedWorker:
         if self._loop and self._stop:
             self._loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(30)
+
+
+class ThreadedWorker(LoopThread):
+    """Our real worker (``build_worker``, as the settings say) in a thread."""
+
+    def __init__(self, settings, db_url: str):
+        super().__init__()
+        self.settings = settings
+        self.db_url = db_url
+
+    async def serve(self) -> None:
+        from store import risk_data, rules
+        from store.db import engine_for
+        from workers.order_worker import build_worker
+        from workers.temporal_client import connect
+
+        client = await connect(self.settings)
+        engine = engine_for(self.db_url)
+        risk_data.seed_defaults(engine)
+        rules.ensure_default(engine)
+        async with build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url,
+                                settings=self.settings):
+            self.ready()
+            await self.stopped()
 
 
 async def terminate_waves(client) -> None:

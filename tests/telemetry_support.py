@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support import ThreadedServer, free_port, fresh_pg_database
+from tests.support import LoopThread, ThreadedServer, free_port, fresh_pg_database
 
 KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 
@@ -107,21 +107,17 @@ class OtlpReceiver:
         self.server.server_close()
 
 
-class TelemetryWorker:
+class TelemetryWorker(LoopThread):
     """The real worker in a thread, wired as workers/run.py wires it (minus signals and logging)."""
 
+    ready_seconds = 90
+
     def __init__(self, settings):
+        super().__init__()
         self.settings = settings
-        self._ready = threading.Event()
-        self._stop = None
-        self._loop = None
-        self._error: BaseException | None = None
         self.metrics_server = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        import asyncio
-
+    async def serve(self) -> None:
         from store import risk_data, rules
         from store.db import engine_for
         from workers.order_worker import build_worker
@@ -129,10 +125,8 @@ class TelemetryWorker:
         from zhongshu.metrics import start_worker_metrics
         from zhongshu.tracing import instrument_engine
 
-        async def main():
-            s = self.settings
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
+        s = self.settings
+        try:
             engine = engine_for(s.db_url)
             instrument_engine(engine, s, "worker")
             risk_data.seed_defaults(engine)
@@ -140,29 +134,11 @@ class TelemetryWorker:
             client = await connect(s, service="worker")
             async with build_worker(client, s.task_queue, engine, wecom_webhook_url=s.wecom_webhook_url, settings=s):
                 self.metrics_server = start_worker_metrics(s, engine)
-                self._ready.set()
-                await self._stop.wait()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - surfaced in __enter__
-            self._error = exc
-            self._ready.set()
+                self.ready()
+                await self.stopped()
         finally:
             if self.metrics_server is not None:
                 self.metrics_server.shutdown()
-
-    def __enter__(self) -> TelemetryWorker:
-        self.thread.start()
-        self._ready.wait(90)
-        if self._error:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(30)
 
 
 class TelemetryStack:

@@ -98,12 +98,20 @@ async def test_invalid_payload_is_422_and_recorded(stack):
         payload["lines"][0]["quantity"] = 1
         r2 = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
         assert r2.status_code == 422
-        assert r2.json()["errors"] == [{"field": "customer.phone", "message": "not a valid phone number: '12345'"}]
+        assert r2.json()["errors"] == [{"field": "customer.phone", "message": "收货人电话不正确: '12345' 不是有效的手机或固话号码"}]
         # fixed and replayed
         payload["customer"]["phone"] = random_mobile()
         r3 = await asyncio.to_thread(http.post, f"/v1/rejections/{r2.json()['rejection_id']}/replay", json=payload)
         assert r3.status_code == 202, r3.text
         assert http.get(f"/v1/rejections/{r2.json()['rejection_id']}").json()["replay_order_id"] == r3.json()["order_id"]
+
+
+async def until_held(http, order_id: str) -> None:
+    for _ in range(150):
+        if (await asyncio.to_thread(http.get, f"/v1/orders/{order_id}")).json().get("status") == "held":
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{order_id} was never held")
 
 
 async def test_duplicate_is_merged_into_first(stack):
@@ -112,8 +120,13 @@ async def test_duplicate_is_merged_into_first(stack):
     first["customer"]["phone"] = "13900001111"
     second = order_payload(ordered_at=(now + timedelta(minutes=3)).isoformat())
     second["customer"]["phone"] = "+86 139-0000-1111"
+    for p in (first, second):  # ¥12,800 from a new customer: the anchor waits in risk review (a closed anchor is not told)
+        p["lines"][0].update(quantity=2, unit_price="6400.00")
+        p["paid_amount"] = "12800.00"
     with stack.http() as http:
         r1 = await asyncio.to_thread(http.post, "/v1/orders", json=first)
+        # minutes later in real life: the first is held by then (two at once: whichever claims first is the anchor)
+        await until_held(http, r1.json()["order_id"])
         r2 = await asyncio.to_thread(http.post, "/v1/orders?wait=true", json=second)  # the caller waits for the outcome
         assert r1.status_code == 202
         assert r2.status_code == 200, r2.text

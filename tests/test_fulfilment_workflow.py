@@ -47,7 +47,7 @@ from fakes.serve import serve_in_thread
 from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
-from tests.workflow_helpers import HISTORIES, keep_history, replay_fails, result_of, start_order, state_of, until
+from tests.workflow_helpers import HISTORIES, keep_history, replay_fails, result_of, start_order, state_of, until, wave_update
 from workers.order_worker import build_worker
 from workflows.aftersales import AftersalesWorkflow
 from workflows.fulfilment import FulfilmentWorkflow
@@ -260,18 +260,6 @@ async def keep_child_history(env, workflow_id: str, name: str, cls) -> None:
 
 
 # ---------------------------------------------------------------- helpers: the people around the order
-
-
-async def wave_update(wave: WorkflowHandle, update, arg):
-    """A scanner's call; the test server now and then loses an update ("update … not found") under
-    load, and a scanner simply sends it again (claiming is idempotent per device)."""
-    for attempt in range(40):
-        try:
-            return await wave.execute_update(update, arg)
-        except RPCError:
-            if attempt == 39:
-                raise
-            await asyncio.sleep(0.25)
 
 
 async def pick(env, warehouse: str, order_id: str, *, wait: bool = True) -> list[str]:

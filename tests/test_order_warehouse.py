@@ -27,7 +27,7 @@ from domain.warehouse import PickConfirmation, PickTask, TaskClaim, TaskKind, Wa
 from store import read_model, risk_data
 from store.db import engine_for, migrate
 from tests.support import order_payload
-from tests.workflow_helpers import HISTORIES, keep_history, replay_fails, result_of, start_order, until
+from tests.workflow_helpers import HISTORIES, keep_history, replay_fails, result_of, start_order, until, wave_update
 from workers.order_worker import build_worker
 from workflows.fulfilment import FulfilmentWorkflow
 from workflows.wave import WaveWorkflow
@@ -131,14 +131,14 @@ async def pick(env, warehouse: str, order_id: str, qty: int | None = None) -> No
     loop = asyncio.get_running_loop()
     deadline, picked = loop.time() + 10, False
     while True:
-        t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))
+        t = await wave_update(wave, WaveWorkflow.claim_task, TaskClaim(device_id="MC33-T", picker="小张"))
         if t is None:
             if picked or loop.time() > deadline:
                 return
             await asyncio.sleep(0.1)
             continue
         picked = picked or mine(t, order_id)
-        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
+        await wave_update(wave, WaveWorkflow.confirm_pick, PickConfirmation(
             task_id=t.task_id, picked_qty=qty if (qty is not None and mine(t, order_id)) else t.quantity, picker="小张",
             device_id="MC33-T"))
 
@@ -150,7 +150,7 @@ async def claim_for(wave: WorkflowHandle, order_id: str, device: str, picker: st
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (10 if wait else 0)
     while True:
-        t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))
+        t = await wave_update(wave, WaveWorkflow.claim_task, TaskClaim(device_id=device, picker=picker))
         if t is None:
             if loop.time() >= deadline:
                 return None
@@ -158,7 +158,7 @@ async def claim_for(wave: WorkflowHandle, order_id: str, device: str, picker: st
             continue
         if any(a.order_id.startswith(order_id) for a in t.allocations):
             return t
-        await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(
+        await wave_update(wave, WaveWorkflow.confirm_pick, PickConfirmation(
             task_id=t.task_id, picked_qty=t.quantity, picker=picker, device_id=device))
 
 
@@ -226,7 +226,7 @@ async def test_short_pick_holds_for_review_then_repicks_the_shortage(worker, tas
     wave = worker.client.get_workflow_handle(f"wave-{warehouse}")
     t = await claim_for(wave, h.id, "MC33-T", "小张")
     assert t is not None and t.quantity == 1 and t.sku == SKU  # only what was short
-    await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小张"))
+    await wave_update(wave, WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小张"))
     result = await result_of(h)
     assert result.status == S.COMPLETED
     await keep_history(h, "order_v2_warehouse_short_pick_repicked")
@@ -278,7 +278,7 @@ async def test_rejected_after_a_short_pick_puts_what_was_picked_back_on_the_shel
     t = await claim_for(wave, h.id, "MC33-R", "小王")
     assert t is not None and t.kind == "putaway" and t.state == "putaway_pending" and (t.bin, t.quantity) == ("A-03-12", 1)
     assert "不发货" in t.notes[0]
-    await wave.execute_update(WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小王"))
+    await wave_update(wave, WaveWorkflow.confirm_pick, PickConfirmation(task_id=t.task_id, picked_qty=1, picker="小王"))
     after = {r.bin: r.quantity for r in wh.stock_rows(engine, warehouse, [SKU])}["A-03-12"]
     assert after == 1  # the short pick emptied the bin; the returned unit is back in it
 

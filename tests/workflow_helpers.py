@@ -9,6 +9,7 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from domain.contracts import order as C
@@ -77,3 +78,15 @@ async def keep_history(handle: WorkflowHandle, name: str) -> None:
         text = history.to_json()
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(text), ensure_ascii=False, indent=1))
+
+
+async def wave_update(wave: WorkflowHandle, update, arg):
+    """A scanner's call; the test server now and then loses an update ("update … not found") under
+    load, and a scanner simply sends it again (claiming is idempotent per device)."""
+    for attempt in range(40):
+        try:
+            return await wave.execute_update(update, arg)
+        except RPCError:
+            if attempt == 39:
+                raise
+            await asyncio.sleep(0.25)
