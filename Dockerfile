@@ -31,7 +31,10 @@ COPY rules/ rules/
 
 # Installed in place (editable): the code finds its data next to it (store/migrations,
 # rules/default_rules.xlsx, console/pages_), which a plain wheel would leave behind.
+# Bytecode now: the workflow sandbox imports workflows/ afresh for every run, and with
+# PYTHONDONTWRITEBYTECODE (and a tree the worker's user cannot write) it would compile it every time.
 RUN pip install --no-deps -e . \
+    && python -m compileall -q zhongshu domain store workflows activities workers api console devices \
     && useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin zhongshu \
     && mkdir -p /app/var \
     && chown zhongshu:zhongshu /app/var

@@ -14,7 +14,7 @@ up: $(VENV)/.installed
 	$(VENV)/bin/zhongshu up $(UP_ARGS)
 
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
 

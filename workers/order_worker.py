@@ -30,6 +30,7 @@ from domain.confirmation import derive_secret
 from domain.contracts.task_queues import STAGES, Stage
 from domain.warehouse import WavePolicy
 from workers.interceptors import ShortDatabaseErrors
+from workers.sandbox import precompile_workflows, workflow_runner
 from workflows.aftersales import AftersalesWorkflow
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow
@@ -89,10 +90,12 @@ def build_worker(
     if activities is None:
         activities = [*activities_for(engine, wecom_webhook_url, wave_policy=wave_policy, settings=settings),
                       *ChannelActivities(engine, settings=settings, task_queue=task_queue).all()]
+    precompile_workflows()
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS if workflows is None else workflows,
+        workflow_runner=workflow_runner(),
         activities=activities,
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         interceptors=[ShortDatabaseErrors()],
