@@ -20,6 +20,7 @@ from temporalio.worker import Replayer, Worker
 from activities.channels import ChannelAccount, ChannelActivities, save_account
 from fakes import tmall as fake_tmall
 from tests.support import LoopThread
+from workers.sandbox import workflow_runner
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow
 from zhongshu.payload_codec import encrypted_data_converter
@@ -97,7 +98,8 @@ def timers_fired(history) -> int:
 
 
 async def replay_all(workflows: list, histories: list) -> None:
-    replayer = Replayer(workflows=workflows, data_converter=encrypted_data_converter(""))
+    replayer = Replayer(workflows=workflows, data_converter=encrypted_data_converter(""),
+                        workflow_runner=workflow_runner())
     for h in histories:
         await replayer.replay_workflow(h)
 

@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.workflow_helpers import HISTORIES
+from workers.sandbox import workflow_runner
 from workflows.aftersales import AftersalesWorkflow
 from workflows.fulfilment import FulfilmentWorkflow
 from workflows.legacy.aftersales_v1 import AftersalesWorkflow as AftersalesWorkflowV1
@@ -30,7 +31,7 @@ EVERY_SHAPE = [OrderWorkflowV1, AftersalesWorkflowV1, OrderWorkflow, FulfilmentW
 def _replayer() -> Replayer:
     """The worker's own data converter (the payload codec, issue 13): the recorded histories are
     plain, written before the codec, and pass through it."""
-    return Replayer(workflows=EVERY_SHAPE, data_converter=encrypted_data_converter(""))
+    return Replayer(workflows=EVERY_SHAPE, data_converter=encrypted_data_converter(""), workflow_runner=workflow_runner())
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)

@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 from domain.contracts import order as C
 from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
+from workers.sandbox import workflow_runner
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 from zhongshu.payload_codec import encrypted_data_converter
@@ -62,7 +63,8 @@ async def replay_fails(history, *workflows) -> str | None:
     workflow the order worker runs: an order's, a part's, a parcel's or a case's history."""
     from workers.order_worker import WORKFLOWS
 
-    replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=encrypted_data_converter(""))
+    replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=encrypted_data_converter(""),
+                        workflow_runner=workflow_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     return None if result.replay_failure is None else str(result.replay_failure)
 
