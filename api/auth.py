@@ -116,6 +116,33 @@ def require(*roles: str):
     return check
 
 
+SESSION_COOKIE = "zhongshu_session"  # the console's sign-in cookie (console/server.py): a person's session token
+
+
+async def session_caller(request: Request) -> Caller | None:
+    """The signed-in person behind the session cookie (None: no cookie, or not a valid session).
+    A cookie carries a person's session, never a service key."""
+    token = (request.cookies.get(SESSION_COOKIE) or "").strip()
+    if not token.startswith("zsus-"):
+        return None
+    caller = await asyncio.to_thread(resolve, request, token)
+    return caller if caller is not None and caller.is_person else None
+
+
+def require_or_session(*roles: str):
+    """``require`` for what a browser fetches by a bare link (a PDF): without header credentials the
+    console's session cookie counts. Only for reads (GET): the cookie is SameSite=Lax, and a
+    state-changing route keeps to headers."""
+    check = require(*roles)
+
+    async def check_with_cookie(request: Request) -> Caller:
+        if not presented(request) and (caller := await session_caller(request)) is not None:
+            request.state.caller = caller  # authenticate takes it from here
+        return await check(request)
+
+    return check_with_cookie
+
+
 def caller_role(request: Request) -> str:
     """The caller's role, resolved synchronously (for code outside FastAPI's dependencies, e.g. /metrics)."""
     credential = presented(request)

@@ -25,12 +25,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import Caller, presented, resolve
+from api.auth import SESSION_COOKIE, Caller, presented, resolve
 from api.schemas import AUTH, errors
 from zhongshu.payload_codec import EncryptionCodec, PayloadDecryptError, UnknownCodecKey
 
 PREFIX = "/v1/codec"
-SESSION_COOKIE = "zhongshu_session"  # the console's sign-in cookie: the person's session token
 # who may read personal data in clear (every role that reads orders unmasked; service and admin too)
 DECODERS = {"reviewer", "customer_service", "warehouse_lead", "finance", "service", "admin"}
 MAX_PAYLOADS = 1000

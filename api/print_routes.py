@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from activities import warehouse as wh
 from activities.printing import bin_labels_pdf, packing_slip_pdf, pick_list_pdf
-from api.auth import READERS, require
+from api.auth import READERS, require_or_session
 from api.intake import current_view
 from api.schemas import AUTH, errors
 from domain.printouts import bin_labels, packing_slips_from_view, pick_list
@@ -49,7 +49,7 @@ def _many(values: list[str], what: str) -> list[str]:
 
 @router.get("/v1/print/picklists.pdf", response_class=Response, responses={**PDF, **errors(*AUTH, 404)})
 async def pick_lists(request: Request, wave_id: list[str] = Query(..., max_length=50, description="repeat for a batch"),
-                     _r: str = Depends(require(*PRINTERS))):
+                     _r: str = Depends(require_or_session(*PRINTERS))):
     """波次拣货单 of one or more waves, in walking order, wave and bin Code128."""
     engine, now = request.app.state.engine, datetime.now(UTC)
     lists = []
@@ -64,7 +64,7 @@ async def pick_lists(request: Request, wave_id: list[str] = Query(..., max_lengt
 
 @router.get("/v1/print/packing-slips.pdf", response_class=Response, responses={**PDF, **errors(*AUTH, 404)})
 async def packing_slips(request: Request, order_id: list[str] = Query(..., max_length=100, description="repeat for a batch"),
-                        page_size: Literal["A4", "A5"] = "A4", _r: str = Depends(require(*PRINTERS))):
+                        page_size: Literal["A4", "A5"] = "A4", _r: str = Depends(require_or_session(*PRINTERS))):
     """发货单: one per order (or per warehouse part), order id as Code128 and QR, the waybill as Code128."""
     engine, client, now = request.app.state.engine, request.app.state.client, datetime.now(UTC)
     slips = []
@@ -83,7 +83,7 @@ async def packing_slips(request: Request, order_id: list[str] = Query(..., max_l
 @router.get("/v1/print/bin-labels.pdf", response_class=Response, responses={**PDF, **errors(*AUTH, 422)})
 async def bin_label_sheet(code: list[str] = Query(..., max_length=500, description="bin codes such as A-03-12"),
                           warehouse: str = Query("", max_length=32), layout: Literal["sheet", "single"] = "sheet",
-                          _r: str = Depends(require(*PRINTERS))):
+                          _r: str = Depends(require_or_session(*PRINTERS))):
     """库位标签: 21 per A4 sheet, or one per 60 × 40 mm thermal label (``layout=single``)."""
     try:
         items = bin_labels(_many(code, "库位 code"), warehouse=warehouse)

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 
-from api.auth import Caller, presented, require, resolve
+from api.auth import Caller, presented, require, session_caller
 from api.intake import submit
 from api.schemas import AUTH, Doc, errors
 from domain import labels, team
@@ -40,23 +40,13 @@ from zhongshu.settings import Settings
 
 router = APIRouter()
 
-SESSION_COOKIE = "zhongshu_session"
 TEAM_ROLES = ("customer_service", "reviewer", "warehouse_lead")  # and service, admin (api.auth.require)
 _allowed = require(*TEAM_ROLES)
 
 
-async def _cookie_caller(request: Request) -> Caller | None:
-    """The signed-in person behind the session cookie (None: no cookie, or not a valid session)."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    if not token.startswith("zsus-"):
-        return None
-    caller = await asyncio.to_thread(resolve, request, token)
-    return caller if caller is not None and caller.is_person else None
-
-
 async def team_member(request: Request) -> Caller:
     """The caller by header credentials, else by the session cookie; one of ``TEAM_ROLES``."""
-    if not presented(request) and (caller := await _cookie_caller(request)) is not None:
+    if not presented(request) and (caller := await session_caller(request)) is not None:
         request.state.caller = caller  # api.auth.authenticate takes it from here
     return await _allowed(request)
 
@@ -109,7 +99,7 @@ async def register_order(request: Request, caller: Caller = Depends(team_member)
 @router.get("/team", response_class=HTMLResponse, tags=["team"], include_in_schema=False)
 async def team_page(request: Request):
     """The registration page (the sign-in form until a session cookie is there)."""
-    caller = await _cookie_caller(request)
+    caller = await session_caller(request)
     if caller is None:
         return HTMLResponse(page(sign_in_body()), headers={"Cache-Control": "no-store"})
     if caller.role not in (*TEAM_ROLES, "admin"):

@@ -162,6 +162,27 @@ def test_packing_slip_and_bin_label_pdfs(http):
     assert http.get("/v1/print/picklists.pdf").status_code == 422
 
 
+def test_a_bare_link_to_a_pdf_works_for_a_signed_in_person(http, stack):
+    """A browser opening a PDF link sends the console's session cookie, not a header: it is enough
+    for the print routes (reads); never for a route that changes something, never a key in a cookie."""
+    import httpx
+
+    user = f"lead-{uuid.uuid4().hex[:6]}"
+    assert http.post("/v1/users", json={"username": user, "role": "warehouse_lead", "password": "pdf-link-password",
+                                        "display_name": "仓库组长"}).status_code == 201
+    token = httpx.post(f"{stack.api_url}/v1/auth/login", json={"username": user, "password": "pdf-link-password"},
+                       timeout=30).json()["token"]
+    link = f"{stack.api_url}/v1/print/bin-labels.pdf?code=A-03-12"
+    assert httpx.get(link, timeout=30).status_code == 401
+    r = httpx.get(link, cookies={"zhongshu_session": token}, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and "A-03-12" in pdf_text(r.content)
+    assert httpx.get(link, cookies={"zhongshu_session": "test-service-key"}, timeout=30).status_code == 401
+    assert httpx.get(link, cookies={"zhongshu_session": "zsus-not-a-session"}, timeout=30).status_code == 401
+    cancel = httpx.post(f"{stack.api_url}/v1/orders/order-nope/cancel", json={"reason": "试试"},
+                        cookies={"zhongshu_session": token}, timeout=30)
+    assert cancel.status_code == 401  # a state change keeps to headers (the cookie is not a CSRF door)
+
+
 def test_docs_work_offline_and_declare_the_api_key(stack):
     import httpx
 
