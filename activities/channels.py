@@ -37,6 +37,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from activities.notify import WeComClient, WeComError, mask_phones
 from activities.order_intake import OrderIntake, TemporalUnavailable, record_rejection
 from domain.channels import MappingError, delivery_version, map_payload
@@ -546,7 +547,7 @@ class ChannelActivities:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
+            self._http = partner_http.async_client(limits=httpx.Limits(max_connections=50))
         return self._http
 
     def _account(self, account_id: str) -> ChannelAccount:
@@ -677,7 +678,7 @@ async def import_erp_history(client: Client, engine: Engine, settings: Settings,
     failures are retried here with backoff (this runs in the CLI, not in an activity)."""
     acc = load_account(engine, account_id, settings)
     report = ImportReport()
-    async with httpx.AsyncClient() as http:
+    async with partner_http.async_client() as http:
         erp = ErpClient(acc, http)
         start = 0
         while True:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from domain.cleansing import mask_address, mask_phone
 from domain.confirmation import ConfirmationCard, card_title, make_token
 from domain.contracts.confirmation import IS_TRUSTED_ADDRESS, SEND_CONFIRMATION_CARD, CardRequest, TrustCheck
@@ -44,7 +45,7 @@ class ConfirmationActivities:
 
     def _post(self, path: str, body: dict, key: str) -> dict:
         try:
-            with httpx.Client(base_url=self.miniprogram_url, timeout=self.timeout) as c:
+            with partner_http.client(base_url=self.miniprogram_url, timeout=self.timeout) as c:
                 r = c.post(path, json=body, headers={"Idempotency-Key": key})
         except httpx.HTTPError as exc:
             raise RuntimeError(f"mini-program {path} unreachable: {type(exc).__name__}") from None

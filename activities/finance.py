@@ -13,10 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine
 from temporalio import activity
 
+from activities import partner_http
 from domain.allocation import AllocationError, OrderAllocation, allocate_order, from_fen, to_fen
 from domain.contracts import finance as FIN
 from domain.contracts.finance import RECORD_ORDER_FINANCE, DayRequest, OrderFinanceRequest, ReportRequest, RunSummary
@@ -149,7 +149,7 @@ class FinanceActivities:
     def _get(self, path: str, **params: Any) -> Any:
         if not self.settlement_url:
             raise RuntimeError("no settlement source configured (ZHONGSHU_SETTLEMENT_URL)")
-        with httpx.Client(base_url=self.settlement_url, timeout=30) as c:
+        with partner_http.client(base_url=self.settlement_url, timeout=30) as c:
             r = c.get(path, params=params)
             r.raise_for_status()
             return r.json()

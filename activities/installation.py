@@ -14,6 +14,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from domain.contracts.logistics import BOOK_INSTALLATION
 from domain.installation import Appointment, InstallationRequest
 
@@ -35,7 +36,7 @@ class InstallationActivities:
                                    type="TechnicianNotConfigured", non_retryable=True)
         url = f"{self.technician_url}/v1/work-orders"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with partner_http.async_client(timeout=self.timeout) as client:
                 resp = await client.post(url, json=req.model_dump(mode="json"),
                                          headers={"Authorization": f"Bearer {self.token}"})
         except httpx.HTTPError as exc:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, or_, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from activities.notify import mask_phones
 from domain.contracts.fulfilment import PART_MARK
 from domain.contracts.logistics import CREATE_WAYBILL
@@ -76,7 +77,7 @@ class LogisticsActivities:
         body = json.dumps(req.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
         url = f"{base_url.rstrip('/')}/{req.carrier.value}/waybills"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
+            async with partner_http.async_client(timeout=self.timeout) as http:
                 resp = await http.post(url, content=body, headers=signed_headers(secret, app_key, body))
         except httpx.HTTPError as exc:  # timeouts, refused connections: Temporal retries
             raise CarrierUnavailable(f"{req.carrier} gateway unreachable: {type(exc).__name__}: {exc}") from None

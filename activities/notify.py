@@ -24,6 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from domain import labels, team
 from domain.cleansing import mask_phone
 from domain.contracts.notify import NOTIFY_WECOM, NotifyRequest
@@ -112,7 +113,7 @@ class WeComClient:
             if self._client is not None:
                 resp = await self._client.post(self.webhook_url, json=payload, timeout=self.timeout)
             else:
-                async with httpx.AsyncClient(timeout=self.timeout) as client:
+                async with partner_http.async_client(timeout=self.timeout) as client:
                     resp = await client.post(self.webhook_url, json=payload)
         except httpx.HTTPError as exc:  # connect/read timeouts, refused connections, …
             raise WeComError(f"WeCom robot {where} unreachable: {type(exc).__name__}: {exc}") from None

@@ -19,6 +19,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from domain.contracts.supplier import RELEASE_SUPPLIER_STOCK, RESERVE_SUPPLIER_STOCK
 from domain.supplier import FailedLine, Reservation, ReservationLine, ReservationOutcome, ReservationRequest
 
@@ -111,7 +112,7 @@ class SupplierActivities:
                 else:
                     remaining[got.sku] = left.model_copy(update={"quantity": left.quantity - got.quantity})
 
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with partner_http.async_client(timeout=self.timeout) as client:
             retrying = _attempt() > 1
             if retrying:  # an earlier attempt may have reserved somewhere before failing
                 for code in req.candidates:
@@ -157,7 +158,7 @@ class SupplierActivities:
         if not self.supplier_url:
             raise ApplicationError("supplier_url is not set (ZHONGSHU_SUPPLIER_URL)", type="SupplierNotConfigured",
                                    non_retryable=True)
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with partner_http.async_client(timeout=self.timeout) as client:
             resp = await self._send(
                 client, "DELETE", f"/v1/warehouses/{reservation.supplier_warehouse}/reservations/{reservation.reservation_no}")
             try:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import partner_http
 from activities.notify import WeComClient, WeComError, mask_phones
 from domain.contracts import warehouse as W
 from domain.contracts.warehouse import (
@@ -99,7 +100,7 @@ class ImageLibrary:
         if not self.base_url:
             return found
         try:
-            with httpx.Client(base_url=self.base_url, timeout=self.timeout) as c:
+            with partner_http.client(base_url=self.base_url, timeout=self.timeout) as c:
                 for sku in found:
                     try:
                         r = c.get(f"/v1/items/{sku}/image")
