@@ -98,3 +98,20 @@ def test_the_cli_finds_the_harness_commands_through_entry_points():
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     groups = {g.name for g in app.registered_groups}
     assert {"up", "demo"} <= names and "bench" in groups, "is zhongshu-devtools installed? (make install)"
+
+
+def test_modules_passed_through_the_sandbox_define_no_workflow_and_hold_no_module_state():
+    """workers/sandbox.py shares these modules between workflow runs: a workflow definition there
+    would skip the sandbox, and a module-level list or dict would leak from one run into the next."""
+    import importlib.util
+
+    from workers.sandbox import WORKFLOW_HELPERS
+
+    for name in WORKFLOW_HELPERS:
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text(encoding="utf-8"))
+        assert "@workflow.defn" not in ast.unparse(tree), f"{name} defines a workflow: not a helper"
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            value = getattr(node, "value", None)
+            if targets and isinstance(value, (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)):
+                raise AssertionError(f"{name}: module-level mutable {ast.unparse(targets[0])} would be shared by every run")
