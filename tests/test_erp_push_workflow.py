@@ -16,7 +16,7 @@ from fakes.serve import serve_in_thread
 from store import read_model, risk_data
 from store.db import engine_for
 from tests.support import order_payload
-from tests.workflow_helpers import keep_history, result_of, start_order, until
+from tests.workflow_helpers import keep_history, replay_fails, result_of, start_order, until
 from workers.order_worker import WORKFLOWS, activities_for
 from zhongshu.settings import Settings
 
@@ -81,6 +81,8 @@ async def test_an_erp_outage_never_holds_the_warehouse(ts_env, task_queue, sqlit
             st = await until(h, lambda s: s.status == OrderStatus.PACKED)  # past the warehouse, ERP still down
             assert st.erp_doc_no is None
             state.down = False
+            await h.result()
+            assert await replay_fails(await h.fetch_history()) is None  # its whole history replays
             result = await result_of(h)
         assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
         events = [e.event for e in result.timeline]

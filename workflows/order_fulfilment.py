@@ -27,6 +27,7 @@ from workflows.order_parts import OrderParts
 from workflows.reviews import ReviewDesk
 
 S = OrderStatus
+EARLY_WAKES = "fulfilment-loop-keeps-early-wakes"  # workflow.patched id (2026-12)
 HOLDING = frozenset({ReviewKind.ADDRESS, ReviewKind.ROUTING, ReviewKind.RISK})  # these keep the order HELD
 
 
@@ -62,6 +63,10 @@ class OrderFulfilment:
         self.order, self.parts, self.address, self.desk = order, parts, address, desk
         self.changed = False  # something the loop must look at (set by the order's signal handlers)
         address.released = lambda: bool(parts.released)
+        # decided once, at the workflow's start (workflows/ledger.py says why): a part that reported
+        # "packed" before the loop's first wait (while its start or the flush ran) woke nobody, and the
+        # order waited for a release that never came; now the flag is cleared only after the wait
+        self._keep_early_wakes = workflow.patched(EARLY_WAKES)
 
     @property
     def holding(self) -> bool:
@@ -81,12 +86,15 @@ class OrderFulfilment:
                     o.completion_reason = reason
                     return
                 return await o.move(target, event, reason=reason, data=data)
-            self.changed = False  # before the flush: a report that arrives while it runs is not lost
+            if not self._keep_early_wakes:
+                self.changed = False  # histories from before: cleared before the flush
             await self.address.ledger.flush()
             due = self.address.deadline()
             if not await wait_until(lambda: self.changed, (due - workflow.now()) if due else None):
                 if await self.address.chase():
                     await self.address.review(o.hold, o.stopped_by)
+            if self._keep_early_wakes:
+                self.changed = False  # what arrives from here on wakes the next wait
             if o.cancel_request is not None and not self.parts.released:
                 return await o.cancelled()
             if self.address.pending is not None:
