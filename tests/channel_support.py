@@ -19,7 +19,7 @@ from temporalio.worker import Replayer, Worker
 
 from activities.channels import ChannelAccount, ChannelActivities, save_account
 from fakes import tmall as fake_tmall
-from tests.support import LoopThread
+from tests.support import ThreadedWorker
 from workers.sandbox import workflow_runner
 from workflows.channel_sync import ChannelSyncWorkflow
 from workflows.channel_watchdog import ChannelWatchdogWorkflow
@@ -111,33 +111,19 @@ async def handle_status(handle: WorkflowHandle) -> str:
 # ---------------------------------------------------------------------------------------- a channel stack
 
 
-class ChannelStackWorker(LoopThread):
-    """The order worker's workflows and activities plus the channel watchdog in a thread (as
+class ChannelStackWorker(ThreadedWorker):
+    """The order worker's workflows and activities plus the channel watchdog (as
     ``tests.support.ThreadedWorker``), with the channel activities built from the given settings
     (WeCom robot, console URL)."""
 
-    def __init__(self, settings: Settings, db_url: str):
-        super().__init__()
-        self.settings = settings
-        self.db_url = db_url
-
-    async def serve(self) -> None:
-        from store import risk_data, rules
-        from store.db import engine_for
+    def worker(self, client, engine):
         from workers.order_worker import WORKFLOWS, activities_for
-        from workers.temporal_client import connect
 
-        client = await connect(self.settings)
-        engine = engine_for(self.db_url)
-        risk_data.seed_defaults(engine)
-        rules.ensure_default(engine)
         acts = [*activities_for(engine, self.settings.wecom_webhook_url, settings=self.settings),
                 *ChannelActivities(engine, self.settings).all()]
-        async with Worker(client, task_queue=self.settings.task_queue,
-                          workflows=[*WORKFLOWS, *[w for w in CHANNEL_WORKFLOWS if w not in WORKFLOWS]],
-                          activities=acts, activity_executor=ThreadPoolExecutor(16), max_concurrent_activities=16):
-            self.ready()
-            await self.stopped()
+        return Worker(client, task_queue=self.settings.task_queue,
+                      workflows=[*WORKFLOWS, *[w for w in CHANNEL_WORKFLOWS if w not in WORKFLOWS]],
+                      activities=acts, activity_executor=ThreadPoolExecutor(16), max_concurrent_activities=16)
 
 
 @dataclass

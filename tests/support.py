@@ -150,25 +150,30 @@ class LoopThread:
 
 
 class ThreadedWorker(LoopThread):
-    """Our real worker (``build_worker``, as the settings say) in a thread."""
+    """Our real worker (``build_worker``, as the settings say) in a thread, on a read model seeded
+    with the default risk data and rules. A subclass may build a different ``worker``."""
 
     def __init__(self, settings, db_url: str):
         super().__init__()
         self.settings = settings
         self.db_url = db_url
 
+    def worker(self, client, engine):
+        from workers.order_worker import build_worker
+
+        return build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url,
+                            settings=self.settings)
+
     async def serve(self) -> None:
         from store import risk_data, rules
         from store.db import engine_for
-        from workers.order_worker import build_worker
         from workers.temporal_client import connect
 
         client = await connect(self.settings)
         engine = engine_for(self.db_url)
         risk_data.seed_defaults(engine)
         rules.ensure_default(engine)
-        async with build_worker(client, self.settings.task_queue, engine, wecom_webhook_url=self.settings.wecom_webhook_url,
-                                settings=self.settings):
+        async with self.worker(client, engine):
             self.ready()
             await self.stopped()
 

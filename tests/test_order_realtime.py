@@ -11,12 +11,9 @@ from domain.policy import OrderPolicy
 from domain.review import Decision, ReviewDecision
 from domain.risk import RiskThresholds
 from domain.status import OrderStatus as S
-from store import risk_data
-from store.db import engine_for, migrate
 from tests.channel_support import timers_fired
 from tests.support import order_payload
-from tests.workflow_helpers import keep_history, result_of, start_order, until
-from workers.order_worker import build_worker
+from tests.workflow_helpers import keep_history, order_worker, result_of, start_order, until
 from workflows.order import OrderWorkflow
 
 POLICY = OrderPolicy(review_escalation_seconds=2, review_red_seconds=4, dedupe_window_seconds=5,
@@ -24,15 +21,11 @@ POLICY = OrderPolicy(review_escalation_seconds=2, review_red_seconds=4, dedupe_w
 
 
 async def test_a_held_order_lives_through_its_idle_timers_and_completes(dev_env, tmp_path, fake_wecom):
-    url = f"sqlite:///{tmp_path / 'orders.db'}"
-    migrate(url)
-    engine = engine_for(url)
-    risk_data.seed_defaults(engine)
     tq = f"order-rt-{tmp_path.name[-8:]}"
     # ordered 50 s ago: the release window (1 min burst window) ends a few seconds after the approval
     payload = order_payload(ordered_at=(datetime.now(UTC) - timedelta(seconds=50)).isoformat(),
                             customer={"id": "SHOP-RT-1", "name": "测试", "phone": "13812340000"})
-    async with build_worker(dev_env.client, tq, engine, wecom_webhook_url=fake_wecom.webhook_url):
+    async with order_worker(dev_env.client, tq, f"sqlite:///{tmp_path / 'orders.db'}", fake_wecom.webhook_url):
         h = await start_order(dev_env.client, tq, payload, POLICY)
         st = await until(h, lambda s: s.status == S.HELD and s.open_review() is not None)
         review = st.open_review()

@@ -15,11 +15,8 @@ from domain.order import OrderSubmission
 from domain.policy import FulfilmentPolicy, OrderPolicy
 from domain.redelivery import changes
 from domain.status import OrderStatus
-from store import risk_data
-from store.db import engine_for, migrate
 from tests.support import order_payload
-from tests.workflow_helpers import result_of, start_order, until
-from workers.order_worker import build_worker
+from tests.workflow_helpers import order_worker, result_of, start_order, until
 from workflows.order import OrderWorkflow
 
 S = OrderStatus
@@ -54,10 +51,7 @@ def task_queue() -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def worker(own_env, task_queue, sqlite_session_url, fake_wecom):
-    migrate(sqlite_session_url)
-    engine = engine_for(sqlite_session_url)
-    risk_data.seed_defaults(engine)
-    async with build_worker(own_env.client, task_queue, engine, wecom_webhook_url=fake_wecom.webhook_url):
+    async with order_worker(own_env.client, task_queue, sqlite_session_url, fake_wecom.webhook_url):
         yield own_env
 
 

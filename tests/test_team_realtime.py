@@ -10,25 +10,19 @@ from domain.contracts import search_attributes as sa
 from domain.policy import OrderPolicy
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus as S
-from store import read_model, risk_data
-from store.db import engine_for, migrate
+from store import read_model
 from tests.channel_support import timers_fired
 from tests.support import order_payload
 from tests.test_team_workflow import AGAIN, NEW, notices, start_team_order
-from tests.workflow_helpers import keep_history, result_of, until
-from workers.order_worker import build_worker
+from tests.workflow_helpers import keep_history, order_worker, result_of, until
 from workflows.order import OrderWorkflow
 
 POLICY = OrderPolicy(untouched_seconds=2, dedupe_window_seconds=1)
 
 
 async def test_an_untouched_team_order_turns_red_through_idle_periods_until_a_person_acts(dev_env, tmp_path, fake_wecom):
-    url = f"sqlite:///{tmp_path / 'team.db'}"
-    migrate(url)
-    engine = engine_for(url)
-    risk_data.seed_defaults(engine)
     tq = f"team-rt-{tmp_path.name[-8:]}"
-    async with build_worker(dev_env.client, tq, engine, wecom_webhook_url=fake_wecom.webhook_url):
+    async with order_worker(dev_env.client, tq, f"sqlite:///{tmp_path / 'team.db'}", fake_wecom.webhook_url) as engine:
         h = await start_team_order(dev_env.client, tq, order_payload(address={"raw": "老地方仓库后门"}), POLICY)
         st = await until(h, lambda s: s.status == S.HELD and s.open_review() is not None)
         await notices(fake_wecom, h.id, NEW, 1)
@@ -48,4 +42,3 @@ async def test_an_untouched_team_order_turns_red_through_idle_periods_until_a_pe
         history = await h.fetch_history()
         assert timers_fired(history) >= 2
         await keep_history(h, "team_realtime_red_then_touched")
-    engine.dispose()

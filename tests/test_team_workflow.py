@@ -15,11 +15,10 @@ from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
 from domain.review import Decision, ReviewDecision
 from domain.status import OrderStatus
-from store import read_model, risk_data
+from store import read_model
 from store.db import engine_for
 from tests.support import order_payload
-from tests.workflow_helpers import keep_history, result_of, state_of, until
-from workers.order_worker import build_worker
+from tests.workflow_helpers import keep_history, order_worker, result_of, state_of, until
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 
@@ -28,9 +27,7 @@ NEW, AGAIN = "小微团队新订单", "无人处理,已标红"
 
 @pytest_asyncio.fixture
 async def worker(ts_env, task_queue, sqlite_session_url, fake_wecom):
-    engine = engine_for(sqlite_session_url)
-    risk_data.seed_defaults(engine)
-    async with build_worker(ts_env.client, task_queue, engine, wecom_webhook_url=fake_wecom.webhook_url):
+    async with order_worker(ts_env.client, task_queue, sqlite_session_url, fake_wecom.webhook_url):
         yield ts_env
 
 

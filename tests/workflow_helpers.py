@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
@@ -15,12 +17,29 @@ from temporalio.worker import Replayer
 from domain.contracts import order as C
 from domain.order import OrderSubmission
 from domain.policy import OrderPolicy, OrderWorkflowInput
+from store import risk_data
+from store.db import engine_for, migrate
+from workers.order_worker import build_worker
 from workers.sandbox import workflow_runner
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow
 from zhongshu.payload_codec import encrypted_data_converter
 
 HISTORIES = Path(__file__).parent / "histories"
+
+
+@asynccontextmanager
+async def order_worker(client: Client, task_queue: str, db_url: str, wecom_webhook_url: str) -> AsyncIterator:
+    """Our real worker (``build_worker``) on a migrated read model seeded with the default risk data;
+    yields the read model's engine."""
+    migrate(db_url)
+    engine = engine_for(db_url)
+    risk_data.seed_defaults(engine)
+    try:
+        async with build_worker(client, task_queue, engine, wecom_webhook_url=wecom_webhook_url):
+            yield engine
+    finally:
+        engine.dispose()
 
 
 async def start_order(
