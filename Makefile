@@ -1,7 +1,8 @@
 # The two commands of the README. Everything else is `zhongshu --help`.
 #   make up                       the whole embedded stack + a demo flow of orders (Ctrl-C stops it)
 #   make up UP_ARGS=--no-demo     … without the demo (or UP_ARGS="--orders 100")
-#   make test                     the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
+#   make test                     the whole test suite (needs PostgreSQL on 127.0.0.1:5432), a process per core
+#   make test PYTEST_ARGS="-n 0 tests/test_x.py"   … one process, one file
 # Ports, var dir, API key: ZHONGSHU_* environment variables (see zhongshu/settings.py).
 VENV ?= .venv
 PYTHON ?= python3
@@ -14,7 +15,7 @@ up: $(VENV)/.installed
 	$(VENV)/bin/zhongshu up $(UP_ARGS)
 
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n auto --maxprocesses 4 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
 

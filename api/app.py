@@ -31,6 +31,7 @@ from api.codec_routes import router as codec_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
+from api.retry_after import RetryAfterOn503
 from api.errors import invalid_body, request_errors
 from api.intake import current_view, submit, unavailable
 from api.masking import mask_personal
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     declare_api_key(app)
     app.add_middleware(AuditLog)  # issue 13: who did what, from where, with what result
     app.add_middleware(RequestDoor, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RetryAfterOn503)  # a 503 always says when to come back
     instrument_api(app, settings)
     app.add_middleware(CodecCors, origins=settings.codec_origins)  # the Temporal UI calls /v1/codec/… from the browser
     app.state.api_keys = settings.api_keys()

@@ -11,13 +11,19 @@ from sqlalchemy import Engine, func, select
 from store.schema import audit_log
 
 
+def _storable(text: str | None, limit: int) -> str | None:
+    """Cut to the column's width; a NUL (which PostgreSQL text cannot hold) written as ``\\x00``,
+    so a login typed with one is still on the record."""
+    return (text or "").replace("\x00", "\\x00")[:limit] or None
+
+
 def record(engine: Engine, *, actor: str, role: str, kind: str, action: str, status: int, target: str | None = None,
            client_ip: str | None = None, detail: str | None = None, at: datetime | None = None) -> None:
     with engine.begin() as conn:
         conn.execute(audit_log.insert().values(
-            at=at or datetime.now(UTC), actor=actor[:80], role=role[:20], kind=kind[:10], action=action[:120],
-            target=(target or "")[:300] or None, client_ip=(client_ip or "")[:64] or None, status=status,
-            detail=(detail or "")[:2000] or None))
+            at=at or datetime.now(UTC), actor=_storable(actor, 80) or "", role=_storable(role, 20) or "",
+            kind=_storable(kind, 10) or "", action=_storable(action, 120) or "", target=_storable(target, 300),
+            client_ip=_storable(client_ip, 64), status=status, detail=_storable(detail, 2000)))
 
 
 def query(engine: Engine, *, actor: str | None = None, action: str | None = None, since: datetime | None = None,

@@ -3,6 +3,7 @@ and the test clock (``--today`` / ``ZHONGSHU_TEST_TODAY`` moves the Python clock
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -96,6 +97,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 _CLOCK = pytest.StashKey[tuple]()
+
+
+def pytest_collection_finish(session):
+    """Keep what collection imported (every module of the product, the fakes, the test modules) out
+    of the garbage collector's full passes. A full pass runs inside whatever thread allocates, a
+    workflow activation included, and holds the GIL meanwhile: once, late in a whole-suite run, one
+    overran the SDK's 2 s deadlock timer (``_InterruptDeadlockError`` raised inside a GC callback)
+    and that worker's shutdown then waited for ever. Fewer objects to scan, shorter passes."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -87,9 +87,10 @@ async def test_temporal_down_is_503_with_retry_after(own_temporal, db_url, tmp_p
         d = http.post(f"/v1/reviews/{first.json()['order_id']}~address-1/decision",
                       json={"decision": "approve", "reviewer": "小王"}, headers={"X-API-Key": REVIEWER_KEY})
         assert d.status_code == 503 and d.json()["applied"] is False and "未生效" in d.json()["message"]
+        assert "Retry-After" in d.headers
 
         ready = http.get("/readyz")
-        assert ready.status_code == 503
+        assert ready.status_code == 503 and "Retry-After" in ready.headers  # every 503 says when to come back
         body = ready.json()
         assert body["temporal"]["ok"] is False and body["database"]["ok"] is True and body["ready"] is False
         assert http.get("/healthz").status_code == 200  # liveness stays up

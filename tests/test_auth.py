@@ -202,3 +202,26 @@ def test_no_default_secrets_outside_development(tmp_path):
     refuse_default_secrets(Settings(var_dir=tmp_path, api_key="k" * 24, confirm_secret="c" * 24,
                                     carrier_app_secret="real-secret", codec_keys=f"k1:{new_key()}"), "API", prod)
     refuse_default_secrets(Settings(var_dir=tmp_path), "API", AuthSettings(dev_mode=True))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_audit_entry_with_a_nul_in_the_typed_name_is_still_recorded(backend, tmp_path):
+    """PostgreSQL text cannot hold NUL: a login typed with one (a fuzzer, a broken client) is kept
+    on the record with the NUL spelt out, never lost with a database error."""
+    from store import audit
+    from tests.support import fresh_pg_database
+
+    def check(url: str) -> None:
+        migrate(url)
+        engine = engine_for(url)
+        audit.record(engine, actor="xiao\x00li", role="-", kind="anonymous", action="POST /v1/auth/login", status=422,
+                     target="/v1/auth/login\x00", detail="bad\x00body")
+        total, items = audit.query(engine)
+        engine.dispose()
+        assert total == 1 and items[0]["actor"] == "xiao\\x00li" and items[0]["detail"] == "bad\\x00body"
+
+    if backend == "sqlite":
+        check(f"sqlite:///{tmp_path / 'audit.db'}")
+    else:
+        with fresh_pg_database() as url:
+            check(url)
