@@ -31,7 +31,6 @@ from api.codec_routes import router as codec_router
 from api.confirm_routes import router as confirm_router
 from api.decisions import send_decision
 from api.door import RequestDoor
-from api.retry_after import RetryAfterOn503
 from api.errors import invalid_body, request_errors
 from api.intake import current_view, submit, unavailable
 from api.masking import mask_personal
@@ -39,6 +38,7 @@ from api.metrics_routes import router as metrics_router
 from api.order_desk_routes import router as order_desk_router
 from api.print_routes import router as print_router
 from api.readiness import Readiness, readiness
+from api.retry_after import RetryAfterOn503
 from api.review_cards import router as review_cards_router
 from api.rules_routes import router as rules_router
 from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors

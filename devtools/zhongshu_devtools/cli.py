@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
 
     @bench_app.command("pipeline")
     def bench_pipeline(
-        n: int = typer.Option(200, help="orders in the floor and in the pipeline run"),
+        n: int = typer.Option(200, help="orders on each side (floor, pipeline)"),
+        rounds: int = typer.Option(2, help="interleaved rounds (floor, pipeline, pipeline, floor, …) the orders are split into"),
         rate: int = typer.Option(100, help="POST /v1/orders per second in the sustained run"),
         seconds: int = typer.Option(60, help="length of the sustained run"),
     ) -> None:
@@ -88,7 +89,7 @@ def register(app: typer.Typer) -> None:
         order's history size: one table with the bars."""
         from zhongshu_devtools.bench_pipeline import run
 
-        raise typer.Exit(0 if run(n, rate=rate, seconds=seconds) else 1)
+        raise typer.Exit(0 if run(n, rate=rate, seconds=seconds, rounds=rounds) else 1)
 
     @bench_app.command("peak")
     def bench_peak(
