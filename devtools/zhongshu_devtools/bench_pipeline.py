@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -135,6 +136,8 @@ async def _floor(client: Client, n: int, concurrency: int, progress: Progress, l
         await h.result()
         progress.advance(task)
 
+    await one(-1)  # a fresh worker's first run is slower (imports, caches): not counted, on either side
+    progress.update(task, completed=0)
     t0 = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(n)))
     return n, time.monotonic() - t0
@@ -158,16 +161,23 @@ async def _pipeline(http: httpx.AsyncClient, engine: Any, n: int, concurrency: i
     ids: list[str] = []
     old = datetime.now(UTC) - timedelta(hours=1)  # past its release window: straight on
 
-    async def one(i: int) -> None:
+    async def one(i: int, into: list[str]) -> None:
         p = sample_payload(i, ordered_at=old)
         async with sem:
             r = await http.post("/v1/orders", json=p)
         if r.status_code in (200, 202):
-            ids.append(r.json()["order_id"])
+            into.append(r.json()["order_id"])
         progress.advance(sent)
 
+    warm: list[str] = []  # as on the floor: the fresh worker's first order is not counted
+    await one(-1, warm)
+    for _ in range(600):  # up to a minute
+        if not warm or await asyncio.to_thread(_joined, engine, warm) >= 1:
+            break
+        await asyncio.sleep(0.1)
+    progress.update(sent, completed=0)
     t0 = time.monotonic()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await asyncio.gather(*(one(i, ids) for i in range(n)))
     while True:
         done = await asyncio.to_thread(_joined, engine, ids)
         progress.update(joined, completed=done, total=len(ids))
@@ -287,6 +297,23 @@ def cpu_seconds(child: Child) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _group(name: str) -> str:
+    if name.startswith(("worker-", "floor-worker-")):
+        return "worker"
+    return name if name in ("temporal", "api") else "fakes"
+
+
+def cpu_by_group(sup: Supervisor) -> dict[str, float]:
+    """CPU seconds so far by process group: temporal, worker, api, fakes (the partners' side), bench
+    (this process: the callers)."""
+    out = {"temporal": 0.0, "worker": 0.0, "api": 0.0, "fakes": 0.0}
+    for c in sup.children:
+        out[_group(c.name)] += cpu_seconds(c)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["bench"] = usage.ru_utime + usage.ru_stime
+    return out
+
+
 def _terminate(child: Child) -> None:
     if child.proc is not None and child.proc.poll() is None:
         child.proc.terminate()
@@ -297,6 +324,16 @@ def _settings(var: Path, port_base: int) -> Settings:
     return Settings(var_dir=var, temporal_address=f"127.0.0.1:{port_base}", temporal_ui_port=port_base + 1,
                     api_port=port_base + 2, database_url=f"sqlite:///{var / 'zhongshu.db'}", api_key="bench-key",
                     task_queue="orders")
+
+
+def _add(total: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
+    for k, v in after.items():
+        total[k] = total.get(k, 0.0) + v - before.get(k, 0.0)
+
+
+def _per_order(cpu: dict[str, float], orders: int) -> str:
+    parts = [f"{k} {v * 1000 / max(1, orders):.0f}" for k, v in cpu.items() if v > 0.0005 * orders]
+    return " · ".join(parts) + f" = {sum(cpu.values()) * 1000 / max(1, orders):.0f}"
 
 
 def _rates(runs: list[tuple[int, float]]) -> str:
@@ -339,6 +376,8 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             floor_runs: list[tuple[int, float]] = []
             pipeline_runs: list[tuple[int, float]] = []
+            floor_cpu: dict[str, float] = {}
+            pipeline_cpu: dict[str, float] = {}
             per_round = max(1, n // rounds)
 
             def start_worker(tag: str) -> Child:
@@ -360,12 +399,16 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
                                                                                "floor-worker", s.temporal_address],
                                                       ready_log="floor worker polling"))
                                 await asyncio.to_thread(sup.wait_ready, fw, 60)
+                                before = cpu_by_group(sup)
                                 floor_runs.append(await _floor(client, per_round, concurrency, progress, label))
+                                _add(floor_cpu, before, cpu_by_group(sup))
                                 _terminate(fw)  # one worker process at a time: the same machine for both
                             else:
                                 worker = start_worker(str(r + 1))
                                 await asyncio.to_thread(sup.wait_ready, worker, 90)
+                                before = cpu_by_group(sup)
                                 pipeline_runs.append(await _pipeline(http, engine, per_round, concurrency, progress, label))
+                                _add(pipeline_cpu, before, cpu_by_group(sup))
                                 _terminate(worker)
                     worker = start_worker("delivered")
                     await asyncio.to_thread(sup.wait_ready, worker, 90)
@@ -383,6 +426,8 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
                 ("floor: bare workflows to the wave", f"{floor:.1f} orders/s ({_rates(floor_runs)})", ""),
                 ("pipeline: POST /v1/orders → wave", f"{pipeline:.1f} orders/s ({_rates(pipeline_runs)})", ""),
                 ("pipeline / floor", f"{ratio:.2f}×", "≥ 0.8×"),
+                ("CPU per order, floor (ms)", _per_order(floor_cpu, sum(k for k, _ in floor_runs)), ""),
+                ("CPU per order, pipeline (ms)", _per_order(pipeline_cpu, sum(k for k, _ in pipeline_runs)), ""),
                 ("accept CPU per order: API + Temporal",
                  f"{cost['api'] * 1000:.1f} + {cost['temporal'] * 1000:.1f} ms → this machine's ceiling "
                  f"≈ {(os.cpu_count() or 1) / max(1e-6, cost['api'] + cost['temporal']):.0f}/s", ""),
