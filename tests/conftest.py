@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
-from zhongshu_devtools.binaries import temporal_cli, temporal_test_server
+from zhongshu_devtools.binaries import DEV_SERVER_SQLITE_ARGS, temporal_cli, temporal_test_server
 
 from store.db import engine_for, migrate
 from tests.support import fresh_pg_database, pg_available
@@ -168,6 +168,7 @@ async def dev_env(tmp_path_factory):
         search_attributes=ALL,
         dev_server_database_filename=str(tmp_path_factory.mktemp("temporal") / "temporal.db"),
         dev_server_log_level="error",  # it shares the terminal: its warnings would land between the dots
+        dev_server_extra_args=list(DEV_SERVER_SQLITE_ARGS),  # as `make up` runs it
     )
     yield env
     await env.shutdown()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.binaries import DEV_SERVER_SQLITE_ARGS, temporal_cli
 
 from tests.api_support import REVIEWER_KEY, api_settings, running_api
 from tests.support import ThreadedWorker, order_payload
@@ -52,7 +52,7 @@ async def own_temporal(tmp_path):
 
     env = await WorkflowEnvironment.start_local(
         data_converter=encrypted_data_converter(""), dev_server_existing_path=temporal_cli(), search_attributes=ALL,
-        dev_server_database_filename=str(tmp_path / "temporal.db"))
+        dev_server_database_filename=str(tmp_path / "temporal.db"), dev_server_extra_args=list(DEV_SERVER_SQLITE_ARGS))
     state = {"env": env, "down": False}
     yield state
     if not state["down"]:

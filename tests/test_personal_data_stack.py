@@ -31,7 +31,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.binaries import DEV_SERVER_SQLITE_ARGS, temporal_cli
 from zhongshu_devtools.stack import codec_endpoint
 
 from domain.policy import OrderWorkflowInput
@@ -100,7 +100,7 @@ async def secured(tmp_path_factory, fake_wecom) -> Iterator[Secured]:
         data_converter=encrypted_data_converter(codec_keys), dev_server_existing_path=temporal_cli(),
         search_attributes=ALL, ui=True, ui_port=ui_port, dev_server_log_level="error",
         dev_server_database_filename=str(tmp / "temporal.db"),
-        dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint(settings)])  # as `make up` points its UI
+        dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint(settings), *DEV_SERVER_SQLITE_ARGS])  # as `make up` points its UI
     address = env_server.client.service_client.config.target_host
     procs: list[subprocess.Popen] = []
     try:

@@ -72,7 +72,7 @@ from store.schema import shipments as shipments_table
 from workflows.channel_sync import ensure_sync_workflow
 from zhongshu.settings import ROOT, Settings
 from zhongshu_devtools.bench_intake import pct
-from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.binaries import DEV_SERVER_SQLITE_ARGS, temporal_cli
 from zhongshu_devtools.fakes_stack import start_fakes
 from zhongshu_devtools.floor_sim import WAREHOUSES, seed_demo_stock
 from zhongshu_devtools.sample_orders import PRODUCTS, _line
@@ -757,7 +757,7 @@ def run(curve: Curve = Curve(), workers: int = 1, out: Path | None = None, port_
         with console.status("starting a dev server (SQLite-persisted) …"):
             sup.start(Child("temporal", [temporal_cli(), "server", "start-dev", "--db-filename", str(var / "temporal.db"),
                                          "--port", str(port_base), "--ui-port", str(port_base + 1), "--log-level", "error",
-                                         *sa_flags], ready_port=port_base, stop_last=True), timeout=90)
+                                         *sa_flags, *DEV_SERVER_SQLITE_ARGS], ready_port=port_base, stop_last=True), timeout=90)
         with console.status("starting the fake partners …"):
             fake_env, started = start_fakes(sup, s, base_port=port_base + 20)
             sup.env.update(fake_env)

@@ -51,7 +51,7 @@ from store.schema import orders, timeline_events
 from zhongshu.payload_codec import encrypted_data_converter
 from zhongshu.settings import ROOT, Settings
 from zhongshu_devtools.bench_intake import pct
-from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.binaries import DEV_SERVER_SQLITE_ARGS, temporal_cli
 from zhongshu_devtools.fakes_stack import start_fakes
 from zhongshu_devtools.floor_sim import seed_demo_stock
 from zhongshu_devtools.sample_orders import PRODUCTS, _line
@@ -364,7 +364,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
         with console.status("starting a dev server (SQLite-persisted) …"):
             temporal = Child("temporal", [temporal_cli(), "server", "start-dev", "--db-filename", str(var / "temporal.db"),
                                           "--port", str(port_base), "--ui-port", str(port_base + 1), "--log-level", "error",
-                                          *sa_flags], ready_port=port_base, stop_last=True)
+                                          *sa_flags, *DEV_SERVER_SQLITE_ARGS], ready_port=port_base, stop_last=True)
             sup.start(temporal, timeout=90)
         with console.status("starting the fake partners (carriers, mini-program, …) …"):
             fake_env, _ = start_fakes(sup, s, base_port=port_base + 20)

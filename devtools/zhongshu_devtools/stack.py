@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zhongshu.settings import ROOT, Settings
-from zhongshu_devtools.binaries import temporal_cli
+from zhongshu_devtools.binaries import DEV_SERVER_SQLITE_ARGS, temporal_cli
 from zhongshu_devtools.supervisor import Child, StartupError, Supervisor, port_open
 
 UP_BANNER = "Zhongshu 订单中枢 is up"
@@ -127,7 +127,7 @@ def run_stack(settings: Settings, *, demo: bool = True, demo_orders: int = 40) -
                          "--ip", host, "--port", str(grpc_port), "--ui-port", str(settings.temporal_ui_port),
                          "--namespace", settings.temporal_namespace, "--log-level", "warn", *sa_flags,
                          # payloads are encrypted (issue 13): the UI decodes them through the API's codec server
-                         "--ui-codec-endpoint", codec_endpoint(settings)],
+                         "--ui-codec-endpoint", codec_endpoint(settings), *DEV_SERVER_SQLITE_ARGS],
                         ready_port=grpc_port,
                         ready_url=f"http://127.0.0.1:{settings.temporal_ui_port}/",
                         stop_last=True,
