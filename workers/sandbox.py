@@ -27,7 +27,7 @@ import workflows
 # never a module with a @workflow.defn (tests/test_architecture.py checks), never one with module state
 WORKFLOW_HELPERS = ("workflows.io", "workflows.ledger", "workflows.reviews", "workflows.order_guards",
                     "workflows.order_parts", "workflows.order_fulfilment", "workflows.team_watch",
-                    "workflows.delivery_address", "workflows.search_attributes")
+                    "workflows.delivery_address", "workflows.search_attributes", "workflows.order_aftersales")
 PASSED_THROUGH = ("domain", *WORKFLOW_HELPERS)
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import OrderStatus, check_transition
     from workflows import search_attributes as sa
 
-from workflows import aftersales
+from workflows import order_aftersales as aftersales
 from workflows import order_guards as guards
 from workflows.delivery_address import DeliveryAddress
 from workflows.io import Abandoned, Io, wait_until
