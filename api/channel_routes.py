@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
 from temporalio.service import RPCError
@@ -55,6 +55,7 @@ from activities.channels import (
 from api.auth import READERS, Caller, own_channel, require
 from api.channel_health_routes import note_push
 from api.intake import submit
+from api.schemas import MAX_ID
 from domain.channels import MappingError, douyin, map_payload
 from domain.channels.signing import douyin_verify, push_age_problem
 from store import read_model
@@ -321,7 +322,7 @@ def _is_canonical(payload: Any) -> bool:
 
 
 @router.post("/v1/channels/rejections/{rejection_id}/replay", tags=["channels"])
-async def replay_channel_rejection(request: Request, rejection_id: int,
+async def replay_channel_rejection(request: Request, rejection_id: int = Path(ge=1, le=MAX_ID),
                                    corrected: Any = Body(None, description="a fixed raw channel payload; omit to re-map the stored one"),
                                    _role: str = Depends(channel_caller("reviewer", "customer_service"))):
     app = request.app

@@ -155,6 +155,8 @@ async def test_unknown_order_id_is_a_recorded_replayable_rejection(shop):
         assert rej["errors"][0]["field"] == "douyin:p_id" and "isv.order-not-found" in rej["errors"][0]["message"]
         assert "sku_order_list" not in rej["payload"]  # the ids-only message as pushed
         assert http.post(f"/v1/channels/rejections/{rid}/replay").status_code == 422  # still unknown
+        huge = http.post("/v1/channels/rejections/99999999999/replay")  # past any id: the path's bound, not the database
+        assert huge.status_code == 422 and "rejection_id" in huge.text
         state.keep([order])  # the platform knows it now: replay fetches the detail
         rep = http.post(f"/v1/channels/rejections/{rid}/replay")
         assert rep.status_code in (200, 202), rep.text
