@@ -56,9 +56,14 @@ async def test_order_is_pushed_to_the_erp_and_survives_an_outage(ts_env, task_qu
     await keep_history(h, "erp_push_after_outage")
 
 
-async def test_an_erp_outage_never_holds_the_warehouse(ts_env, task_queue, sqlite_session_url, erp_server, tmp_path):
+async def test_an_erp_outage_never_holds_the_warehouse(dev_env, task_queue, sqlite_session_url, erp_server, tmp_path):
     """With fulfilment on, the order goes through its stages while the ERP is down; only `completed`
-    waits for the push (completed means the ERP has the order too)."""
+    waits for the push (completed means the ERP has the order too).
+
+    On the dev server (real time, seconds here): on the time-skipping server this history failed to
+    replay in about one run in three (a projection missing where the original had none, after an
+    empty workflow task the time-skipping server inserts while the ERP activity retries); 16 runs in
+    16 replay on the dev server. See README, Notes and known limits."""
     from domain.policy import FulfilmentPolicy, OrderPolicy
 
     engine = engine_for(sqlite_session_url)
@@ -70,14 +75,14 @@ async def test_an_erp_outage_never_holds_the_warehouse(ts_env, task_queue, sqlit
     policy = OrderPolicy(fulfilment=FulfilmentPolicy(warehouse=False, confirm_address=False, ship=False))
     try:
         async with Worker(
-            ts_env.client,
+            dev_env.client,
             task_queue=task_queue,
             workflows=WORKFLOWS,
             activities=[*activities_for(engine, "", settlement_url=""), *ChannelActivities(engine, settings).all()],
             activity_executor=ThreadPoolExecutor(8),
         ):
             payload = order_payload()  # 30 minutes old: released at once
-            h = await start_order(ts_env.client, task_queue, payload, policy)
+            h = await start_order(dev_env.client, task_queue, payload, policy)
             st = await until(h, lambda s: s.status == OrderStatus.PACKED)  # past the warehouse, ERP still down
             assert st.erp_doc_no is None
             state.down = False

@@ -26,6 +26,7 @@ from workflows.order import OrderWorkflow
 from zhongshu.payload_codec import encrypted_data_converter
 
 HISTORIES = Path(__file__).parent / "histories"
+FAILED_HISTORIES = Path(__file__).parent.parent / "var" / "failed-histories"
 
 
 @asynccontextmanager
@@ -85,7 +86,11 @@ async def replay_fails(history, *workflows) -> str | None:
     replayer = Replayer(workflows=list(workflows) or WORKFLOWS, data_converter=encrypted_data_converter(""),
                         workflow_runner=workflow_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    return None if result.replay_failure is None else str(result.replay_failure)
+    if result.replay_failure is None:
+        return None
+    FAILED_HISTORIES.mkdir(parents=True, exist_ok=True)  # kept to study: a failure like this is often timing-bound
+    (FAILED_HISTORIES / f"{history.workflow_id}.json").write_text(history.to_json())
+    return f"{result.replay_failure} (history kept in {FAILED_HISTORIES})"
 
 
 async def keep_history(handle: WorkflowHandle, name: str) -> None:
