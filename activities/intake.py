@@ -8,7 +8,16 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.cleansing import CleansingResult, cleanse, resolve_address
-from domain.contracts.intake import CLEANSE_ORDER, FIND_DUPLICATE, RECORD_REJECTION, RESOLVE_ADDRESS, DuplicateCheck, RejectionIn
+from domain.contracts.intake import (
+    CLEANSE_ORDER,
+    FIND_DUPLICATE,
+    FLAG_CLOSED_ANCHOR,
+    RECORD_REJECTION,
+    RESOLVE_ADDRESS,
+    ClosedAnchorNotice,
+    DuplicateCheck,
+    RejectionIn,
+)
 from domain.dedupe import dedupe_keys, first_collision
 from domain.order import OrderSubmission, ResolvedAddress
 from store import read_model
@@ -37,6 +46,12 @@ class IntakeActivities:
         hit = first_collision(mine, existing, window)
         return hit.order_id if hit else None
 
+    @activity.defn(name=FLAG_CLOSED_ANCHOR.name)
+    def flag_closed_anchor(self, notice: ClosedAnchorNotice) -> bool:
+        return read_model.flag_closed_anchor(self.engine, anchor_order_id=notice.anchor_order_id,
+                                             duplicate_order_id=notice.duplicate_order_id, skus=notice.skus,
+                                             at=notice.at, reason=notice.reason)
+
     @activity.defn(name=RECORD_REJECTION.name)
     def record_rejection(self, rej: RejectionIn) -> int:
         return read_model.record_rejection(
@@ -49,4 +64,4 @@ class IntakeActivities:
         )
 
     def all(self) -> list:
-        return [self.cleanse_order, self.resolve_address, self.find_duplicate, self.record_rejection]
+        return [self.cleanse_order, self.resolve_address, self.find_duplicate, self.flag_closed_anchor, self.record_rejection]

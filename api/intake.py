@@ -132,5 +132,7 @@ async def current_view(client: Client, engine: Engine, order_id: str) -> C.Order
     timeline = sorted([*live.timeline, *(e for e in stored.timeline if (e.source, e.seq) not in own)],
                       key=lambda e: (e.at, e.source, e.seq))
     mine = {r.review_id for r in live.reviews}
-    return live.model_copy(update={"timeline": timeline, "shipments": stored.shipments,
+    # a duplicate folded in after the workflow closed marks only the row (flag_closed_anchor)
+    flags = live.flags + [f for f in stored.flags if f == "suspected_brushing" and f not in live.flags]
+    return live.model_copy(update={"timeline": timeline, "shipments": stored.shipments, "flags": flags,
                                    "reviews": [*live.reviews, *(r for r in stored.reviews if r.review_id not in mine)]})

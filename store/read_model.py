@@ -191,6 +191,28 @@ def claim_dedupe(engine: Engine, keys: list[DedupeKey], window: timedelta) -> li
         return found
 
 
+def flag_closed_anchor(engine: Engine, *, anchor_order_id: str, duplicate_order_id: str, skus: list[str],
+                       at: datetime, reason: str) -> bool:
+    """Mark a closed anchor's row as the target of a brushing duplicate: the flag and a
+    ``duplicate.merged`` event under the duplicate's own source (the anchor's sequence numbers stay
+    its own; ``merged_duplicates`` already follows from the duplicate's ``merged_into``). Idempotent;
+    False when the anchor has no row."""
+    with engine.begin() as conn:
+        row = conn.execute(select(orders.c.flags, orders.c.status).where(orders.c.order_id == anchor_order_id)).first()
+        if row is None:
+            return False
+        flags = list(row.flags or [])
+        if "suspected_brushing" not in flags:
+            conn.execute(orders.update().where(orders.c.order_id == anchor_order_id)
+                         .values(flags=[*flags, "suspected_brushing"]))
+        ins = _insert(engine, timeline_events).values(
+            order_id=anchor_order_id, source=duplicate_order_id, seq=1, at=at, event="duplicate.merged",
+            status=row.status, actor="system", reason=reason,
+            data={"duplicate_order_id": duplicate_order_id, "skus": skus, "anchor_closed": True})
+        conn.execute(ins.on_conflict_do_nothing())
+    return True
+
+
 def record_rejection(
     engine: Engine,
     *,

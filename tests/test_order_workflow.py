@@ -69,6 +69,34 @@ async def test_duplicate_merges_into_first_and_both_timelines_say_so(worker, tas
     await keep_history(h2, "duplicate_merged")
 
 
+async def test_a_duplicate_of_a_closed_order_marks_the_closed_orders_row(worker, task_queue, sqlite_session_url):
+    """The anchor completed before its duplicate arrived (it can no longer be signalled): its row in
+    the read model still gets the brushing flag and a timeline event naming the duplicate, and the
+    order's one view (live from the closed history, merged with the row) shows both."""
+    from api.intake import current_view
+
+    now = await worker.get_current_time() - timedelta(minutes=30)  # released at once: completes
+    first = order_payload(ordered_at=now.isoformat())
+    second = order_payload(ordered_at=(now + timedelta(minutes=3)).isoformat())
+    second["customer"]["phone"] = first["customer"]["phone"]
+    h1 = await start_order(worker.client, task_queue, first)
+    assert (await result_of(h1)).status == OrderStatus.COMPLETED
+    h2 = await start_order(worker.client, task_queue, second)
+    dup = await result_of(h2)
+    assert dup.status == OrderStatus.MERGED and dup.merged_into == h1.id
+    merged = next(e for e in dup.timeline if e.event == "duplicate.merged_into")
+    assert merged.data["anchor_notified"] is False and merged.data["anchor_flagged"] is True
+    engine = engine_for(sqlite_session_url)
+    row = read_model.get_order(engine, h1.id)
+    assert row["status"] == "completed" and "suspected_brushing" in row["flags"]
+    assert [(e["source"], e["event"]) for e in row["timeline"] if e["source"]] == [(h2.id, "duplicate.merged")]
+    assert row["merged_duplicates"] == [h2.id]
+    view = await current_view(worker.client, engine, h1.id)
+    assert "suspected_brushing" in view.flags
+    assert any(e.event == "duplicate.merged" and h2.id in e.reason for e in view.timeline)
+    await keep_history(h2, "duplicate_of_a_closed_anchor")
+
+
 async def test_same_phone_other_sku_or_outside_window_is_not_a_duplicate(worker, task_queue):
     now = await worker.get_current_time() - timedelta(hours=1)
     a = order_payload(ordered_at=now.isoformat())

@@ -114,7 +114,7 @@ class OrderWorkflow:
             order_id=order.order_id, phone=order.phone, skus=order.skus, ordered_at=order.ordered_at,
             window_seconds=self.policy.dedupe_window_seconds))
         if anchor and not (self.rec.replacement_of or self.inp.unmerge):
-            return await self.move(S.MERGED, "duplicate.merged_into", **await guards.merge_into(self.rec, anchor, self.policy))
+            return await self.move(S.MERGED, "duplicate.merged_into", **await guards.merge_into(self.rec, anchor, self.policy, self.io))
         while order.address is None:
             self.intake_done = True  # a caller waiting for admission learns it is held; the wait is the reviewer's
             d = await self.hold(ReviewKind.ADDRESS, f"地址无法解析到区县: {order.address_raw}", ["ADDRESS_UNRESOLVED"])

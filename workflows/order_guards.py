@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.contracts import assessment as A
+    from domain.contracts import intake as I
     from domain.contracts import order as C
     from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest
     from domain.order import OrderSubmission
@@ -25,11 +26,13 @@ from workflows.io import PARTNER, Io
 from workflows.ledger import Ledger
 
 S = OrderStatus
+CLOSED_ANCHOR_FLAG = "closed-anchor-flag"  # workflow.patched id (2026-12): a closed anchor's row is marked
 ERP_PUSH = PARTNER | {"schedule_to_close_timeout": timedelta(days=2)}  # the ERP down for a day delays the push, never the order
 
 
-async def merge_into(rec: C.OrderRecord, anchor: str, policy: OrderPolicy) -> dict[str, Any]:
-    """Fold this order into the earlier one (same phone, same SKU within the window); tell it so.
+async def merge_into(rec: C.OrderRecord, anchor: str, policy: OrderPolicy, io: Io) -> dict[str, Any]:
+    """Fold this order into the earlier one (same phone, same SKU within the window); tell it so, or,
+    when its workflow has closed, mark its read-model row (flag and timeline) instead.
     Returns the ``order.merged`` event's reason and data."""
     order = rec.order
     assert order is not None
@@ -40,11 +43,16 @@ async def merge_into(rec: C.OrderRecord, anchor: str, policy: OrderPolicy) -> di
         await workflow.get_external_workflow_handle(anchor).signal(C.DUPLICATE_MERGED.name, C.DuplicateNotice(
             duplicate_order_id=order.order_id, skus=order.skus, channel=order.channel.value))
         told = True
-    except Exception:  # noqa: BLE001 - the anchor closed meanwhile; our timeline still says where we went
+    except Exception:  # noqa: BLE001 - the anchor closed meanwhile: its row says so, our timeline says where we went
         told = False
+    data: dict[str, Any] = {"merged_into": anchor, "anchor_notified": told}
+    if not told and workflow.patched(CLOSED_ANCHOR_FLAG):
+        data["anchor_flagged"] = await io.local(I.FLAG_CLOSED_ANCHOR, I.ClosedAnchorNotice(
+            anchor_order_id=anchor, duplicate_order_id=order.order_id, skus=order.skus, at=workflow.now(),
+            reason=f"促销刷单疑似: {order.order_id} 并入本单 (SKU {', '.join(order.skus)}; 本单已结束 anchor closed)"))
     return {"reason": f"促销刷单疑似: 同一手机号同一SKU ({', '.join(order.skus)}) {policy.dedupe_window_seconds // 60} 分钟内重复, "
                       f"并入 {anchor} (same phone and SKU within the window)",
-            "data": {"merged_into": anchor, "anchor_notified": told}}
+            "data": data}
 
 
 def opened(ledger: Ledger, inp: C.OrderInput) -> None:

@@ -20,6 +20,17 @@ class DuplicateCheck(BaseModel):
     window_seconds: int
 
 
+class ClosedAnchorNotice(BaseModel):
+    """A duplicate folded into an order whose workflow has already closed (it can no longer be
+    signalled): the anchor's read-model row is marked instead."""
+
+    anchor_order_id: str
+    duplicate_order_id: str
+    skus: list[str]
+    at: datetime
+    reason: str
+
+
 class RejectionIn(BaseModel):
     source: str
     submission: OrderSubmission
@@ -30,3 +41,4 @@ CLEANSE_ORDER: Activity[OrderSubmission, CleansingResult] = Activity("cleanse_or
 RESOLVE_ADDRESS: Activity[str, ResolvedAddress | None] = Activity("resolve_address", str, ResolvedAddress | None)
 FIND_DUPLICATE: Activity[DuplicateCheck, str | None] = Activity("find_duplicate", DuplicateCheck, str | None)
 RECORD_REJECTION: Activity[RejectionIn, int] = Activity("record_rejection", RejectionIn, int)
+FLAG_CLOSED_ANCHOR: Activity[ClosedAnchorNotice, bool] = Activity("flag_closed_anchor", ClosedAnchorNotice, bool)
