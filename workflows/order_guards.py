@@ -49,10 +49,15 @@ async def merge_into(rec: C.OrderRecord, anchor: str, policy: OrderPolicy, io: I
     if not told and workflow.patched(CLOSED_ANCHOR_FLAG):
         data["anchor_flagged"] = await io.local(I.FLAG_CLOSED_ANCHOR, I.ClosedAnchorNotice(
             anchor_order_id=anchor, duplicate_order_id=order.order_id, skus=order.skus, at=workflow.now(),
-            reason=f"促销刷单疑似: {order.order_id} 并入本单 (SKU {', '.join(order.skus)}; 本单已结束 anchor closed)"))
+            reason=merged_reason(order.order_id, order.skus, anchor_closed=True)))
     return {"reason": f"促销刷单疑似: 同一手机号同一SKU ({', '.join(order.skus)}) {policy.dedupe_window_seconds // 60} 分钟内重复, "
                       f"并入 {anchor} (same phone and SKU within the window)",
             "data": data}
+
+
+def merged_reason(duplicate_order_id: str, skus: list[str], *, anchor_closed: bool = False) -> str:
+    """The anchor's ``duplicate.merged`` sentence, on its timeline or (closed) on its row."""
+    return f"促销刷单疑似: {duplicate_order_id} 并入本单 (SKU {', '.join(skus)}{'; 本单已结束 anchor closed' if anchor_closed else ''})"
 
 
 def opened(ledger: Ledger, inp: C.OrderInput) -> None:
@@ -78,7 +83,7 @@ def merged(rec: C.OrderRecord, ledger: Ledger, notice: C.DuplicateNotice) -> boo
     rec.merged_duplicates.append(notice.duplicate_order_id)
     if "suspected_brushing" not in rec.flags:
         rec.flags.append("suspected_brushing")
-    ledger.event("duplicate.merged", reason=f"促销刷单疑似: {notice.duplicate_order_id} 并入本单 (SKU {', '.join(notice.skus)})",
+    ledger.event("duplicate.merged", reason=merged_reason(notice.duplicate_order_id, notice.skus),
                  data={"duplicate_order_id": notice.duplicate_order_id})
     return True
 
