@@ -153,8 +153,11 @@ def project_order(engine: Engine, state: OrderState) -> None:
             )
 
 
+_DEAD_ANCHOR_STATUSES = (OrderStatus.REJECTED.value, OrderStatus.CANCELLED.value)
+
+
 def claim_dedupe(engine: Engine, keys: list[DedupeKey], window: timedelta) -> list[DedupeKey]:
-    """Keys of other orders colliding with ``keys`` (same phone + SKU within the window).
+    """Keys of other live orders colliding with ``keys`` (same phone + SKU within the window).
 
     Serialised per phone (advisory lock on PostgreSQL; SQLite serialises writers) so two copies of
     a brushing order arriving together cannot both miss each other. The caller stores its own keys
@@ -175,6 +178,10 @@ def claim_dedupe(engine: Engine, keys: list[DedupeKey], window: timedelta) -> li
                     dedupe_keys.c.sku.in_([k.sku for k in keys]),
                     dedupe_keys.c.ordered_at.between(lo, hi),
                     dedupe_keys.c.order_id != keys[0].order_id,
+                    # a rejected or cancelled order never ships: a copy of it is a new order, not
+                    # its duplicate (otherwise a customer's re-order would fold into a dead one)
+                    dedupe_keys.c.order_id.not_in(
+                        select(orders.c.order_id).where(orders.c.status.in_(_DEAD_ANCHOR_STATUSES))),
                 )
             )
         ).all()
