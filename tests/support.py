@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import uvicorn
+from temporalio.api.testservice.v1 import SleepRequest
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -187,3 +188,15 @@ async def terminate_waves(client) -> None:
             await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate("a test stack starts afresh")
         except Exception:  # noqa: BLE001 - it ended meanwhile
             pass
+
+
+async def skip_time(env: Any, duration: timedelta) -> None:
+    """``env.sleep`` on the time-skipping server with a deadline that a loaded machine does not hit.
+
+    The server answers a sleep only when every pending workflow task and activity in the shared
+    environment has settled; with the suite's other tests running beside it that took longer than
+    the client's default RPC deadline ("Timeout expired") about once a suite run.
+    """
+    req = SleepRequest()
+    req.duration.FromTimedelta(duration)
+    await env.client.test_service.unlock_time_skipping_with_sleep(req, timeout=timedelta(minutes=3))

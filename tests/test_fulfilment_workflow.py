@@ -46,7 +46,7 @@ from fakes import technician as fake_technician
 from fakes.serve import serve_in_thread
 from store import read_model, risk_data
 from store.db import engine_for, migrate
-from tests.support import order_payload
+from tests.support import order_payload, skip_time
 from tests.workflow_helpers import HISTORIES, keep_history, replay_fails, result_of, start_order, state_of, until, wave_update
 from workers.order_worker import build_worker
 from workflows.aftersales import AftersalesWorkflow
@@ -336,7 +336,7 @@ async def ship(env, h: WorkflowHandle) -> C.OrderView:
 async def track(env, shipment_id: str, code: str, *, after_hours: float = 0) -> SH.ShipmentView:
     """The carrier's push ``after_hours`` of (skipped) time from now, to the parcel it is about."""
     if after_hours:
-        await env.sleep(timedelta(hours=after_hours))
+        await skip_time(env, timedelta(hours=after_hours))
     v = await parcel_until(env, shipment_id, lambda s: s.shipment is not None)
     wb = v.shipment.waybill
     n = len(v.shipment.events) + 1
@@ -433,11 +433,11 @@ async def test_point_too_far_is_refused_and_the_customer_asked_again(worker, tas
 async def test_no_confirmation_reminder_then_address_review_approved_ships(worker, task_queue, fakes, fake_wecom):
     h = await start_order(worker.client, task_queue, payload(), POLICY)
     await packed_and_waiting(worker, h)
-    await worker.sleep(timedelta(hours=12, minutes=1))
+    await skip_time(worker, timedelta(hours=12, minutes=1))
     st = await until(h, lambda s: "address.reminder_sent" in events(s))
     assert [c["reminder"] for c in cards(fakes, h.id)] == [False, True]
     assert st.status == S.PACKED
-    await worker.sleep(timedelta(hours=2))
+    await skip_time(worker, timedelta(hours=2))
     st = await until(h, lambda s: s.status == S.HELD)
     review = st.open_review()
     assert review is not None and review.kind == "address" and review.features == ["ADDRESS_UNCONFIRMED"]
@@ -563,7 +563,7 @@ async def test_change_and_cancel_while_the_waybill_is_being_made_are_refused(wor
     assert "order.cancelled" not in ev and "aftersales.cancellation" not in ev
     # the refused cancel is gone: a stalled parcel still gets its transit review
     sid = await the_parcel(worker, h)
-    await worker.sleep(timedelta(hours=25))
+    await skip_time(worker, timedelta(hours=25))
     parcel = await parcel_until(worker, sid, lambda v: any(r.kind == "transit" for r in v.reviews))
     assert next(r for r in parcel.reviews if r.kind == "transit").state == "open"
     await deliver_and_finish(worker, h)
@@ -578,7 +578,7 @@ async def test_in_transit_alert_opens_a_transit_review_and_a_signature_closes_it
     await confirm(h, st)
     await ship(worker, h)
     sid = await the_parcel(worker, h)
-    await worker.sleep(timedelta(hours=24, minutes=5))
+    await skip_time(worker, timedelta(hours=24, minutes=5))
     review = await open_review(worker, h)
     assert review.kind == "transit" and review.features == ["TRANSIT_STALLED"] and C.owner_of_review(review.review_id) == sid
     parcel = await parcel_view(worker, sid)

@@ -15,6 +15,7 @@ from domain.contracts import order as C
 from domain.logistics import TrackingCode
 from domain.review import Decision, ReviewKind
 from tests.order_flow_support import OIL, SKU, cards, flow, flow_engine, flow_env, flow_fakes, line, orders, payload, stock  # noqa: F401
+from tests.support import skip_time
 from tests.workflow_helpers import keep_history
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -118,10 +119,10 @@ async def test_unconfirmed_address_reminds_then_asks_a_person(orders, flow_fakes
     v = await orders.status(h, "picking")
     await orders.pick(v.parts[0].warehouse, v.order_id)
     await orders.status(h, "packed")
-    await orders.env.sleep(timedelta(hours=12, minutes=5))
+    await skip_time(orders.env, timedelta(hours=12, minutes=5))
     await orders.until(h, lambda v: any(e.event == "address.reminder_sent" for e in v.timeline))
     assert len(cards(flow_fakes, v.order_id)) == 2
-    await orders.env.sleep(timedelta(hours=2, minutes=5))
+    await skip_time(orders.env, timedelta(hours=2, minutes=5))
     v = await orders.status(h, "held")
     task = v.open_review()
     assert task is not None and task.kind == ReviewKind.ADDRESS and task.features == ["ADDRESS_UNCONFIRMED"]
