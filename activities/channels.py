@@ -167,6 +167,9 @@ def account_from_settings(account_id: str, settings: Settings) -> ChannelAccount
     return None
 
 
+ACCOUNT_TTL = 10.0  # seconds a channel account is cached by the activities
+
+
 def load_account(engine: Engine, account_id: str, settings: Settings | None = None) -> ChannelAccount:
     with engine.connect() as conn:
         row = conn.execute(select(channel_accounts).where(channel_accounts.c.account_id == account_id)).first()
@@ -543,6 +546,7 @@ class ChannelActivities:
         self.settings = s.model_copy(update={"task_queue": task_queue}) if task_queue else s
         self._http: httpx.AsyncClient | None = None
         self._tokens: dict[tuple[str, str, str], TokenCache] = {}
+        self._accounts: dict[str, tuple[float, ChannelAccount]] = {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -551,7 +555,15 @@ class ChannelActivities:
         return self._http
 
     def _account(self, account_id: str) -> ChannelAccount:
-        return load_account(self.engine, account_id, self.settings)
+        """The account, read again at most every ``ACCOUNT_TTL`` seconds: every accepted order's
+        ERP push needs it, and a changed or disabled account is picked up within that time."""
+        now = time.monotonic()
+        hit = self._accounts.get(account_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        acc = load_account(self.engine, account_id, self.settings)
+        self._accounts[account_id] = (now + ACCOUNT_TTL, acc)
+        return acc
 
     def _cache(self, acc: ChannelAccount, factory: Callable[[], Awaitable[tuple[str, float]]], ahead: float) -> TokenCache:
         key = (acc.account_id, acc.base_url, acc.app_key)

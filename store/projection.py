@@ -112,11 +112,11 @@ def apply(engine: Engine, delta: ProjectionDelta) -> None:
                 values["projected_at"] = now
             elif "order_id" in table.c:
                 values["order_id"] = delta.order_id
-            found = conn.execute(select(table.c.last_seq).where(table.c[key] == delta.key)).first()
-            if found is None:
+            # the common case in one statement: the row exists and this delta is not older than it
+            done = conn.execute(update(table).where(table.c[key] == delta.key, table.c.last_seq <= delta.seq)
+                                .values(**values)).rowcount
+            if not done and conn.execute(select(table.c.last_seq).where(table.c[key] == delta.key)).first() is None:
                 conn.execute(insert(table).values(**{key: delta.key, **values}))
-            elif found.last_seq <= delta.seq:
-                conn.execute(update(table).where(table.c[key] == delta.key).values(**values))
         if delta.lines is not None and delta.kind == "order":
             conn.execute(delete(order_lines).where(order_lines.c.order_id == delta.key))
             if delta.lines:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import logging
 import threading
 import time
@@ -39,7 +41,9 @@ API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 FRESH_REVIEW = timedelta(minutes=15)  # the field's bar: exceptions answered within 15 min
 
 
+@functools.lru_cache(maxsize=4096)
 def _label(name: str) -> str:
+    """A Prometheus-safe name (cached: the SDK sends the same few attribute names on every update)."""
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name))
     return out if out and not out[0].isdigit() else f"_{out}"
 
@@ -93,7 +97,7 @@ class SdkMetrics(Collector):
                     series.value += u.value
                 elif m.kind == BUFFERED_METRIC_KIND_HISTOGRAM:
                     v = float(u.value)
-                    i = next((i for i, b in enumerate(self.buckets) if v <= b), len(self.buckets))
+                    i = bisect.bisect_left(self.buckets, v)  # the first bucket with v <= bound
                     series.buckets[i] += 1
                     series.total += v
                     series.count += 1
