@@ -105,17 +105,17 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             if await asyncio.to_thread(read_model.get_order, _engine(request), order_id):
-                raise HTTPException(409, f"order {order_id!r} is closed: its aftersales window is over") from None
-            raise HTTPException(404, f"order {order_id!r} not found") from None
+                raise HTTPException(409, f"订单已结束, 售后期已过: order {order_id!r} is closed: its aftersales window is over") from None
+            raise HTTPException(404, f"订单不存在: order {order_id!r} not found") from None
         raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        raise HTTPException(409, f"order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
+        raise HTTPException(409, f"订单已结束, 售后期已过: order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
     state = await current_view(_client(request), _engine(request), order_id)
     if state is None:
-        raise HTTPException(503, f"order {order_id!r} cannot answer now (worker busy or down); try again shortly",
+        raise HTTPException(503, f"订单暂时无法响应, 请稍后重试: order {order_id!r} cannot answer now (worker busy or down); try again shortly",
                             headers={"Retry-After": "5"})
     if state.status == "received":
-        raise HTTPException(409, f"order {order_id!r} has not been accepted yet ({state.status}); nothing to return")
+        raise HTTPException(409, f"订单尚未受理, 不能申请售后: order {order_id!r} has not been accepted yet ({state.status}); nothing to return")
     problems = validate_request(state, body, await asyncio.to_thread(_earlier_cases, request, order_id))
     if problems:
         return JSONResponse({"message": "invalid aftersales request", "errors": [e.model_dump() for e in problems]},
@@ -124,7 +124,7 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
         ticket: AftersalesTicket = await asyncio.wait_for(
             handle.execute_update("request_aftersales", body, result_type=AftersalesTicket), timeout=UPDATE_TIMEOUT)
     except TimeoutError:
-        raise HTTPException(503, f"order {order_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
+        raise HTTPException(503, f"订单未及时响应, 请稍后重试: order {order_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
                                  "the request may still be applied — check GET /v1/orders/{id} before retrying") from None
     except WorkflowUpdateFailedError as exc:
         kind, message, details = _cause(exc)
@@ -133,7 +133,7 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
         raise HTTPException(409, message) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, f"order {order_id!r} closed meanwhile: its aftersales window is over") from None
+            raise HTTPException(409, f"订单已结束, 售后期已过: order {order_id!r} closed meanwhile: its aftersales window is over") from None
         raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     return JSONResponse(ticket.model_dump(mode="json"), status_code=201 if ticket.kind == "aftersales" else 202)
 
@@ -147,7 +147,7 @@ def list_cases(
     _r: str = Depends(require(*READERS, "device")),
 ):
     if status is not None and status not in {s.value for s in CaseStatus}:
-        raise HTTPException(422, f"status must be one of {', '.join(s.value for s in CaseStatus)}")
+        raise HTTPException(422, f"状态无效: status must be one of {', '.join(s.value for s in CaseStatus)}")
     total, items = store.list_cases(_engine(request), status=status, order_id=order_id, type=type, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": [_labelled(i) for i in items]}
 
@@ -165,7 +165,7 @@ async def get_case(request: Request, case_id: CaseId, _r: str = Depends(require(
         pass
     row = await asyncio.to_thread(store.get_case, _engine(request), case_id)
     if row is None:
-        raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
+        raise HTTPException(404, f"售后单不存在: aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     row["source"] = "read_model"
     return _labelled(row)
 
@@ -175,22 +175,22 @@ async def qc(request: Request, case_id: CaseId, body: QcIn,
              caller: Caller = Depends(require("reviewer", "warehouse_lead", "device"))):
     """QC of the returned parcel (待质检): passed → refund or replacement, failed → rejected."""
     if not order_id_of_case(case_id):
-        raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
+        raise HTTPException(404, f"售后单不存在: aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     try:
         st: AftersalesState = await asyncio.wait_for(_client(request).get_workflow_handle(case_id).execute_update(
             "qc_result", QcVerdict(**(body.model_dump() | {"inspector": actor(caller, body.inspector, "inspector")})), result_type=AftersalesState), timeout=UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
         raise HTTPException(409, _cause(exc)[1]) from None
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        raise HTTPException(503, f"case {case_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
+        raise HTTPException(503, f"售后单未及时响应, 请稍后重试: case {case_id!r} did not answer within {UPDATE_TIMEOUT:g} s (worker busy or down); "
                                  "the verdict may still be applied — check GET /v1/aftersales/{id} before retrying",
                             headers={"Retry-After": "5"}) from None
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             row = await asyncio.to_thread(store.get_case, _engine(request), case_id)
             if row is not None:
-                raise HTTPException(409, f"case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
-            raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
+                raise HTTPException(409, f"售后单已结束: case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
+            raise HTTPException(404, f"售后单不存在: aftersales case {case_id!r} not found") from None
         raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     return _labelled(st.model_dump(mode="json"))
 
@@ -208,21 +208,21 @@ async def received(request: Request, case_id: CaseId, body: ReceivedIn,
     """The warehouse took the returned parcel in without a carrier event (the customer brought it, or
     the return waybill could not be made): the case moves on to QC (待质检)."""
     if not order_id_of_case(case_id):
-        raise HTTPException(404, f"aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
+        raise HTTPException(404, f"售后单不存在: aftersales case {case_id!r} not found (case ids look like order-…~AS1)")
     handle = _client(request).get_workflow_handle(case_id)
     try:
         st: AftersalesState = await handle.query("state", result_type=AftersalesState, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
         if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(503, f"case {case_id!r} cannot answer now: {exc.message}", headers={"Retry-After": "5"}) from None
+            raise HTTPException(503, f"售后单暂时无法响应, 请稍后重试: case {case_id!r} cannot answer now: {exc.message}", headers={"Retry-After": "5"}) from None
         row = await asyncio.to_thread(store.get_case, _engine(request), case_id)
         if row is not None:
-            raise HTTPException(409, f"case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
-        raise HTTPException(404, f"aftersales case {case_id!r} not found") from None
+            raise HTTPException(409, f"售后单已结束: case {case_id!r} is closed ({CaseStatus(row['status']).label})") from None
+        raise HTTPException(404, f"售后单不存在: aftersales case {case_id!r} not found") from None
     if st.status not in (CaseStatus.AWAITING_RETURN, CaseStatus.RETURN_IN_TRANSIT):
-        raise HTTPException(409, f"case {case_id!r} is {st.status.label} ({st.status.value}), not waiting for a parcel")
+        raise HTTPException(409, f"售后单当前不在等待退货包裹: case {case_id!r} is {st.status.label} ({st.status.value}), not waiting for a parcel")
     try:
         await handle.signal(AS.RETURN_RECEIVED.name, AS.ReturnReceipt(**(body.model_dump() | {"received_by": actor(caller, body.received_by, "received_by")})), rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
-        raise HTTPException(503, f"not confirmed, re-send (Temporal: {exc.message})", headers={"Retry-After": "5"}) from None
+        raise HTTPException(503, f"未确认, 请重新提交: not confirmed, re-send (Temporal: {exc.message})", headers={"Retry-After": "5"}) from None
     return {"case_id": case_id, "received": True}

@@ -260,7 +260,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         events from the read model), from the read model once it has closed."""
         view = await current_view(temporal(request), engine(request), order_id)
         if view is None:
-            raise HTTPException(404, f"order {order_id!r} not found")
+            raise HTTPException(404, f"订单不存在: order {order_id!r} not found")
         if caller.masked:
             return mask_personal(view.model_dump(mode="json"))
         return view
@@ -279,8 +279,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             status = getattr(exc, "status", None)
             if status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 if await asyncio.to_thread(read_model.get_order, engine(request), order_id):
-                    raise HTTPException(409, f"order {order_id!r} is closed and cannot be cancelled") from None
-                raise HTTPException(404, f"order {order_id!r} not found") from None
+                    raise HTTPException(409, f"订单已结束, 不能取消: order {order_id!r} is closed and cannot be cancelled") from None
+                raise HTTPException(404, f"订单不存在: order {order_id!r} not found") from None
             return unavailable(settings, "cancel", exc).response()
         return {"order_id": order_id, "cancel_requested": True}
 
@@ -308,14 +308,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         """A reviewer's decision; see ``api.decisions`` for exactly what 200/202/503 promise."""
         owner = C.owner_of_review(review_id)
         if "~" not in review_id or not owner:
-            raise HTTPException(404, f"review {review_id!r} not found (review ids look like order-…~address-1)")
+            raise HTTPException(404, f"审核任务不存在: review {review_id!r} not found (review ids look like order-…~address-1)")
         who = actor(caller, body.reviewer, "reviewer")
         decision = ReviewDecision(review_id=review_id, **(body.model_dump() | {"reviewer": who}))
         answer = await send_decision(temporal(request), settings, owner, decision)
         if answer is None:  # the workflow holding it has ended: the read model says how the task ended
             known = await asyncio.to_thread(read_model.get_review, engine(request), review_id)
             if known is None:
-                raise HTTPException(404, f"review {review_id!r} not found")
+                raise HTTPException(404, f"审核任务不存在: review {review_id!r} not found")
             if known.get("state") == "decided":
                 raise HTTPException(409, f"审核单已处理 review {review_id} is already decided "
                                          f"({known.get('decision')} by {known.get('reviewer')})")
@@ -341,7 +341,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                       caller: Caller = Depends(require(*READERS))):
         row = read_model.get_rejection(engine(request), rejection_id)
         if row is None:
-            raise HTTPException(404, f"rejection {rejection_id} not found")
+            raise HTTPException(404, f"拒收记录不存在: rejection {rejection_id} not found")
         return mask_personal(row) if caller.masked else row
 
     @app.post("/v1/rejections/{rejection_id}/replay", tags=["rejections"], response_model=OrderAnswer,
@@ -355,7 +355,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     ):
         row = await asyncio.to_thread(read_model.get_rejection, engine(request), rejection_id)
         if row is None:
-            raise HTTPException(404, f"rejection {rejection_id} not found")
+            raise HTTPException(404, f"拒收记录不存在: rejection {rejection_id} not found")
         payload = corrected if corrected is not None else row["payload"]
         result = await submit(temporal(request), engine(request), settings, payload, source=f"replay:{rejection_id}")
         if result.http_status < 300 and "order_id" in result.body:

@@ -142,5 +142,5 @@ def order_tracking(request: Request, order_id: Annotated[str, Path(max_length=20
         own_channel(caller, known.get("channel") if known else (parts[1] if len(parts) > 2 and parts[0] == "order" else None))
     data = tracking_for(request.app.state.engine, order_id)
     if data["waybill"] is None and not data["events"]:
-        raise HTTPException(404, f"no waybill or tracking event for {order_id}")
+        raise HTTPException(404, f"没有运单或物流轨迹: no waybill or tracking event for {order_id}")
     return data

@@ -328,11 +328,11 @@ async def replay_channel_rejection(request: Request, rejection_id: int = Path(ge
     app = request.app
     row = await asyncio.to_thread(read_model.get_rejection, app.state.engine, rejection_id)
     if row is None:
-        raise HTTPException(404, f"rejection {rejection_id} not found")
+        raise HTTPException(404, f"拒收记录不存在: rejection {rejection_id} not found")
     payload = corrected if corrected is not None else row["payload"]
     if not _is_canonical(payload):
         if not row.get("channel"):
-            raise HTTPException(409, "this rejection has no channel; replay it with POST /v1/rejections/{id}/replay")
+            raise HTTPException(409, "该拒收记录没有渠道, 无法重推: this rejection has no channel; replay it with POST /v1/rejections/{id}/replay")
         if row["channel"] == "douyin" and douyin.needs_detail(payload):
             try:
                 payload = await fetch_douyin_detail(await douyin_api(app), payload)

@@ -76,20 +76,20 @@ async def operator(request: Request) -> Caller:
 
 def _payloads(body: Any) -> Payloads:
     if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
-        raise HTTPException(422, "payloads: expected {\"payloads\": [{\"metadata\": {…}, \"data\": \"<base64>\"}, …]}")
+        raise HTTPException(422, "请求格式错误: payloads: expected {\"payloads\": [{\"metadata\": {…}, \"data\": \"<base64>\"}, …]}")
     if len(body["payloads"]) > MAX_PAYLOADS:
-        raise HTTPException(422, f"payloads: at most {MAX_PAYLOADS} per request")
+        raise HTTPException(422, f"一次提交的载荷过多: payloads: at most {MAX_PAYLOADS} per request")
     try:
         return json_format.ParseDict({"payloads": body["payloads"]}, Payloads())
     except (json_format.ParseError, TypeError, ValueError) as exc:
-        raise HTTPException(422, f"payloads: not the protobuf JSON of Temporal Payloads ({exc})") from None
+        raise HTTPException(422, f"载荷格式错误: payloads: not the protobuf JSON of Temporal Payloads ({exc})") from None
 
 
 def _namespace(request: Request) -> str:
     expected = request.app.state.settings.temporal_namespace
     namespace = request.headers.get("x-namespace") or expected
     if namespace != expected:
-        raise HTTPException(400, f"X-Namespace: this codec server serves namespace {expected!r}, not {namespace!r}")
+        raise HTTPException(400, f"命名空间不匹配: X-Namespace: this codec server serves namespace {expected!r}, not {namespace!r}")
     return namespace
 
 
@@ -114,7 +114,7 @@ async def decode(request: Request, body: Any = BODY, caller: Caller = Depends(op
     try:
         decoded = await _codec(request).decode(payloads.payloads)
     except (UnknownCodecKey, PayloadDecryptError) as exc:
-        raise HTTPException(422, f"payloads: {exc}") from None
+        raise HTTPException(422, f"载荷无法解码: payloads: {exc}") from None
     return _answer(decoded)
 
 

@@ -93,7 +93,7 @@ async def _run_update(request: Request, order_id: str, name: str, arg: BaseModel
             if await asyncio.to_thread(read_model.get_order, request.app.state.engine, order_id):
                 return JSONResponse({"detail": f"订单 {order_id} 已结束,不能再修改 / order {order_id} has finished",
                                      "type": "OrderClosed"}, status_code=409)
-            return JSONResponse({"detail": f"order {order_id!r} not found"}, status_code=404)
+            return JSONResponse({"detail": f"订单不存在: order {order_id!r} not found"}, status_code=404)
         retry = str(request.app.state.settings.retry_after_seconds)
         return JSONResponse({"detail": "订单服务暂时不可用, 未生效, 请稍后重试 / the order service is unavailable; "
                                        "nothing changed, try again", "type": "Unavailable"},

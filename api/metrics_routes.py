@@ -171,7 +171,7 @@ def order_status(request: Request, order_id: Annotated[str, Path(max_length=200)
     """Where is my order? Counted as a customer status enquiry (experience index)."""
     o = read_model.get_order(_engine(request), order_id)
     if o is None:
-        raise HTTPException(404, f"order {order_id!r} not found")
+        raise HTTPException(404, f"订单不存在: order {order_id!r} not found")
     metrics.record_enquiry(_engine(request), order_id, str(role))
     last = o["timeline"][-1] if o["timeline"] else None
     return {
@@ -242,7 +242,7 @@ def list_runs(request: Request, _role: str = Depends(require(*READERS))):
 def get_run(request: Request, day: Day, _role: str = Depends(require(*READERS))):
     run = metrics.get_run(_engine(request), day)
     if run is None:
-        raise HTTPException(404, f"no reconciliation run for {day}; start one with POST /v1/reconciliation/runs")
+        raise HTTPException(404, f"该日没有对账记录: no reconciliation run for {day}; start one with POST /v1/reconciliation/runs")
     return _run_body(run)
 
 
@@ -251,7 +251,7 @@ def get_run(request: Request, day: Day, _role: str = Depends(require(*READERS)))
 def get_run_report(request: Request, day: Day, _role: str = Depends(require(*READERS))):
     run = metrics.get_run(_engine(request), day, workbook=True)
     if run is None:
-        raise HTTPException(404, f"no reconciliation run for {day}")
+        raise HTTPException(404, f"该日没有对账记录: no reconciliation run for {day}")
     return Response(
         run["workbook"], media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="reconciliation-{day}.xlsx"'}
     )

@@ -51,7 +51,7 @@ def upload_rules(
 ):
     data = file.file.read(MAX_WORKBOOK_BYTES + 1)
     if len(data) > MAX_WORKBOOK_BYTES:
-        raise HTTPException(413, f"workbook larger than {MAX_WORKBOOK_BYTES // 1024 // 1024} MB")
+        raise HTTPException(413, f"文件过大: workbook larger than {MAX_WORKBOOK_BYTES // 1024 // 1024} MB")
     try:
         version = rules.import_rules(_engine(request), data, file.filename or "upload.xlsx",
                                      actor(caller, created_by, "created_by"))
@@ -71,7 +71,7 @@ def activate_rules(request: Request, version: int = Version, _role: str = Depend
     try:
         rules.activate(_engine(request), version)
     except LookupError:
-        raise HTTPException(404, f"rules version {version} not found") from None
+        raise HTTPException(404, f"规则版本不存在: rules version {version} not found") from None
     return {"active": version}
 
 
@@ -106,7 +106,7 @@ def get_rules(request: Request, version: int = Version, _role: str = Depends(req
     try:
         rs = rules.load(_engine(request), version)
     except LookupError:
-        raise HTTPException(404, f"rules version {version} not found") from None
+        raise HTTPException(404, f"规则版本不存在: rules version {version} not found") from None
     return {"version": version, **rs.model_dump(mode="json", by_alias=True)}
 
 
@@ -115,7 +115,7 @@ def export_rules(request: Request, version: int = Version, _role: str = Depends(
     try:
         data = rules.export(_engine(request), version)
     except LookupError:
-        raise HTTPException(404, f"rules version {version} not found") from None
+        raise HTTPException(404, f"规则版本不存在: rules version {version} not found") from None
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="rules-v{version}.xlsx"'})
 
 

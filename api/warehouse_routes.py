@@ -110,7 +110,7 @@ async def _update(request: Request, warehouse: WarehouseId, name: str, arg: Any)
 
 def _rpc_problem(exc: RPCError, warehouse: str) -> HTTPException:
     if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-        return HTTPException(404, f"warehouse {warehouse!r} has no running wave workflow")
+        return HTTPException(404, f"该仓库没有运行中的波次: warehouse {warehouse!r} has no running wave workflow")
     return HTTPException(503, f"订单服务暂时不可用, 请稍后重试 (Temporal unavailable: {exc.message})",
                          headers={"Retry-After": "5"})
 
@@ -175,7 +175,7 @@ def list_exceptions(
 @router.post("/v1/warehouse/exceptions/{exception_id}/resolve", response_model=Doc, responses=errors(*AUTH, 409))
 def resolve(request: Request, exception_id: ExceptionId, _r: str = Depends(require("reviewer", "warehouse_lead"))):
     if not wh.resolve_exception(_engine(request), exception_id):
-        raise HTTPException(409, f"exception {exception_id!r} is not open")
+        raise HTTPException(409, f"该异常已处理: exception {exception_id!r} is not open")
     return {"exception_id": exception_id, "state": "resolved"}
 
 
@@ -205,7 +205,7 @@ def list_waves(request: Request, warehouse: str | None = None, state: str | None
 def _get_wave(request: Request, wave_id: str) -> dict[str, Any]:
     wave = wh.get_wave(_engine(request), wave_id)
     if wave is None:
-        raise HTTPException(404, f"wave {wave_id!r} not found")
+        raise HTTPException(404, f"波次不存在: wave {wave_id!r} not found")
     return wave
 
 

@@ -177,5 +177,6 @@ def test_unknown_order_is_404_and_key_required(stack):
     with stack.http() as http:
         r = http.get("/v1/orders/order-tmall-NOPE")
         assert r.status_code == 404 and "order-tmall-NOPE" in r.json()["detail"]
+        assert r.json()["detail"].startswith("订单不存在"), "a person reads it: Chinese first"
         assert http.get("/v1/orders", headers={"X-API-Key": "wrong"}).status_code == 401
         assert http.get("/healthz", headers={"X-API-Key": ""}).status_code == 200

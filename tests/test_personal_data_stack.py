@@ -292,7 +292,7 @@ def test_the_codec_server_encodes_under_the_current_key_and_answers_cors_for_the
     empty = httpx.post(f"{s.api_url}/v1/codec/decode", json={"payloads": []}, headers=auth, timeout=30)
     assert empty.status_code == 200 and empty.json() == {"payloads": []}
     bad = httpx.post(f"{s.api_url}/v1/codec/decode", json={"payloads": [{"data": "not base64!"}]}, headers=auth, timeout=30)
-    assert bad.status_code == 422 and bad.json()["detail"].startswith("payloads:")
+    assert bad.status_code == 422 and "payloads:" in bad.json()["detail"]
     forged = {"payloads": [{"metadata": {"encoding": base64.b64encode(ENCODING).decode(),
                                          "encryption-key-id": base64.b64encode(b"k0").decode()}, "data": "AAAA"}]}
     unknown = httpx.post(f"{s.api_url}/v1/codec/decode", json=forged, headers=auth, timeout=30)
