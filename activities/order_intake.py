@@ -192,7 +192,7 @@ class OrderIntake:
         current = await asyncio.to_thread(stored_version, self.engine, sub.order_id)
         if freshness(version, current) == Freshness.OLDER:
             return IntakeResult(outcome="existing", order_id=sub.order_id, stale=True,
-                                reason=f"older than the copy the order has ({version.text() if version else '-'} < "
+                                reason=f"渠道旧版本, 未应用: older than the copy the order has ({version.text() if version else '-'} < "
                                        f"{current.text() if current else '-'}): not applied")
         if version is not None and version.known:
             claim = await asyncio.to_thread(claim_version, self.engine, sub.order_id, sub.channel.value, version,

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.logistics import WaybillError, waybill_request_for
     from domain.policy import OrderWorkflowInput, PartPolicy
 
-from workflows.io import BEST_EFFORT, DATA
+from workflows.io import BEST_EFFORT, DATA, failure_text
 
 S = CaseStatus
 T = AftersalesType
@@ -165,7 +165,7 @@ class AftersalesWorkflow:
             await workflow.execute_activity(NOTIFY_CUSTOMER.name, CustomerNotice(
                 order_id=self.state.order_id, customer_id=self.state.customer_id, title=title, text=text), **BEST_EFFORT)
         except Exception as exc:  # noqa: BLE001
-            self._event("notify.failed", reason=str(exc)[:300])
+            self._event("notify.failed", reason=failure_text(exc)[:300])
 
     # ---------------------------------------------------------------- messages
 

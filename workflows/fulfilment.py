@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.warehouse import PickedLine, ReturnToStock, WaveDone, WaveLine, WaveOrder
     from workflows import search_attributes as sa
 
-from workflows.io import BEST_EFFORT, Abandoned, Io
+from workflows.io import BEST_EFFORT, Abandoned, Io, failure_text
 from workflows.ledger import Ledger
 from workflows.reviews import ReviewDesk
 
@@ -267,8 +267,8 @@ class FulfilmentWorkflow:
         try:
             appt = await self.io.remote(BOOK_INSTALLATION, req, stuck=False)
         except Exception as exc:  # noqa: BLE001 - tracking goes on while someone arranges it
-            self.ledger.event("installation.failed", reason=str(exc)[:300])
-            return self.desk.beside(self.desk.ask(ReviewKind.FOLLOW_UP, f"安装预约失败 installation not booked: {exc}",
+            self.ledger.event("installation.failed", reason=failure_text(exc)[:300])
+            return self.desk.beside(self.desk.ask(ReviewKind.FOLLOW_UP, f"安装预约失败 installation not booked: {failure_text(exc)}",
                                                   ["INSTALLATION_FAILED"]))
         self.view.appointment = appt
         title, text = appointment_notice(appt, self.order.order_id)
@@ -277,7 +277,7 @@ class FulfilmentWorkflow:
             await self.io.remote(NOTIFY_CUSTOMER, CustomerNotice(order_id=self.order.order_id, customer_id=self.order.customer_id,
                                                                  title=title, text=text), options=BEST_EFFORT, stuck=False)
         except Exception as exc:  # noqa: BLE001
-            self.ledger.event("notify.failed", reason=str(exc)[:300])
+            self.ledger.event("notify.failed", reason=failure_text(exc)[:300])
 
     # ================================================================ holds and bookkeeping
 

@@ -172,4 +172,4 @@ class Io:
         try:  # its own small table: visible even when the projection is what fails
             await workflow.execute_activity(RECORD_STUCK.name, alert, **BEST_EFFORT)
         except ActivityError:
-            self.ledger.event("notify.failed", reason="stuck alert not recorded")
+            self.ledger.event("notify.failed", reason="卡单提醒未能记录 stuck alert not recorded")

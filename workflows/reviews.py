@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.notify import NOTIFY_WECOM, NotifyRequest
     from domain.review import InvalidDecision, ReviewDecision, ReviewKind, ReviewState, ReviewTask, validate_decision
 
-from workflows.io import NOTIFY, Io, wait_until
+from workflows.io import NOTIFY, Io, failure_text, wait_until
 from workflows.ledger import Ledger
 
 
@@ -144,6 +144,6 @@ class ReviewDesk:
                     order_id=task.order_id, kind=task.kind.value, reason=task.reason, features=task.features,
                     console_url=self.policy.console_url, escalated=escalated), options=NOTIFY)
             except Exception as exc:  # noqa: BLE001 - a lost notification must not fail the workflow
-                self.ledger.event("notify.failed", reason=str(exc)[:300], data={"review_id": task.review_id})
+                self.ledger.event("notify.failed", reason=failure_text(exc)[:300], data={"review_id": task.review_id})
 
         self.beside(send())

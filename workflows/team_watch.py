@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import OrderPolicy
 
 from workflows import search_attributes as sa
-from workflows.io import NOTIFY, Io, wait_until
+from workflows.io import NOTIFY, Io, failure_text, wait_until
 from workflows.ledger import Ledger
 
 RED = "red"
@@ -81,4 +81,4 @@ class TeamWatch:
                 order_id=self.rec.order_id, kind=team.NOTICE_KIND, reason=reason, console_url=self.policy.console_url,
                 escalated=untouched_seconds > 0), options=NOTIFY, stuck=False)
         except Exception as exc:  # noqa: BLE001 - a lost notice must not fail the order
-            self.ledger.event("notify.failed", reason=str(exc)[:300], data={"kind": team.NOTICE_KIND})
+            self.ledger.event("notify.failed", reason=failure_text(exc)[:300], data={"kind": team.NOTICE_KIND})
