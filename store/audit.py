@@ -20,7 +20,7 @@ def _storable(text: str | None, limit: int) -> str | None:
 def record(engine: Engine, *, actor: str, role: str, kind: str, action: str, status: int, target: str | None = None,
            client_ip: str | None = None, detail: str | None = None, at: datetime | None = None) -> None:
     with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(
+        conn.execute(audit_log.insert(), dict(  # parameters, not .values(): one cached statement
             at=at or datetime.now(UTC), actor=_storable(actor, 80) or "", role=_storable(role, 20) or "",
             kind=_storable(kind, 10) or "", action=_storable(action, 120) or "", target=_storable(target, 300),
             client_ip=_storable(client_ip, 64), status=status, detail=_storable(detail, 2000)))

@@ -57,18 +57,21 @@ def shipment_columns(state: OrderState) -> dict[str, Any]:
 
 def record_received(engine: Engine, sub: OrderSubmission, at: datetime | None = None) -> None:
     """Make an accepted order visible at once (status received), before its workflow's first
-    projection, which supersedes this row (sequence 0) and never loses to it."""
+    projection, which supersedes this row (sequence 0) and never loses to it: a row already there
+    (the workflow projected first) is left as it is. One plain insert — the accept path's only write."""
     now = at or datetime.now(UTC)
-    project_order(engine, OrderState(order_id=sub.order_id, status=OrderStatus.RECEIVED, submission=sub,
-                                     created_at=now, updated_at=now))
+    row = order_row(OrderState(order_id=sub.order_id, status=OrderStatus.RECEIVED, submission=sub,
+                               created_at=now, updated_at=now))
+    with engine.begin() as conn:
+        conn.execute(_insert(engine, orders).on_conflict_do_nothing(index_elements=[orders.c.order_id]), row)
 
 
-def project_order(engine: Engine, state: OrderState) -> None:
-    """Upsert the order row, its lines, new timeline events and its review tasks."""
+def order_row(state: OrderState) -> dict[str, Any]:
+    """The ``orders`` row of a whole order state (the first shape's projection, and the received row)."""
     o = state.order
     sub = state.submission
     last_seq = state.timeline[-1].seq if state.timeline else 0
-    row: dict[str, Any] = {
+    return {
         "order_id": state.order_id,
         "channel": sub.channel.value,
         "channel_order_id": sub.channel_order_id,
@@ -98,6 +101,12 @@ def project_order(engine: Engine, state: OrderState) -> None:
         "projected_at": datetime.now(UTC),
         **shipment_columns(state),
     }
+
+
+def project_order(engine: Engine, state: OrderState) -> None:
+    """Upsert the order row, its lines, new timeline events and its review tasks."""
+    o = state.order
+    row = order_row(state)
     with engine.begin() as conn:
         ins = _insert(engine, orders).values(**row)
         update_cols = {k: ins.excluded[k] for k in row if k != "order_id"}
