@@ -52,6 +52,7 @@ from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
 from zhongshu.auth_settings import refuse_default_secrets
+from zhongshu.heap import freeze_startup_heap
 from zhongshu.logging_setup import setup_logging
 from zhongshu.payload_codec import codec_for
 from zhongshu.settings import Settings, get_settings
@@ -152,7 +153,9 @@ def declare_api_key(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, client: Client | None = None, *, freeze_heap: bool = False) -> FastAPI:
+    """``freeze_heap``: the API process's own app (uvicorn factory) moves what start-up built out of
+    the garbage collector's reach (see ``zhongshu.heap``); apps made in tests leave the heap alone."""
     settings = settings or get_settings()
     refuse_default_secrets(settings, "API")  # issue 13: no development default outside development mode
 
@@ -164,6 +167,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.state.client = client or await connect(settings, service="api")
         # the divisions table takes seconds to build: build it now, not in the first caller's request
         await asyncio.to_thread(divisions.place_names)
+        if freeze_heap:
+            freeze_startup_heap()
         yield
         await close_douyin_api(app)
 
@@ -385,4 +390,4 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 def app_from_env() -> FastAPI:
     """uvicorn factory: `uvicorn api.app:app_from_env --factory` (JSON, masked logs for the API process)."""
     setup_logging("api")
-    return create_app()
+    return create_app(freeze_heap=True)

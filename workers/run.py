@@ -18,6 +18,7 @@ from workers.order_worker import build_workers, queues_for
 from workers.temporal_client import connect
 from workflows.reconciliation import ensure_reconciliation_schedule
 from zhongshu.auth_settings import refuse_default_secrets
+from zhongshu.heap import freeze_startup_heap
 from zhongshu.logging_setup import setup_logging
 from zhongshu.metrics import start_worker_metrics
 from zhongshu.settings import Settings, get_settings
@@ -51,6 +52,7 @@ async def run_worker(settings: Settings | None = None, stages: list[Stage] | Non
         loop.add_signal_handler(sig, stop.set)
     metrics_server = start_worker_metrics(s, engine)
     served = "; ".join(f"{q} ({', '.join(st.value for st in on)})" for q, on in queues_for(stages, s).items())
+    freeze_startup_heap()  # the divisions, models and workflows' modules: built once, never collected
     log.info("worker polling %s on %s", served, s.temporal_address)
     try:
         async with contextlib.AsyncExitStack() as running:
