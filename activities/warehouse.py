@@ -10,6 +10,7 @@ activity retry never decrements stock twice or counts a mis-scan twice.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import logging
@@ -47,6 +48,7 @@ from domain.warehouse import (
     plan_tasks,
     render_exception_todo,
 )
+from store import order_marks
 from store.schema import pick_tasks, scan_events, stock_moves, warehouse_exceptions, warehouse_stock, waves
 from zhongshu.settings import get_settings
 
@@ -143,13 +145,16 @@ class WarehouseActivities:
         """Signal-with-start the warehouse's WaveWorkflow (id ``wave-{warehouse}``) with the order."""
         client = self._client or activity.client()
         wid = wave_workflow_id(req.order.warehouse)
+        order = req.order
+        if not order.urgent and await asyncio.to_thread(order_marks.is_urgent, self.engine, order.order_id):
+            order = order.model_copy(update={"urgent": True})  # marked 加急 in the console before it got here
         await client.start_workflow(
             WAVE.name,
             WaveStart(warehouse=req.order.warehouse, policy=req.policy or self.policy),
             id=wid,
             task_queue=req.task_queue or activity.info().task_queue,
             start_signal="add_order",
-            start_signal_args=[req.order],
+            start_signal_args=[order],
             static_summary=f"{req.order.warehouse} 波次 waves (size {(req.policy or self.policy).size}, "
                            f"cut-offs {', '.join((req.policy or self.policy).cutoffs) or 'none'})",
         )

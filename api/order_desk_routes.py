@@ -9,20 +9,23 @@ Marks are the person's notes on the order (``store/order_marks.py``), shown on i
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field, model_validator
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READERS, Caller, actor, require
 from api.schemas import AUTH, MAX_OFFSET, errors
 from domain import labels, team
+from domain.contracts import warehouse as W
 from domain.printouts import masked_phone
 from store import order_marks
 from store.order_search import OrderQuery, search_orders
 
 router = APIRouter(tags=["orders"])
+SIGNAL_TIMEOUT = timedelta(seconds=5)
 
 
 @router.get("/v1/orders/search", responses=errors(*AUTH, 422))
@@ -98,8 +101,29 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
                                    reason=body.text.strip(), data=data)
     if done is None:
         raise HTTPException(404, f"订单 {order_id!r} 不存在 (order not found)")
-    return {"order_id": order_id, "event": event, "event_label": labels.event(event),
-            "marks": (await asyncio.to_thread(order_marks.marks, engine, [order_id]))[order_id]}
+    out = {"order_id": order_id, "event": event, "event_label": labels.event(event),
+           "marks": (await asyncio.to_thread(order_marks.marks, engine, [order_id]))[order_id]}
+    if body.kind == "urgent" and body.urgent:
+        out |= await _expedite(request, order_id)
+    return out
+
+
+async def _expedite(request: Request, order_id: str) -> dict[str, list]:
+    """Tell the wave of each warehouse where the order is being picked: its open wave closes now and
+    its picks come first. A part that has not joined a wave yet is marked urgent when it joins (the
+    wave reads the mark). Best effort, and said so: the mark stands whatever Temporal answers."""
+    told: list[str] = []
+    not_told: list[dict[str, str]] = []
+    client = request.app.state.client
+    for wh in await asyncio.to_thread(order_marks.picking_warehouses, request.app.state.engine, order_id):
+        try:
+            await client.get_workflow_handle(W.wave_workflow_id(wh)).signal(W.EXPEDITE_ORDER.name, order_id,
+                                                                            rpc_timeout=SIGNAL_TIMEOUT)
+            told.append(wh)
+        except RPCError as exc:
+            why = "该仓库没有运行中的波次" if exc.status == RPCStatusCode.NOT_FOUND else f"订单服务暂时不可用 ({exc.message})"
+            not_told.append({"warehouse": wh, "reason": why})
+    return {"waves_told": told, "waves_not_told": not_told}
 
 
 @router.get("/v1/orders/{order_id}/marks", responses=errors(*AUTH))

@@ -25,10 +25,21 @@ def actor() -> str:
 
 def _post(what: str, path: str, body: dict[str, Any]) -> None:
     try:
-        from_env().post(path, body)
-        st.session_state.order_flash = ("success", f"{what}已提交")
+        answer = from_env().post(path, body)
+        st.session_state.order_flash = ("success", f"{what}已提交" + _expedited(answer))
     except ApiError as exc:
         st.session_state.order_flash = ("error", exc, what)
+
+
+def _expedited(answer: Any) -> str:
+    """What marking 加急 did in the warehouse (the API's ``waves_told`` / ``waves_not_told``)."""
+    if not isinstance(answer, dict) or "waves_told" not in answer:
+        return ""
+    told = [labels.warehouse(w) for w in answer["waves_told"]]
+    missed = [f"{labels.warehouse(m['warehouse'])}: {m['reason']}" for m in answer.get("waves_not_told", [])]
+    if not told and not missed:
+        return "; 当前没有在拣货中的包裹 (之后入波次时立即截单并优先拣货)"
+    return (f"; 已通知 {'、'.join(told)} 立即截单并优先拣货" if told else "") + (f"; 未通知 {'; '.join(missed)}" if missed else "")
 
 
 def show_flash() -> None:

@@ -429,7 +429,7 @@ TASK_STATES: dict[str, str] = {  # domain/warehouse.py TaskState (their icons an
 }
 TASK_KINDS: dict[str, str] = {"pick": "拣货", "putaway": "上架"}
 WAVE_STATES: dict[str, str] = {"open": "组波中", "picking": "拣货中", "packing": "待打包", "done": "已完成"}
-CLOSE_REASONS: dict[str, str] = {"size": "满单截单", "cutoff": "到截单时间", "manual": "手工截单"}
+CLOSE_REASONS: dict[str, str] = {"size": "满单截单", "cutoff": "到截单时间", "manual": "手工截单", "urgent": "加急截单"}
 SCAN_STEPS: dict[str, str] = {"bin": "扫库位", "item": "扫商品", "quantity": "确认数量", "wait": "等待补打标签",
                               "done": "已完成"}
 SCAN_RESULTS: dict[str, str] = {"accepted": "通过", "rejected": "错误", "reprint": "需补打标签", "confirmed": "已确认",

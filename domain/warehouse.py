@@ -175,6 +175,7 @@ class WaveOrder(BaseModel):
     lines: list[WaveLine]
     note: str = ""
     reply_to: str | None = None  # the workflow the wave tells when done (a fulfilment part); None: the order
+    urgent: bool = False  # marked 加急 (console): its wave closes at once and its picks come first
 
 
 def wave_order_for(state: OrderState) -> WaveOrder:
@@ -192,6 +193,7 @@ class CloseReason(StrEnum):
     SIZE = "size"  # reached N orders
     CUTOFF = "cutoff"  # the carrier's cut-off time came
     MANUAL = "manual"  # the warehouse lead closed the open waves now (signal close_open_waves)
+    URGENT = "urgent"  # an urgent (加急) order joined it or was marked while it was open
 
 
 class OpenWave(BaseModel):
@@ -233,10 +235,17 @@ class WaveBatcher(BaseModel):
             return w, None
         w = self.open.get(order.carrier) or self._open(order.carrier, now)
         w.orders.append(order)
-        if len(w.orders) >= self.policy.size:
+        if len(w.orders) >= self.policy.size or order.urgent:  # an urgent order does not wait for others
             del self.open[order.carrier]
             return w, w
         return w, None
+
+    def take(self, order_id: str) -> OpenWave | None:
+        """Close and return the open wave that holds ``order_id`` (it was marked urgent), if any."""
+        w = self.wave_of(order_id)
+        if w is not None:
+            del self.open[w.carrier]
+        return w
 
     def due(self, now: datetime) -> list[OpenWave]:
         """Close and return every open wave whose cut-off has come."""
@@ -363,6 +372,9 @@ class StockRow(BaseModel):
     notes: str = ""
 
 
+URGENT_NOTE = "⚡加急"  # first on an urgent order's pick line (pick list, device, voice)
+
+
 def plan_tasks(
     wave: OpenWave,
     stock: list[StockRow],
@@ -425,6 +437,8 @@ def plan_tasks(
             for part in re.split(r"[;;]", n or ""):
                 if part.strip() and part.strip() not in notes:
                     notes.append(part.strip())
+        if any(o.urgent for o, _ in demand[sku] if any(a.order_id == o.order_id for a in allocs)):
+            notes.insert(0, URGENT_NOTE)
         needs_qc = any(line.category in qc for line in lines)
         if needs_qc:
             notes.append("拣货后送质检")

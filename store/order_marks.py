@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from store.schema import orders, timeline_events
+from store.schema import order_parts, orders, timeline_events
 
 SOURCE = "console"
 EVENTS = ("order.remarked", "order.flagged", "order.unflagged", "order.marked_urgent", "order.unmarked_urgent")
@@ -69,3 +69,16 @@ def marks(engine: Engine, order_ids: Iterable[str]) -> dict[str, dict[str, Any]]
             elif r.event == "order.unmarked_urgent":
                 m["urgent"] = False
     return out
+
+
+def picking_warehouses(engine: Engine, order_id: str) -> list[str]:
+    """Warehouses where a part of the order is in a wave now (status picking): where 加急 has to go."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(order_parts.c.warehouse).where(order_parts.c.order_id == order_id,
+                                                                  order_parts.c.status == "picking")
+                            .distinct().order_by(order_parts.c.warehouse))
+        return [r.warehouse for r in rows]
+
+
+def is_urgent(engine: Engine, order_id: str) -> bool:
+    return bool(marks(engine, [order_id])[order_id]["urgent"])

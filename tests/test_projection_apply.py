@@ -41,14 +41,14 @@ def test_a_delta_creates_then_updates_the_row_and_a_late_one_is_ignored(engine):
     assert row(engine, orders, "order_id", OID).status == "received"
     projection.apply(engine, ProjectionDelta(kind="order", key=OID, order_id=OID, seq=3,
                                              columns={"status": "routed", "warehouse": "HZ-XIAOSHAN"},
-                                             events=[ev(2, "status.validated", "validated"), ev(3, "order.routed", "routed")]))
+                                             events=[ev(2, "order.validated", "validated"), ev(3, "order.routed", "routed")]))
     # seq 2 arrives after seq 3 (a retried activity): its columns are older, its events are not lost
     projection.apply(engine, ProjectionDelta(kind="order", key=OID, order_id=OID, seq=2,
                                              columns={"status": "validated", "warehouse": None},
-                                             events=[ev(2, "status.validated", "validated")]))
+                                             events=[ev(2, "order.validated", "validated")]))
     r = row(engine, orders, "order_id", OID)
     assert (r.status, r.warehouse, r.last_seq, r.channel) == ("routed", "HZ-XIAOSHAN", 3, "miniprogram")
-    assert events(engine) == [(1, "order.received"), (2, "status.validated"), (3, "order.routed")]
+    assert events(engine) == [(1, "order.received"), (2, "order.validated"), (3, "order.routed")]
 
 
 def test_the_same_delta_twice_changes_nothing(engine):

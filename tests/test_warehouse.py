@@ -345,3 +345,39 @@ def test_item_images_come_from_the_fake_erp_image_library():
         assert ImageLibrary("http://127.0.0.1:9").urls(["X"]) == {"X": None}  # library down: no image, no failure
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- 加急 (urgent) in the batcher and the plan
+
+
+def test_an_urgent_order_closes_its_wave_at_once_and_take_closes_on_demand():
+    from domain.warehouse import CN_TZ, WaveBatcher, WaveLine, WaveOrder, WavePolicy
+
+    now = datetime(2026, 12, 12, 9, 0, tzinfo=CN_TZ)
+
+    def order(oid: str, urgent: bool = False) -> WaveOrder:
+        return WaveOrder(order_id=oid, warehouse="HZ", carrier="SF", ordered_at=now, urgent=urgent,
+                         lines=[WaveLine(sku="S1", name="S1", quantity=1)])
+
+    b = WaveBatcher(warehouse="HZ", policy=WavePolicy(size=30, cutoffs=[]))
+    assert b.add(order("o1"), now)[1] is None
+    joined, closed = b.add(order("o2", urgent=True), now)
+    assert closed is joined and [o.order_id for o in closed.orders] == ["o1", "o2"] and not b.open
+    b.add(order("o3"), now)
+    assert b.take("nobody") is None and b.contains("o3")
+    taken = b.take("o3")
+    assert taken is not None and [o.order_id for o in taken.orders] == ["o3"] and not b.open
+
+
+def test_an_urgent_orders_pick_lines_say_so_first():
+    from domain.warehouse import CN_TZ, URGENT_NOTE, OpenWave, StockRow, WaveLine, WaveOrder, plan_tasks
+
+    now = datetime(2026, 12, 12, 9, 0, tzinfo=CN_TZ)
+    orders = [WaveOrder(order_id=oid, warehouse="HZ", carrier="SF", ordered_at=now, urgent=oid == "rush",
+                        lines=[WaveLine(sku=sku, name=sku, quantity=1, note="易碎品轻拿" if sku == "S1" else "")])
+              for oid, sku in (("calm", "S2"), ("rush", "S1"))]
+    wave = OpenWave(wave_id="W1", wave_no="B1212-01", warehouse="HZ", carrier="SF", opened_at=now, cutoff_at=None,
+                    orders=orders)
+    stock = [StockRow(bin="A-01-01", sku="S1", quantity=5), StockRow(bin="A-01-02", sku="S2", quantity=5)]
+    notes = {t.sku: t.notes for t in plan_tasks(wave, stock)}
+    assert notes == {"S1": [URGENT_NOTE, "易碎品轻拿"], "S2": []}

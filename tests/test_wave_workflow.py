@@ -324,3 +324,72 @@ async def test_continue_as_new_carries_open_and_active_waves(env, task_queue, en
     await wave.signal(WaveWorkflow.cancel_order, handles[6].id)
     await wave.signal(WaveWorkflow.cancel_order, handles[7].id)
     await until(wave, lambda s: not s.open)
+
+
+# ---------------------------------------------------------------- 加急 (urgent)
+
+
+def urgent_in_read_model(engine, warehouse: str, tag: str) -> WaveOrder:
+    """An order a person marked 加急 in the console before it reached its wave."""
+    from domain.order import OrderSubmission
+    from store import order_marks, read_model
+    from tests.support import order_payload
+
+    sub = OrderSubmission.model_validate(order_payload(f"URG-{tag}-{uuid.uuid4().hex[:6]}"))
+    read_model.record_received(engine, sub)
+    assert order_marks.add_mark(engine, sub.order_id, "order.marked_urgent", actor="小李")
+    return wave_order(warehouse, tag).model_copy(update={"order_id": sub.order_id})
+
+
+async def test_an_order_marked_urgent_before_it_joins_closes_its_wave_at_once(env, task_queue, engine):
+    warehouse = new_warehouse(engine)
+    policy = WavePolicy(size=30, cutoffs=await far_cutoff(env))
+    calm, rush = wave_order(warehouse, "calm"), urgent_in_read_model(engine, warehouse, "rush")
+    wave = wave_of(env, warehouse)
+    h1 = await join(env, task_queue, calm, policy)
+    await until(wave, lambda s: bool(s.open))
+    h2 = await join(env, task_queue, rush, policy)  # the join_wave activity reads the mark
+    s = await until(wave, lambda s: len(s.active) == 1)
+    (aw,) = s.active
+    assert aw.close_reason == "urgent" and aw.urgent == [rush.order_id] and not s.open
+    assert [o.order_id for o in aw.orders] == [calm.order_id, rush.order_id]  # the calm one rides along
+    assert all(t.notes[0] == "⚡加急" for t in aw.tasks)  # one bin serves both: the line is urgent
+    await pick_all(wave)
+    await wave.execute_update(WaveWorkflow.confirm_pack, PackConfirmation(wave_id=aw.wave_id, packer="老李"))
+    assert (await h1.result()).outcome == (await h2.result()).outcome == "packed"
+    await replay(env, wave, h2)
+
+
+async def test_marked_urgent_in_a_wave_being_picked_its_picks_come_first(env, task_queue, engine):
+    warehouse = new_warehouse(engine)
+    policy = WavePolicy(size=1, cutoffs=await far_cutoff(env), auto_pack=True)
+    first = wave_order(warehouse, "first", lines=[("MANN-OF-W712", 1)])
+    later = wave_order(warehouse, "later", lines=[("BOSCH-BP-COROLLA18", 1)])
+    wave = wave_of(env, warehouse)
+    h1 = await join(env, task_queue, first, policy)
+    await until(wave, lambda s: len(s.active) == 1)
+    h2 = await join(env, task_queue, later, policy)
+    await until(wave, lambda s: len(s.active) == 2)
+    await wave.signal("expedite_order", later.order_id)  # what POST /v1/orders/{id}/marks sends
+    s = await until(wave, lambda s: any(w.urgent for w in s.active))
+    older, newer = sorted(s.active, key=lambda w: w.closed_at)
+    assert newer.urgent == [later.order_id] and newer.tasks[0].notes[0] == "⚡加急" and not older.urgent
+    t = await wave.execute_update(WaveWorkflow.claim_task, TaskClaim(device_id="MC33-09", picker="小王"))
+    assert t is not None and t.allocations[0].order_id == later.order_id  # the newer wave's urgent pick, first
+    await pick_all(wave, device="MC33-09", picker="小王")
+    assert (await h2.result()).outcome == (await h1.result()).outcome == "packed"
+    await replay(env, wave)
+
+
+async def test_expediting_an_order_the_wave_does_not_hold_changes_nothing(env, task_queue, engine):
+    warehouse = new_warehouse(engine)
+    policy = WavePolicy(size=30, cutoffs=await far_cutoff(env))
+    o = wave_order(warehouse, "solo")
+    wave = wave_of(env, warehouse)
+    await join(env, task_queue, o, policy)
+    await until(wave, lambda s: bool(s.open))
+    await wave.signal("expedite_order", "order-test-somebody-else")
+    s = await until(wave, lambda s: s.orders_seen == 1)
+    assert s.open and not s.active
+    await wave.signal(WaveWorkflow.cancel_order, o.order_id)  # leave no order dangling
+    await until(wave, lambda s: not s.open)

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import warehouse as W
     from domain.contracts.warehouse import PlanRequest, StockMove, WaveSnapshot, WaveStart
     from domain.warehouse import (
+        URGENT_NOTE,
         Allocation,
         CloseReason,
         DeviceException,
@@ -81,6 +82,7 @@ class ActiveWave(BaseModel):
     exceptions: dict[str, str] = {}  # task id → exception id
     cancelled: list[str] = []  # order ids cancelled after the wave closed
     notified: list[str] = []
+    urgent: list[str] = []  # order ids marked 加急: their picks are offered first
     version: int = 0
 
     def order_ids(self) -> list[str]:
@@ -101,6 +103,7 @@ class WaveCarry(BaseModel):
     active: list[ActiveWave] = []
     inbox: list[WaveOrder] = []
     cancels: list[str] = []
+    expedites: list[str] = []
     waves_done: int = 0
     orders_seen: int = 0
     runs: int = 1
@@ -140,6 +143,7 @@ class WaveWorkflow:
         self.active: dict[str, ActiveWave] = {w.wave_id: w for w in carry.active}
         self.inbox: list[WaveOrder] = list(carry.inbox)
         self.cancels: list[str] = list(carry.cancels)
+        self.expedites: list[str] = list(carry.expedites)  # orders marked 加急 after they joined
         self.waves_done = carry.waves_done
         self.orders_seen = carry.orders_seen
         self.runs = carry.runs
@@ -166,13 +170,13 @@ class WaveWorkflow:
                     self.deferred = set()
                     self.flushing = True
                     continue
-                if not (self.inbox or self.cancels or self.dirty or self.close_now or self.deferred):
+                if not (self.inbox or self.cancels or self.expedites or self.dirty or self.close_now or self.deferred):
                     workflow.continue_as_new(WaveInput(warehouse=self.warehouse, policy=self.policy, carry=self._carry()))
             deadlines = [d for d in (self.batcher.next_deadline(), self._next_projection()) if d is not None]
             timeout = max(min(deadlines) - workflow.now(), timedelta(milliseconds=1)) if deadlines else None
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self.inbox or self.cancels or self.dirty or self.close_now)
+                    lambda: bool(self.inbox or self.cancels or self.expedites or self.dirty or self.close_now)
                     or self.updates >= self.policy.updates_per_run,
                     timeout=timeout,
                 )
@@ -181,7 +185,7 @@ class WaveWorkflow:
 
     async def _drain(self) -> None:
         """Batch the new orders, close full and due waves, apply cancellations, advance waves."""
-        while self.inbox or self.cancels or self.dirty or self.close_now or self._due_now():
+        while self.inbox or self.cancels or self.expedites or self.dirty or self.close_now or self._due_now():
             while self.inbox:
                 order = self.inbox.pop(0)
                 if self._known(order.order_id):
@@ -189,7 +193,10 @@ class WaveWorkflow:
                 self.orders_seen += 1
                 _, closed = self.batcher.add(order, workflow.now())
                 if closed:
-                    await self._close(closed, CloseReason.SIZE)
+                    full = len(closed.orders) >= self.policy.size
+                    await self._close(closed, CloseReason.URGENT if order.urgent and not full else CloseReason.SIZE)
+            while self.expedites:
+                await self._expedite(self.expedites.pop(0))
             for w in self.batcher.due(workflow.now()):
                 await self._close(w, CloseReason.CUTOFF)
             if self.close_now:
@@ -244,12 +251,29 @@ class WaveWorkflow:
         aw = ActiveWave(
             wave_id=w.wave_id, wave_no=w.wave_no, warehouse=w.warehouse, carrier=w.carrier, opened_at=w.opened_at,
             cutoff_at=w.cutoff_at, closed_at=workflow.now(), close_reason=reason, orders=w.orders, tasks=tasks,
+            urgent=[o.order_id for o in w.orders if o.urgent],
         )
         self.active[aw.wave_id] = aw
         for t in tasks:
             if t.state == T.SHORT:  # no bin in this warehouse holds the SKU
                 await self._exception(aw, ExceptionKind.SHORT_PICK, t, reason=f"{t.sku} 在 {aw.warehouse} 无库位/无库存,需 {t.quantity} 件")
         self.dirty.add(aw.wave_id)
+
+    async def _expedite(self, order_id: str) -> None:
+        """An order marked 加急 after it joined: its open wave closes now (the pick list goes out with
+        the order's lines marked); in a wave already being picked, its picks are offered first."""
+        w = self.batcher.take(order_id)
+        if w is not None:
+            w.orders = [o.model_copy(update={"urgent": True}) if o.order_id == order_id else o for o in w.orders]
+            await self._close(w, CloseReason.URGENT)
+            return
+        for aw in self.active.values():
+            if order_id in aw.order_ids() and order_id not in aw.urgent and aw.state == "picking":
+                aw.urgent.append(order_id)
+                for t in aw.tasks:
+                    if URGENT_NOTE not in t.notes and any(a.order_id == order_id for a in t.allocations):
+                        t.notes.insert(0, URGENT_NOTE)
+                self.dirty.add(aw.wave_id)
 
     async def _advance(self, wave_id: str) -> None:
         aw = self.active.get(wave_id)
@@ -409,6 +433,11 @@ class WaveWorkflow:
     def cancel_order(self, order_id: str) -> None:
         self.cancels.append(order_id)
 
+    @workflow.signal(name=W.EXPEDITE_ORDER.name)
+    def expedite_order(self, order_id: str) -> None:
+        """Sent by the API when a person marks the order 加急 (urgent)."""
+        self.expedites.append(order_id)
+
     # ---------------------------------------------------------------- device updates
 
     def _find(self, task_id: str) -> tuple[ActiveWave, PickTask] | None:
@@ -427,7 +456,7 @@ class WaveWorkflow:
     @workflow.update(name="claim_task")
     def claim_task(self, claim: TaskClaim) -> PickTask | None:
         """The device's current task: the one it holds, else the next pending one (put-away first,
-        then picks of the oldest wave in walking order)."""
+        then picks of urgent (加急) orders, then picks of the oldest wave in walking order)."""
         self.updates += 1
         candidates: list[tuple[ActiveWave, PickTask]] = []
         for aw in sorted(self.active.values(), key=lambda w: (w.closed_at, w.wave_id)):
@@ -436,6 +465,7 @@ class WaveWorkflow:
                     return t
                 if aw.state == "picking" or t.kind == TaskKind.PUTAWAY:
                     candidates.append((aw, t))
+        candidates.sort(key=lambda c: not any(a.order_id in c[0].urgent for a in c[1].allocations))  # stable
         for want in (TaskKind.PUTAWAY, TaskKind.PICK):
             for _, t in candidates:
                 free = t.state == T.PENDING or (t.kind == TaskKind.PUTAWAY and t.state == T.PUTAWAY_PENDING and not t.device_id)

@@ -74,6 +74,7 @@ ADD_ORDER: Signal[WaveOrder] = Signal("add_order", WaveOrder)
 CANCEL_ORDER: Signal[str] = Signal("cancel_order", str)  # the order id: its pending tasks go, picked goods come back
 RETURN_TO_STOCK: Signal[ReturnToStock] = Signal("return_to_stock", ReturnToStock)
 CLOSE_OPEN_WAVES: Signal[None] = Signal("close_open_waves", None)
+EXPEDITE_ORDER: Signal[str] = Signal("expedite_order", str)  # the order id, marked 加急: its wave closes, its picks first
 # … and the one it sends to whoever joined (WaveOrder.reply_to, else the order id)
 WAVE_DONE: Signal[WaveDone] = Signal("wave_done", WaveDone)
 
