@@ -1,4 +1,5 @@
-"""Is the stack able to do work? Temporal, the read model's database and a worker on the task queue.
+"""Is the stack able to do work? Temporal, the read model's database and a worker on each stage's task
+queue (orders, and the warehouse, logistics and finance queues when they are split off).
 
 ``/healthz`` only says the API process lives (liveness). ``/readyz`` says whether a request would be
 served (readiness): each part is checked with a short timeout, so the probe itself answers fast.
@@ -23,6 +24,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSyste
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from domain.contracts.task_queues import STAGES
 from zhongshu.settings import Settings
 
 PROBE_SECONDS = 2.0
@@ -48,10 +50,13 @@ class Readiness(BaseModel):
     task_queue: str
 
 
-async def worker_seen(client: Client, settings: Settings, *, timeout: float = PROBE_SECONDS) -> WorkerSeen:
-    """Pollers of the order task queue (workflow tasks). RPCError: Temporal itself is unreachable."""
+async def worker_seen(client: Client, settings: Settings, *, task_queue: str | None = None,
+                      timeout: float = PROBE_SECONDS) -> WorkerSeen:
+    """Pollers of a task queue (default: the orders queue; workflow tasks). RPCError: Temporal itself
+    is unreachable."""
+    queue = task_queue or settings.task_queue
     resp = await asyncio.wait_for(client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=settings.task_queue),
+        DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=queue),
                                  task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
         timeout=timedelta(seconds=timeout)), timeout=timeout + 1)
     now = time.time()
@@ -60,10 +65,15 @@ async def worker_seen(client: Client, settings: Settings, *, timeout: float = PR
     last = round(min(ages), 1) if ages else None
     if fresh:
         return WorkerSeen(seen=True, pollers=len(fresh), last_poll_seconds_ago=last,
-                          detail=f"{len(fresh)} poller(s) on {settings.task_queue}, last poll {last}s ago")
-    why = (f"no poll on {settings.task_queue} for {last}s (> {settings.worker_seen_seconds:g}s)" if ages
-           else f"no worker has polled {settings.task_queue}")
+                          detail=f"{len(fresh)} poller(s) on {queue}, last poll {last}s ago")
+    why = (f"no poll on {queue} for {last}s (> {settings.worker_seen_seconds:g}s)" if ages
+           else f"no worker has polled {queue}")
     return WorkerSeen(seen=False, pollers=0, last_poll_seconds_ago=last, detail=why)
+
+
+def stage_queues(settings: Settings) -> list[str]:
+    """Every distinct task queue some stage's work is sent to (one, unless stages are split off)."""
+    return sorted({settings.queue_of(stage) for stage in STAGES}, key=lambda q: (q != settings.task_queue, q))
 
 
 def _db_ok(engine: Engine) -> None:
@@ -88,11 +98,13 @@ async def readiness(client: Client, engine: Engine, settings: Settings) -> Readi
             return Check(ok=False, detail=f"{engine.dialect.name}: {type(exc).__name__}: {exc}"[:300])
 
     async def worker() -> Check:
+        queues = stage_queues(settings)
         try:
-            seen = await worker_seen(client, settings)
+            seen = await asyncio.gather(*(worker_seen(client, settings, task_queue=q) for q in queues))
         except (TimeoutError, RPCError) as exc:
             return Check(ok=False, detail=f"unknown: Temporal unreachable ({type(exc).__name__})")
-        return Check(ok=seen.seen, detail=seen.detail)
+        missing = [s for s in seen if not s.seen]  # the queues nobody serves come first in the detail
+        return Check(ok=not missing, detail="; ".join(s.detail for s in [*missing, *(s for s in seen if s.seen)]))
 
     t, d, w = await asyncio.gather(temporal(), database(), worker())
     return Readiness(ready=t.ok and d.ok and w.ok, temporal=t, database=d, worker=w, task_queue=settings.task_queue)

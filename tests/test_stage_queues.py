@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from activities import warehouse as wh
+from api.readiness import readiness
 from domain import geo
 from domain.contracts.task_queues import STAGES, Stage, TaskQueues, parse_stages
 from fakes import carriers as fake_carriers
@@ -162,6 +163,10 @@ async def test_two_workers_serving_different_stages_take_an_order_end_to_end(dev
                 r = httpx.post(f"{carriers.url}/control/push", json={"waybill_no": row["waybill_no"], "code": "signed"}, timeout=30)
                 assert r.status_code == 200, r.text
                 _wait_for("delivered", status("delivered"), logs=logs)
+                ready = api.get("/readyz").json()  # ready means a worker on every stage's queue
+                assert ready["ready"] and all(q in ready["worker"]["detail"] for q in (orders_q, warehouse_q, logistics_q, finance_q))
+            lost = await readiness(dev_env.client, engine, settings.model_copy(update={"task_queue_finance": f"stages-{tag}-nobody"}))
+            assert not lost.ready and lost.worker.detail.startswith(f"no worker has polled stages-{tag}-nobody"), lost
 
             front_id, floor_id = (f"{p.pid}@" for p in (front, floor))
             order_by, order_queues = await _history(dev_env.client, oid)
