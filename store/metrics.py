@@ -444,7 +444,7 @@ def record_order_finance(
         "recorded_at": datetime.now(UTC),
     }
     with engine.begin() as conn:
-        res = conn.execute(_insert(engine, order_finance).values(**row).on_conflict_do_nothing())
+        res = conn.execute(_insert(engine, order_finance).on_conflict_do_nothing(), row)  # parameters: one cached statement
         return res.rowcount > 0
 
 

@@ -113,19 +113,20 @@ def apply(engine: Engine, delta: ProjectionDelta) -> None:
             elif "order_id" in table.c:
                 values["order_id"] = delta.order_id
             # the common case in one statement: the row exists and this delta is not older than it
-            done = conn.execute(update(table).where(table.c[key] == delta.key, table.c.last_seq <= delta.seq)
-                                .values(**values)).rowcount
+            # (values as parameters, not in the statement: SQLAlchemy reuses the compiled statement)
+            done = conn.execute(update(table).where(table.c[key] == delta.key, table.c.last_seq <= delta.seq),
+                                values).rowcount
             if not done and conn.execute(select(table.c.last_seq).where(table.c[key] == delta.key)).first() is None:
-                conn.execute(insert(table).values(**{key: delta.key, **values}))
+                conn.execute(insert(table), {key: delta.key, **values})
         if delta.lines is not None and delta.kind == "order":
             conn.execute(delete(order_lines).where(order_lines.c.order_id == delta.key))
             if delta.lines:
                 conn.execute(order_lines.insert(), [{"order_id": delta.key, **ln} for ln in delta.lines])
         if delta.events:
             source = "" if delta.kind == "order" else delta.key
-            conn.execute(_insert(engine, timeline_events).values([
+            conn.execute(_insert(engine, timeline_events).on_conflict_do_nothing(), [
                 {"order_id": delta.order_id, "source": source, "seq": e.seq, "at": e.at, "event": e.event, "status": e.status,
-                 "actor": e.actor, "reason": e.reason, "data": e.data} for e in delta.events]).on_conflict_do_nothing())
+                 "actor": e.actor, "reason": e.reason, "data": e.data} for e in delta.events])
         for r in delta.reviews:
             row = r.model_dump(mode="json") | {"created_at": r.created_at, "escalated_at": r.escalated_at, "red_at": r.red_at,
                                                "decided_at": r.decided_at}

@@ -199,11 +199,7 @@ def claim_dedupe(engine: Engine, keys: list[DedupeKey], window: timedelta) -> li
         ]
         if not found:
             # nobody to collide with: ours become the anchor, in the same locked transaction
-            conn.execute(
-                _insert(engine, dedupe_keys)
-                .values([k.model_dump() for k in keys])
-                .on_conflict_do_nothing()
-            )
+            conn.execute(_insert(engine, dedupe_keys).on_conflict_do_nothing(), [k.model_dump() for k in keys])
         return found
 
 
