@@ -10,7 +10,8 @@ from zhongshu.heap import freeze_startup_heap
 def test_freezing_moves_the_live_objects_out_of_the_collectors_scans():
     try:
         frozen = freeze_startup_heap()
-        assert frozen == gc.get_freeze_count() > 1000  # this test process's modules alone are thousands
+        # this process's modules alone are thousands (the count only falls as frozen objects are freed)
+        assert frozen > 1000 and 0 < gc.get_freeze_count() <= frozen
         assert sum(len(gc.get_objects(generation=g)) for g in range(3)) < frozen
     finally:
         gc.unfreeze()  # the rest of the suite runs with an ordinary heap
