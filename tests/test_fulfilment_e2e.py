@@ -7,87 +7,20 @@ order starts."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 import pytest_asyncio
 
-from activities import warehouse as wh
 from domain import geo
-from fakes import carriers as fake_carriers
-from fakes import miniprogram as fake_miniprogram
-from fakes.serve import serve_in_thread
-from store.db import engine_for, migrate
-from tests.support import (
-    ThreadedServer,
-    ThreadedWorker,
-    free_port,
-    fresh_pg_database,
-    order_payload,
-    pg_available,
-    terminate_waves,
-)
-
-SERVICE, DEVICE, REVIEWER = "e2e-service-key", "e2e-device-key", "e2e-reviewer-key"
-
-
-class FulfilmentStack:
-    def __init__(self, api_url: str, db_url: str, carriers_url: str, mini_url: str):
-        self.api_url, self.db_url, self.carriers_url, self.mini_url = api_url, db_url, carriers_url, mini_url
-
-    def http(self, key: str = SERVICE) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, headers={"X-API-Key": key}, timeout=30)
+from tests.fulfilment_stack import DEVICE, REVIEWER, SERVICE, fulfilment_stack, wait_for
+from tests.support import order_payload
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fstack(dev_env, tmp_path_factory, fake_wecom):
-    from api.app import create_app
-    from zhongshu.settings import Settings
-
-    if not pg_available():
-        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
-    api_port = free_port()
-    api_url = f"http://127.0.0.1:{api_port}"
-    carriers = serve_in_thread(fake_carriers.create_app(webhook_base=api_url))
-    mini = serve_in_thread(fake_miniprogram.create_app())
-    with fresh_pg_database("zs_fulfil") as url:
-        migrate(url)
-        engine = engine_for(url)
-        for w in ("HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD"):
-            wh.import_stock(engine, [dict(warehouse=w, bin="A-03-12", sku="BOSCH-BP-COROLLA18", name="博世刹车片(前)",
-                                          quantity=500, barcode="6901234567890", notes="易碎品轻拿")])
-        settings = Settings(
-            database_url=url, temporal_address=dev_env.client.service_client.config.target_host,
-            task_queue=f"fulfil-{uuid.uuid4().hex[:6]}", api_key=SERVICE, api_port=api_port, public_base_url=api_url,
-            extra_api_keys=f"{DEVICE}:device,{REVIEWER}:reviewer", var_dir=tmp_path_factory.mktemp("var"),
-            wecom_webhook_url=fake_wecom.webhook_url, wave_size=1, wave_auto_pack=True, wave_cutoffs="",
-            carrier_url=carriers.url, carrier_app_key=fake_carriers.APP_KEY, carrier_app_secret=fake_carriers.SECRET,
-            miniprogram_url=mini.url, confirm_secret="e2e-confirm-secret",
-        )
-        await terminate_waves(dev_env.client)
-        try:
-            with ThreadedWorker(settings, url):
-                with ThreadedServer(create_app(settings), port=api_port):
-                    yield FulfilmentStack(api_url, url, carriers.url, mini.url)
-        finally:
-            await terminate_waves(dev_env.client)
-            carriers.stop()
-            mini.stop()
-            engine.dispose()
-
-
-def wait_for(what: str, fn, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+    async with fulfilment_stack(dev_env, tmp_path_factory, fake_wecom, name="fulfil", confirm_secret="e2e-confirm-secret") as s:
+        yield s
 
 
 def order_row(api: httpx.Client, order_id: str) -> dict:
