@@ -180,6 +180,7 @@ async def test_console_warehouse_page_shows_waves_states_and_exceptions(floor, e
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(m.value for m in at.markdown)
     assert "波次 B26-07" in text and "红色齿轮" in text and "蓝色货架" in text
+    assert any("(满单截单)" in c.value for c in at.caption), "the close reason in Chinese, not its code"
     assert any("待质检 1" in p.proto.text for p in at.get("progress"))
     frames = [d.value for d in at.dataframe]
     held = next(f for f in frames if "状态" in f.columns)

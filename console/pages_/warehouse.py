@@ -54,7 +54,7 @@ for w in waves:
         top[0].markdown(f"**波次 {md_escape(w['wave_no'])}** · {md_escape(w['warehouse'])}")
         top[1].markdown(f"承运商 {md_escape(w['carrier'])} · {len(w['order_ids'])} 单")
         top[2].markdown(WAVE_STATES.get(w["state"], w["state"]))
-        top[3].caption(f"{md_escape(w['wave_id'])} · 截单 {fmt_time(w.get('closed_at'))} ({w.get('close_reason') or '-'})")
+        top[3].caption(f"{md_escape(w['wave_id'])} · 截单 {fmt_time(w.get('closed_at'))} ({labels.label('close_reason', w.get('close_reason')) or '-'})")
         done = w["done_count"] + w["short_count"]
         st.progress(w["progress"], text=f"{done}/{w['task_count']} 行已拣 · 缺货 {w['short_count']} · "
                                         f"⚙️⚠️ 待质检 {w['qc_pending_count']} · 📦 待上架 {w['putaway_pending_count']}")
