@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,29 +35,30 @@ class FulfilmentStack:
 
 
 @asynccontextmanager
-async def fulfilment_stack(dev_env: Any, tmp_path_factory: Any, fake_wecom: Any, *, name: str,
-                           **overrides: Any) -> AsyncIterator[FulfilmentStack]:
-    """``overrides``: settings over the defaults (one order per wave, auto-packed, no cut-offs)."""
+async def fulfilment_stack(dev_env: Any, var_dir: Path, fake_wecom: Any, *, name: str, database_url: str | None = None,
+                           stock: int = 500, **overrides: Any) -> AsyncIterator[FulfilmentStack]:
+    """``database_url``: default a fresh PostgreSQL database; ``overrides``: settings over the
+    defaults (one order per wave, auto-packed, no cut-offs)."""
     from api.app import create_app
     from zhongshu.settings import Settings
 
-    if not pg_available():
+    if database_url is None and not pg_available():
         pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     carriers = serve_in_thread(fake_carriers.create_app(webhook_base=api_url))
     mini = serve_in_thread(fake_miniprogram.create_app())
-    with fresh_pg_database(f"zs_{name}") as url:
+    with (nullcontext(database_url) if database_url else fresh_pg_database(f"zs_{name}")) as url:
         migrate(url)
         engine = engine_for(url)
         for w in WAREHOUSES:
             wh.import_stock(engine, [dict(warehouse=w, bin="A-03-12", sku="BOSCH-BP-COROLLA18", name="博世刹车片(前)",
-                                          quantity=500, barcode="6901234567890", notes="易碎品轻拿")])
+                                          quantity=stock, barcode="6901234567890", notes="易碎品轻拿")])
         settings = Settings(**{
             "database_url": url, "temporal_address": dev_env.client.service_client.config.target_host,
             "task_queue": f"{name}-{uuid.uuid4().hex[:6]}", "api_key": SERVICE, "api_port": api_port,
             "public_base_url": api_url, "extra_api_keys": f"{DEVICE}:device,{REVIEWER}:reviewer",
-            "var_dir": tmp_path_factory.mktemp("var"), "wecom_webhook_url": fake_wecom.webhook_url,
+            "var_dir": var_dir, "wecom_webhook_url": fake_wecom.webhook_url,
             "wave_size": 1, "wave_auto_pack": True, "wave_cutoffs": "", "carrier_url": carriers.url,
             "carrier_app_key": fake_carriers.APP_KEY, "carrier_app_secret": fake_carriers.SECRET,
             "miniprogram_url": mini.url, "confirm_secret": f"{name}-confirm-secret", **overrides})

@@ -19,7 +19,7 @@ from tests.support import order_payload
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fstack(dev_env, tmp_path_factory, fake_wecom):
-    async with fulfilment_stack(dev_env, tmp_path_factory, fake_wecom, name="fulfil", confirm_secret="e2e-confirm-secret") as s:
+    async with fulfilment_stack(dev_env, tmp_path_factory.mktemp("var"), fake_wecom, name="fulfil", confirm_secret="e2e-confirm-secret") as s:
         yield s
 
 

@@ -16,18 +16,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest_asyncio
 
-from activities import warehouse as wh
 from domain import geo
 from domain.contracts import shipment as SH
-from fakes import carriers as fake_carriers
-from fakes import miniprogram as fake_miniprogram
-from fakes.serve import serve_in_thread
-from store.db import engine_for, migrate
 from tests.channel_support import timers_fired
-from tests.support import ThreadedServer, ThreadedWorker, free_port, order_payload, terminate_waves
+from tests.fulfilment_stack import DEVICE, SERVICE, fulfilment_stack, wait_for
+from tests.support import order_payload
 from tests.workflow_helpers import replay_fails
 
-SERVICE, DEVICE = "rt-service-key", "rt-device-key"
 CONFIRM_WINDOW_H = 3 / 3600  # 3 s, then the reminder; 3 s more, then a review task
 TRANSIT_ALERT_H = 4 / 3600  # 4 s without a tracking event in transit: a stall alert
 AFTERSALES_DAYS = 5 / 86400  # 5 s after signing the order completes
@@ -35,45 +30,11 @@ AFTERSALES_DAYS = 5 / 86400  # 5 s after signing the order completes
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def rt_stack(dev_env, tmp_path, fake_wecom):
-    from api.app import create_app
-    from zhongshu.settings import Settings
-
-    api_port = free_port()
-    api_url = f"http://127.0.0.1:{api_port}"
-    carriers = serve_in_thread(fake_carriers.create_app(webhook_base=api_url))
-    mini = serve_in_thread(fake_miniprogram.create_app())
-    url = f"sqlite:///{tmp_path / 'rt.db'}"
-    migrate(url)
-    engine = engine_for(url)
-    wh.import_stock(engine, [dict(warehouse=w, bin="A-03-12", sku="BOSCH-BP-COROLLA18", name="博世刹车片(前)", quantity=50,
-                                  barcode="6901234567890") for w in ("HZ-DIRECT", "HZ-CLOUD", "GZ-CLOUD")])
-    settings = Settings(
-        database_url=url, temporal_address=dev_env.client.service_client.config.target_host,
-        task_queue=f"rt-fulfil-{uuid.uuid4().hex[:6]}", api_key=SERVICE, api_port=api_port, public_base_url=api_url,
-        extra_api_keys=f"{DEVICE}:device", var_dir=tmp_path / "var", wecom_webhook_url=fake_wecom.webhook_url,
-        wave_size=1, wave_auto_pack=True, wave_cutoffs="", carrier_url=carriers.url, carrier_app_key=fake_carriers.APP_KEY,
-        carrier_app_secret=fake_carriers.SECRET, miniprogram_url=mini.url, confirm_secret="rt-confirm-secret",
-        confirm_window_hours=CONFIRM_WINDOW_H, confirm_grace_hours=CONFIRM_WINDOW_H, transit_alert_hours=TRANSIT_ALERT_H,
-        aftersales_window_days=AFTERSALES_DAYS)
-    await terminate_waves(dev_env.client)
-    try:
-        with ThreadedWorker(settings, url), ThreadedServer(create_app(settings), port=api_port):
-            yield api_url, carriers.url, mini.url
-    finally:
-        await terminate_waves(dev_env.client)
-        carriers.stop()
-        mini.stop()
-        engine.dispose()
-
-
-def wait_for(what: str, fn, timeout: float = 60):
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+    async with fulfilment_stack(
+            dev_env, tmp_path / "var", fake_wecom, name="rt-fulfil", database_url=f"sqlite:///{tmp_path / 'rt.db'}", stock=50,
+            confirm_window_hours=CONFIRM_WINDOW_H, confirm_grace_hours=CONFIRM_WINDOW_H, transit_alert_hours=TRANSIT_ALERT_H,
+            aftersales_window_days=AFTERSALES_DAYS) as s:
+        yield s.api_url, s.carriers_url, s.mini_url
 
 
 async def test_part_and_parcel_live_through_their_idle_timers_and_the_order_completes(rt_stack, dev_env):

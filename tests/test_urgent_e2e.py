@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ustack(dev_env, tmp_path_factory, fake_wecom):
     """Waves of 30 orders with no cut-off and a packer: an order waits in its open wave."""
-    async with fulfilment_stack(dev_env, tmp_path_factory, fake_wecom, name="urgent", wave_size=30,
+    async with fulfilment_stack(dev_env, tmp_path_factory.mktemp("var"), fake_wecom, name="urgent", wave_size=30,
                                 wave_auto_pack=False) as s:
         yield s
 
