@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,8 @@ async def fulfilment_stack(dev_env: Any, var_dir: Path, fake_wecom: Any, *, name
             engine.dispose()
 
 
-def wait_for(what: str, fn, timeout: float = 60):
+def wait_for(what: str, fn, timeout: float = 60, logs: Iterable[Path] = ()):
+    """``fn()`` until it is truthy; on timeout the error shows its last value and the tails of ``logs``."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -82,4 +83,5 @@ def wait_for(what: str, fn, timeout: float = 60):
         if last:
             return last
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+    tails = "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in logs if p.exists())
+    raise AssertionError(f"timed out waiting for {what}; last: {last}\n{tails}")

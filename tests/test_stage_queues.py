@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from fakes import carriers as fake_carriers
 from fakes import miniprogram as fake_miniprogram
 from fakes.serve import serve_in_thread
 from store.db import engine_for, migrate
+from tests.fulfilment_stack import wait_for
 from tests.support import ThreadedServer, free_port, fresh_pg_database, order_payload, pg_available, terminate_waves
 from workers.order_worker import STAGE_WORKFLOWS, WORKFLOWS, queues_for
 from zhongshu.settings import Settings
@@ -72,15 +72,7 @@ def _worker(stages: str, env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def _wait_for(what: str, fn, timeout: float = 120, logs: list[Path] = ()):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.3)
-    tails = "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:] for p in logs if p.exists())
-    raise AssertionError(f"timed out waiting for {what}; last: {last}\n{tails}")
+    return wait_for(what, fn, timeout, logs)
 
 
 async def _history(client, wid: str) -> tuple[set[str], dict[str, str]]:
