@@ -60,7 +60,7 @@ def door_of(path: str) -> tuple[str, str] | None:
 
 def is_json_media(content_type: str | None) -> bool:
     if not content_type:
-        return True  # as FastAPI: no content type is read as JSON
+        return False  # FastAPI would not parse it as JSON either (it would answer "not an object"): say why
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
@@ -137,6 +137,9 @@ class RequestDoor:
                 return None
             return 422, "请求体为空, 需要一个 JSON 订单 (empty body: send the order as JSON)"
         ctype = headers.get("content-type")
+        if not ctype:
+            return 415, ("缺少 Content-Type, 请以 Content-Type: application/json 发送 JSON "
+                         "(no content type: send JSON with Content-Type: application/json)")
         if not is_json_media(ctype):
             return 415, (f"不支持的内容类型 {ctype!r}, 请以 Content-Type: application/json 发送 JSON "
                          f"(unsupported media type {ctype!r}: send JSON)")

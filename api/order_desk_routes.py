@@ -21,6 +21,7 @@ from api.schemas import AUTH, MAX_OFFSET, errors
 from domain import labels, team
 from domain.contracts import warehouse as W
 from domain.printouts import masked_phone
+from domain.status import OrderStatus
 from store import order_marks
 from store.order_search import OrderQuery, search_orders
 
@@ -97,6 +98,11 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
     else:
         event, data = ("order.marked_urgent" if body.urgent else "order.unmarked_urgent"), {}
     engine = request.app.state.engine
+    if body.kind == "urgent" and body.urgent:
+        status = await asyncio.to_thread(order_marks.status_of, engine, order_id)
+        if status is not None and OrderStatus(status).terminal:
+            raise HTTPException(409, f"订单{labels.order_status(status)}, 无需加急 (order {order_id!r} is {status}: "
+                                     "nothing left to expedite)")
     done = await asyncio.to_thread(order_marks.add_mark, engine, order_id, event, actor=actor(caller, body.actor, "actor"),
                                    reason=body.text.strip(), data=data)
     if done is None:
@@ -126,7 +132,10 @@ async def _expedite(request: Request, order_id: str) -> dict[str, list]:
     return {"waves_told": told, "waves_not_told": not_told}
 
 
-@router.get("/v1/orders/{order_id}/marks", responses=errors(*AUTH))
+@router.get("/v1/orders/{order_id}/marks", responses=errors(*AUTH, 404))
 def get_marks(request: Request, order_id: str = Path(max_length=100),
               _r: Caller = Depends(require(*READERS))):
-    return order_marks.marks(request.app.state.engine, [order_id])[order_id]
+    engine = request.app.state.engine
+    if order_marks.status_of(engine, order_id) is None:
+        raise HTTPException(404, f"订单 {order_id!r} 不存在 (order not found)")
+    return order_marks.marks(engine, [order_id])[order_id]

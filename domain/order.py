@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 # ---- what the stores can hold (store/schema.py) ------------------------------------------------
 # Money columns are Numeric(14, 2) (12 integer digits; SQLite keeps them as REAL, exact to 15
@@ -166,6 +167,13 @@ class LineIn(BaseModel):
     needs_installation: bool = Field(default=False, description="a technician installs it after delivery")
     supplier: str | None = Field(default=None, max_length=32, pattern=r"^[A-Za-z0-9_-]+$",
                                  description="sourced from this supplier's regional warehouse, e.g. BOSCH")
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _no_bool_quantity(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # pydantic would read true as 1: a mistake, not a quantity
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return v
 
     @model_validator(mode="after")
     def _line_amount_in_bounds(self) -> LineIn:

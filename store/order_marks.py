@@ -82,3 +82,9 @@ def picking_warehouses(engine: Engine, order_id: str) -> list[str]:
 
 def is_urgent(engine: Engine, order_id: str) -> bool:
     return bool(marks(engine, [order_id])[order_id]["urgent"])
+
+
+def status_of(engine: Engine, order_id: str) -> str | None:
+    """The order's status in the read model; None when there is no such order."""
+    with engine.connect() as conn:
+        return conn.execute(select(orders.c.status).where(orders.c.order_id == order_id)).scalar()

@@ -290,7 +290,7 @@ def test_search_page_finds_by_last_four_and_exports_excel(api):
 
     from console.order_export import COLUMNS, xlsx
 
-    payload = order_payload()
+    payload = order_payload(ordered_at=datetime.now(UTC).isoformat())  # still open when marked urgent
     phone = payload["customer"]["phone"]
     oid = submit(api, payload)
     wait_for(lambda: api.get("/v1/orders/search", params={"channel_order_id": payload["channel_order_id"]}).json()["total"])

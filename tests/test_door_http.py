@@ -102,6 +102,8 @@ def test_non_json_content_type_is_415_and_recorded(api):
     assert stored["payload"]["door"]["content_type"] == "text/plain" and stored["source"] == "api"
     form = post(api, None, data={"a": "b"})
     assert form.status_code == 415
+    bare = post(api, None, content=body, headers={"Content-Type": ""})  # valid JSON, no content type at all
+    assert bare.status_code == 415 and "Content-Type" in bare.json()["message"], bare.text
 
 
 def test_malformed_json_is_a_recorded_422_in_chinese(api):

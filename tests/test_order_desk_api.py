@@ -117,7 +117,7 @@ def test_find_orders_by_phone_channel_number_name_and_days(http):
 
 
 def test_marks_remark_flag_and_urgent(http, stack):
-    oid = submit(http, order_payload())
+    oid = submit(http, order_payload(ordered_at=datetime.now(timezone.utc).isoformat()))  # still open: in its release window
     wait_for(lambda: http.get(f"/v1/orders/{oid}").status_code == 200)
     r = http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "actor": "小李", "text": "客户要求周末送"})
     assert r.status_code == 201, r.text
@@ -134,11 +134,23 @@ def test_marks_remark_flag_and_urgent(http, stack):
     empty = http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "actor": "小李", "text": "  "})
     assert empty.status_code == 422 and "备注内容不能为空" in empty.text
     assert http.post("/v1/orders/order-nope/marks", json={"kind": "urgent", "actor": "x"}).status_code == 404
+    nope = http.get("/v1/orders/order-nope/marks")
+    assert nope.status_code == 404 and "不存在" in nope.json()["detail"]
     import httpx
 
     with httpx.Client(base_url=stack.api_url, headers={"X-API-Key": "test-readonly-key"}, timeout=30) as ro:
         assert ro.post(f"/v1/orders/{oid}/marks", json={"kind": "urgent", "actor": "x"}).status_code == 403
         assert "phone" not in ro.get("/v1/orders/search", params={"order_id": oid}).json()["items"][0]
+
+
+def test_a_closed_order_takes_remarks_but_not_urgent(http):
+    old = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    oid = submit(http, order_payload(ordered_at=old))  # this stack completes orders at release
+    wait_for(lambda: http.get(f"/v1/orders/{oid}").json().get("status") == "completed", timeout=60)
+    r = http.post(f"/v1/orders/{oid}/marks", json={"kind": "urgent"})
+    assert r.status_code == 409 and "无需加急" in r.json()["detail"], r.text
+    assert http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "text": "客户来电致谢"}).status_code == 201
+    assert http.get(f"/v1/orders/{oid}/marks").json()["urgent"] is False
 
 
 def test_packing_slip_and_bin_label_pdfs(http):

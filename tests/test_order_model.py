@@ -208,7 +208,7 @@ def test_quantity_accepted(qty):
     assert OrderSubmission.model_validate(payload(lines__0__quantity=qty)).lines[0].quantity == int(qty)
 
 
-@pytest.mark.parametrize("qty", [0, -1, 100001, 1.5, "two", None])
+@pytest.mark.parametrize("qty", [0, -1, 100001, 1.5, "two", None, True, False])
 def test_quantity_rejected(qty):
     assert locs(payload(lines__0__quantity=qty)) == [("lines", 0, "quantity")]
 
