@@ -775,6 +775,7 @@ FIELDS: dict[str, str] = {
     "waybill_no": "运单号",
     "order_id": "订单号",
     "code": "轨迹状态",
+    "query:code": "库位编码",  # the bin-label sheet's ?code=A-03-12 (a query parameter, not a tracking code)
     "at": "时间",
     "location": "地点",
     "description": "描述",
@@ -855,7 +856,8 @@ def field_label(path: Any) -> str:
     key = ".".join(names)
     if isinstance(tokens[-1], int):  # the list item itself
         return prefix + ("商品" if names[-1:] == ["lines"] else "")
-    leaf = FIELDS.get(key) or FIELDS.get(names[-1])
+    where = path[0] if isinstance(path, (list, tuple)) and path and path[0] in ("query", "path") else None
+    leaf = (FIELDS.get(f"{where}:{key}") if where else None) or FIELDS.get(key) or FIELDS.get(names[-1])
     if leaf is None:
         return _raw_path(tokens)
     return prefix + leaf
@@ -1027,6 +1029,8 @@ def validation_message(error: Mapping[str, Any]) -> str:
     template = VALIDATION.get(kind)
     if kind in ("string_too_short", "too_short") and str(ctx.get("min_length")) == "1":
         template = VALIDATION["missing"]
+    elif kind in ("too_short", "too_long") and isinstance(error.get("input"), str):  # a text's length, not a list's
+        template = VALIDATION[f"string_{kind}"]
     if template is None:
         msg = str(error.get("msg") or kind)
         return f"{name}不正确: {msg}"

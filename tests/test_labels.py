@@ -428,3 +428,17 @@ def test_unknown_english_value_errors_keep_their_text_behind_a_chinese_lead():
 def test_the_routing_reviews_feature_reads_in_chinese():
     assert labels.risk_feature("NO_RULE_MATCH") == "无匹配分单规则, 需人工分单"
     assert CJK.search(labels.risk_sentence("NO_RULE_MATCH", {"region": "西藏自治区拉萨市城关区"}))
+
+
+def test_a_query_parameter_can_have_its_own_label():
+    # ?code= on the bin-label sheet is a bin code; "code" in a carrier's push body is a tracking state
+    assert labels.field_label(("query", "code")) == "库位编码"
+    assert labels.field_label(("body", "code")) == labels.field_label("code") == "轨迹状态"
+
+
+def test_a_text_too_long_is_counted_in_characters_a_list_in_items():
+    text = labels.validation_message({"type": "too_long", "loc": ("body", "address", "raw"), "ctx": {"max_length": 300},
+                                      "input": "杭" * 1000})
+    items = labels.validation_message({"type": "too_long", "loc": ("body", "lines"), "ctx": {"max_length": 200},
+                                       "input": [{}] * 201})
+    assert text.endswith("最多 300 个字符") and items.endswith("最多 200 项")
