@@ -280,7 +280,9 @@ def project_wave(engine: Engine, snap: WaveSnapshot) -> None:
 
 
 def _row(r) -> dict[str, Any]:
-    return dict(r._mapping)
+    """A row as a dict, its times in UTC with the zone said (SQLite hands them back naive)."""
+    return {k: (v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)) if isinstance(v, datetime) else v
+            for k, v in r._mapping.items()}
 
 
 def list_waves(engine: Engine, *, warehouse: str | None = None, state: str | None = None,

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -151,6 +153,10 @@ def declare_api_key(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+FRAMEWORK_REFUSALS = {"Not Found": "接口不存在 (Not Found: no such route)",
+                      "Method Not Allowed": "不支持的请求方法 (Method Not Allowed)"}
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None, *, freeze_heap: bool = False) -> FastAPI:
@@ -366,6 +372,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None, *
         if result.http_status < 300 and "order_id" in result.body:
             await asyncio.to_thread(read_model.mark_rejection_replayed, engine(request), rejection_id, result.body["order_id"])
         return result.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        """The framework's own bare refusals (an unknown route, a method it does not take) in Chinese
+        first, like ours; every other HTTPException goes out as raised (headers included)."""
+        if exc.detail in FRAMEWORK_REFUSALS:
+            exc = StarletteHTTPException(exc.status_code, FRAMEWORK_REFUSALS[exc.detail], headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_request: Request, exc: RequestValidationError):

@@ -172,7 +172,7 @@ def actor(caller: Caller, claimed: str | None, field: str) -> str:
         return caller.name
     if claimed.lower() in RESERVED_ACTORS or claimed.lower().startswith(("key:", "client:")):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"{field}: {claimed!r} is reserved for the hub itself and cannot be claimed")
+                            f"{field}: {claimed!r} 为系统保留, 不能以它的名义操作 (reserved for the hub itself and cannot be claimed)")
     return claimed
 
 

@@ -180,3 +180,11 @@ def test_unknown_order_is_404_and_key_required(stack):
         assert r.json()["detail"].startswith("订单不存在"), "a person reads it: Chinese first"
         assert http.get("/v1/orders", headers={"X-API-Key": "wrong"}).status_code == 401
         assert http.get("/healthz", headers={"X-API-Key": ""}).status_code == 200
+
+
+def test_an_unknown_route_and_a_wrong_method_are_refused_in_chinese(stack):
+    with stack.http() as http:
+        r = http.get("/v1/no-such-thing")
+        assert r.status_code == 404 and r.json()["detail"].startswith("接口不存在")
+        r = http.delete("/v1/orders")
+        assert r.status_code == 405 and r.json()["detail"].startswith("不支持的请求方法") and "allow" in r.headers

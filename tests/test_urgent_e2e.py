@@ -44,6 +44,7 @@ def test_marking_an_order_urgent_closes_its_open_wave_and_marks_its_pick_line(us
         wave = wait_for("the wave closed", lambda: next(
             (w for w in api.get("/v1/waves", params={"warehouse": warehouse}).json()["items"] if oid in w.get("order_ids", [])), None))
         assert wave["close_reason"] == "urgent"
+        assert wave["closed_at"].endswith(("Z", "+00:00")), "times say their zone, as the orders' do"
         picks = api.get(f"/v1/waves/{wave['wave_id']}/picklist.json").json()
         assert picks["order_ids"] == [oid] and picks["instructions"][0]["notes"][0] == "⚡加急", picks
         printed = api.get(f"/v1/waves/{wave['wave_id']}/picklist.html")

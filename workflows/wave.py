@@ -450,7 +450,7 @@ class WaveWorkflow:
     def _require(self, task_id: str) -> tuple[ActiveWave, PickTask]:
         found = self._find(task_id)
         if found is None:
-            raise ApplicationError(f"task {task_id} is not open in {self.warehouse}", type="UnknownTask", non_retryable=True)
+            raise ApplicationError(f"任务 {task_id} 不在 {self.warehouse} 的待办中 (task {task_id} is not open in {self.warehouse})", type="UnknownTask", non_retryable=True)
         return found
 
     @workflow.update(name="claim_task")
@@ -518,14 +518,14 @@ class WaveWorkflow:
     def _validate_confirm(self, c: PickConfirmation) -> None:
         _, t = self._require(c.task_id)
         if c.picked_qty > t.quantity:
-            raise ApplicationError(f"picked {c.picked_qty} > {t.quantity} asked for task {t.task_id}", type="InvalidPick")
+            raise ApplicationError(f"拣货数量 {c.picked_qty} 超过任务要求的 {t.quantity} 件 (picked {c.picked_qty} > {t.quantity} asked for task {t.task_id})", type="InvalidPick")
 
     @workflow.update(name="qc_result")
     async def qc_result(self, r: QcResult) -> PickTask:
         self.updates += 1
         aw, t = self._require(r.task_id)
         if t.state != T.QC_PENDING:
-            raise ApplicationError(f"task {t.task_id} is {t.state}, not waiting for QC", type="InvalidQc")
+            raise ApplicationError(f"任务 {t.task_id} 当前不在待质检 (task {t.task_id} is {t.state}, not waiting for QC)", type="InvalidQc")
         if r.passed:
             t.state = T.DONE
         else:
@@ -542,12 +542,12 @@ class WaveWorkflow:
         self.updates += 1
         aw = self.active.get(p.wave_id)
         if aw is None:
-            raise ApplicationError(f"wave {p.wave_id} is not open in {self.warehouse}", type="UnknownWave")
+            raise ApplicationError(f"波次 {p.wave_id} 不在 {self.warehouse} 的作业中 (wave {p.wave_id} is not open in {self.warehouse})", type="UnknownWave")
         if aw.state == "picking" and aw.picks_finished():
             aw.state = "packing"  # the main loop may not have looked yet
         if aw.state == "picking":
             left = sum(1 for t in aw.tasks if t.kind == TaskKind.PICK and not t.state.finished)
-            raise ApplicationError(f"wave {aw.wave_no} still has {left} task(s) to pick or check", type="NotPicked")
+            raise ApplicationError(f"波次 {aw.wave_no} 还有 {left} 个任务未拣完或未质检 (wave {aw.wave_no} still has {left} task(s) to pick or check)", type="NotPicked")
         if aw.state == "packing":
             aw.state, aw.packed_by, aw.packed_at = "done", p.packer or "packer", workflow.now()
             self.dirty.add(aw.wave_id)
