@@ -143,6 +143,16 @@ def test_marks_remark_flag_and_urgent(http, stack):
         assert "phone" not in ro.get("/v1/orders/search", params={"order_id": oid}).json()["items"][0]
 
 
+def test_search_refusals_name_the_field_like_every_422(http):
+    r = http.get("/v1/orders/search", params={"date_from": "2026-12-05", "date_to": "2026-12-01"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "date_to", r.text
+    assert "不能早于开始日期" in r.json()["message"]
+    for phone, why in (("' OR 1=1--", "至少输入后4位"), ("abc", "数字")):
+        r = http.get("/v1/orders/search", params={"phone": phone})
+        e = r.json()["errors"][0]
+        assert r.status_code == 422 and e["field"] == "phone" and e["label"] == "电话" and why in e["message"], r.text
+
+
 def test_a_closed_order_takes_remarks_but_not_urgent(http):
     old = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
     oid = submit(http, order_payload(ordered_at=old))  # this stack completes orders at release
