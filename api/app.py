@@ -218,9 +218,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None, *
     app.include_router(team_router)  # issue 14: small teams' registration form (/team)
     app.include_router(codec_router)  # issue 13: the Temporal UI's codec server, for signed-in operators
 
-    @app.get("/healthz", tags=["ops"], response_model=Health)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], tags=["ops"], response_model=Health)
     def healthz():
-        """Liveness: the API process answers. Readiness (Temporal, database, worker) is /readyz."""
+        """Liveness: the API process answers (HEAD too, as load balancers probe). Readiness
+        (Temporal, database, worker) is /readyz."""
         return {"ok": True}
 
     @app.get("/readyz", tags=["ops"], response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})

@@ -775,7 +775,8 @@ FIELDS: dict[str, str] = {
     "waybill_no": "运单号",
     "order_id": "订单号",
     "code": "轨迹状态",
-    "query:code": "库位编码",  # the bin-label sheet's ?code=A-03-12 (a query parameter, not a tracking code)
+    "query:code": "库位编码",
+    "text": "内容",  # a remark's text (备注), a notice's text  # the bin-label sheet's ?code=A-03-12 (a query parameter, not a tracking code)
     "at": "时间",
     "location": "地点",
     "description": "描述",

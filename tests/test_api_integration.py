@@ -180,6 +180,7 @@ def test_unknown_order_is_404_and_key_required(stack):
         assert r.json()["detail"].startswith("订单不存在"), "a person reads it: Chinese first"
         assert http.get("/v1/orders", headers={"X-API-Key": "wrong"}).status_code == 401
         assert http.get("/healthz", headers={"X-API-Key": ""}).status_code == 200
+        assert http.head("/healthz").status_code == 200  # a load balancer's probe
 
 
 def test_an_unknown_route_and_a_wrong_method_are_refused_in_chinese(stack):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pypdf import PdfReader
@@ -117,7 +117,7 @@ def test_find_orders_by_phone_channel_number_name_and_days(http):
 
 
 def test_marks_remark_flag_and_urgent(http, stack):
-    oid = submit(http, order_payload(ordered_at=datetime.now(timezone.utc).isoformat()))  # still open: in its release window
+    oid = submit(http, order_payload(ordered_at=datetime.now(UTC).isoformat()))  # still open: in its release window
     wait_for(lambda: http.get(f"/v1/orders/{oid}").status_code == 200)
     r = http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "actor": "小李", "text": "客户要求周末送"})
     assert r.status_code == 201, r.text
@@ -154,7 +154,7 @@ def test_search_refusals_name_the_field_like_every_422(http):
 
 
 def test_a_closed_order_takes_remarks_but_not_urgent(http):
-    old = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     oid = submit(http, order_payload(ordered_at=old))  # this stack completes orders at release
     wait_for(lambda: http.get(f"/v1/orders/{oid}").json().get("status") == "completed", timeout=60)
     r = http.post(f"/v1/orders/{oid}/marks", json={"kind": "urgent"})
