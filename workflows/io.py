@@ -137,12 +137,17 @@ class Io:
                 await self.stuck(ref.name, failure_text(exc))
 
     async def project(self, delta: ProjectionDelta) -> None:
+        """One projection: a regular activity (its result is an event in the history; ``ledger``'s
+        docstring says why), or a local one in runs that began before that change."""
         while True:
             try:
-                async with self._one_local:
-                    await workflow.execute_local_activity(PROJECT.name, delta, **self.data)
+                if self.ledger.projects_as_activity:
+                    await workflow.execute_activity(PROJECT.name, delta, **self.data)
+                else:
+                    async with self._one_local:
+                        await workflow.execute_local_activity(PROJECT.name, delta, **self.data)
                 return
-            except FailureError as exc:
+            except (ActivityError, FailureError) as exc:
                 self.ledger.failing = True  # no flush while the projection itself is what fails
                 try:
                     await self.stuck(PROJECT.name, failure_text(exc))

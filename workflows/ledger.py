@@ -4,6 +4,13 @@ Each workflow (order, part, parcel) appends timeline events here and describes i
 a function. ``flush`` sends only what changed since the last projection — new events, the columns
 whose values differ, review tasks that changed — as one ``project`` activity, and nothing at all when
 nothing changed. Workflows flush before they wait, so a burst of steps costs one write.
+
+The projection is a regular activity, not a local one (since 2026-12-03): when a query reaches the
+workflow while a local activity is in flight, Temporal's core completes the workflow task with the
+activity's marker before the code is given its result, which then arrives one task later together
+with the next message (a part's report, whose handler flushes too); on replay it arrives one task
+earlier, on its own, and the two flushes interleave differently: the history no longer replays. A
+regular activity's result is an event in the history: live and replay see it in the same place.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
 
 SYSTEM = "system"
 COALESCED_FLUSH = "ledger-flush-after-the-loop"  # workflow.patched id (2026-12)
+PROJECTION_ACTIVITY = "projection-as-activity"  # workflow.patched id (2026-12-03)
 
 
 class Ledger:
@@ -46,6 +54,7 @@ class Ledger:
         # decided once, at the workflow's start: a patch asked for later (after a local activity that
         # outlived a workflow task) would replay in another task than it was recorded in
         self._after_the_loop = workflow.patched(COALESCED_FLUSH)
+        self.projects_as_activity = workflow.patched(PROJECTION_ACTIVITY)
 
     def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
         self.timeline.append(TimelineEvent(seq=self.event_base + len(self.timeline) + 1, at=workflow.now(), event=event,

@@ -233,9 +233,8 @@ async def _delivered(client: Client, http: httpx.AsyncClient) -> dict[str, Any]:
         order_id=sid, code=TrackingCode.SIGNED, at=datetime.now(UTC)))
     await until(lambda v: v.status.value == "delivered", "signed for")
     history = await h.fetch_history()
-    projections = sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes")
-                      and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
-                      and b'"activity_type":"project"' in e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+    projections = sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+                      and e.activity_task_scheduled_event_attributes.activity_type.name == "project")
     stages = len({e.status for e in (await view()).timeline})
     return {"events": len(history.events), "bytes": sum(e.ByteSize() for e in history.events),
             "json_bytes": len(history.to_json()), "projections": projections, "stages": stages}
