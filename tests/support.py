@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import uvicorn
 from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.service import RPCError, RPCStatusCode
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
@@ -196,7 +197,20 @@ async def skip_time(env: Any, duration: timedelta) -> None:
     The server answers a sleep only when every pending workflow task and activity in the shared
     environment has settled; with the suite's other tests running beside it that took longer than
     the client's default RPC deadline ("Timeout expired") about once a suite run.
+    A dropped connection under load ("h2 protocol error", CI 2026-12-02) is retried for what is left
+    of the skip, measured on the server's own clock, so time never moves twice.
     """
-    req = SleepRequest()
-    req.duration.FromTimedelta(duration)
-    await env.client.test_service.unlock_time_skipping_with_sleep(req, timeout=timedelta(minutes=3))
+    target = await env.get_current_time() + duration
+    remaining = duration
+    for attempt in range(3):
+        req = SleepRequest()
+        req.duration.FromTimedelta(remaining)
+        try:
+            await env.client.test_service.unlock_time_skipping_with_sleep(req, timeout=timedelta(minutes=3))
+            return
+        except RPCError as exc:
+            if attempt == 2 or exc.status not in (RPCStatusCode.UNKNOWN, RPCStatusCode.UNAVAILABLE, RPCStatusCode.CANCELLED):
+                raise
+        remaining = target - await env.get_current_time()
+        if remaining <= timedelta(0):
+            return
