@@ -49,7 +49,9 @@ from api.unmerge_routes import router as unmerge_router
 from api.warehouse_routes import router as warehouse_router
 from domain import divisions
 from domain.contracts import order as C
+from domain.order import Channel
 from domain.review import Decision, ReviewDecision
+from domain.status import OrderStatus
 from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
@@ -251,8 +253,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None, *
     @app.get("/v1/orders", tags=["orders"], response_model=OrderList, responses=errors(*AUTH))
     def list_orders(
         request: Request,
-        status: str | None = Query(None, max_length=20),
-        channel: str | None = Query(None, max_length=20),
+        status: OrderStatus | None = Query(None, description="one of the order statuses; another value is a 422"),
+        channel: Channel | None = Query(None, description="one of the channels; another value is a 422"),
         customer_id: str | None = Query(None, max_length=64),
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),

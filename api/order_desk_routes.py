@@ -21,6 +21,7 @@ from api.auth import READERS, Caller, actor, require
 from api.schemas import AUTH, MAX_OFFSET, errors
 from domain import labels, team
 from domain.contracts import warehouse as W
+from domain.order import Channel
 from domain.printouts import masked_phone
 from domain.status import OrderStatus
 from store import order_marks
@@ -40,8 +41,8 @@ def search(
     order_id: str | None = Query(None, max_length=100, description="part of the order id"),
     date_from: date | None = Query(None, description="ordered on or after this Beijing day"),
     date_to: date | None = Query(None, description="ordered on or before this Beijing day"),
-    status: str | None = Query(None, max_length=20),
-    channel: str | None = Query(None, max_length=20),
+    status: OrderStatus | None = Query(None, description="one of the order statuses; another value is a 422"),
+    channel: Channel | None = Query(None, description="one of the channels; another value is a 422"),
     warehouse: str | None = Query(None, max_length=32),
     carrier: str | None = Query(None, max_length=32),
     customer_id: str | None = Query(None, max_length=64),

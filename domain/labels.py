@@ -1004,7 +1004,7 @@ VALUE_ERRORS: dict[str, str] = {
 
 
 # fields whose choices are codes of a label group: an enum error lists them with their labels
-_ENUM_FIELDS: dict[str, str] = {"channel": "channel", "decision": "decision", "type": "aftersales_type",
+_ENUM_FIELDS: dict[str, str] = {"channel": "channel", "status": "order_status", "decision": "decision", "type": "aftersales_type",
                                 "carrier": "carrier", "code": "tracking", "kind": "exception_kind"}
 
 

@@ -153,6 +153,18 @@ def test_search_refusals_name_the_field_like_every_422(http):
         assert r.status_code == 422 and e["field"] == "phone" and e["label"] == "电话" and why in e["message"], r.text
 
 
+def test_an_unknown_status_or_channel_filter_is_a_422_listing_the_choices(http):
+    """A typo in a filter is the caller's mistake to hear about, not an empty page."""
+    for path in ("/v1/orders/search", "/v1/orders"):
+        r = http.get(path, params={"status": "shiped"})
+        e = r.json()["errors"][0]
+        assert r.status_code == 422 and e["field"] == "status", r.text
+        assert "shipped(运输中)" in e["message"] and "不是可选的值" in e["message"], r.text
+        r = http.get(path, params={"channel": "jd"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channel", r.text
+        assert http.get(path, params={"status": "shipped", "channel": "tmall"}).status_code == 200
+
+
 def test_a_closed_order_takes_remarks_but_not_urgent(http):
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     oid = submit(http, order_payload(ordered_at=old))  # this stack completes orders at release

@@ -15,6 +15,7 @@ from console.api_client import ApiError, from_env, show_error
 from console.order_export import EXPORT_MAX, row, xlsx
 from console.ui import CN_TZ
 from domain import labels
+from domain.order import Channel
 
 TIMELINE = "pages_/timeline.py"
 
@@ -30,7 +31,7 @@ with st.form("search", border=True):
     days = e.date_input("下单日期", value=(), key="s_days", format="YYYY/MM/DD", max_value=today + timedelta(days=1))
     status = f.selectbox("状态", ["", *labels.ORDER_STATUS], format_func=lambda s: labels.order_status(s) if s else "全部",
                          key="s_status")
-    channel = g.selectbox("渠道", ["", *labels.CHANNELS], format_func=lambda s: labels.channel(s) if s else "全部",
+    channel = g.selectbox("渠道", ["", *(c.value for c in Channel)], format_func=lambda s: labels.channel(s) if s else "全部",
                           key="s_channel")
     warehouse = h.selectbox("仓库", ["", *labels.WAREHOUSES], format_func=lambda s: labels.warehouse(s) if s else "全部",
                             key="s_warehouse")
