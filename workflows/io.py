@@ -8,10 +8,19 @@ projection is what fails), flags itself, opens an ops review task with the real 
 to-do, and waits. Approving the task retries the call after the fix; rejecting it gives the work up
 (``Abandoned``), which the workflow turns into its terminal state.
 
-Local activities run one at a time per workflow (``_one_local``): a signal or update handler and the
-main loop would otherwise have two pending at once, and temporalio ≥ 1.32 can hand a replayed local
-activity's recorded result to the other one (sdk-python issue #1881: seen here as a routing decision
-replayed as ``None``). Serialised, every activation resolves at most one, live and on replay alike.
+Since 2026-12-03 every call is a regular activity (``workflow.patched("no-local-activities")``, decided
+at the workflow's start; runs that began before keep their local activities). When a query reaches a
+workflow while a local activity is in flight, Temporal's core completes the workflow task with the
+activity's marker before the code is given its result, which then reaches the live run one task
+later, together with the next message (a part's report, a channel's redelivery), while a replay
+delivers it one task earlier, on its own. Code that reads what a message changed, or a second
+coroutine's commands, then interleave differently live and on replay, and the history no longer
+replays (CI, 2026-12-02 and -03). A regular activity's result is an event in the history: live and
+replay see it in the same place. The price is a workflow task per call (README, limits).
+
+In runs with local activities they run one at a time per workflow (``_one_local``): a handler and
+the main loop would otherwise have two pending at once, and temporalio ≥ 1.32 can hand a replayed
+local activity's recorded result to the other one (sdk-python issue #1881).
 """
 
 from __future__ import annotations
@@ -110,15 +119,20 @@ class Io:
         self._one_local = asyncio.Lock()  # one pending local activity at a time (see the module docstring)
 
     async def local(self, ref: Activity[I, O], arg: I, *, options: dict[str, Any] | None = None) -> O:
-        """A quick data activity (read model, rules, cleansing) as a local activity, bounded."""
+        """A quick data activity (read model, rules, cleansing), bounded: a regular activity, or a
+        local one in runs that began before 2026-12-03 (the module docstring says why)."""
         args = [] if ref.arg is None else [arg]
         while True:
             try:
-                async with self._one_local:
-                    result: O = await workflow.execute_local_activity(  # decoded as ref.result: the contract's O
+                if self.ledger.regular_activities:
+                    result: O = await workflow.execute_activity(  # decoded as ref.result: the contract's O
                         ref.name, args=args, result_type=ref.result, **(options or self.data))
                     return result
-            except FailureError as exc:  # a local activity's failure is raised as it is (not as an ActivityError)
+                async with self._one_local:
+                    result = await workflow.execute_local_activity(
+                        ref.name, args=args, result_type=ref.result, **(options or self.data))
+                    return result
+            except (ActivityError, FailureError) as exc:  # a local activity's failure is raised as it is
                 await self.stuck(ref.name, failure_text(exc))
 
     async def remote(self, ref: Activity[I, O], arg: I, *, options: dict[str, Any] | None = None,
@@ -137,11 +151,10 @@ class Io:
                 await self.stuck(ref.name, failure_text(exc))
 
     async def project(self, delta: ProjectionDelta) -> None:
-        """One projection: a regular activity (its result is an event in the history; ``ledger``'s
-        docstring says why), or a local one in runs that began before that change."""
+        """One projection: a regular activity, or a local one in runs that began before 2026-12-03."""
         while True:
             try:
-                if self.ledger.projects_as_activity:
+                if self.ledger.regular_activities:
                     await workflow.execute_activity(PROJECT.name, delta, **self.data)
                 else:
                     async with self._one_local:

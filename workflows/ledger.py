@@ -5,12 +5,8 @@ a function. ``flush`` sends only what changed since the last projection — new 
 whose values differ, review tasks that changed — as one ``project`` activity, and nothing at all when
 nothing changed. Workflows flush before they wait, so a burst of steps costs one write.
 
-The projection is a regular activity, not a local one (since 2026-12-03): when a query reaches the
-workflow while a local activity is in flight, Temporal's core completes the workflow task with the
-activity's marker before the code is given its result, which then arrives one task later together
-with the next message (a part's report, whose handler flushes too); on replay it arrives one task
-earlier, on its own, and the two flushes interleave differently: the history no longer replays. A
-regular activity's result is an event in the history: live and replay see it in the same place.
+The projection is a regular activity since 2026-12-03, like every other call (``workflows/io.py``
+says why).
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ if TYPE_CHECKING:
 
 SYSTEM = "system"
 COALESCED_FLUSH = "ledger-flush-after-the-loop"  # workflow.patched id (2026-12)
-PROJECTION_ACTIVITY = "projection-as-activity"  # workflow.patched id (2026-12-03)
+NO_LOCAL_ACTIVITIES = "no-local-activities"  # workflow.patched id (2026-12-03): see workflows/io.py
 
 
 class Ledger:
@@ -54,7 +50,7 @@ class Ledger:
         # decided once, at the workflow's start: a patch asked for later (after a local activity that
         # outlived a workflow task) would replay in another task than it was recorded in
         self._after_the_loop = workflow.patched(COALESCED_FLUSH)
-        self.projects_as_activity = workflow.patched(PROJECTION_ACTIVITY)
+        self.regular_activities = workflow.patched(NO_LOCAL_ACTIVITIES)  # the Io reads it
 
     def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
         self.timeline.append(TimelineEvent(seq=self.event_base + len(self.timeline) + 1, at=workflow.now(), event=event,
