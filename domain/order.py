@@ -9,7 +9,7 @@ most two places; arithmetic that must sum exactly (allocation) converts to integ
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -88,6 +88,14 @@ Money = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=12, decimal_pla
 UnitPrice = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=12, decimal_places=2), AfterValidator(_price_in_bounds)]
 
 
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing(at: datetime) -> str:
+    """A moment as a person here reads it: 2026-12-03 19:40 (北京时间)."""
+    return f"{at.astimezone(BEIJING):%Y-%m-%d %H:%M} (北京时间)"
+
+
 class OrderTimeWindow(BaseModel):
     """When an order may say it was placed, relative to when it reaches us. Checked at the door (API,
     channel intake) only, never when a stored order is read back: an old order stays readable.
@@ -103,11 +111,11 @@ class OrderTimeWindow(BaseModel):
                        now - timedelta(days=self.max_age_days))
         latest = now + timedelta(hours=self.max_ahead_hours)
         if at < earliest:
-            return (f"下单时间 ordered_at={at.isoformat()} 早于允许的最早时间 {earliest.isoformat()} "
-                    f"(最多 {self.max_age_days} 天前, 不早于 {self.earliest.date()}); 请检查年份")
+            return (f"早于允许的最早时间 {beijing(earliest)} (收到 {beijing(at)}; 最多 {self.max_age_days} 天前, "
+                    f"不早于 {self.earliest.date()}); 请检查年份")
         if at > latest:
-            return (f"下单时间 ordered_at={at.isoformat()} 晚于当前时间 {self.max_ahead_hours:g} 小时以上 "
-                    f"(最晚 {latest.isoformat()}); 请检查时区和年份")
+            return (f"晚于当前时间 {self.max_ahead_hours:g} 小时以上 (收到 {beijing(at)}; 最晚 {beijing(latest)}); "
+                    "请检查时区和年份")
         return None
 
 
@@ -214,7 +222,7 @@ class OrderSubmission(BaseModel):
         except OverflowError:  # year 1 / 9999 with an offset
             at = None
         if at is None or not EARLIEST_ORDER <= at < LATEST_ORDER:
-            raise ValueError(f"下单时间 ordered_at={v.isoformat()} 不在 {EARLIEST_ORDER.year}–{LATEST_ORDER.year} 年之间, "
+            raise ValueError(f"不在 {EARLIEST_ORDER.year}–{LATEST_ORDER.year} 年之间 (收到 {v.isoformat()}), "
                              "不是有效的下单时间 (out of range)")
         door = (info.context or {}).get(DOOR)
         if door is not None:

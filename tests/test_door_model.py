@@ -3,7 +3,7 @@ characters in free text, removed) with a Chinese message naming the field."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -48,6 +48,11 @@ def test_the_door_window_far_past_and_more_than_a_day_ahead():
     assert "晚于当前时间 24 小时以上" in ahead
     old = errors_of(at(NOW - timedelta(days=1096)), window=w, now=NOW)["ordered_at"]
     assert "早于允许的最早时间" in old and "1095 天" in old
+    # the label names the field once, and the times are Beijing's, as the person who typed them reads them
+    for text in (ahead, old):
+        assert text.count("下单时间") == 1 and "ordered_at" not in text and "(北京时间)" in text, text
+    shown = (NOW + timedelta(hours=24, minutes=1)).astimezone(timezone(timedelta(hours=8)))
+    assert f"收到 {shown:%Y-%m-%d %H:%M} (北京时间)" in ahead
 
 
 def test_the_window_is_configurable_and_only_at_the_door():
