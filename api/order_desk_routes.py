@@ -14,7 +14,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READERS, Caller, actor, require
@@ -83,15 +83,17 @@ class MarkIn(BaseModel):
 
     kind: Literal["remark", "flag", "urgent"]
     actor: str | None = Field(default=None, max_length=64, description="who marks it (a signed-in person is who they signed in as)")
-    text: str = Field(default="", max_length=500)
+    text: str = Field(default="", max_length=500, validate_default=True)
     flag: Literal["red", "yellow", "green", "blue", "purple"] | None = None
     urgent: bool = True
 
-    @model_validator(mode="after")
-    def _needs_text(self):
-        if self.kind == "remark" and not self.text.strip():
-            raise ValueError("备注内容不能为空 (text is required for a remark)")
-        return self
+    @field_validator("text")
+    @classmethod
+    def _needs_text(cls, text: str, info: ValidationInfo) -> str:
+        """On ``text`` itself (not the whole body), so the refusal names the field a person fills in."""
+        if info.data.get("kind") == "remark" and not text.strip():
+            raise ValueError("不能为空, 请填写备注内容 (text is required for a remark)")
+        return text
 
 
 @router.post("/v1/orders/{order_id}/marks", status_code=201, responses=errors(*AUTH, 404))

@@ -132,7 +132,10 @@ def test_marks_remark_flag_and_urgent(http, stack):
     assert found["marks"]["flag"] is None and found["marks"]["urgent"] is True
 
     empty = http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "actor": "小李", "text": "  "})
-    assert empty.status_code == 422 and "备注内容不能为空" in empty.text
+    assert empty.status_code == 422 and "不能为空, 请填写备注内容" in empty.text
+    missing = http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "actor": "小李"})
+    e = missing.json()["errors"][0]
+    assert missing.status_code == 422 and e["field"] == "text" and e["label"] == "内容", missing.text
     assert http.post("/v1/orders/order-nope/marks", json={"kind": "urgent", "actor": "x"}).status_code == 404
     nope = http.get("/v1/orders/order-nope/marks")
     assert nope.status_code == 404 and "不存在" in nope.json()["detail"]
