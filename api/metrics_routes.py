@@ -235,7 +235,8 @@ def _jsonable(x: Any) -> Any:
 
 @router.get("/v1/reconciliation/runs", tags=["finance"], response_model=Listing, responses=errors(*AUTH))
 def list_runs(request: Request, _role: str = Depends(require(*READERS))):
-    return {"items": metrics.list_runs(_engine(request))}
+    """The latest 60 days with a run, newest first; ``total`` counts every day with one."""
+    return {"items": metrics.list_runs(_engine(request)), "total": metrics.count_runs(_engine(request))}
 
 
 @router.get("/v1/reconciliation/runs/{day}", tags=["finance"], response_model=Doc, responses=errors(*AUTH, 404))

@@ -591,3 +591,9 @@ def list_runs(engine: Engine, limit: int = 60) -> list[dict[str, Any]]:
             .limit(limit)
         ).all()
     return [{"day": r.day, "run_at": _utc(r.run_at), "summary": r.summary} for r in rows]
+
+
+def count_runs(engine: Engine) -> int:
+    """Every day with a reconciliation run (``list_runs`` answers the latest ``limit`` of them)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(reconciliation_runs)).scalar_one())

@@ -149,5 +149,7 @@ def test_metrics_api_and_enquiries(seeded_api):
     assert run["summary"]["differences"] == 8 and run["report_url"].endswith("report.xlsx")
     assert http.get(run["report_url"]).headers["content-type"].startswith("application/vnd.openxml")
     assert http.get("/v1/reconciliation/runs/2001-01-01").status_code == 404
+    runs = http.get("/v1/reconciliation/runs").json()
+    assert runs["total"] == len(runs["items"]) >= 1 and str(seeded_api.recon_day) in [str(r["day"]) for r in runs["items"]]
     assert http.get("/v1/metrics/health").status_code == 200
     assert httpx.get(f"{seeded_api.url}/v1/metrics/health").status_code == 401
