@@ -96,6 +96,7 @@ class OrderAnswer(BaseModel):
     processing: bool | None = Field(default=None, description="202 while intake has not decided yet")
     message: str | None = None
     errors: list[FieldProblem] | None = None
+    ignored: list[FieldProblem] | None = Field(default=None, description="keys the order does not have (a typo?), ignored")
 
 
 class OrderList(BaseModel):

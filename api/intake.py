@@ -35,7 +35,9 @@ from activities.order_intake import (
 )
 from domain.contracts import order as C
 from domain.errors import FieldError
+from domain.order import OrderSubmission
 from domain.state import Admission
+from domain.unknown_fields import unknown_fields
 from store import read_model
 from zhongshu.settings import Settings
 
@@ -97,12 +99,17 @@ async def submit(client: Client, engine: Engine, settings: Settings, payload: An
         assert r.rejection_id is not None
         return _rejected(r.rejection_id, r.errors)
     assert r.order_id is not None
+    ignored = [{"field": f, "message": f"{f} 不是订单的字段, 已忽略 (unknown field, ignored)"}
+               for f in unknown_fields(OrderSubmission, payload)]
     if r.outcome == "existing":
         known = await asyncio.to_thread(read_model.get_order, engine, r.order_id)
         return SubmitResult(200, {"order_id": r.order_id, "status": known["status"] if known else "received",
-                                  "created": False, "merged_into": known.get("merged_into") if known else None})
+                                  "created": False, "merged_into": known.get("merged_into") if known else None}
+                            | ({"ignored": ignored} if ignored else {}))
     body: dict[str, Any] = {"order_id": r.order_id, "status": "received", "created": True, "merged_into": None,
                             "message": "已受理 (accepted: the order is recorded and its workflow started)"}
+    if ignored:  # accepted all the same: a caller's extra key is not a reason to lose the order
+        body["ignored"] = ignored
     if not wait:
         return SubmitResult(202, body)
     try:

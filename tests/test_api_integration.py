@@ -61,6 +61,22 @@ async def test_redelivery_while_running_is_idempotent(stack):
     assert codes == [202, 200, 200, 200, 200]
 
 
+async def test_keys_the_order_does_not_have_are_named_in_the_answer_and_the_order_is_kept(stack):
+    """A typo (``notes`` for ``note``) is not lost without a word, nor a reason to refuse the order."""
+    payload = order_payload(ordered_at=datetime.now(UTC).isoformat())
+    payload["notes"] = "周末送"
+    payload["lines"][0]["sku_code"] = payload["lines"][0]["sku"]
+    with stack.http() as http:
+        r = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        again = await asyncio.to_thread(http.post, "/v1/orders", json=payload)
+        clean = await asyncio.to_thread(http.post, "/v1/orders", json=order_payload())
+    assert r.status_code == 202 and r.json()["created"] is True, r.text
+    assert [i["field"] for i in r.json()["ignored"]] == ["lines[0].sku_code", "notes"], r.text
+    assert "不是订单的字段, 已忽略" in r.json()["ignored"][0]["message"]
+    assert again.status_code == 200 and len(again.json()["ignored"]) == 2
+    assert clean.status_code == 202 and "ignored" not in clean.json()
+
+
 async def test_a_changed_order_posted_again_reaches_its_workflow(stack):
     """Same channel order id, edited lines: 200 (no second order) and the change is on the order's
     timeline for a person (the stack runs without fulfilment, so no address is re-applied here)."""

@@ -164,3 +164,15 @@ def test_quantity_bound():
     p = order_payload()
     p["lines"][0]["quantity"] = 100001
     assert "lines[0].quantity" in errors_of(p)
+
+
+def test_unknown_keys_are_found_at_every_depth_and_known_ones_never():
+    from domain.unknown_fields import unknown_fields
+
+    assert unknown_fields(OrderSubmission, order_payload()) == []
+    p = order_payload()
+    p["customer"]["nmae"] = "张三"
+    p["coupon"] = {"code": "C1", "amount": "5.00", "foo": 1}
+    p["lines"].append(dict(p["lines"][0], colour="red"))
+    assert unknown_fields(OrderSubmission, p) == ["customer.nmae", "lines[1].colour", "coupon.foo"]
+    assert unknown_fields(OrderSubmission, "not an object") == []
