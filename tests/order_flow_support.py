@@ -101,7 +101,8 @@ class Flow:
             if pred(v):
                 return v
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"never matched: {v.status}, {[e.event for e in v.timeline]}, parts {v.parts}")
+                raise AssertionError(f"never matched: {v.status}, {[e.event for e in v.timeline]}, parts {v.parts}, "
+                                     f"reviews {[(r.kind.value, r.features, r.state.value) for r in v.reviews]}")
             await asyncio.sleep(0.05)
 
     async def status(self, h: WorkflowHandle[Any, Any], *statuses: str, timeout: float = 20) -> C.OrderView:

@@ -214,9 +214,9 @@ async def test_a_late_burst_holds_orders_already_in_the_warehouse(orders):  # no
         await orders.status(h, "picking", "held")
     late = await orders.start(payload(line("BURST-9", 1), **base))
     await orders.status(late, "held")
-    for h in first:
-        v = await orders.status(h, "held")
-        assert any(t.features == ["BURST_SAME_ADDRESS"] for t in v.reviews if t.state == "open")
+    for h in first:  # each call a workflow task of its own: wait for the hold, then say what was seen
+        await orders.until(h, lambda v: v.status.value == "held" and any(
+            t.features == ["BURST_SAME_ADDRESS"] for t in v.reviews if t.state == "open"))
 
 
 async def test_stuck_activity_becomes_an_ops_task_and_retries_after_the_fix(orders, flow_engine):  # noqa: F811
