@@ -13,7 +13,9 @@ from datetime import date, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -112,6 +114,13 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
         if status is not None and OrderStatus(status).terminal:
             raise HTTPException(409, f"订单{labels.order_status(status)}, 无需加急 (order {order_id!r} is {status}: "
                                      "nothing left to expedite)")
+    if body.kind != "remark" and (now := await _current_marks(engine, order_id)) is not None and (
+            (body.kind == "urgent" and now["urgent"] == body.urgent) or (body.kind == "flag" and now["flag"] == body.flag)):
+        # pressed twice: the mark stands as it is (no second timeline event); 加急 tells the waves again
+        out = {"order_id": order_id, "event": None, "event_label": None, "unchanged": True, "marks": now}
+        if body.kind == "urgent" and body.urgent:
+            out |= await _expedite(request, order_id)
+        return JSONResponse(jsonable_encoder(out), status_code=200)
     done = await asyncio.to_thread(order_marks.add_mark, engine, order_id, event, actor=actor(caller, body.actor, "actor"),
                                    reason=body.text.strip(), data=data)
     if done is None:
@@ -121,6 +130,13 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
     if body.kind == "urgent" and body.urgent:
         out |= await _expedite(request, order_id)
     return out
+
+
+async def _current_marks(engine, order_id: str) -> dict | None:
+    """The order's marks now, or None when it is unknown (the 404 is add_mark's to give)."""
+    if await asyncio.to_thread(order_marks.status_of, engine, order_id) is None:
+        return None
+    return (await asyncio.to_thread(order_marks.marks, engine, [order_id]))[order_id]
 
 
 async def _expedite(request: Request, order_id: str) -> dict[str, list]:

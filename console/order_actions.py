@@ -26,7 +26,8 @@ def actor() -> str:
 def _post(what: str, path: str, body: dict[str, Any]) -> None:
     try:
         answer = from_env().post(path, body)
-        st.session_state.order_flash = ("success", f"{what}已提交" + _expedited(answer))
+        done = "未变 (本来就是这样)" if isinstance(answer, dict) and answer.get("unchanged") else "已提交"
+        st.session_state.order_flash = ("success", f"{what}{done}" + _expedited(answer))
     except ApiError as exc:
         st.session_state.order_flash = ("error", exc, what)
 

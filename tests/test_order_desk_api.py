@@ -126,6 +126,13 @@ def test_marks_remark_flag_and_urgent(http, stack):
     assert r.status_code == 201 and r.json()["event_label"] == "标记加急"
     marks = http.get(f"/v1/orders/{oid}/marks").json()
     assert marks["urgent"] is True and marks["flag"] == "red"
+    for twice in ({"kind": "urgent"}, {"kind": "flag", "flag": "red"}):  # pressed again: nothing new on the timeline
+        again = http.post(f"/v1/orders/{oid}/marks", json=twice | {"actor": "小李"})
+        assert again.status_code == 200 and again.json()["unchanged"] is True and again.json()["event"] is None, again.text
+    urgent = http.post(f"/v1/orders/{oid}/marks", json={"kind": "urgent", "actor": "小李"}).json()
+    assert "waves_told" in urgent  # 加急 again still tells the waves
+    timeline = [e["event"] for e in http.get(f"/v1/orders/{oid}").json()["timeline"]]
+    assert timeline.count("order.marked_urgent") == 1 and timeline.count("order.flagged") == 1, timeline
     assert marks["remarks"][0]["text"] == "客户要求周末送" and marks["remarks"][0]["actor"] == "小李"
     http.post(f"/v1/orders/{oid}/marks", json={"kind": "flag", "actor": "小李", "flag": None})
     found = http.get("/v1/orders/search", params={"order_id": oid}).json()["items"][0]
@@ -171,7 +178,9 @@ def test_an_unknown_status_or_channel_filter_is_a_422_listing_the_choices(http):
 def test_a_closed_order_takes_remarks_but_not_urgent(http):
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     oid = submit(http, order_payload(ordered_at=old))  # this stack completes orders at release
-    wait_for(lambda: http.get(f"/v1/orders/{oid}").json().get("status") == "completed", timeout=60)
+    # the read model's status (what the marks read), which follows the live view by one projection
+    wait_for(lambda: [o["status"] for o in http.get("/v1/orders/search", params={"order_id": oid}).json()["items"]]
+             == ["completed"], timeout=60)
     r = http.post(f"/v1/orders/{oid}/marks", json={"kind": "urgent"})
     assert r.status_code == 409 and "无需加急" in r.json()["detail"], r.text
     assert http.post(f"/v1/orders/{oid}/marks", json={"kind": "remark", "text": "客户来电致谢"}).status_code == 201
