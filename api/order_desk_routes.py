@@ -98,7 +98,8 @@ class MarkIn(BaseModel):
         return text
 
 
-@router.post("/v1/orders/{order_id}/marks", status_code=201, responses=errors(*AUTH, 404))
+@router.post("/v1/orders/{order_id}/marks", status_code=201,
+             responses={200: {"description": "the flag or 加急 was already so: unchanged, no new event"}, **errors(*AUTH, 404)})
 async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=100),
                caller: Caller = Depends(require("reviewer", "customer_service", "warehouse_lead"))):
     """Add a remark, set or clear the flag, mark or unmark urgent; answers the order's marks after it."""
