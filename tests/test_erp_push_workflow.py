@@ -4,12 +4,14 @@ ERP document number; an ERP outage delays the push, never routing."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from temporalio.worker import Worker
 
 from activities.channels import ChannelActivities
+from domain.policy import FulfilmentPolicy, OrderPolicy
 from domain.status import OrderStatus
 from fakes import erp as fake_erp
 from fakes.serve import serve_in_thread
@@ -56,12 +58,10 @@ async def test_order_is_pushed_to_the_erp_and_survives_an_outage(ts_env, task_qu
     await keep_history(h, "erp_push_after_outage")
 
 
-async def test_an_erp_outage_never_holds_the_warehouse(dev_env, task_queue, sqlite_session_url, erp_server, tmp_path):
-    """With fulfilment on, the order goes through its stages while the ERP is down; only `completed`
-    waits for the push (completed means the ERP has the order too). On the dev server, as in CI on
-    2026-12-02 when this history did not replay (the projection was a local activity then)."""
-    from domain.policy import FulfilmentPolicy, OrderPolicy
-
+@asynccontextmanager
+async def _order_while_the_erp_is_down(client, task_queue, sqlite_session_url, erp_server, tmp_path):
+    """Our worker with the real activities, the fake ERP down, and one order with fulfilment on (no
+    warehouse, no confirmation, no shipping); yields the order's handle and the ERP's switch."""
     engine = engine_for(sqlite_session_url)
     risk_data.seed_defaults(engine)
     settings = Settings(var_dir=tmp_path, database_url=sqlite_session_url, erp_url=erp_server.url,
@@ -70,26 +70,28 @@ async def test_an_erp_outage_never_holds_the_warehouse(dev_env, task_queue, sqli
     state.down = True
     policy = OrderPolicy(fulfilment=FulfilmentPolicy(warehouse=False, confirm_address=False, ship=False))
     try:
-        async with Worker(
-            dev_env.client,
-            task_queue=task_queue,
-            workflows=WORKFLOWS,
-            activities=[*activities_for(engine, "", settlement_url=""), *ChannelActivities(engine, settings).all()],
-            activity_executor=ThreadPoolExecutor(8),
-        ):
-            payload = order_payload()  # 30 minutes old: released at once
-            h = await start_order(dev_env.client, task_queue, payload, policy)
-            st = await until(h, lambda s: s.status == OrderStatus.PACKED)  # past the warehouse, ERP still down
-            assert st.erp_doc_no is None
-            state.down = False
-            await h.result()
-            assert await replay_fails(await h.fetch_history()) is None  # its whole history replays
-            result = await result_of(h)
-        assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
-        events = [e.event for e in result.timeline]
-        assert events.index("order.packed") < events.index("erp.pushed") < events.index("order.completed")
+        async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
+                          activities=[*activities_for(engine, "", settlement_url=""), *ChannelActivities(engine, settings).all()],
+                          activity_executor=ThreadPoolExecutor(8)):
+            yield await start_order(client, task_queue, order_payload(), policy), state  # 30 minutes old: released at once
     finally:
         state.down = False
+
+
+async def test_an_erp_outage_never_holds_the_warehouse(dev_env, task_queue, sqlite_session_url, erp_server, tmp_path):
+    """With fulfilment on, the order goes through its stages while the ERP is down; only `completed`
+    waits for the push (completed means the ERP has the order too). On the dev server, as in CI on
+    2026-12-02 when this history did not replay (the projection was a local activity then)."""
+    async with _order_while_the_erp_is_down(dev_env.client, task_queue, sqlite_session_url, erp_server, tmp_path) as (h, erp):
+        st = await until(h, lambda s: s.status == OrderStatus.PACKED)  # past the warehouse, ERP still down
+        assert st.erp_doc_no is None
+        erp.down = False
+        await h.result()
+        assert await replay_fails(await h.fetch_history()) is None  # its whole history replays
+        result = await result_of(h)
+    assert result.status == OrderStatus.COMPLETED and result.erp_doc_no
+    events = [e.event for e in result.timeline]
+    assert events.index("order.packed") < events.index("erp.pushed") < events.index("order.completed")
 
 
 @pytest.mark.parametrize("run", range(8))
@@ -98,23 +100,8 @@ async def test_a_flush_beside_a_query_and_a_part_report_replays(run, ts_env, tas
     """The state query polled while the order flushes and its part reports: with the projection a
     local activity this history failed to replay in about one run in three on the time-skipping
     server (its result reached the live run one task late, beside the report; README, limits)."""
-    from domain.policy import FulfilmentPolicy, OrderPolicy
-
-    engine = engine_for(sqlite_session_url)
-    risk_data.seed_defaults(engine)
-    settings = Settings(var_dir=tmp_path, database_url=sqlite_session_url, erp_url=erp_server.url,
-                        erp_app_id=fake_erp.CLIENT_ID, erp_app_secret=fake_erp.CLIENT_SECRET)
-    state = erp_server._server.config.app.state.erp
-    state.down = True
-    policy = OrderPolicy(fulfilment=FulfilmentPolicy(warehouse=False, confirm_address=False, ship=False))
-    try:
-        async with Worker(ts_env.client, task_queue=task_queue, workflows=WORKFLOWS,
-                          activities=[*activities_for(engine, "", settlement_url=""), *ChannelActivities(engine, settings).all()],
-                          activity_executor=ThreadPoolExecutor(8)):
-            h = await start_order(ts_env.client, task_queue, order_payload(), policy)
-            await until(h, lambda s: s.status == OrderStatus.PACKED, timeout=60)
-            state.down = False
-            await h.result()
-            assert await replay_fails(await h.fetch_history()) is None
-    finally:
-        state.down = False
+    async with _order_while_the_erp_is_down(ts_env.client, task_queue, sqlite_session_url, erp_server, tmp_path) as (h, erp):
+        await until(h, lambda s: s.status == OrderStatus.PACKED, timeout=60)
+        erp.down = False
+        await h.result()
+        assert await replay_fails(await h.fetch_history()) is None
