@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from temporalio import activity
 
+from activities.confirmation import is_trusted_address
 from domain.contracts.assessment import (
+    ASSESS_ORDER,
     ASSESS_RISK,
     CHECK_MANUAL_CHOICE,
     PIN_RULES_VERSION,
@@ -16,6 +18,8 @@ from domain.contracts.assessment import (
     REDEEM_COUPON,
     RELEASE_COUPON,
     ROUTE_ORDER,
+    Assessment,
+    AssessRequest,
     ChoiceCheck,
     CouponRequest,
     ManualChoice,
@@ -24,9 +28,10 @@ from domain.contracts.assessment import (
     RouteRequest,
     SplitRequest,
 )
+from domain.contracts.confirmation import TrustCheck
 from domain.logistics import WAREHOUSE_SENDERS
 from domain.order_view import part_order
-from domain.risk import risk_level, scan
+from domain.risk import Severity, risk_level, scan
 from domain.routing import RoutingDecision, RoutingInput, check_manual_choice, choose_carrier, route
 from domain.split import PartPlan, plan_parts
 from store import risk_data, rules, stock
@@ -41,12 +46,23 @@ class AssessmentActivities:
     @activity.defn(name=PIN_RULES_VERSION.name)
     def pin_rules_version(self) -> int:
         """The active rules version (the shipped default workbook if none was imported yet)."""
-        version = rules.active_version(self.engine)
-        if version is None:
-            version = rules.ensure_default(self.engine)
-        if version is None:
-            raise RuntimeError("no routing rules version is active; import one with `zhongshu rules import`")
-        return version
+        return rules.version_to_pin(self.engine)
+
+    @activity.defn(name=ASSESS_ORDER.name)
+    def assess_order(self, req: AssessRequest) -> Assessment:
+        """The risk scan; when nothing blocks or holds, also the coupon, the route and the trust check
+        (what the order would otherwise ask for in three more calls, right after)."""
+        risk = self.assess_risk(req)
+        if any(h.severity in (Severity.BLOCK, Severity.HOLD) for h in risk.hits):
+            return Assessment(risk=risk)
+        order = req.order
+        first = self.redeem_coupon(CouponRequest(order=order)) if req.redeem_coupon else None
+        decision = self.route_order(RouteRequest(order=order, rule_version=req.rule_version)) if order.address else None
+        trusted = None
+        if req.customer_id and order.address is not None:
+            trusted = is_trusted_address(self.engine, TrustCheck(order_id=order.order_id, customer_id=req.customer_id,
+                                                                 address_text=order.address.text))
+        return Assessment(risk=risk, went_on=True, coupon_first=first, decision=decision, trusted_address=trusted)
 
     @activity.defn(name=ROUTE_ORDER.name)
     def route_order(self, req: RouteRequest) -> RoutingDecision:
@@ -151,7 +167,7 @@ class AssessmentActivities:
         return out
 
     def all(self) -> list:
-        return [self.pin_rules_version, self.route_order, self.assess_risk, self.redeem_coupon, self.release_coupon,
+        return [self.pin_rules_version, self.assess_order, self.route_order, self.assess_risk, self.redeem_coupon, self.release_coupon,
                 self.check_manual_choice, self.plan_parts]
 
 

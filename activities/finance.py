@@ -17,12 +17,21 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities import partner_http
+from activities.assessment import AssessmentActivities
 from domain.allocation import AllocationError, OrderAllocation, allocate_order, from_fen, to_fen
 from domain.contracts import finance as FIN
-from domain.contracts.finance import RECORD_ORDER_FINANCE, DayRequest, OrderFinanceRequest, ReportRequest, RunSummary
+from domain.contracts.finance import (
+    RECORD_ORDER_FINANCE,
+    DayRequest,
+    OrderFinanceRequest,
+    ReleaseRequest,
+    ReleaseResult,
+    ReportRequest,
+    RunSummary,
+)
 from domain.order import CleanOrder, order_id_for
 from domain.reconciliation import LABELS, SETTLING_CHANNELS, DiffClass, ReconciliationResult, reconcile
-from store import metrics
+from store import metrics, projection
 
 # ---------------------------------------------------------------- allocation from an order
 
@@ -156,13 +165,24 @@ class FinanceActivities:
 
     @activity.defn(name=RECORD_ORDER_FINANCE.name)
     def record_order_finance(self, req: OrderFinanceRequest) -> bool:
-        """The order's money at completion, allocated per line in fen; written once."""
+        """The order's money at completion, allocated per line in fen; written once. It carries the
+        order's projection when one is due (one call instead of two): written after the money."""
         o = req.order
-        return metrics.record_order_finance(
+        written = metrics.record_order_finance(
             self.engine, order_id=o.order_id, channel=o.channel.value, completed_at=req.completed_at,
             allocation=allocation_of_order(o), coupon_code=o.coupon.code if o.coupon else None,
             paid_fen=to_fen(o.paid_amount),
         )
+        if req.projection is not None:
+            projection.apply(self.engine, req.projection)
+        return written
+
+    @activity.defn(name=FIN.RELEASE_ORDER.name)
+    def release_order(self, req: ReleaseRequest) -> ReleaseResult:
+        """The release in one call: the money (and the projection it carries), then the parts plan."""
+        recorded = self.record_order_finance(req.finance)
+        plan = AssessmentActivities(self.engine).plan_parts(req.split) if req.split is not None else None
+        return ReleaseResult(recorded=recorded, plan=plan)
 
     @activity.defn(name=FIN.BACKFILL_ORDER_FINANCE.name)
     def backfill_order_finance(self, req: DayRequest) -> int:
@@ -219,6 +239,7 @@ class FinanceActivities:
 
     def all(self) -> list:
         return [
+            self.release_order,
             self.record_order_finance,
             self.backfill_order_finance,
             self.fetch_channel_settlements,

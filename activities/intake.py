@@ -7,20 +7,25 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from temporalio import activity
 
+from activities.assessment import AssessmentActivities
 from domain.cleansing import CleansingResult, cleanse, resolve_address
+from domain.contracts.assessment import AssessRequest
 from domain.contracts.intake import (
     CLEANSE_ORDER,
     FIND_DUPLICATE,
     FLAG_CLOSED_ANCHOR,
+    INTAKE_ORDER,
     RECORD_REJECTION,
     RESOLVE_ADDRESS,
     ClosedAnchorNotice,
     DuplicateCheck,
+    IntakeRequest,
+    IntakeResult,
     RejectionIn,
 )
 from domain.dedupe import dedupe_keys, first_collision
 from domain.order import OrderSubmission, ResolvedAddress
-from store import read_model
+from store import read_model, rules
 
 __all__ = ["DuplicateCheck", "IntakeActivities", "RejectionIn"]
 
@@ -32,6 +37,28 @@ class IntakeActivities:
     @activity.defn(name=CLEANSE_ORDER.name)
     def cleanse_order(self, sub: OrderSubmission) -> CleansingResult:
         return cleanse(sub)
+
+    @activity.defn(name=INTAKE_ORDER.name)
+    def intake_order(self, req: IntakeRequest) -> IntakeResult:
+        """The intake stage in one call: cleanse; a refusal is recorded, a clean order checked for
+        duplicates and pinned to the active rules version — and, when asked and it is new and has a
+        district, assessed too (what the order would ask for in the very next call)."""
+        result = cleanse(req.submission)
+        if result.errors:
+            rid = self.record_rejection(RejectionIn(source=req.source, submission=req.submission, errors=result.errors))
+            return IntakeResult(cleansing=result, rejection_id=rid)
+        order = result.order
+        assert order is not None
+        anchor = self.find_duplicate(DuplicateCheck(order_id=order.order_id, phone=order.phone, skus=order.skus,
+                                                    ordered_at=order.ordered_at, window_seconds=req.window_seconds))
+        version = rules.version_to_pin(self.engine) if req.pin_rules else None
+        ahead, assessment = req.assess, None
+        if ahead is not None and order.address is not None and (anchor is None or ahead.despite_duplicate):
+            assessment = AssessmentActivities(self.engine).assess_order(AssessRequest(
+                order=order, flags=ahead.flags, rule_version=version or ahead.rule_version or rules.version_to_pin(self.engine),
+                thresholds=ahead.thresholds, redeem_coupon=ahead.redeem_coupon and order.coupon is not None,
+                customer_id=order.customer_id if ahead.check_trust else ""))
+        return IntakeResult(cleansing=result, anchor=anchor, rule_version=version, assessment=assessment)
 
     @activity.defn(name=RESOLVE_ADDRESS.name)
     def resolve_address(self, text: str) -> ResolvedAddress | None:
@@ -64,4 +91,4 @@ class IntakeActivities:
         )
 
     def all(self) -> list:
-        return [self.cleanse_order, self.resolve_address, self.find_duplicate, self.flag_closed_anchor, self.record_rejection]
+        return [self.intake_order, self.cleanse_order, self.resolve_address, self.find_duplicate, self.flag_closed_anchor, self.record_rejection]

@@ -444,8 +444,9 @@ def record_order_finance(
         "recorded_at": datetime.now(UTC),
     }
     with engine.begin() as conn:
-        res = conn.execute(_insert(engine, order_finance).on_conflict_do_nothing(), row)  # parameters: one cached statement
-        return res.rowcount > 0
+        # parameters: one cached statement; RETURNING says whether it was written (psycopg's rowcount is -1 here)
+        res = conn.execute(_insert(engine, order_finance).on_conflict_do_nothing().returning(order_finance.c.order_id), row)
+        return res.first() is not None
 
 
 def completed_orders(engine: Engine, day: date, *, without_finance: bool = False) -> list[dict[str, Any]]:

@@ -97,6 +97,17 @@ def active_version(engine: Engine) -> int | None:
         return conn.execute(select(rule_versions.c.version).where(rule_versions.c.active.is_(True))).scalar()
 
 
+def version_to_pin(engine: Engine) -> int:
+    """The version a new order is pinned to: the active one (the shipped default workbook if none
+    was imported yet)."""
+    version = active_version(engine)
+    if version is None:
+        version = ensure_default(engine)
+    if version is None:
+        raise RuntimeError("no routing rules version is active; import one with `zhongshu rules import`")
+    return version
+
+
 def load(engine: Engine, version: int) -> RuleSet:
     """The RuleSet of ``version`` (with ``.version`` set); cached, versions never change."""
     key = (engine.url.render_as_string(hide_password=True), version)

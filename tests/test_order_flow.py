@@ -58,9 +58,10 @@ async def test_one_part_from_intake_to_completed(orders):  # noqa: F811
         assert e in events, e
     history = await h.fetch_history()
     size = sum(e.ByteSize() for e in history.events)  # what Temporal stores (and reports as the history size)
-    # ≤ 200 events: every call is a regular activity since 2026-12-03 (its result an event, so a flush
-    # beside a query and a signal replays; workflows/io.py), each with its own workflow task (≈ 6 events)
-    assert len(history.events) <= 200 and size <= 60_000, (len(history.events), size)
+    # every call is a regular activity since 2026-12-03 (workflows/io.py), each ≈ 6 events, so the
+    # order makes one call per stage (workflows/order_calls.py): ≈ 116–125 events here (171 call by
+    # call), ≈ 92 in `zhongshu bench pipeline`, where no confirmation is retried before its card is out
+    assert len(history.events) <= 150 and size <= 60_000, (len(history.events), size)
     projections = [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
                    and e.activity_task_scheduled_event_attributes.activity_type.name == "project"]
     stages = {e.status for e in read.timeline}
@@ -235,6 +236,37 @@ async def test_stuck_activity_becomes_an_ops_task_and_retries_after_the_fix(orde
     await orders.decide(v.order_id, task, Decision.APPROVE, note="表已修复")
     v = await orders.status(h, "picking")
     assert v.stuck is None and "stuck" not in v.flags
+
+
+async def test_a_failing_finance_call_projects_on_its_own_then_stops_for_ops(orders, flow_engine):  # noqa: F811
+    """The release's projection rides on its call (money and parts plan: one activity); when that call keeps failing
+    the projection is written on its own — the read model shows the routed order and why it stopped —
+    and the order waits for ops, then goes on."""
+    from sqlalchemy import text
+
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # past its release window: nothing to wait for
+    with flow_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE order_finance RENAME TO order_finance_broken"))
+    try:
+        h = await orders.start(payload(line(), ordered_at=old))
+        v = await orders.until(h, lambda v: v.stuck is not None, timeout=30)
+        assert v.stuck.activity == "release_order" and "order_finance" in v.stuck.error
+        for _ in range(100):  # the stuck order's own projection follows its alert
+            read = orders.read(v.order_id)
+            if read is not None and read.stuck is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert read is not None and read.status == "routed" and read.stuck is not None and "stuck" in read.flags
+        assert {"order.routed", "order.stuck"} <= {e.event for e in read.timeline}
+        task = next(t for t in v.reviews if t.kind == ReviewKind.OPS)
+    finally:
+        with flow_engine.begin() as conn:
+            conn.execute(text("ALTER TABLE order_finance_broken RENAME TO order_finance"))
+    await orders.decide(v.order_id, task, Decision.APPROVE, note="表已修复")
+    v = await orders.status(h, "picking")
+    assert v.stuck is None
+    with flow_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM order_finance WHERE order_id = :o"), {"o": v.order_id}).scalar_one() == 1
 
 
 async def test_returned_parcel_is_shipped_again_under_a_new_waybill(orders):  # noqa: F811

@@ -41,6 +41,7 @@ class DeliveryAddress:
         self.reminded = False
         self.pending: tuple[OrderSubmission, CleanOrder, str] | None = None  # a new address, cleansed, not applied yet
         self.released: Callable[[], bool] = lambda: False  # the order says whether a part was released
+        self.trust: tuple[str, bool] | None = None  # (address text, trusted repeat address) as the assessment found it
 
     # ------------------------------------------------------------------ the card and its deadlines
 
@@ -56,8 +57,7 @@ class DeliveryAddress:
             skip = "地址未解析到区县, 无法定位 address has no district to check against"
         elif should_skip(order.channel.value, self.policy.confirm_skip_channels, False):
             skip = f"渠道 {order.channel.value} 免确认 channel skips re-confirmation"
-        elif await self.io.local(IS_TRUSTED_ADDRESS, TrustCheck(order_id=order.order_id, customer_id=order.customer_id,
-                                                                address_text=order.address.text)):
+        elif await self._trusted(order.order_id, order.customer_id, order.address.text):
             skip = "老客户已签收过的地址, 免确认 trusted repeat address"
         if skip:
             self.confirmed = True
@@ -67,6 +67,12 @@ class DeliveryAddress:
         self.rec.address_confirmed_at, self.rec.delivery_point = None, None
         await self._card(reminder=False)
         self.card_sent_at = workflow.now()
+
+    async def _trusted(self, order_id: str, customer_id: str, text: str) -> bool:
+        """A repeat address: as the assessment found it (``trust``), else asked now."""
+        if self.trust is not None and self.trust[0] == text:
+            return self.trust[1]
+        return await self.io.local(IS_TRUSTED_ADDRESS, TrustCheck(order_id=order_id, customer_id=customer_id, address_text=text))
 
     async def _card(self, *, reminder: bool) -> None:
         order = self.rec.order

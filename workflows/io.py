@@ -135,6 +135,12 @@ class Io:
             except (ActivityError, FailureError) as exc:  # a local activity's failure is raised as it is
                 await self.stuck(ref.name, failure_text(exc))
 
+    async def once(self, ref: Activity[I, O], arg: I) -> O:
+        """A data call within its bound and nothing more: a failure is the caller's to handle
+        (``Ledger.carried_by`` falls back to the plain path)."""
+        result: O = await workflow.execute_activity(ref.name, args=[arg], result_type=ref.result, **self.data)
+        return result
+
     async def remote(self, ref: Activity[I, O], arg: I, *, options: dict[str, Any] | None = None,
                      stuck: bool = True) -> O:
         """A partner call (or anything slow) as an activity. ``stuck=False``: the caller handles the

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.contracts import Activity
     from domain.contracts.projection import ProjectionDelta, RowKind
     from domain.review import ReviewTask
     from domain.timeline import TimelineEvent
@@ -25,7 +27,10 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from workflows.io import Io
 
+I = TypeVar("I")  # noqa: E741
+O = TypeVar("O")  # noqa: E741
 SYSTEM = "system"
+LOOP_TURNS = 5  # event-loop turns a flush_soon yields to a woken wait (asyncio.wait_for needs ~3)
 COALESCED_FLUSH = "ledger-flush-after-the-loop"  # workflow.patched id (2026-12)
 NO_LOCAL_ACTIVITIES = "no-local-activities"  # workflow.patched id (2026-12-03): see workflows/io.py
 
@@ -33,7 +38,8 @@ NO_LOCAL_ACTIVITIES = "no-local-activities"  # workflow.patched id (2026-12-03):
 class Ledger:
     def __init__(self, kind: RowKind, key: str, order_id: str, *, status: Callable[[], str],
                  row: Callable[[], dict[str, Any]], reviews: Callable[[], list[ReviewTask]],
-                 lines: Callable[[], list[dict[str, Any]] | None] | None = None, after: tuple[int, int] = (0, 0)) -> None:
+                 lines: Callable[[], list[dict[str, Any]] | None] | None = None, after: tuple[int, int] = (0, 0),
+                 current: bool = False) -> None:
         self.kind, self.key, self.order_id = kind, key, order_id
         self._status, self._row, self._reviews, self._lines = status, row, reviews, lines
         self.timeline: list[TimelineEvent] = []
@@ -49,8 +55,11 @@ class Ledger:
         self._soon: asyncio.Future[None] | None = None
         # decided once, at the workflow's start: a patch asked for later (after a local activity that
         # outlived a workflow task) would replay in another task than it was recorded in
-        self._after_the_loop = workflow.patched(COALESCED_FLUSH)
-        self.regular_activities = workflow.patched(NO_LOCAL_ACTIVITIES)  # the Io reads it
+        # ``current``: the workflow's own later patch said it began on today's code, which implies these
+        # two (not asked, so not recorded: two markers and two search-attribute upserts fewer per order)
+        self._after_the_loop = current or workflow.patched(COALESCED_FLUSH)
+        self.regular_activities = current or workflow.patched(NO_LOCAL_ACTIVITIES)  # the Io reads it
+        self.patient = current  # flush_soon lets a loop waiting with a timeout go first (the order's patch)
 
     def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
         self.timeline.append(TimelineEvent(seq=self.event_base + len(self.timeline) + 1, at=workflow.now(), event=event,
@@ -84,6 +93,8 @@ class Ledger:
         in the same workflow task: its flush then carries both and this one finds nothing left."""
         if self._after_the_loop:  # histories from before it flushed at once
             await workflow.wait_condition(lambda: True)
+        for _ in range(LOOP_TURNS if self.patient else 0):  # a wait with a timeout resumes a few turns later
+            await asyncio.sleep(0)  # (asyncio.wait_for's waiter): its loop goes first, then this flush carries both
         await self.flush()
 
     async def settle(self, *, handlers: bool = True) -> None:
@@ -109,8 +120,33 @@ class Ledger:
             if delta is None:
                 return
             await self.io.project(delta)
-            self.seq += 1
-            self._sent_events += len(delta.events)
-            self._sent_row, self._sent_reviews = row, reviews
-            if delta.lines is not None:
-                self._sent_lines = lines
+            self._sent(delta, row, reviews, lines)
+
+    async def carried_by(self, ref: Activity[I, O], arg: Callable[[ProjectionDelta | None], I]) -> O:
+        """A data call that carries what changed since the last projection (its activity writes it
+        too): one activity and one workflow task instead of two. Should that call fail past its
+        bound, the projection goes on its own (a flush, stuck handling and all) and the call follows
+        plainly — the read model ignores nothing: a row takes a delta of its own sequence again."""
+        if not self.failing:
+            assert self.io is not None, "Ledger.io is set by the workflow's Io"
+            async with self._lock:
+                delta, row, reviews, lines = self._delta()
+                if delta is not None:
+                    try:
+                        result = await self.io.once(ref, arg(delta))
+                    except ActivityError:
+                        pass  # below: the projection on its own, then the call with its stuck handling
+                    else:
+                        self._sent(delta, row, reviews, lines)
+                        return result
+            await self.flush()
+        assert self.io is not None
+        return await self.io.local(ref, arg(None))
+
+    def _sent(self, delta: ProjectionDelta, row: dict[str, Any], reviews: dict[str, dict[str, Any]],
+              lines: list[dict[str, Any]] | None) -> None:
+        self.seq += 1
+        self._sent_events += len(delta.events)
+        self._sent_row, self._sent_reviews = row, reviews
+        if delta.lines is not None:
+            self._sent_lines = lines

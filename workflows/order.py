@@ -21,11 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import fulfilment as F
     from domain.contracts import intake as I
     from domain.contracts import order as C
-    from domain.contracts.finance import RECORD_ORDER_FINANCE, OrderFinanceRequest
     from domain.order_view import order_lines, order_row, order_view
     from domain.redelivery import VersionedSubmission
     from domain.review import Decision, ReviewDecision, ReviewKind, ReviewTask
     from domain.risk import Severity
+    from domain.routing import RoutingDecision
     from domain.state import Admission
     from domain.status import OrderStatus, check_transition
     from workflows import search_attributes as sa
@@ -35,12 +35,14 @@ from workflows import order_guards as guards
 from workflows.delivery_address import DeliveryAddress
 from workflows.io import Abandoned, Io, wait_until
 from workflows.ledger import Ledger
+from workflows.order_calls import StageCalls
 from workflows.order_fulfilment import OrderFulfilment
 from workflows.order_parts import OrderParts
 from workflows.reviews import ReviewDesk
 from workflows.team_watch import TeamWatch
 
 S = OrderStatus
+ONE_CALL_PER_STAGE = "one-call-per-stage"  # workflow.patched id (2026-12-03)
 
 
 @workflow.defn(name=C.ORDER.name)
@@ -51,15 +53,17 @@ class OrderWorkflow:
         self.inp, self.policy = inp, inp.policy
         self.rec = C.OrderRecord(order_id=oid, status=S.RECEIVED, submission=inp.submission,
                                  replacement_of=inp.replacement_of, created_at=now, updated_at=now)
+        self.one_call = workflow.patched(ONE_CALL_PER_STAGE)  # asked first: implies every earlier patch (order_calls.py)
         self.ledger = Ledger("order", oid, oid, status=lambda: self.rec.status.value, row=lambda: order_row(self.rec),
-                             reviews=lambda: self.rec.reviews, lines=lambda: order_lines(self.rec), after=inp.resumed_after())
+                             reviews=lambda: self.rec.reviews, lines=lambda: order_lines(self.rec), after=inp.resumed_after(),
+                             current=self.one_call)
         self.io = Io(oid, oid, self.ledger, inp.policy.retry, inp.policy.queues)
         self.desk = ReviewDesk(oid, oid, self.policy, self.ledger, self.io, self.rec.reviews)
         self.io.desk, self.io.on_stuck = self.desk, self._on_stuck
         self.parts = OrderParts(self.rec, self.policy, self.io, self.ledger)
-        fp = self.policy.fulfilment
-        self.address = DeliveryAddress(self.rec, fp, self.io, self.ledger) if fp is not None else None
-        self.fulfilment = OrderFulfilment(self, self.parts, self.address, self.desk) if self.address is not None else None
+        self.address = DeliveryAddress(self.rec, self.policy.fulfilment, self.io, self.ledger) if self.policy.fulfilment else None
+        self.fulfilment = None if self.address is None else OrderFulfilment(self, self.parts, self.address, self.desk,
+                                                                             current=self.one_call)
         self.team = TeamWatch(self.rec, self.policy, self.io, self.ledger, inp.received_by, inp.replacement_of)
         self.parts.on_change = self._wake
         self.attributes: dict[str, str] = {}  # search attributes as last upserted
@@ -70,6 +74,7 @@ class OrderWorkflow:
         self.burst_seen: set[str] = set()
         self.erp: asyncio.Future[None] | None = None
         self.completion_reason = ""
+        self.calls = StageCalls(inp, self.rec, self.io, self.ledger, self.parts, self.address, current=self.one_call)
 
     @workflow.run
     async def run(self, inp: C.OrderInput) -> C.OrderOutcome:
@@ -101,18 +106,14 @@ class OrderWorkflow:
 
     async def _intake(self) -> None:
         """Cleanse, reject bad data, fold duplicates, hold unresolvable addresses."""
-        result = await self.io.local(I.CLEANSE_ORDER, self.rec.submission)
+        got = await self.calls.intake()
+        result, anchor, self.rec.rule_version = got.cleansing, got.anchor, self.rec.rule_version or got.rule_version
         if result.errors:
             self.rec.errors = result.errors
-            rid = await self.io.local(I.RECORD_REJECTION, I.RejectionIn(
-                source=self.inp.received_by, submission=self.rec.submission, errors=result.errors))
-            return await self.move(S.REJECTED, "order.rejected", data={"rejection_id": rid},
+            return await self.move(S.REJECTED, "order.rejected", data={"rejection_id": got.rejection_id},
                                     reason="; ".join(f"{e.field}: {e.message}" for e in result.errors))
         order = self.rec.order = result.order
         assert order is not None
-        anchor = await self.io.local(I.FIND_DUPLICATE, I.DuplicateCheck(
-            order_id=order.order_id, phone=order.phone, skus=order.skus, ordered_at=order.ordered_at,
-            window_seconds=self.policy.dedupe_window_seconds))
         if anchor and not (self.rec.replacement_of or self.inp.unmerge):
             return await self.move(S.MERGED, "duplicate.merged_into", **await guards.merge_into(self.rec, anchor, self.policy, self.io))
         while order.address is None:
@@ -141,9 +142,10 @@ class OrderWorkflow:
         if self.rec.replacement_of:
             self.ledger.event("risk.skipped", reason=f"换货/补发单, 原订单 {self.rec.replacement_of} 已过风控 replacement order")
             return await self._route(None)
-        scan = await self.io.local(A.ASSESS_RISK, A.RiskRequest(
-            order=order, flags=self.rec.flags, rule_version=self.rec.rule_version, thresholds=self.policy.risk,
-            acknowledged=["ADDRESS_UNRESOLVED"] if self.ledger.has("address.accepted_unresolved") else []))
+        risk = A.RiskRequest(order=order, flags=self.rec.flags, rule_version=self.rec.rule_version, thresholds=self.policy.risk,
+                             acknowledged=["ADDRESS_UNRESOLVED"] if self.ledger.has("address.accepted_unresolved") else [])
+        a = await self.calls.assessment(risk)  # with the coupon, the route and the trust check when nothing holds
+        scan, got = a.risk, a if a.went_on else None
         self.rec.risk_hits, self.rec.risk_level = scan.hits, scan.level
         self.ledger.event("risk.scanned", data={"level": scan.level, "codes": [h.code for h in scan.hits]},
                           reason="; ".join(f"[{h.severity}] {h.reason}" for h in scan.hits) or "17项风险特征均未命中 no risk feature hit")
@@ -162,24 +164,24 @@ class OrderWorkflow:
                 return await self.stopped_by(d, "风控驳回 rejected in risk review")
             override = d if d.decision == Decision.REROUTE else None
         if order.coupon is not None and not self.rec.coupon_redeemed:
-            first = await self.io.local(A.REDEEM_COUPON, A.CouponRequest(order=order))
+            first = got.coupon_first if got else await self.io.local(A.REDEEM_COUPON, A.CouponRequest(order=order))
             self.rec.coupon_redeemed = first == order.order_id
             self.ledger.event("coupon.redeemed", reason=f"{order.coupon.code} ¥{order.coupon.amount}",
                               data={"code": order.coupon.code, "first_redeemed_by": first})
-        await self._route(override)
+        await self._route(override, got.decision if got else None)
 
-    async def _route(self, override: ReviewDecision | None) -> None:
-        """Warehouse and carrier from the decision tables; no match or no carrier → routing review."""
+    async def _route(self, override: ReviewDecision | None, decided: RoutingDecision | None = None) -> None:
+        """Warehouse and carrier from the decision tables (``decided``: asked with the risk scan); no match or no carrier → routing review."""
         order, version = self.rec.order, self.rec.rule_version
         assert order is not None and version is not None
         while True:
-            decision = None
-            if order.address is not None or override is not None:
+            decision, decided = decided, None
+            if decision is None and (order.address is not None or override is not None):
                 decision = await self.io.local(A.ROUTE_ORDER, A.RouteRequest(
                     order=order, rule_version=version, warehouse=override.warehouse if override else None,
                     carrier=override.carrier if override else None, override=bool(override and override.override)))
-                if not decision.needs_review:
-                    break
+            if decision is not None and not decision.needs_review:
+                break
             reason = (f"{decision.reason}; {decision.carrier_reason}" if decision
                       else "地址未解析到区县,无法自动分单 address has no district: routing needs a person")
             features = ["NO_RULE_MATCH"] if decision is None or not decision.matched else ["NO_CARRIER"]
@@ -197,7 +199,8 @@ class OrderWorkflow:
         """The release window: a late duplicate merges, a burst breaker holds, a cancel ends; then the money is recorded."""
         deadline = self.rec.submission.ordered_at + timedelta(seconds=self.policy.release_delay_seconds)
         while True:
-            await self.ledger.flush()
+            if not self.one_call or deadline > workflow.now():  # before a wait (else the release's call carries it)
+                await self.ledger.flush()
             if deadline > workflow.now():
                 await wait_until(lambda: self.cancel_request is not None or bool(self.burst)
                                  or bool(self.address and self.address.pending), deadline - workflow.now())
@@ -211,8 +214,7 @@ class OrderWorkflow:
                 await self.burst_review()
             if self.rec.status.terminal:
                 return
-        assert self.rec.order is not None
-        await self.io.local(RECORD_ORDER_FINANCE, OrderFinanceRequest(order=self.rec.order, completed_at=workflow.now()))
+        await self.calls.release(workflow.now())
 
     async def _fulfil(self) -> None:
         """One part per warehouse, released once the address is confirmed and nothing holds (order_fulfilment.py)."""
@@ -381,8 +383,7 @@ class OrderWorkflow:
     def set_status(self, target: OrderStatus, event: str | None, *, actor: str = "system", reason: str = "",
                    data: dict[str, Any] | None = None) -> None:
         """A move of the state machine (an illegal one is a bug: it fails the task, not the order)."""
-        self.rec.status = check_transition(self.rec.status, target)
-        self.rec.updated_at = workflow.now()
+        self.rec.status, self.rec.updated_at = check_transition(self.rec.status, target), workflow.now()
         if event:  # None: the event that follows (e.g. review.opened) records the new status
             self.ledger.event(event, actor=actor, reason=reason, data=data)
         if changed := sa.changed(self.rec, self.attributes):

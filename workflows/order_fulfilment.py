@@ -59,14 +59,15 @@ class Order(Protocol):
 
 
 class OrderFulfilment:
-    def __init__(self, order: Order, parts: OrderParts, address: DeliveryAddress, desk: ReviewDesk) -> None:
+    def __init__(self, order: Order, parts: OrderParts, address: DeliveryAddress, desk: ReviewDesk, *,
+                 current: bool = False) -> None:
         self.order, self.parts, self.address, self.desk = order, parts, address, desk
         self.changed = False  # something the loop must look at (set by the order's signal handlers)
         address.released = lambda: bool(parts.released)
         # decided once, at the workflow's start (workflows/ledger.py says why): a part that reported
         # "packed" before the loop's first wait (while its start or the flush ran) woke nobody, and the
         # order waited for a release that never came; now the flag is cleared only after the wait
-        self._keep_early_wakes = workflow.patched(EARLY_WAKES)
+        self._keep_early_wakes = current or workflow.patched(EARLY_WAKES)  # current: the order's later patch implies it
 
     @property
     def holding(self) -> bool:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.order import CleanOrder
     from domain.order_view import part_order
     from domain.policy import OrderPolicy, PartPolicy
+    from domain.split import PartPlan
     from domain.status import OrderStatus, status_of_parts
     from workflows import search_attributes as sa
 
@@ -36,6 +37,7 @@ class OrderParts:
         self.released: set[str] = set()
         self.on_change: Callable[[], None] = lambda: None  # the order wakes up on a part's result
         self._tasks: list[asyncio.Future[None]] = []
+        self.planned: list[PartPlan] | None = None  # planned with the release (one call), for the first start
 
     @property
     def live(self) -> list[F.PartReport]:
@@ -48,12 +50,19 @@ class OrderParts:
     def status(self, holding: bool) -> OrderStatus | None:
         return status_of_parts([p.status.value for p in self.rec.parts], holding)
 
-    async def start(self) -> None:
-        """Plan the parts (fewest warehouses that hold every line) and start one child each."""
+    def split_request(self) -> A.SplitRequest:
         order, fp = self.rec.order, self.policy.fulfilment
         assert order is not None and fp is not None and self.rec.routing is not None and self.rec.rule_version
-        plan = await self.io.local(A.PLAN_PARTS, A.SplitRequest(
-            order=order, decision=self.rec.routing, rule_version=self.rec.rule_version, max_parts=fp.max_parts))
+        return A.SplitRequest(order=order, decision=self.rec.routing, rule_version=self.rec.rule_version, max_parts=fp.max_parts)
+
+    async def start(self) -> None:
+        """Plan the parts (fewest warehouses that hold every line) and start one child each."""
+        order = self.rec.order
+        assert order is not None
+        plan = self.planned
+        if plan is None:
+            plan = await self.io.local(A.PLAN_PARTS, self.split_request())
+        self.planned = None
         if len(plan) > 1 or plan[0].warehouse != self.rec.warehouse:
             self.ledger.event("order.split", reason=plan[0].reason, data={"parts": [p.model_dump() for p in plan]})
         first = len(self.rec.parts) + 1

@@ -3,9 +3,10 @@
 One dev server (SQLite-persisted, as `make up` runs it), one worker process at a time, measured from
 this process:
 
-(a) **floor** — ``FloorOrder`` workflows with the same count of local activities, activities, child
-    workflow and payload sizes as an order's necessary external I/O up to joining its wave, doing
-    nothing else (no-op activities in their own worker process);
+(a) **floor** — ``FloorOrder`` workflows with one activity per necessary external I/O of an order up
+    to joining its wave (the same count, child workflow and payload sizes), doing nothing else (no-op
+    activities in their own worker process); beside it, for reference, the same floor with its data
+    calls as local activities (the first yardstick: the order no longer uses them);
 (b) **pipeline** — the same number of real orders over HTTP (``POST /v1/orders`` → the real worker)
     until each part has joined its warehouse's wave;
 (c) one order all the way to delivered (simulated picker, customer, carrier): its history's events
@@ -86,29 +87,36 @@ def floor_step(payload: str) -> str:
     return payload
 
 
+async def _call(payload: str, local: bool) -> str:
+    if local:
+        return await workflow.execute_local_activity("floor_step", payload, **LOCAL)
+    return await workflow.execute_activity("floor_step", payload, **LOCAL)
+
+
 @workflow.defn(name="FloorPart", sandboxed=False)
 class FloorPart:
-    """A part up to its wave: one activity (the join), one local (the projection)."""
+    """A part up to its wave: one activity (the join), one data call (the projection)."""
 
     @workflow.run
-    async def run(self, payload: str) -> str:
+    async def run(self, payload: str, local: bool) -> str:
         await workflow.execute_activity("floor_step", payload, **LOCAL)
-        await workflow.execute_local_activity("floor_step", payload, **LOCAL)
+        await _call(payload, local)
         return "joined"
 
 
 @workflow.defn(name="FloorOrder", sandboxed=False)
 class FloorOrder:
-    """An order's necessary I/O up to its part joining a wave: cleanse, duplicates, rules version,
-    risk, route, projection, finance, parts plan, trusted address (local activities); the ERP push
-    beside it and the confirmation card (activities); one child part."""
+    """An order's necessary I/O up to its part joining a wave, one call each: cleanse, duplicates,
+    rules version, risk, route, projection, finance, parts plan, trusted address (data calls); the ERP
+    push beside them and the confirmation card (activities); one child part. ``local``: the data calls
+    as local activities (the first yardstick; the order gave them up on 2026-12-03, README says why)."""
 
     @workflow.run
-    async def run(self, payload: str) -> str:
+    async def run(self, payload: str, local: bool) -> str:
         for _ in range(9):
-            await workflow.execute_local_activity("floor_step", payload, **LOCAL)
+            await _call(payload, local)
         erp = workflow.start_activity("floor_step", payload, **LOCAL)
-        part = await workflow.start_child_workflow("FloorPart", payload, id=f"{workflow.info().workflow_id}~F1")
+        part = await workflow.start_child_workflow("FloorPart", args=[payload, local], id=f"{workflow.info().workflow_id}~F1")
         await workflow.execute_activity("floor_step", payload, **LOCAL)
         await erp
         return await part
@@ -124,15 +132,16 @@ async def floor_worker(address: str) -> None:
         await asyncio.Event().wait()
 
 
-async def _floor(client: Client, n: int, concurrency: int, progress: Progress, label: str) -> tuple[int, float]:
+async def _floor(client: Client, n: int, concurrency: int, progress: Progress, label: str,
+                 local: bool = False) -> tuple[int, float]:
     """n floor orders to their wave: (orders, seconds)."""
-    task = progress.add_task(f"{label}: bare workflows to their wave", total=n)
+    task = progress.add_task(f"{label}: bare workflows to their wave" + (" (local activities)" if local else ""), total=n)
     sem = asyncio.Semaphore(concurrency)
     tag = uuid.uuid4().hex[:6]
 
     async def one(i: int) -> None:
         async with sem:
-            h = await client.start_workflow("FloorOrder", BLOB, id=f"floor-{tag}-{i}", task_queue=FLOOR_QUEUE)
+            h = await client.start_workflow("FloorOrder", args=[BLOB, local], id=f"floor-{tag}-{i}", task_queue=FLOOR_QUEUE)
         await h.result()
         progress.advance(task)
 
@@ -374,6 +383,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
             client = await Client.connect(s.temporal_address, data_converter=encrypted_data_converter(s.codec_keys))
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             floor_runs: list[tuple[int, float]] = []
+            local_runs: list[tuple[int, float]] = []  # the first yardstick, for reference
             pipeline_runs: list[tuple[int, float]] = []
             floor_cpu: dict[str, float] = {}
             pipeline_cpu: dict[str, float] = {}
@@ -401,6 +411,7 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
                                 before = cpu_by_group(sup)
                                 floor_runs.append(await _floor(client, per_round, concurrency, progress, label))
                                 _add(floor_cpu, before, cpu_by_group(sup))
+                                local_runs.append(await _floor(client, per_round, concurrency, progress, label, local=True))
                                 _terminate(fw)  # one worker process at a time: the same machine for both
                             else:
                                 worker = start_worker(str(r + 1))
@@ -420,9 +431,12 @@ def run(n: int = 200, concurrency: int = 32, rate: int = 100, seconds: int = 60,
                     cost = {c.name: (cpu_seconds(c) - before[c.name]) / max(1, rate * seconds) for c in (api, temporal)}
             floor = sum(k for k, _ in floor_runs) / sum(t for _, t in floor_runs)
             pipeline = sum(k for k, _ in pipeline_runs) / sum(t for _, t in pipeline_runs)
+            local_floor = sum(k for k, _ in local_runs) / sum(t for _, t in local_runs)
             ratio = pipeline / floor if floor else 0.0
             bars = [
                 ("floor: bare workflows to the wave", f"{floor:.1f} orders/s ({_rates(floor_runs)})", ""),
+                ("floor, its data calls as local activities", f"{local_floor:.1f} orders/s ({_rates(local_runs)}) "
+                 f"→ pipeline at {pipeline / local_floor if local_floor else 0.0:.2f}× of it", ""),
                 ("pipeline: POST /v1/orders → wave", f"{pipeline:.1f} orders/s ({_rates(pipeline_runs)})", ""),
                 ("pipeline / floor", f"{ratio:.2f}×", "≥ 0.8×"),
                 ("CPU per order, floor (ms)", _per_order(floor_cpu, sum(k for k, _ in floor_runs)), ""),

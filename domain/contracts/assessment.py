@@ -34,6 +34,22 @@ class RiskAssessment(BaseModel):
     burst_order_ids: list[str] = []
 
 
+class AssessRequest(RiskRequest):
+    """The assessment in one call: the risk scan and — when nothing blocks or holds the order — the
+    coupon, the route and whether the address is a trusted repeat one (orders since 2026-12-03)."""
+
+    redeem_coupon: bool = False
+    customer_id: str = ""  # for the trusted-address check (none when empty)
+
+
+class Assessment(BaseModel):
+    risk: RiskAssessment
+    went_on: bool = False  # nothing blocked or held: the coupon, the route and the trust check ran too
+    coupon_first: str | None = None  # the order that redeemed the coupon first (when redeemed here)
+    decision: RoutingDecision | None = None  # None: the address has no district (routing needs a person)
+    trusted_address: bool | None = None  # None: not checked
+
+
 class CouponRequest(BaseModel):
     order: CleanOrder
 
@@ -61,6 +77,7 @@ class SplitRequest(BaseModel):
     split: bool = True  # False: one part at the routed warehouse, whatever the stock
 
 
+ASSESS_ORDER: Activity[AssessRequest, Assessment] = Activity("assess_order", AssessRequest, Assessment)
 PIN_RULES_VERSION: Activity[None, int] = Activity("pin_rules_version", None, int)
 ASSESS_RISK: Activity[RiskRequest, RiskAssessment] = Activity("assess_risk", RiskRequest, RiskAssessment)
 REDEEM_COUPON: Activity[CouponRequest, str | None] = Activity("redeem_coupon", CouponRequest, str | None)

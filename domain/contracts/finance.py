@@ -7,7 +7,10 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain.contracts import Activity
+from domain.contracts.assessment import SplitRequest
+from domain.contracts.projection import ProjectionDelta
 from domain.order import CleanOrder
+from domain.split import PartPlan
 
 
 class OrderFinanceRequest(BaseModel):
@@ -15,6 +18,7 @@ class OrderFinanceRequest(BaseModel):
 
     order: CleanOrder
     completed_at: datetime
+    projection: ProjectionDelta | None = None  # what the order changed since its last projection: written too
 
 
 class ErpPushRequest(BaseModel):
@@ -28,6 +32,20 @@ class ErpPushResult(BaseModel):
     pushed_at: datetime | None = None
 
 
+class ReleaseRequest(BaseModel):
+    """The release in one call (orders since 2026-12-03): the money recorded (with the projection it
+    carries) and, for an order the hub fulfils, its warehouse parts planned by the stock on hand."""
+
+    finance: OrderFinanceRequest
+    split: SplitRequest | None = None
+
+
+class ReleaseResult(BaseModel):
+    recorded: bool  # False: the money was recorded before (a retry)
+    plan: list[PartPlan] | None = None
+
+
+RELEASE_ORDER: Activity[ReleaseRequest, ReleaseResult] = Activity("release_order", ReleaseRequest, ReleaseResult)
 RECORD_ORDER_FINANCE: Activity[OrderFinanceRequest, bool] = Activity("record_order_finance", OrderFinanceRequest, bool)
 PUSH_ORDER_TO_ERP: Activity[ErpPushRequest, ErpPushResult] = Activity("push_order_to_erp", ErpPushRequest, ErpPushResult)
 
