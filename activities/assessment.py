@@ -57,11 +57,16 @@ class AssessmentActivities:
             return Assessment(risk=risk)
         order = req.order
         first = self.redeem_coupon(CouponRequest(order=order)) if req.redeem_coupon else None
-        decision = self.route_order(RouteRequest(order=order, rule_version=req.rule_version)) if order.address else None
-        trusted = None
-        if req.customer_id and order.address is not None:
-            trusted = is_trusted_address(self.engine, TrustCheck(order_id=order.order_id, customer_id=req.customer_id,
-                                                                 address_text=order.address.text))
+        try:
+            decision = self.route_order(RouteRequest(order=order, rule_version=req.rule_version)) if order.address else None
+            trusted = None
+            if req.customer_id and order.address is not None:
+                trusted = is_trusted_address(self.engine, TrustCheck(order_id=order.order_id, customer_id=req.customer_id,
+                                                                     address_text=order.address.text))
+        except Exception:  # no redemption outlives a failed call: the order would not know it holds the coupon
+            if first == order.order_id:
+                self.release_coupon(CouponRequest(order=order))
+            raise
         return Assessment(risk=risk, went_on=True, coupon_first=first, decision=decision, trusted_address=trusted)
 
     @activity.defn(name=ROUTE_ORDER.name)

@@ -51,9 +51,10 @@ class IntakeActivities:
         assert order is not None
         anchor = self.find_duplicate(DuplicateCheck(order_id=order.order_id, phone=order.phone, skus=order.skus,
                                                     ordered_at=order.ordered_at, window_seconds=req.window_seconds))
-        version = rules.version_to_pin(self.engine) if req.pin_rules else None
-        ahead, assessment = req.assess, None
+        ahead, assessment, version = req.assess, None, None
         if ahead is not None and order.address is not None and (anchor is None or ahead.despite_duplicate):
+            # pinned here only for the assessment made here (a held or merged order pins when it is assessed)
+            version = rules.version_to_pin(self.engine) if req.pin_rules else None
             assessment = AssessmentActivities(self.engine).assess_order(AssessRequest(
                 order=order, flags=ahead.flags, rule_version=version or ahead.rule_version or rules.version_to_pin(self.engine),
                 thresholds=ahead.thresholds, redeem_coupon=ahead.redeem_coupon and order.coupon is not None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from activities.assessment import AssessmentActivities
@@ -16,7 +17,7 @@ from activities.intake import IntakeActivities
 from domain.cleansing import cleanse
 from domain.contracts.assessment import AssessRequest
 from domain.contracts.finance import OrderFinanceRequest
-from domain.contracts.intake import IntakeRequest
+from domain.contracts.intake import AssessAhead, IntakeRequest
 from domain.contracts.projection import ProjectionDelta
 from domain.order import OrderSubmission
 from domain.risk import RiskThresholds
@@ -39,14 +40,38 @@ def test_intake_refuses_and_records_the_rejection_in_the_same_call(engine):
         assert conn.execute(select(func.count()).select_from(rejected_payloads)).scalar_one() == 1
 
 
-def test_intake_finds_the_duplicate_and_pins_the_rules_version(engine):
-    acts = IntakeActivities(engine)
-    first = acts.intake_order(IntakeRequest(submission=_sub(), source="api", window_seconds=1800))
+def test_intake_assesses_a_new_order_and_finds_the_duplicate_of_it(engine):
+    acts, ahead = IntakeActivities(engine), AssessAhead(thresholds=RiskThresholds(), check_trust=True)
+    first = acts.intake_order(IntakeRequest(submission=_sub(), source="api", window_seconds=1800, assess=ahead))
     assert first.cleansing.order is not None and first.anchor is None and first.rule_version == rules.active_version(engine)
+    assert first.assessment is not None and first.assessment.went_on and first.assessment.decision is not None
     again = first.cleansing.order
     twin = _sub(customer={"id": "SHOP-2", "name": "王建国", "phone": again.phone})  # the same phone and goods
-    second = acts.intake_order(IntakeRequest(submission=twin, source="api", window_seconds=1800, pin_rules=False))
-    assert second.anchor == again.order_id and second.rule_version is None
+    second = acts.intake_order(IntakeRequest(submission=twin, source="api", window_seconds=1800, assess=ahead))
+    assert second.anchor == again.order_id  # it merges: neither assessed nor pinned
+    assert second.assessment is None and second.rule_version is None
+    split_back = acts.intake_order(IntakeRequest(submission=twin, source="api", window_seconds=1800,
+                                                 assess=ahead.model_copy(update={"despite_duplicate": True})))
+    assert split_back.anchor == again.order_id and split_back.assessment is not None  # an un-merged order is
+
+
+def test_a_failed_route_gives_the_coupon_back(engine, monkeypatch):
+    """No redemption outlives a failed assessment call: the order never learns it holds the coupon."""
+    p = order_payload()
+    p["coupon"] = {"code": "ROLLBACK", "amount": "1.00"}
+    p["paid_amount"] = f"{Decimal(p['paid_amount']) - 1:.2f}"
+    order = cleanse(OrderSubmission.model_validate(p)).order
+    assert order is not None
+    acts = AssessmentActivities(engine)
+
+    def broken(req):
+        raise RuntimeError("rules table unreadable")
+
+    monkeypatch.setattr(acts, "route_order", broken)
+    with pytest.raises(RuntimeError):
+        acts.assess_order(AssessRequest(order=order, flags=[], rule_version=rules.version_to_pin(engine),
+                                        thresholds=RiskThresholds(), redeem_coupon=True))
+    assert risk_data.redeem_coupon(engine, "ROLLBACK", "SOMEONE-ELSE", Decimal("1.00")) is None  # free again
 
 
 def _assess(engine, sub: OrderSubmission, **kw) -> tuple:

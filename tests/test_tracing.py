@@ -35,7 +35,7 @@ async def test_api_span_propagates_into_workflow_and_activities(ts_env, task_que
     spans = exporter.get_finished_spans()
     names = {s.name for s in spans}
     assert "StartWorkflow:Order" in names and "RunWorkflow:Order" in names
-    assert "RunActivity:cleanse_order" in names and "RunActivity:project" in names
+    assert "RunActivity:intake_order" in names and "RunActivity:project" in names
     trace_ids = {s.context.trace_id for s in spans}
     assert trace_ids == {root.get_span_context().trace_id}, "every span belongs to the caller's trace"
 

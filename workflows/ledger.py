@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 SYSTEM = "system"
-LOOP_TURNS = 5  # event-loop turns a flush_soon yields to a woken wait (asyncio.wait_for needs ~3)
 COALESCED_FLUSH = "ledger-flush-after-the-loop"  # workflow.patched id (2026-12)
 NO_LOCAL_ACTIVITIES = "no-local-activities"  # workflow.patched id (2026-12-03): see workflows/io.py
 
@@ -59,7 +58,8 @@ class Ledger:
         # two (not asked, so not recorded: two markers and two search-attribute upserts fewer per order)
         self._after_the_loop = current or workflow.patched(COALESCED_FLUSH)
         self.regular_activities = current or workflow.patched(NO_LOCAL_ACTIVITIES)  # the Io reads it
-        self.patient = current  # flush_soon lets a loop waiting with a timeout go first (the order's patch)
+        self.patient = current  # flush_soon lets a woken loop react first (the order's patch)
+        self.loop_waking: Callable[[], bool] = lambda: False  # the owner says: its loop is waiting and was just woken
 
     def event(self, event: str, *, actor: str = SYSTEM, reason: str = "", data: dict[str, Any] | None = None) -> None:
         self.timeline.append(TimelineEvent(seq=self.event_base + len(self.timeline) + 1, at=workflow.now(), event=event,
@@ -93,8 +93,8 @@ class Ledger:
         in the same workflow task: its flush then carries both and this one finds nothing left."""
         if self._after_the_loop:  # histories from before it flushed at once
             await workflow.wait_condition(lambda: True)
-        for _ in range(LOOP_TURNS if self.patient else 0):  # a wait with a timeout resumes a few turns later
-            await asyncio.sleep(0)  # (asyncio.wait_for's waiter): its loop goes first, then this flush carries both
+        if self.patient:  # a loop woken by this message reacts first (until its next await): one flush carries both
+            await workflow.wait_condition(lambda: not self.loop_waking())
         await self.flush()
 
     async def settle(self, *, handlers: bool = True) -> None:
@@ -134,8 +134,8 @@ class Ledger:
                 if delta is not None:
                     try:
                         result = await self.io.once(ref, arg(delta))
-                    except ActivityError:
-                        pass  # below: the projection on its own, then the call with its stuck handling
+                    except ActivityError:  # below: the projection on its own, then the call with its stuck handling,
+                        self.seq += 1  # under the next sequence: a late attempt of the failed call writes nothing older
                     else:
                         self._sent(delta, row, reviews, lines)
                         return result

@@ -34,6 +34,7 @@ class StageCalls:
         self.inp, self.rec, self.policy, self.io, self.ledger = inp, rec, inp.policy, io, ledger
         self.parts, self.address, self.current = parts, address, current
         self._assessed: A.Assessment | None = None  # made with the intake, for the assessment stage
+        self._flags: list[str] = []  # the order's flags that assessment saw
 
     async def intake(self) -> I.IntakeResult:
         """Cleanse; a refusal recorded, else the duplicate check and the rules version (and maybe the assessment)."""
@@ -45,14 +46,15 @@ class StageCalls:
             got = await self.io.local(I.INTAKE_ORDER, I.IntakeRequest(
                 submission=rec.submission, source=self.inp.received_by, assess=ahead, window_seconds=window,
                 pin_rules=rec.rule_version is None))
-            self._assessed = got.assessment
+            self._assessed, self._flags = got.assessment, list(rec.flags)
             return got
         result = await self.io.local(I.CLEANSE_ORDER, rec.submission)
-        if result.errors:
+        if result.errors:  # (the record holds what it learnt before the next call, as it always did:
+            rec.errors = result.errors  # a flush during that call projects it)
             rid = await self.io.local(I.RECORD_REJECTION, I.RejectionIn(
                 source=self.inp.received_by, submission=rec.submission, errors=result.errors))
             return I.IntakeResult(cleansing=result, rejection_id=rid)
-        order = result.order
+        order = rec.order = result.order
         assert order is not None
         anchor = await self.io.local(I.FIND_DUPLICATE, I.DuplicateCheck(
             order_id=order.order_id, phone=order.phone, skus=order.skus, ordered_at=order.ordered_at, window_seconds=window))
@@ -63,6 +65,8 @@ class StageCalls:
         if not self.current:
             return A.Assessment(risk=await self.io.local(A.ASSESS_RISK, risk))
         a, self._assessed = self._assessed, None
+        if a is not None and risk.flags != self._flags:  # a flag came meanwhile (a duplicate folded in): scan again
+            a = None  # (a coupon this order redeemed stays its own: redeeming again answers the same)
         order = risk.order
         if a is None:
             a = await self.io.local(A.ASSESS_ORDER, A.AssessRequest(

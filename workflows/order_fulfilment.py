@@ -68,6 +68,8 @@ class OrderFulfilment:
         # "packed" before the loop's first wait (while its start or the flush ran) woke nobody, and the
         # order waited for a release that never came; now the flag is cleared only after the wait
         self._keep_early_wakes = current or workflow.patched(EARLY_WAKES)  # current: the order's later patch implies it
+        self.waiting = False  # in the loop's wait
+        address.ledger.loop_waking = lambda: self.waiting and self.changed  # a message's flush lets the loop go first
 
     @property
     def holding(self) -> bool:
@@ -91,7 +93,10 @@ class OrderFulfilment:
                 self.changed = False  # histories from before: cleared before the flush
             await self.address.ledger.flush()
             due = self.address.deadline()
-            if not await wait_until(lambda: self.changed, (due - workflow.now()) if due else None):
+            self.waiting = True
+            woken = await wait_until(lambda: self.changed, (due - workflow.now()) if due else None)
+            self.waiting = False
+            if not woken:
                 if await self.address.chase():
                     await self.address.review(o.hold, o.stopped_by)
             if self._keep_early_wakes:
