@@ -6,7 +6,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -43,15 +43,13 @@ from api.readiness import Readiness, readiness
 from api.retry_after import RetryAfterOn503
 from api.review_cards import router as review_cards_router
 from api.rules_routes import router as rules_router
-from api.schemas import AUTH, MAX_ID, MAX_OFFSET, Doc, FieldProblem, errors
+from api.schemas import AUTH, MAX_ID, MAX_OFFSET, ChannelFilter, Doc, FieldProblem, StatusFilter, errors
 from api.team_routes import router as team_router
 from api.unmerge_routes import router as unmerge_router
 from api.warehouse_routes import router as warehouse_router
 from domain import divisions
 from domain.contracts import order as C
-from domain.order import Channel
 from domain.review import Decision, ReviewDecision
-from domain.status import OrderStatus
 from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
@@ -254,8 +252,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None, *
     @app.get("/v1/orders", tags=["orders"], response_model=OrderList, responses=errors(*AUTH))
     def list_orders(
         request: Request,
-        status: OrderStatus | None = Query(None, description="one of the order statuses; another value is a 422"),
-        channel: Channel | None = Query(None, description="one of the channels; another value is a 422"),
+        status: Annotated[StatusFilter, Query(description="one of the order statuses (empty: any); another value is a 422")] = None,
+        channel: Annotated[ChannelFilter, Query(description="one of the channels (empty: any); another value is a 422")] = None,
         customer_id: str | None = Query(None, max_length=64),
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),

@@ -9,8 +9,8 @@ Marks are the person's notes on the order (``store/order_marks.py``), shown on i
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
-from typing import Literal
+from datetime import timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -20,10 +20,9 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READERS, Caller, actor, require
-from api.schemas import AUTH, MAX_OFFSET, errors
+from api.schemas import AUTH, MAX_OFFSET, ChannelFilter, DayFilter, StatusFilter, errors
 from domain import labels, team
 from domain.contracts import warehouse as W
-from domain.order import Channel
 from domain.printouts import masked_phone
 from domain.status import OrderStatus
 from store import order_marks
@@ -41,10 +40,10 @@ def search(
     channel_order_id: str | None = Query(None, max_length=64),
     name: str | None = Query(None, max_length=64, description="part of the customer's name"),
     order_id: str | None = Query(None, max_length=100, description="part of the order id"),
-    date_from: date | None = Query(None, description="ordered on or after this Beijing day"),
-    date_to: date | None = Query(None, description="ordered on or before this Beijing day"),
-    status: OrderStatus | None = Query(None, description="one of the order statuses; another value is a 422"),
-    channel: Channel | None = Query(None, description="one of the channels; another value is a 422"),
+    date_from: Annotated[DayFilter, Query(description="ordered on or after this Beijing day")] = None,
+    date_to: Annotated[DayFilter, Query(description="ordered on or before this Beijing day")] = None,
+    status: Annotated[StatusFilter, Query(description="one of the order statuses (empty: any); another value is a 422")] = None,
+    channel: Annotated[ChannelFilter, Query(description="one of the channels (empty: any); another value is a 422")] = None,
     warehouse: str | None = Query(None, max_length=32),
     carrier: str | None = Query(None, max_length=32),
     customer_id: str | None = Query(None, max_length=64),

@@ -8,12 +8,26 @@ database cannot hold is a 422, never a 500.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from domain.order import Channel
+from domain.status import OrderStatus
 
 MAX_ID = 2**31 - 1  # Integer primary keys
 MAX_OFFSET = 10_000_000
+
+
+def blank_is_none(value: Any) -> Any:
+    """An empty filter (``?status=``, what a form sends for "any") means no filter, not a 422."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+StatusFilter = Annotated[OrderStatus | None, BeforeValidator(blank_is_none)]
+ChannelFilter = Annotated[Channel | None, BeforeValidator(blank_is_none)]
+DayFilter = Annotated[date | None, BeforeValidator(blank_is_none)]
 
 
 class FieldProblem(BaseModel):

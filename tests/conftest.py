@@ -150,6 +150,7 @@ async def ts_env():
     from zhongshu.search_attributes import register_search_attributes
 
     env = await WorkflowEnvironment.start_time_skipping(
+        test_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server()
     )
     await register_search_attributes(env.client)
@@ -163,6 +164,7 @@ async def dev_env(tmp_path_factory):
     from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
+        dev_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(""),
         dev_server_existing_path=temporal_cli(),
         search_attributes=ALL,

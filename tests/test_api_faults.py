@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -51,6 +52,7 @@ async def own_temporal(tmp_path):
     from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(
+        dev_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(""), dev_server_existing_path=temporal_cli(), search_attributes=ALL,
         dev_server_database_filename=str(tmp_path / "temporal.db"), dev_server_extra_args=list(DEV_SERVER_SQLITE_ARGS))
     state = {"env": env, "down": False}

@@ -57,6 +57,7 @@ async def ts_module_env():
     from zhongshu_devtools.binaries import temporal_test_server
 
     env = await WorkflowEnvironment.start_time_skipping(
+        test_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server())
     yield env
     await env.shutdown()

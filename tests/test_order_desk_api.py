@@ -164,7 +164,7 @@ def test_search_refusals_name_the_field_like_every_422(http):
 
 
 def test_an_unknown_status_or_channel_filter_is_a_422_listing_the_choices(http):
-    """A typo in a filter is the caller's mistake to hear about, not an empty page."""
+    """A typo in a filter is the caller's mistake to hear about, not an empty page; an empty one is "any"."""
     for path in ("/v1/orders/search", "/v1/orders"):
         r = http.get(path, params={"status": "shiped"})
         e = r.json()["errors"][0]
@@ -173,6 +173,10 @@ def test_an_unknown_status_or_channel_filter_is_a_422_listing_the_choices(http):
         r = http.get(path, params={"channel": "jd"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channel", r.text
         assert http.get(path, params={"status": "shipped", "channel": "tmall"}).status_code == 200
+        everything = http.get(path, params={"limit": 5}).json()
+        blank = http.get(path, params={"status": "", "channel": " ", "limit": 5})  # a form's "any"
+        assert blank.status_code == 200 and blank.json() == everything, blank.text
+    assert http.get("/v1/orders/search", params={"date_from": "", "date_to": ""}).status_code == 200
 
 
 def test_a_closed_order_takes_remarks_but_not_urgent(http):

@@ -97,6 +97,7 @@ async def secured(tmp_path_factory, fake_wecom) -> Iterator[Secured]:
     api_port, ui_port = free_port(), free_port()
     settings = Settings(api_port=api_port, temporal_ui_port=ui_port)
     env_server = await WorkflowEnvironment.start_local(
+        dev_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(codec_keys), dev_server_existing_path=temporal_cli(),
         search_attributes=ALL, ui=True, ui_port=ui_port, dev_server_log_level="error",
         dev_server_database_filename=str(tmp / "temporal.db"),

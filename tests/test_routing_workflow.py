@@ -208,6 +208,7 @@ async def order_worker(env, task_queue: str, db_url: str, fake_wecom):
 
 async def start_time_skipping_env() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
+        test_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server()
     )
     await register_search_attributes(env.client)

@@ -225,6 +225,7 @@ class SupplierReserveTest:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env():
     env = await WorkflowEnvironment.start_time_skipping(
+        test_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
         data_converter=encrypted_data_converter(""), test_server_existing_path=temporal_test_server())
     yield env
     await env.shutdown()

@@ -64,8 +64,11 @@ def test_a_merged_duplicate_is_split_back_out_by_the_signed_in_person(stack):
         assert len(seqs) == len(set(seqs))  # the new run's events come after the first run's
         unmerged = next(e for e in view["timeline"] if e["event"] == "order.unmerged")
         assert "不同车辆" in unmerged["reason"] and unmerged["data"]["anchor"] == anchor
-        listed = http.get("/v1/orders", params={"customer_id": view["customer_id"]}).json()["items"]
-        assert next(o for o in listed if o["order_id"] == dup)["status"] == "routed"
+        def listed_status() -> str:  # the read model, one projection behind the live view
+            items = http.get("/v1/orders", params={"customer_id": view["customer_id"]}).json()["items"]
+            return next(o for o in items if o["order_id"] == dup)["status"]
+
+        assert wait_for(lambda: listed_status() == "routed")
 
         a = wait_for(lambda: (v := http.get(f"/v1/orders/{anchor}").json()) and any(
             e["event"] == "duplicate.unmerged" for e in v["timeline"]) and v)  # the anchor is still in its release window

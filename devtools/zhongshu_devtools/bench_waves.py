@@ -172,6 +172,7 @@ async def _bench(n: int, wrong_rate: float, console: Console, seed: int = 11, cl
     env = None
     if client is None:
         env = await WorkflowEnvironment.start_local(
+        dev_server_startup_timeout=timedelta(seconds=60),  # a busy 2-core machine: the default 5 s is not always enough
             data_converter=encrypted_data_converter(""), dev_server_existing_path=temporal_cli(),
             dev_server_log_level="error")  # in-memory persistence
         client = env.client
