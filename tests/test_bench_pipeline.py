@@ -5,8 +5,9 @@ speed targets live in the benchmark, not in timed tests."""
 
 from __future__ import annotations
 
-from tests.test_bench_peak import free_block
 from zhongshu_devtools.bench_pipeline import run
+
+from tests.test_bench_peak import free_block
 
 
 def test_the_pipeline_bench_runs_end_to_end_and_prints_every_bar(capsys, monkeypatch):
