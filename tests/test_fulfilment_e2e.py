@@ -137,3 +137,24 @@ def test_order_is_picked_confirmed_by_the_customer_waybilled_tracked_to_signed_a
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def test_the_demo_floor_simulation_picks_and_its_customers_confirm(fstack, monkeypatch):
+    """`make up`'s floor-sim plays the pickers and the customers: a demo order it touches gets from the
+    wave to shipped without anyone else (it read the order's address where the view no longer has it,
+    and so confirmed nothing: every demo order waited at packed)."""
+    from types import SimpleNamespace
+
+    from zhongshu_devtools import floor_sim
+
+    monkeypatch.setattr(floor_sim, "FORGETFUL", 0.0)  # this customer opens the card
+    api = fstack.http()
+    r = api.post("/v1/orders", json=order_payload(ordered_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat()))
+    oid = r.json()["order_id"]
+    wait_for("picking", status_is(api, oid, "picking"))
+    floor = floor_sim.Floor(SimpleNamespace(api_base_url=fstack.api_url), SERVICE, fstack.mini_url)
+    wait_for("picked by the simulation", lambda: floor.pick() or order_row(api, oid).get("status") == "packed")
+    wait_for("its card", lambda: httpx.get(f"{fstack.mini_url}/_control/cards", params={"order_id": oid}).json()["items"])
+    floor.customers()
+    assert floor.confirmed >= 1
+    wait_for("shipped", status_is(api, oid, "shipped"))

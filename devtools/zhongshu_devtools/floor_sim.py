@@ -93,7 +93,7 @@ class Floor:
             if self.rnd.random() < FORGETFUL:
                 continue
             order = self.api.get(f"/v1/orders/{card['order_id']}")
-            address = (order.json().get("order") or {}).get("address") if order.status_code == 200 else None
+            address = order.json().get("address") if order.status_code == 200 else None  # the one OrderView shape
             c = geo.centroid(address["adcode"]) if address else None
             if c is None:
                 continue
