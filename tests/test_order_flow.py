@@ -6,9 +6,11 @@ checks, a late burst, aftersales returns. Histories are kept for the replay test
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.contracts import order as C
@@ -220,19 +222,24 @@ async def test_a_late_burst_holds_orders_already_in_the_warehouse(orders):  # no
             t.features == ["BURST_SAME_ADDRESS"] for t in v.reviews if t.state == "open"))
 
 
-async def test_stuck_activity_becomes_an_ops_task_and_retries_after_the_fix(orders, flow_engine):  # noqa: F811
-    from sqlalchemy import text
-
-    with flow_engine.begin() as conn:
-        conn.execute(text("ALTER TABLE dedupe_keys RENAME TO dedupe_keys_broken"))
+@contextmanager
+def table_missing(engine, table: str):
+    """The read model without ``table`` for a while (renamed away, then back): every call that needs it fails."""
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_broken"))
     try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table}_broken RENAME TO {table}"))
+
+
+async def test_stuck_activity_becomes_an_ops_task_and_retries_after_the_fix(orders, flow_engine):  # noqa: F811
+    with table_missing(flow_engine, "dedupe_keys"):
         h = await orders.start(payload(line()))
         v = await orders.until(h, lambda v: v.stuck is not None, timeout=30)
         assert "stuck" in v.flags and "dedupe_keys" in v.stuck.error
         task = next(t for t in v.reviews if t.kind == ReviewKind.OPS)
-    finally:
-        with flow_engine.begin() as conn:
-            conn.execute(text("ALTER TABLE dedupe_keys_broken RENAME TO dedupe_keys"))
     await orders.decide(v.order_id, task, Decision.APPROVE, note="表已修复")
     v = await orders.status(h, "picking")
     assert v.stuck is None and "stuck" not in v.flags
@@ -242,12 +249,8 @@ async def test_a_failing_finance_call_projects_on_its_own_then_stops_for_ops(ord
     """The release's projection rides on its call (money and parts plan: one activity); when that call keeps failing
     the projection is written on its own — the read model shows the routed order and why it stopped —
     and the order waits for ops, then goes on."""
-    from sqlalchemy import text
-
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # past its release window: nothing to wait for
-    with flow_engine.begin() as conn:
-        conn.execute(text("ALTER TABLE order_finance RENAME TO order_finance_broken"))
-    try:
+    with table_missing(flow_engine, "order_finance"):
         h = await orders.start(payload(line(), ordered_at=old))
         v = await orders.until(h, lambda v: v.stuck is not None, timeout=30)
         assert v.stuck.activity == "release_order" and "order_finance" in v.stuck.error
@@ -259,9 +262,6 @@ async def test_a_failing_finance_call_projects_on_its_own_then_stops_for_ops(ord
         assert read is not None and read.status == "routed" and read.stuck is not None and "stuck" in read.flags
         assert {"order.routed", "order.stuck"} <= {e.event for e in read.timeline}
         task = next(t for t in v.reviews if t.kind == ReviewKind.OPS)
-    finally:
-        with flow_engine.begin() as conn:
-            conn.execute(text("ALTER TABLE order_finance_broken RENAME TO order_finance"))
     await orders.decide(v.order_id, task, Decision.APPROVE, note="表已修复")
     v = await orders.status(h, "picking")
     assert v.stuck is None
