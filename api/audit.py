@@ -1,7 +1,8 @@
-"""The audit middleware (issue 13): after every state-changing request (and every sign-in attempt),
+"""The audit middleware (issue 13): for every state-changing request (and every sign-in attempt),
 one audit_log row — who (the Caller api.auth resolved, or "anonymous"), role, when, which operation,
-which concrete path, from which address, the status answered. A failure to write it is logged and
-never turns the caller's answer into a 5xx."""
+which concrete path, from which address, the status answered. The row is written before the answer's
+last byte goes out, so a caller that reads the audit log right after its answer finds its own call.
+A failure to write it is logged and never turns the caller's answer into a 5xx."""
 
 from __future__ import annotations
 
@@ -47,16 +48,22 @@ class AuditLog:
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
+        recorded = False
 
         async def capture(message: Message) -> None:
+            nonlocal recorded
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not recorded:
+                recorded = True  # the answer is complete: record it before the caller can read it
+                await self._record(scope, method, path, status["code"])
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            await self._record(scope, method, path, status["code"])
+            if not recorded:  # no complete answer went out (the app raised, the client went away)
+                await self._record(scope, method, path, status["code"])
 
     async def _record(self, scope: Scope, method: str, path: str, code: int) -> None:
         app = scope.get("app")

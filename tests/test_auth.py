@@ -127,6 +127,29 @@ def test_lockout_over_http_is_423_and_audited(api):
     assert items[0]["detail"] == "locked" and items[0]["client_ip"] == "127.0.0.1"
 
 
+def test_each_call_is_in_the_audit_log_by_the_time_its_answer_arrives(api, monkeypatch):
+    """The row is written before the answer's last byte: a caller that reads the log right after its
+    answer finds its own call, every time (it was written after the answer and was missed when the
+    database was slow: here every audit write takes 0.2 s)."""
+    import time
+
+    from store import audit
+
+    url, svc = api
+    write = audit.record
+
+    def slow_record(*args, **kwargs):
+        time.sleep(0.2)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", slow_record)
+    for i in range(4):
+        name = f"clerk{i}"
+        assert svc.post("/v1/users", json={"username": name, "role": "reviewer", "password": PASSWORD}).status_code == 201
+        targets = [it["target"] for it in svc.get("/v1/audit", params={"action": "POST /v1/users"}).json()["items"]]
+        assert targets.count("/v1/users") == i + 2, (i, targets)  # the fixture's own account, then each of these
+
+
 def test_a_person_cannot_claim_another_name_nor_system(api):
     url, _ = api
     bearer = {"Authorization": f"Bearer {login(url).json()['token']}"}
