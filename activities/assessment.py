@@ -143,7 +143,7 @@ class AssessmentActivities:
     @activity.defn(name=RELEASE_COUPON.name)
     def release_coupon(self, req: CouponRequest) -> bool:
         c = req.order.coupon
-        return bool(c) and risk_data.release_coupon(self.engine, c.code, req.order.order_id)
+        return c is not None and risk_data.release_coupon(self.engine, c.code, req.order.order_id)
 
     @activity.defn(name=CHECK_MANUAL_CHOICE.name)
     def check_manual_choice(self, req: ManualChoice) -> ChoiceCheck:

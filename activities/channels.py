@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 from pydantic import BaseModel
@@ -107,10 +107,10 @@ class TokenCache:
     def _window(self, tok: Token) -> float:
         return min(self.refresh_ahead, (tok.expires_at - tok.issued_at) / 3)
 
-    def _fresh(self, tok: Token | None) -> bool:
+    def _fresh(self, tok: Token | None) -> TypeGuard[Token]:
         return tok is not None and self.clock() < tok.expires_at - self._window(tok)
 
-    def _valid(self, tok: Token | None) -> bool:
+    def _valid(self, tok: Token | None) -> TypeGuard[Token]:
         return tok is not None and self.clock() < tok.expires_at
 
     async def get(self) -> str:
@@ -157,7 +157,7 @@ def account_from_settings(account_id: str, settings: Settings) -> ChannelAccount
     if account_id in ("tmall", "tmall-default") and settings.tmall_url:
         return ChannelAccount(account_id=account_id, channel="tmall", base_url=settings.tmall_url,
                               app_key=settings.tmall_app_key, app_secret=settings.tmall_app_secret)
-    if account_id == "douyin" and getattr(settings, "douyin_api_url", ""):
+    if account_id == "douyin" and settings.douyin_api_url:
         # the open API signs with the same app key + secret the pushes are signed with
         return ChannelAccount(account_id="douyin", channel="douyin", base_url=settings.douyin_api_url,
                               app_key=settings.douyin_app_key, app_secret=settings.douyin_app_secret)

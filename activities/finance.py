@@ -65,6 +65,7 @@ def reconciliation_workbook(result: ReconciliationResult) -> bytes:
 
     wb = Workbook()
     ws = wb.active
+    assert ws is not None  # a new Workbook always has its one sheet
     ws.title = "汇总 summary"
     bold = Font(bold=True)
     t = result.totals

@@ -104,8 +104,9 @@ class _Page:
         self.buf = io.BytesIO()
         self.font = font or pdf_font()
         self.width, self.height = pagesize
+        # the font is set from the start: no Helvetica in the PDF (the reportlab stub types initialFontName as float)
         self.c = Canvas(self.buf, pagesize=pagesize, invariant=1, pageCompression=1,
-                        initialFontName=self.font.name, initialFontSize=10)  # no Helvetica in the PDF
+                        initialFontName=self.font.name, initialFontSize=10)  # type: ignore[arg-type]
         self.c.setTitle(title)
         self.c.setAuthor("中枢 Zhongshu")
         self.c.setSubject(title)

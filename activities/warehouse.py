@@ -430,12 +430,13 @@ def parse_stock_workbook(data: bytes, default_warehouse: str | None = None) -> l
             errors.append(f"row {n} 库位: {exc}")
             continue
         sku = str(rec.get("sku") or "").strip()
+        quantity: Any = rec.get("quantity")  # whatever the cell holds: int() and float() refuse non-numbers
         try:
-            qty = int(rec.get("quantity"))
-            if qty < 0 or float(rec.get("quantity")) != qty:
+            qty = int(quantity)
+            if qty < 0 or float(quantity) != qty:
                 raise ValueError
         except (TypeError, ValueError):
-            errors.append(f"row {n} 数量: {rec.get('quantity')!r} is not a whole number ≥ 0")
+            errors.append(f"row {n} 数量: {quantity!r} is not a whole number ≥ 0")
             continue
         if not wh or not sku:
             errors.append(f"row {n}: warehouse and SKU are required")
@@ -476,6 +477,7 @@ def stock_workbook(rows: list[dict[str, Any]]) -> bytes:
 
     wb = Workbook()
     ws = wb.active
+    assert ws is not None  # a new Workbook always has its one sheet
     ws.title = "库存"
     ws.append(["仓库", "库位", "SKU", "品名", "数量", "条码", "备注"])
     for r in rows:

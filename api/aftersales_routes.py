@@ -109,7 +109,8 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
             raise HTTPException(404, f"订单不存在: order {order_id!r} not found") from None
         raise HTTPException(503, f"订单服务暂时不可用 (Temporal unavailable: {exc.message})", headers={"Retry-After": "5"}) from None
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        raise HTTPException(409, f"订单已结束, 售后期已过: order {order_id!r} is closed ({desc.status.name.lower()}): its aftersales window is over")
+        ended = desc.status.name.lower() if desc.status else "unknown"
+        raise HTTPException(409, f"订单已结束, 售后期已过: order {order_id!r} is closed ({ended}): its aftersales window is over")
     state = await current_view(_client(request), _engine(request), order_id)
     if state is None:
         raise HTTPException(503, f"订单暂时无法响应, 请稍后重试: order {order_id!r} cannot answer now (worker busy or down); try again shortly",

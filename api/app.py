@@ -153,7 +153,7 @@ def declare_api_key(app: FastAPI) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # the override FastAPI documents ("Extending OpenAPI")
 
 
 FRAMEWORK_REFUSALS = {"Not Found": "接口不存在 (Not Found: no such route)",

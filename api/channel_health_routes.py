@@ -102,7 +102,7 @@ class ChannelHealthList(BaseModel):
 class Account:
     account_id: str
     channel: str
-    kind: str
+    kind: Literal["sync", "webhook"]
 
 
 def _accounts(engine: Engine, settings: Any, rows: list[dict[str, Any]]) -> list[Account]:
@@ -119,8 +119,8 @@ def _accounts(engine: Engine, settings: Any, rows: list[dict[str, Any]]) -> list
         found.setdefault("tmall-default", Account("tmall-default", "tmall", "sync"))
     if getattr(settings, "douyin_app_secret", ""):
         found.setdefault("douyin", Account("douyin", "douyin", "webhook"))
-    for r in rows:
-        found.setdefault(r["account_id"], Account(r["account_id"], r["channel"], r["kind"]))
+    for row in rows:
+        found.setdefault(row["account_id"], Account(row["account_id"], row["channel"], row["kind"]))
     return sorted(found.values(), key=lambda a: (a.kind, a.account_id))
 
 

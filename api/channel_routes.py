@@ -123,6 +123,7 @@ def record_attempt(engine: Engine, *, channel: str, outcome: str, http_status: i
             received_at=datetime.now(UTC), channel=channel, outcome=outcome, http_status=http_status,
             reason=reason[:2000], body_sha256=_sha(body), body_bytes=len(body), order_ids=order_ids,
             remote=(remote or "")[:64] or None))
+        assert r.inserted_primary_key is not None  # a one-row insert always has its key
         return int(r.inserted_primary_key[0])
 
 

@@ -30,7 +30,15 @@ from api.errors import invalid_body
 from api.intake import current_view
 from api.schemas import AUTH, Doc, errors
 from domain import geo, outlines
-from domain.confirmation import AddressChange, AddressConfirmation, ConfirmationResult, InvalidToken, derive_secret, read_token
+from domain.confirmation import (
+    AddressChange,
+    AddressConfirmation,
+    ConfirmationResult,
+    InvalidToken,
+    LatLng,
+    derive_secret,
+    read_token,
+)
 from store import read_model
 
 router = APIRouter()
@@ -183,7 +191,7 @@ def _nice_km(span_km: float) -> float:
     return fits[-1] if fits else 0.1
 
 
-def render_svg(center: geo.LatLng, radius_km: float, adcode: str = "", point: geo.LatLng | None = None,
+def render_svg(center: LatLng, radius_km: float, adcode: str = "", point: LatLng | None = None,
                size: int = 320) -> tuple[str, dict[str, float]]:
     """The offline map: the district's outline (else a circle of the allowed radius around its
     centre), its centre, the delivery point's pin and a scale bar; and the view box in degrees."""
@@ -192,7 +200,7 @@ def render_svg(center: geo.LatLng, radius_km: float, adcode: str = "", point: ge
         points = [p for ring in outline.rings for p in ring]
     else:  # no outline known: the allowed circle stands in for the area
         k = max(math.cos(math.radians(center.lat)), 0.05)
-        points = [geo.LatLng(lat=center.lat + radius_km / 111.32 * math.sin(a / 8 * math.pi),
+        points = [LatLng(lat=center.lat + radius_km / 111.32 * math.sin(a / 8 * math.pi),
                              lng=center.lng + radius_km / (111.32 * k) * math.cos(a / 8 * math.pi)) for a in range(16)]
     pin = point or center
     v = outlines.view([*points, center, pin], size)
@@ -273,7 +281,7 @@ def render_page(state: dict[str, Any], *, token: str, round_no: int, radius_km: 
     tiles = tile_script(map_provider, map_key, map_security_code) if center is not None else ""
     if center is not None:
         known = state.get("delivery_point")
-        point = geo.LatLng.model_validate(known) if known else center
+        point = LatLng.model_validate(known) if known else center
         svg, view = render_svg(center, radius_km, adcode, point)
         map_block = (f'<div class="card"><p>红色标记为收货位置(蓝色区域:{e(district)}),点击地图可移动标记</p>'
                      f'<div id="tiles" hidden></div>{svg}'

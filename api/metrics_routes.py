@@ -31,7 +31,7 @@ from workflows.reconciliation import start_reconciliation
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_RESPONSE = {200: {"content": {XLSX: {}}, "description": "the workbook"}}
+XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX: {}}, "description": "the workbook"}}
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)  # days a report can be about
 Day = Annotated[date, Path(ge=EARLIEST_DAY, le=LATEST_DAY, description="YYYY-MM-DD")]
 Text = Annotated[str | None, Query(max_length=64)]
@@ -118,6 +118,7 @@ def dashboard_workbook(d: dict[str, Any]) -> bytes:
 
     wb = Workbook()
     ws = wb.active
+    assert ws is not None  # a new Workbook always has its one sheet
     ws.title = "健康度 health"
     h = d["health"]
     ws.append([f"订单健康度 order health {d['from']} – {d['to']}", f"channel={d.get('channel') or '全部'}",

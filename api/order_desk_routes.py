@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -102,6 +102,7 @@ class MarkIn(BaseModel):
 async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=100),
                caller: Caller = Depends(require("reviewer", "customer_service", "warehouse_lead"))):
     """Add a remark, set or clear the flag, mark or unmark urgent; answers the order's marks after it."""
+    data: dict[str, str]
     if body.kind == "remark":
         event, data = "order.remarked", {}
     elif body.kind == "flag":
@@ -117,7 +118,7 @@ async def mark(request: Request, body: MarkIn, order_id: str = Path(max_length=1
     if body.kind != "remark" and (now := await _current_marks(engine, order_id)) is not None and (
             (body.kind == "urgent" and now["urgent"] == body.urgent) or (body.kind == "flag" and now["flag"] == body.flag)):
         # pressed twice: the mark stands as it is (no second timeline event); 加急 tells the waves again
-        out = {"order_id": order_id, "event": None, "event_label": None, "unchanged": True, "marks": now}
+        out: dict[str, Any] = {"order_id": order_id, "event": None, "event_label": None, "unchanged": True, "marks": now}
         if body.kind == "urgent" and body.urgent:
             out |= await _expedite(request, order_id)
         return JSONResponse(jsonable_encoder(out), status_code=200)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -23,7 +23,7 @@ from api.schemas import AUTH, errors
 from domain.printouts import bin_labels, packing_slips_from_view, pick_list
 
 router = APIRouter(tags=["printing"])
-PDF = {200: {"content": {"application/pdf": {}}, "description": "the PDF"}}
+PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}, "description": "the PDF"}}
 PRINTERS = (*READERS, "device")  # the floor prints too
 
 

@@ -22,7 +22,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 router = APIRouter(tags=["rules"])
 Version = Path(ge=1, le=MAX_ID, description="a rules version number")
-XLSX_RESPONSE = {200: {"content": {XLSX: {}}, "description": "the workbook"}}
+XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX: {}}, "description": "the workbook"}}
 
 
 def _engine(request: Request):

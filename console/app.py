@@ -34,7 +34,8 @@ PAGES = [  # (script, title, icon, url path); the first is the default page
 ]
 ADMIN_PAGES = [("pages_/users.py", "账号管理", "👥", "users"), ("pages_/audit.py", "审计日志", "📜", "audit")]
 
-if current_user() is None:  # issue 13: nobody sees a page, or reaches the API, without signing in
+user = current_user()
+if user is None:  # issue 13: nobody sees a page, or reaches the API, without signing in
     # every page's URL answers with the login form (no "Page not found"); after signing in the
     # browser comes back to the URL it asked for (console/sign_in.py)
     gate = [st.Page(login_page, title=title, **({"url_path": path} if path else {"default": True}))
@@ -44,7 +45,7 @@ if current_user() is None:  # issue 13: nobody sees a page, or reaches the API, 
 
 pages = [st.Page(script, title=title, icon=icon, **({"url_path": path} if path else {"default": True}))
          for script, title, icon, path in PAGES]
-if current_user()["role"] == "admin":  # account management and the audit log: admins only (the API checks too)
+if user["role"] == "admin":  # account management and the audit log: admins only (the API checks too)
     pages += [st.Page(script, title=title, icon=icon, url_path=path) for script, title, icon, path in ADMIN_PAGES]
 home, timeline = pages[0], pages[3]
 page = st.navigation(pages)

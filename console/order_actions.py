@@ -81,7 +81,7 @@ def render(o: dict[str, Any]) -> None:
     with tabs[0], st.form("order_mark"):
         text = st.text_input("备注", key="mark_text")
         flag = st.selectbox("旗帜", ["", *FLAG_COLOURS], format_func=lambda c: labels.flag(c) if c else "不改", key="mark_flag")
-        urgent = st.selectbox("加急", ["", "yes", "no"], format_func={"": "不改", "yes": "标记加急", "no": "取消加急"}.get,
+        urgent = st.selectbox("加急", ["", "yes", "no"], format_func=lambda u: {"": "不改", "yes": "标记加急", "no": "取消加急"}[u],
                               key="mark_urgent")
         if st.form_submit_button("保存"):
             if not who:

@@ -31,6 +31,7 @@ def row(o: dict) -> dict:
 def xlsx(rows: list[dict]) -> bytes:
     wb = Workbook()
     ws = wb.active
+    assert ws is not None  # a new Workbook always has its one sheet
     ws.title = "订单"
     ws.append(COLUMNS)
     for r in rows:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from domain.labels import diff_class
 
 CN_TZ = timezone(timedelta(hours=8))  # China has no DST; no tz database needed
 
+BadgeColour = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]  # st.badge's colours
+
 # status → (icon, label, badge colour)
-STATUS: dict[str, tuple[str, str, str]] = {
+STATUS: dict[str, tuple[str, str, BadgeColour]] = {
     "received": ("📥", "已接收", "blue"),
     "validated": ("✅", "已校验", "green"),
     "held": ("⏸️", "待审核", "orange"),
@@ -72,7 +74,7 @@ def status_text(status: str | None) -> str:
     return f"{icon} {label}"
 
 
-def status_badge(status: str | None) -> tuple[str, str]:
+def status_badge(status: str | None) -> tuple[str, BadgeColour]:
     """(label, colour) for st.badge."""
     icon, label, colour = STATUS.get(status or "", ("❔", status or "-", "gray"))
     return f"{icon} {label}", colour
@@ -86,7 +88,7 @@ def stale(order: dict[str, Any], hours: int = 24) -> bool:
     """An open order nobody touched for a day: the small-team rule 'untouched 24 h turns red'."""
     at = parse_time(order.get("updated_at"))
     quiet = TERMINAL | {"delivered"}  # a delivered order waiting out its aftersales window needs nobody
-    return bool(at) and order.get("status") not in quiet and datetime.now(UTC) - at > timedelta(hours=hours)
+    return at is not None and order.get("status") not in quiet and datetime.now(UTC) - at > timedelta(hours=hours)
 
 
 def event_text(event: str) -> str:

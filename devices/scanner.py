@@ -12,12 +12,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import serial
 
 log = logging.getLogger("zhongshu.device.scanner")
 
 MAX_LINE = 512  # a barcode longer than this is line noise
+
+
+class SerialPort(Protocol):
+    """What the link uses of a pyserial port: every port ``serial_for_url`` opens has it
+    (``serial.SerialBase`` itself leaves ``in_waiting`` to its subclasses)."""
+
+    @property
+    def in_waiting(self) -> int: ...
+    def read(self, size: int = ..., /) -> bytes: ...
+    def write(self, b: bytes, /) -> int | None: ...
+    def close(self) -> None: ...
 
 
 class ScannerLink:
@@ -28,7 +40,7 @@ class ScannerLink:
         baudrate: int = 9600,
         read_timeout: float = 0.1,
         reconnect_interval: float = 0.5,
-        opener: Callable[[], serial.SerialBase] | None = None,
+        opener: Callable[[], SerialPort] | None = None,
         on_change: Callable[[bool], None] | None = None,
     ):
         self.url = url
@@ -37,7 +49,7 @@ class ScannerLink:
         self.reconnect_interval = reconnect_interval
         self._opener = opener or (lambda: serial.serial_for_url(url, baudrate=baudrate, timeout=read_timeout))
         self.on_change = on_change
-        self.port: serial.SerialBase | None = None
+        self.port: SerialPort | None = None
         self.connected = False
         self.disconnects = 0
         self._buf = bytearray()
@@ -92,8 +104,10 @@ class ScannerLink:
             if not self.open():
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
                 continue
+            port = self.port
+            assert port is not None  # open() returned True
             try:
-                chunk = self.port.read(max(1, self.port.in_waiting or 1))
+                chunk = port.read(max(1, port.in_waiting or 1))
             except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
                 self._drop(exc)
                 continue

@@ -30,6 +30,7 @@ from devices.voice import LogVoice, Voice, make_voice
 from domain.warehouse import (
     TASK_LOOK,
     ExceptionKind,
+    ScanOutcome,
     ScanResult,
     ScanSession,
     TaskState,
@@ -74,7 +75,7 @@ class DeviceWorker:
         self.idle_poll = idle_poll
         self.state_path = state_path
         self.state = self._load()
-        self.last_outcome = None
+        self.last_outcome: ScanOutcome | None = None
         self._next_claim = 0.0
         link.on_change = self._scanner_changed
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import DateTime, Engine, Float, cast, delete, func, literal_column, select
 
@@ -69,6 +69,10 @@ MAX_SERIES_DAYS = 92
 RECORDED_AT = literal_column("timeline_events.recorded_at", DateTime(timezone=True))  # migration 0005
 
 
+@overload
+def _utc(dt: datetime) -> datetime: ...
+@overload
+def _utc(dt: None) -> None: ...
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -164,12 +168,12 @@ def order_facts(
             kind = "fulfil" if r.event in FULFILMENT_EVENTS else "shipped" if r.event in SHIPPED_EVENTS else "signed"
             milestones[r.order_id].setdefault(kind, (_utc(r.at), r.data or {}))
         reviews: dict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-        for r in conn.execute(
+        for t in conn.execute(
             select(review_tasks.c.order_id, review_tasks.c.created_at, review_tasks.c.decided_at).where(
                 review_tasks.c.order_id.in_(cohort)
             )
         ):
-            reviews[r.order_id].append((_utc(r.created_at), _utc(r.decided_at)))
+            reviews[t.order_id].append((_utc(t.created_at), _utc(t.decided_at)))
         delay = func.max(_seconds_between(engine, RECORDED_AT, timeline_events.c.at))
         sync = {
             r.order_id: float(r.delay)
@@ -180,7 +184,7 @@ def order_facts(
             )
             if r.delay is not None
         }
-        enquiries = dict(
+        enquiries: dict[str, int] = dict(
             conn.execute(
                 select(status_enquiries.c.order_id, func.count())
                 .where(status_enquiries.c.order_id.in_(cohort))
@@ -216,7 +220,7 @@ def order_facts(
                     due=deadline is not None and (shipped_at is not None or deadline <= as_of),
                     shipped_on_time=shipped_at is not None and deadline is not None and shipped_at <= deadline,
                     shipped=shipped_at is not None,
-                    signed_48h=bool(shipped_at and signed_at)
+                    signed_48h=shipped_at is not None and signed_at is not None
                     and (signed_at - shipped_at).total_seconds() <= SIGNED_WITHIN_SECONDS,
                     exceptions=len(tasks),
                     answered_15m=sum(
@@ -294,7 +298,8 @@ def dashboard(
     conds = _cohort_conditions(start, end, channel, warehouse)
     cohort = select(orders.c.order_id).where(*conds).scalar_subquery()
     with engine.connect() as conn:
-        stage_counts = dict(conn.execute(select(orders.c.status, func.count()).where(*conds).group_by(orders.c.status)).all())
+        stage_counts: dict[str, int] = dict(
+            conn.execute(select(orders.c.status, func.count()).where(*conds).group_by(orders.c.status)).all())
         provinces = dict(conn.execute(select(orders.c.order_id, orders.c.province).where(*conds)).all())
         events = conn.execute(
             select(timeline_events.c.order_id, timeline_events.c.at, timeline_events.c.status, timeline_events.c.event)
@@ -329,6 +334,7 @@ def dashboard(
             prev_order, entered, status = e.order_id, at, e.status
             continue
         if e.status != status:
+            assert status is not None  # set by the order's first event
             durations[status].append((at - entered).total_seconds())
             entered, status = at, e.status
     stage_times = [
@@ -347,12 +353,12 @@ def dashboard(
     ]
 
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # total, decided, within 15 min
-    for r in reviews:
-        k = by_kind[r.kind]
+    for t in reviews:
+        k = by_kind[t.kind]
         k[0] += 1
-        if r.decided_at is not None:
+        if t.decided_at is not None:
             k[1] += 1
-            if (_utc(r.decided_at) - _utc(r.created_at)).total_seconds() <= ANSWERED_WITHIN_SECONDS:
+            if (_utc(t.decided_at) - _utc(t.created_at)).total_seconds() <= ANSWERED_WITHIN_SECONDS:
                 k[2] += 1
     total = sum(v[0] for v in by_kind.values())
     within = sum(v[2] for v in by_kind.values())

@@ -7,7 +7,7 @@ activity retry or a replayed projection changes nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Engine, and_, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,6 +36,10 @@ def _insert(engine: Engine, table):
     return (postgresql.insert if is_postgres(engine) else sqlite.insert)(table)
 
 
+@overload
+def _utc(dt: datetime) -> datetime: ...
+@overload
+def _utc(dt: None) -> None: ...
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -245,7 +249,9 @@ def record_rejection(
                 errors=errors,
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT always has one
+        return int(key[0])
 
 
 # ---------- reads ----------
@@ -399,12 +405,12 @@ def order_view(engine: Engine, order_id: str) -> OrderView | None:
         carrier=d.get("carrier"), rule_version=d.get("rule_version"), erp_doc_no=d.get("erp_doc_no"),
         waybill_no=d.get("waybill_no"), shipped_at=d.get("shipped_at"), delivered_at=d.get("delivered_at"),
         wave_no=next((p["wave_no"] for p in parts if p.get("wave_no")), None),
-        parts=[PartSummary(**{k: p.get(k) for k in ("part_id", "part_no", "status", "warehouse", "carrier", "wave_no",
-                                                   "waybill_no", "shipped_at", "delivered_at")}, lines=p.get("lines") or [])
+        parts=[PartSummary(**{k: p[k] for k in ("part_id", "part_no", "status", "warehouse", "carrier", "wave_no",
+                                                "waybill_no", "shipped_at", "delivered_at")}, lines=p.get("lines") or [])
                for p in parts],
-        shipments=[ShipmentSummary(**{k: s.get(k) for k in ("shipment_id", "owner_id", "direction", "status", "carrier",
-                                                           "waybill_no", "shipped_at", "delivered_at", "last_event",
-                                                           "last_event_at")}) for s in parcels],
+        shipments=[ShipmentSummary(**{k: s[k] for k in ("shipment_id", "owner_id", "direction", "status", "carrier",
+                                                        "waybill_no", "shipped_at", "delivered_at", "last_event",
+                                                        "last_event_at")}) for s in parcels],
         stuck=Stuck.model_validate(d["stuck"]) if d.get("stuck") else None,
         reviews=[ReviewTask.model_validate({k: v for k, v in r.items() if k in ReviewTask.model_fields}) for r in d["reviews"]],
         timeline=[TimelineEvent(seq=e["seq"], at=e["at"], event=e["event"], status=e["status"], actor=e["actor"],

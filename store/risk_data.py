@@ -210,7 +210,7 @@ def normalize_blacklist_value(kind: BlacklistKind | str, value: str) -> str:
 
 def add_blacklist(engine: Engine, kind: BlacklistKind | str, value: str, reason: str = "") -> BlacklistEntry:
     entry = BlacklistEntry(
-        kind=kind, value=normalize_blacklist_value(kind, value), reason=reason, created_at=datetime.now(UTC)
+        kind=BlacklistKind(kind), value=normalize_blacklist_value(kind, value), reason=reason, created_at=datetime.now(UTC)
     )
     row = entry.model_dump(mode="python") | {"kind": entry.kind.value}
     with engine.begin() as conn:

@@ -1,5 +1,5 @@
-"""The static checks are part of the suite: mypy (strict on domain/ and workflows/) and ruff find
-nothing. Their configuration is in pyproject.toml ([tool.mypy], [tool.ruff]); run them by hand with
+"""The static checks are part of the suite: mypy (every product package, strict on domain/ and
+workflows/) and ruff find nothing. Their configuration is in pyproject.toml ([tool.mypy], [tool.ruff]); run them by hand with
 `.venv/bin/mypy` and `.venv/bin/ruff check`."""
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def rules_export(
     from store import rules
 
     engine = _rules_engine()
-    v = version or rules.active_version(engine) or rules.ensure_default(engine)
+    v = version or rules.version_to_pin(engine)
     file.write_bytes(rules.export(engine, v))
     console.print(f"version {v} written to {file}")
 

@@ -211,11 +211,16 @@ def json_formatter():
     from pythonjsonlogger.json import JsonFormatter
 
     class _Json(JsonFormatter):
+        # a list only with exc_info_as_array / stack_info_as_array, which stay off
         def formatException(self, ei) -> str:
-            return mask_text(super().formatException(ei))
+            text = super().formatException(ei)
+            assert isinstance(text, str)
+            return mask_text(text)
 
         def formatStack(self, stack_info: str) -> str:
-            return mask_text(super().formatStack(stack_info))
+            text = super().formatStack(stack_info)
+            assert isinstance(text, str)
+            return mask_text(text)
 
     return _Json(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(order_id)s %(trace_id)s %(span_id)s",

@@ -30,6 +30,10 @@ class _FromEnv(BaseSettings):
 class PlacesSettings(_FromEnv):
     """Where things live and where people and processes reach each other."""
 
+    # `database_url=` is accepted by name next to its aliases (settings match names case-insensitively, so
+    # it always was): saying so lets the type checker see the keyword
+    model_config = SettingsConfigDict(validate_by_name=True)
+
     # where things live
     var_dir: Path = ROOT / "var"
     database_url: str = Field(

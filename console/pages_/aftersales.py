@@ -68,7 +68,7 @@ st.title("🔁 售后")
 c1, c2, c3, c4 = st.columns([2, 2, 3, 1])
 _me = current_user() or {}
 c1.markdown(f"质检员  \n**{md_escape(_me.get('display_name') or _me.get('username') or '-')}**")
-status = c2.selectbox("状态", list(STATUSES), index=1, format_func=STATUSES.get)
+status = c2.selectbox("状态", list(STATUSES), index=1, format_func=lambda s: STATUSES[s])
 order_id = c3.text_input("订单号", key="as_order_id", placeholder="order-tmall-…")
 if c4.button("刷新", icon="🔄"):
     st.rerun()

@@ -35,7 +35,7 @@ with pick:
                  for w in waves}
         if "print_waves" not in st.session_state:  # /print?wave_id=…: a link from elsewhere preselects waves
             st.session_state.print_waves = [w for w in st.query_params.get_all("wave_id") if w in names]
-        chosen = st.multiselect("选择波次 (可多选, 合并为一个PDF)", list(names), format_func=names.get, key="print_waves")
+        chosen = st.multiselect("选择波次 (可多选, 合并为一个PDF)", list(names), format_func=lambda w: names[w], key="print_waves")
         if chosen:
             pdf_button("拣货单", "/v1/print/picklists.pdf", [("wave_id", w) for w in chosen],
                        f"picklist-{len(chosen)}-waves.pdf" if len(chosen) > 1 else f"picklist-{chosen[0]}.pdf",

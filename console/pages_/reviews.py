@@ -18,7 +18,7 @@ import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
 from console.auth import current_user
-from console.ui import fmt_age, fmt_money, fmt_time
+from console.ui import BadgeColour, fmt_age, fmt_money, fmt_time
 from domain import labels
 
 TIMELINE = "pages_/timeline.py"
@@ -29,10 +29,12 @@ BUTTONS = {"address": ["correct_address", "approve", "reject"], "routing": ["rer
 BULK = ["approve", "reject", "reroute"]
 AGES = {0: "不限", 30: "≥30分钟", 120: "≥2小时", 480: "≥8小时", 1440: "≥24小时"}
 ESCALATION = {"": "全部", "escalated": "已升级", "red": "超24小时", "none": "未升级"}
+KIND_COLOURS: dict[str, BadgeColour] = {"address": "blue", "routing": "violet", "risk": "red", "stock": "orange",
+                                        "transit": "orange"}
 
 
 def body_for(decision: str, note: str, warehouse: str | None, carrier: str | None, address: str | None) -> dict:
-    body = {"decision": decision, "note": note}  # the API records the signed-in person as the reviewer
+    body: dict[str, str | None] = {"decision": decision, "note": note}  # the API records the signed-in person as the reviewer
     if decision == "reroute":
         body["warehouse"] = warehouse
         if carrier:
@@ -158,8 +160,7 @@ def render(task: dict) -> None:
         top = st.columns([0.5, 1.2, 4, 2, 2])
         if task.get("state") == "open":
             top[0].checkbox("选择", key=f"pick-{rid}", label_visibility="collapsed")
-        top[1].badge(task.get("kind_label") or kind, color={"address": "blue", "routing": "violet", "risk": "red",
-                                                            "stock": "orange", "transit": "orange"}.get(kind, "gray"))
+        top[1].badge(task.get("kind_label") or kind, color=KIND_COLOURS.get(kind, "gray"))
         with top[2]:
             st.page_link(TIMELINE, label=f"{task['order_id']} · {order.get('customer_name') or ''} · "
                          f"{fmt_money(order.get('paid_amount'))}", icon="🧭", query_params={"order_id": task["order_id"]})
@@ -179,11 +180,13 @@ def render(task: dict) -> None:
             if "reroute" in BUTTONS.get(kind, []):
                 w, c = st.columns(2)
                 whs = choices.get("warehouses") or []
+                wh_names = {x["code"]: x["label"] for x in whs}
                 warehouse = w.selectbox("改派到仓库", [x["code"] for x in whs], index=None, placeholder="请选择仓库",
-                                        format_func={x["code"]: x["label"] for x in whs}.get, key=f"wh-{rid}")
+                                        format_func=lambda k: wh_names.get(k, str(k)), key=f"wh-{rid}")
                 ok = [x for x in choices.get("carriers") or [] if x["eligible"]]
+                carrier_names = {x["code"]: carrier_label(x) for x in ok}
                 carrier = c.selectbox("承运商 (空: 最便宜的可用承运商)", [x["code"] for x in ok], index=None,
-                                      placeholder="自动选择", format_func={x["code"]: carrier_label(x) for x in ok}.get,
+                                      placeholder="自动选择", format_func=lambda k: carrier_names.get(k, str(k)),
                                       key=f"carrier-{rid}")
                 refused = [x for x in choices.get("carriers") or [] if not x["eligible"]]
                 if refused:
@@ -208,11 +211,12 @@ def bulk_bar(tasks: list[dict]) -> None:
         kinds = {t["kind"] for t in picked}
         allowed = [d for d in BULK if all(d in BUTTONS.get(k, []) for k in kinds)] if picked else BULK
         whs = (picked[0].get("choices") or {}).get("warehouses") if picked else []
+        wh_names = {x["code"]: x["label"] for x in whs or []}
         with st.form("bulk"):
             a, b, c = st.columns([2, 2, 3])
             decision = a.selectbox("决定", allowed, format_func=labels.decision, key="bulk_decision")
             warehouse = b.selectbox("改派到仓库 (仅改派)", [x["code"] for x in whs or []], index=None,
-                                    placeholder="请选择仓库", format_func={x["code"]: x["label"] for x in whs or []}.get,
+                                    placeholder="请选择仓库", format_func=lambda k: wh_names.get(k, str(k)),
                                     key="bulk_warehouse")
             note = c.text_input("统一备注", key="bulk_note")
             if st.form_submit_button("提交批量决定", type="primary", disabled=not picked, shortcut="Mod+Enter"):
@@ -227,8 +231,8 @@ c1.markdown(f"审核人  \n**{md_escape(_me.get('display_name') or _me.get('user
 state = c2.selectbox("状态", ["open", "decided", "cancelled"], format_func=labels.review_state, key="reviews_state")
 kind = c3.selectbox("类型", ["", *labels.REVIEW_KINDS], format_func=lambda k: labels.review_kind(k) if k else "全部",
                     key="reviews_kind")
-age = c4.selectbox("等待时长", list(AGES), format_func=AGES.get, key="reviews_age")
-esc = c5.selectbox("升级", list(ESCALATION), format_func=ESCALATION.get, key="reviews_escalation")
+age = c4.selectbox("等待时长", list(AGES), format_func=lambda a: AGES[a], key="reviews_age")
+esc = c5.selectbox("升级", list(ESCALATION), format_func=lambda e: ESCALATION[e], key="reviews_escalation")
 if c6.button("刷新", icon="🔄"):
     st.rerun()
 

@@ -65,6 +65,7 @@ with tab_diff:
         b = c2.selectbox("到", versions, index=0 if versions[0] > versions[1] else 1, format_func=lambda x: f"v{x}",
                          key="rules_diff_to")
         if st.button("对比", key="rules_diff_go"):
+            sheets: dict | None
             try:
                 result = api.get("/v1/rules/diff", **{"from": a, "to": b})
                 sheets = {} if result.get("empty") else {

@@ -28,7 +28,7 @@ with st.form("search", border=True):
     channel_order_id = c.text_input("渠道订单号", key="s_channel_order")
     name = d.text_input("收件人姓名", key="s_name")
     e, f, g, h, i = st.columns([2, 1.2, 1.2, 1.2, 1.2])
-    days = e.date_input("下单日期", value=(), key="s_days", format="YYYY/MM/DD", max_value=today + timedelta(days=1))
+    picked = e.date_input("下单日期", value=[], key="s_days", format="YYYY/MM/DD", max_value=today + timedelta(days=1))
     status = f.selectbox("状态", ["", *labels.ORDER_STATUS], format_func=lambda s: labels.order_status(s) if s else "全部",
                          key="s_status")
     channel = g.selectbox("渠道", ["", *(c.value for c in Channel)], format_func=lambda s: labels.channel(s) if s else "全部",
@@ -39,7 +39,7 @@ with st.form("search", border=True):
                           key="s_carrier")
     submitted = st.form_submit_button("查找", type="primary", icon="🔎")
 
-days = tuple(days or ())
+days = tuple(picked or ())
 params = {"phone": phone.strip(), "waybill": waybill.strip(), "channel_order_id": channel_order_id.strip(),
           "name": name.strip(), "status": status, "channel": channel, "warehouse": warehouse, "carrier": carrier,
           "date_from": days[0].isoformat() if days else None,

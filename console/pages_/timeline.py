@@ -20,7 +20,7 @@ TIMELINE = "pages_/timeline.py"
 
 def view(d: dict[str, Any]) -> dict[str, Any]:
     """The API's one order view (``OrderView``), with the parcel facts of its first part on top."""
-    first = next((s for s in d.get("shipments") or [] if s.get("direction") == "outbound"), {})
+    first: dict[str, Any] = next((s for s in d.get("shipments") or [] if s.get("direction") == "outbound"), {})
     return d | {"shipment": {"waybill": {"carrier": first.get("carrier"), "waybill_no": first.get("waybill_no")},
                              "shipped_at": first.get("shipped_at"), "delivered_at": first.get("delivered_at")} if first else {}}
 

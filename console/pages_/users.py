@@ -30,7 +30,7 @@ with st.form("add_user", clear_on_submit=True):
     c1, c2, c3 = st.columns(3)
     username = c1.text_input("用户名", key="new_username")
     display = c2.text_input("姓名", key="new_display_name")
-    role = c3.selectbox("角色", list(ROLES), format_func=ROLES.get, key="new_role")
+    role = c3.selectbox("角色", list(ROLES), format_func=lambda r: ROLES[r], key="new_role")
     c4, c5 = st.columns(2)
     password = c4.text_input("初始密码 (至少 10 位)", type="password", key="new_password")
     wecom = c5.text_input("企业微信 UserID (可选)", key="new_wecom")

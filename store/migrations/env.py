@@ -6,7 +6,12 @@ from sqlalchemy import create_engine
 from store.schema import metadata
 
 config = context.config
-engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+engine = config.attributes.get("engine")
+if engine is None:
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no engine handed over and no sqlalchemy.url set")
+    engine = create_engine(url)
 
 with engine.begin() as connection:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
