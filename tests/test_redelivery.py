@@ -102,3 +102,25 @@ async def test_an_unchanged_redelivery_does_not_undo_the_customers_address_chang
     result = await result_of(h)
     assert not any(e.event.startswith("channel.") for e in result.timeline)
     assert "滨江" in result.address_raw
+
+
+@pytest.mark.parametrize(("address", "said"), [
+    ("asdfgh", "地址需包含中文地名"),  # not an address a change takes: before 2026-12-06 the workflow task failed for ever
+    ("Room 5, 188 Jincheng Rd", "地址需包含中文地名"),
+    ("西湖区文三路90号", "区县"),  # an address that does not resolve to one district
+])
+async def test_a_redelivered_address_that_cannot_apply_is_a_task_and_the_order_goes_on(worker, task_queue, address, said):
+    payload = order_payload(ordered_at=(await worker.get_current_time()).isoformat())
+    h = await start_order(worker.client, task_queue, payload, POLICY)
+    before = await until(h, lambda s: s.status == S.ROUTED)
+    edited = OrderSubmission.model_validate(payload)
+    edited.address.raw = address
+    await h.signal(OrderWorkflow.channel_redelivered, edited)
+    st = await until(h, lambda s: s.open_review() is not None)
+    refusal = [e for e in st.timeline if e.event == "channel.change_not_applied"]
+    assert len(refusal) == 1 and said in refusal[0].reason, [e.event for e in st.timeline]
+    review = st.open_review()
+    assert review.kind == "follow_up" and "新地址未能应用" in review.reason and address in review.reason
+    assert st.status == S.ROUTED and st.address_raw == before.address_raw  # not held, the old address kept
+    await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))  # the order still answers
+    assert (await result_of(h)).status == S.CANCELLED

@@ -334,11 +334,11 @@ class OrderWorkflow:
         found = guards.redelivery_changes(self.channel_submission, sub, self.rec, self.ledger)
         if not found:
             return
-        self.channel_submission, by = sub, f"channel:{sub.channel.value}"
+        self.channel_submission, by, refused = sub, f"channel:{sub.channel.value}", None
         if any(c.field == "address" for c in found) and self.fulfilment is not None:
-            r = await self.fulfilment.change(AddressChange(address=sub.address.as_text(), requested_by=by))
-            self.ledger.event("channel.address_changed" if r.accepted else "channel.change_not_applied", actor=by, reason=r.message)
-        if text := guards.changes_for_a_person(found, self.ledger, by, address_applies=self.address is not None):
+            refused = await guards.apply_redelivered_address(self.fulfilment.change, self.ledger, sub, by)
+        text = guards.changes_for_a_person(found, self.ledger, by, address_applies=self.address is not None)
+        if text := guards.refused_address_text(refused, sub, text):
             self.desk.beside(self.desk.ask(ReviewKind.FOLLOW_UP, f"渠道重推订单有变更, 请人工核对 {text}", ["CHANNEL_CHANGED"]))
         self._wake()
 

@@ -5,6 +5,7 @@ from ``OrderWorkflow`` so the order reads as its stages.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +13,14 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from domain.confirmation import AddressChange, ConfirmationResult
     from domain.contracts import assessment as A
     from domain.contracts import intake as I
     from domain.contracts import order as C
     from domain.contracts.finance import PUSH_ORDER_TO_ERP, ErpPushRequest
+    from domain.errors import field_errors
     from domain.order import OrderSubmission
     from domain.policy import OrderPolicy
     from domain.redelivery import Change, Freshness, VersionedSubmission, changes, freshness
@@ -27,6 +32,7 @@ from workflows.ledger import Ledger
 
 S = OrderStatus
 CLOSED_ANCHOR_FLAG = "closed-anchor-flag"  # workflow.patched id (2026-12): a closed anchor's row is marked
+REFUSED_ADDRESS_TASK = "refused-redelivered-address-task"  # workflow.patched id (2026-12-06): a person is told
 ERP_PUSH = PARTNER | {"schedule_to_close_timeout": timedelta(days=2)}  # the ERP down for a day delays the push, never the order
 
 
@@ -143,6 +149,31 @@ async def check_reroute(io: Io, rec: C.OrderRecord, d: ReviewDecision) -> None:
     if not check.ok:
         raise ApplicationError("改派不可用 reroute refused: " + "; ".join(check.problems), type="InvalidDecision",
                                non_retryable=True)
+
+
+async def apply_redelivered_address(change: Callable[[AddressChange], Awaitable[ConfirmationResult]], ledger: Ledger,
+                                    sub: VersionedSubmission, by: str) -> str | None:
+    """A re-delivered address before dispatch is the customer's change. Returns why it was not applied
+    (None: applied), for a person's task: a copy whose address a change cannot take (too short, no
+    Chinese place name) is a refusal on the timeline, never a workflow task that fails for ever."""
+    try:
+        new = AddressChange(address=sub.address.as_text(), requested_by=by)
+    except ValidationError as exc:
+        reason = "渠道重推的新地址无效, 未应用 (re-delivered address refused): " + "; ".join(e.message for e in field_errors(exc))
+        ledger.event("channel.change_not_applied", actor=by, reason=reason)
+        return reason
+    r = await change(new)
+    ledger.event("channel.address_changed" if r.accepted else "channel.change_not_applied", actor=by, reason=r.message)
+    return None if r.accepted else r.message
+
+
+def refused_address_text(refused: str | None, sub: VersionedSubmission, text: str | None) -> str | None:
+    """The follow-up task's text with a refused re-delivered address first: unless a person acts, the
+    customer's change is lost (before 2026-12-06 only the timeline said so)."""
+    if not refused or not workflow.patched(REFUSED_ADDRESS_TASK):
+        return text
+    said = f"新地址未能应用: {refused} (渠道地址: {sub.address.as_text()[:120]})"
+    return f"{said}; {text}" if text else said
 
 
 def changes_for_a_person(found: list[Change], ledger: Ledger, by: str, *, address_applies: bool) -> str | None:
