@@ -49,7 +49,7 @@ from api.unmerge_routes import router as unmerge_router
 from api.warehouse_routes import router as warehouse_router
 from domain import divisions
 from domain.contracts import order as C
-from domain.review import Decision, ReviewDecision
+from domain.review import Decision, ReviewDecision, already_decided
 from store import read_model, rules
 from store.db import engine_for, migrate
 from workers.temporal_client import connect
@@ -332,8 +332,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None, *
             if known is None:
                 raise HTTPException(404, f"审核任务不存在: review {review_id!r} not found")
             if known.get("state") == "decided":
-                raise HTTPException(409, f"审核单已处理 review {review_id} is already decided "
-                                         f"({known.get('decision')} by {known.get('reviewer')})")
+                raise HTTPException(409, already_decided(review_id, known.get("decision"), known.get("reviewer"), known.get("kind")))
             raise HTTPException(409, f"审核单已关闭 review {review_id!r} is closed (its order has finished)")
         return JSONResponse(answer.body, status_code=answer.http_status, headers=answer.headers or None)
 

@@ -99,6 +99,8 @@ async def send_decision(client: Client, settings: Settings, order_id: str, d: Re
 def _refused(exc: WorkflowUpdateFailedError) -> DecisionAnswer:
     cause = exc.cause
     message = getattr(cause, "message", None) or str(cause)
+    if getattr(cause, "type", None) == "ReviewNotFound":  # no such review on this order: nothing to refuse
+        return DecisionAnswer(404, {"applied": False, "outcome": "not_found", "message": message, "detail": message})
     return DecisionAnswer(409, {"applied": False, "outcome": "refused", "message": message, "detail": message})
 
 

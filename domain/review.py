@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain import labels
+
 
 class ReviewKind(StrEnum):
     ADDRESS = "address"
@@ -84,24 +86,35 @@ class InvalidDecision(ValueError):
     pass
 
 
+class UnknownReview(InvalidDecision):
+    """The order has no review of that id (the API answers 404, not 409)."""
+
+
+def already_decided(review_id: str, decision: str | None, reviewer: str | None, kind: str | None = None) -> str:
+    """The refusal of a second decision, Chinese first (what the first one was, and by whom)."""
+    first = f": {labels.decision(decision, kind)} ({decision}), {reviewer}" if decision else ""
+    return f"审核任务已处理{first} — review {review_id} is already decided" + (f" ({decision} by {reviewer})" if decision else "")
+
+
 def validate_decision(task: ReviewTask | None, d: ReviewDecision) -> None:
-    """Raise InvalidDecision with a message a reviewer can act on."""
+    """Raise InvalidDecision with a message a reviewer can act on (Chinese first, the codes after)."""
     if task is None:
-        raise InvalidDecision(f"review {d.review_id} does not belong to this order")
+        raise UnknownReview(f"审核任务不存在或不属于本订单 — review {d.review_id} does not belong to this order")
+    if task.state == ReviewState.DECIDED:
+        raise InvalidDecision(already_decided(d.review_id, task.decision, task.reviewer, task.kind))
     if task.state != ReviewState.OPEN:
-        raise InvalidDecision(
-            f"review {d.review_id} is already {task.state}"
-            + (f" ({task.decision} by {task.reviewer})" if task.decision else "")
-        )
+        raise InvalidDecision(f"审核任务{labels.review_state(task.state)} — review {d.review_id} is already {task.state}")
     if d.decision not in ALLOWED_DECISIONS[task.kind]:
-        allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
-        raise InvalidDecision(f"{d.decision} is not a decision for a {task.kind} review; use one of: {allowed}")
+        allowed = sorted(ALLOWED_DECISIONS[task.kind])
+        said = "、".join(f"{labels.decision(a, task.kind)} ({a})" for a in allowed)
+        raise InvalidDecision(f"{labels.review_kind(task.kind)}不能选「{labels.decision(d.decision)}」, 可选: {said} — "
+                              f"{d.decision} is not a decision for a {task.kind} review; use one of: {', '.join(allowed)}")
     if d.decision == Decision.REROUTE and task.kind == ReviewKind.CARRIER:
         if not (d.carrier and d.carrier.strip()):
-            raise InvalidDecision("reroute of a refused e-waybill needs the other carrier (SF, ZTO, JD, DEBANG)")
+            raise InvalidDecision("换承运商需要指定承运商 (SF, ZTO, JD, DEBANG) — reroute of a refused e-waybill needs the other carrier")
     elif d.decision == Decision.REROUTE and not (d.warehouse and d.warehouse.strip()):
-        raise InvalidDecision("reroute needs the target warehouse")
+        raise InvalidDecision("改派需要指定目标仓库 (warehouse) — reroute needs the target warehouse")
     if d.decision == Decision.REROUTE and d.override and not (d.carrier and d.note.strip()):
         raise InvalidDecision("强制指定承运商需要写明承运商和原因 an override needs the carrier and a note saying why")
     if d.decision == Decision.CORRECT_ADDRESS and not (d.address and d.address.strip()):
-        raise InvalidDecision("correct_address needs the corrected address text")
+        raise InvalidDecision("更正地址需要填写新的地址 (address) — correct_address needs the corrected address text")

@@ -170,6 +170,10 @@ async def test_address_review_over_http(stack):
         assert http.post(url, json={"decision": "approve", "reviewer": "x"}, headers={"X-API-Key": ""}).status_code == 401
         bad = http.post(url, json={"decision": "reroute", "reviewer": "小王", "warehouse": "HZ"}, headers={"X-API-Key": "test-reviewer-key"})
         assert bad.status_code == 409 and "not a decision for a address review" in bad.json()["detail"]
+        assert bad.json()["detail"].startswith("地址审核不能选「改派」, 可选: 按原地址接受 (approve)")  # Chinese first
+        other = http.post(f"/v1/reviews/{order_id}~risk-9/decision", json={"decision": "approve", "reviewer": "小王"},
+                          headers={"X-API-Key": "test-reviewer-key"})
+        assert other.status_code == 404 and other.json()["detail"].startswith("审核任务不存在或不属于本订单"), other.text
         ok = http.post(
             url,
             json={"decision": "correct_address", "reviewer": "小王", "address": "浙江省杭州市西湖区文三路90号"},
@@ -178,7 +182,7 @@ async def test_address_review_over_http(stack):
         assert ok.status_code == 200, ok.text
         assert ok.json()["state"] == "decided"
         again = http.post(url, json={"decision": "approve", "reviewer": "小王"}, headers={"X-API-Key": "test-reviewer-key"})
-        assert again.status_code == 409
+        assert again.status_code == 409 and again.json()["detail"].startswith("审核任务已处理: 更正地址 (correct_address), 小王"), again.text
 
         def resolved():
             st = http.get(f"/v1/orders/{order_id}").json()

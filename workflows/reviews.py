@@ -19,7 +19,16 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.contracts.notify import NOTIFY_WECOM, NotifyRequest
-    from domain.review import InvalidDecision, ReviewDecision, ReviewKind, ReviewState, ReviewTask, validate_decision
+    from domain.review import (
+        InvalidDecision,
+        ReviewDecision,
+        ReviewKind,
+        ReviewState,
+        ReviewTask,
+        UnknownReview,
+        already_decided,
+        validate_decision,
+    )
 
 from workflows.io import NOTIFY, Io, failure_text, wait_until
 from workflows.ledger import Ledger
@@ -107,10 +116,12 @@ class ReviewDesk:
         try:
             if d.review_id in self.decisions:
                 first = self.decisions[d.review_id]
-                raise InvalidDecision(f"review {d.review_id} is already decided ({first.decision} by {first.reviewer})")
+                task = self.find(d.review_id)
+                raise InvalidDecision(already_decided(d.review_id, first.decision, first.reviewer, task.kind if task else None))
             validate_decision(self.find(d.review_id), d)
         except InvalidDecision as exc:
-            raise ApplicationError(str(exc), type="InvalidDecision", non_retryable=True) from None
+            kind = "ReviewNotFound" if isinstance(exc, UnknownReview) else "InvalidDecision"
+            raise ApplicationError(str(exc), type=kind, non_retryable=True) from None
 
     async def submit(self, d: ReviewDecision) -> ReviewTask:
         self.decisions[d.review_id] = d
