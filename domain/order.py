@@ -96,6 +96,16 @@ def beijing(at: datetime) -> str:
     return f"{at.astimezone(BEIJING):%Y-%m-%d %H:%M} (北京时间)"
 
 
+def _null_means_default(model: type[BaseModel], data: Any) -> Any:
+    """An explicit ``null`` for a field that has a default but takes no null (note, freight,
+    needs_installation) means "not given", as most channels' JSON says it: the default, not a 422."""
+    if not isinstance(data, dict):
+        return data
+    drop = [k for k, v in data.items() if v is None and (f := model.model_fields.get(k)) is not None
+            and not f.is_required() and f.default is not None]
+    return {k: v for k, v in data.items() if k not in drop} if drop else data
+
+
 class OrderTimeWindow(BaseModel):
     """When an order may say it was placed, relative to when it reaches us. Checked at the door (API,
     channel intake) only, never when a stored order is read back: an old order stays readable.
@@ -183,6 +193,11 @@ class LineIn(BaseModel):
             raise PydanticCustomError("int_type", "Input should be a valid integer")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _null_means_default(cls, data)
+
     @model_validator(mode="after")
     def _line_amount_in_bounds(self) -> LineIn:
         if self.unit_price * self.quantity > MAX_AMOUNT:
@@ -211,6 +226,11 @@ class OrderSubmission(BaseModel):
     freight: Money = Decimal("0")
     paid_amount: Money
     note: Text = Field(default="", max_length=500)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _null_means_default(cls, data)
 
     @field_validator("ordered_at")
     @classmethod

@@ -450,3 +450,18 @@ def test_line_amount_and_skus():
     order = clean_order(("12.34", 3), ("1.00", 2), ("5.00", 1))
     assert [line.amount for line in order.lines] == [Decimal("37.02"), Decimal("2.00"), Decimal("5.00")]
     assert order.skus == ["S0", "S1"]  # distinct, sorted
+
+
+def test_an_explicit_null_in_a_field_with_a_default_is_the_default():
+    """Channels' JSON often says null for "not given": note, freight and needs_installation take their
+    defaults instead of refusing the whole order; a required field's null is still refused."""
+    from tests.support import order_payload
+
+    p = order_payload()
+    p |= {"note": None, "freight": None, "coupon": None}
+    p["lines"][0] |= {"needs_installation": None, "vehicle_model": None}
+    sub = OrderSubmission.model_validate(p)
+    assert (sub.note, sub.freight, sub.coupon, sub.lines[0].needs_installation) == ("", Decimal("0"), None, False)
+    with pytest.raises(ValidationError) as exc:
+        OrderSubmission.model_validate(p | {"paid_amount": None})
+    assert [e["loc"] for e in exc.value.errors()] == [("paid_amount",)]
