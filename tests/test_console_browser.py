@@ -251,6 +251,17 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     ready(page)
     page.get_by_text("已选 2 个任务").wait_for()
     page.get_by_label("统一备注").fill("老客户介绍, 电话核实")
+    page.get_by_role("button", name="提交批量决定").click()  # no decision is preselected: nothing is sent
+    ready(page)
+    page.get_by_text("请先选择批量决定").wait_for()
+    assert all(t["state"] == "open" for oid_ in held for t in api.get("/v1/reviews", params={"order_id": oid_}).json()["items"])
+    page.get_by_text("已选 2 个任务").wait_for()
+    choose = page.get_by_role("combobox", name="决定")
+    choose.click()
+    choose.fill("放行")  # both are risk holds: the decision says what it means for them
+    choose.press("Enter")
+    ready(page)
+    page.get_by_label("统一备注").fill("老客户介绍, 电话核实")
     page.get_by_role("button", name="提交批量决定").click()
     ready(page)
     page.get_by_text("已提交").first.wait_for()

@@ -212,15 +212,26 @@ def bulk_bar(tasks: list[dict]) -> None:
         allowed = [d for d in BULK if all(d in BUTTONS.get(k, []) for k in kinds)] if picked else BULK
         whs = (picked[0].get("choices") or {}).get("warehouses") if picked else []
         wh_names = {x["code"]: x["label"] for x in whs or []}
+        one_kind = next(iter(kinds)) if len(kinds) == 1 else None  # one kind: say what the decision means for it
         with st.form("bulk"):
             a, b, c = st.columns([2, 2, 3])
-            decision = a.selectbox("决定", allowed, format_func=labels.decision, key="bulk_decision")
+            # nothing chosen until the reviewer chooses: a default would be whatever the picked kinds
+            # have in common, which for a mixed page is 拒绝 alone
+            decision = a.selectbox("决定", allowed, index=None, placeholder="请选择决定",
+                                   format_func=lambda d: labels.decision(d, one_kind), key="bulk_decision")
             warehouse = b.selectbox("改派到仓库 (仅改派)", [x["code"] for x in whs or []], index=None,
                                     placeholder="请选择仓库", format_func=lambda k: wh_names.get(k, str(k)),
                                     key="bulk_warehouse")
             note = c.text_input("统一备注", key="bulk_note")
+            sure = st.checkbox(f"确认驳回所选 {len(picked)} 个订单 (驳回不可撤销)", key="bulk_confirm_reject")
             if st.form_submit_button("提交批量决定", type="primary", disabled=not picked, shortcut="Mod+Enter"):
-                decide([t["review_id"] for t in picked], decision, note, warehouse)
+                if decision is None:
+                    st.session_state.review_flash = [("warning", "请先选择批量决定。")]
+                elif decision == "reject" and not (sure and note.strip()):
+                    st.session_state.review_flash = [("warning", f"批量驳回 {len(picked)} 个订单需要写明备注, 并勾选「确认驳回」。")]
+                else:
+                    decide([t["review_id"] for t in picked], decision, note, warehouse)
+                    st.session_state.pop("bulk_confirm_reject", None)
                 st.rerun()
 
 
