@@ -85,3 +85,10 @@ def sidebar_user() -> None:
         return
     st.markdown(f"👤 **{md_escape(user.get('display_name') or user['username'])}** · {user.get('role_label', user['role'])}")
     st.html(_LOGOUT.format())
+
+
+def may(*roles: str) -> bool:
+    """Whether the signed-in person's role may do what the API reserves for ``roles`` (admin always
+    may): the console greys out what would only answer 403, and says who may."""
+    role = (current_user() or {}).get("role")
+    return role in set(roles) | {"admin", "service"}

@@ -203,6 +203,18 @@ def test_review_queue_decides_address_review(api, decision, address, event):
         assert state["address"]["district"] == "西湖区"
 
 
+def test_customer_service_reads_the_queue_but_its_decision_buttons_are_off(api):
+    """The API lets reviewers decide: a customer-service agent sees the cards and why, not buttons
+    that would only answer 403."""
+    oid, rid = open_address_review(api)
+    at = console("pages_/reviews.py", user="客服小李", role="customer_service")
+    assert any("只能查看审核任务" in i.value for i in at.info)
+    assert at.button(key=f"approve-{rid}").disabled and at.button(key=f"reject-{rid}").disabled
+    reviewer = console("pages_/reviews.py")
+    assert not reviewer.button(key=f"approve-{rid}").disabled and not any("只能查看" in i.value for i in reviewer.info)
+    assert review_of(api, oid)["state"] == "open"
+
+
 def test_review_queue_shows_409_verbatim(api):
     oid, rid = open_address_review(api)
     at = console("pages_/reviews.py")

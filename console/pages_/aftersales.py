@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
-from console.auth import current_user
+from console.auth import current_user, may
 from console.ui import fmt_money, fmt_time
 
 TIMELINE = "pages_/timeline.py"
@@ -53,13 +53,15 @@ def render(case: dict) -> None:
         st.caption(f"售后单 {md_escape(cid)}" + "".join(f" · {md_escape(x)}" for x in extra))
         if not red:
             return
+        if not may("reviewer", "warehouse_lead"):
+            st.caption("质检结论由审核员或仓库主管录入。")
         with st.form(f"qc-{cid}"):
             note = st.text_input("质检备注", key=f"qcnote-{cid}", placeholder="例如: 包装完好 / 已装车使用,有磨损")
             ok, bad = st.columns(2)
-            if ok.form_submit_button("✅ 合格", key=f"pass-{cid}"):
+            if ok.form_submit_button("✅ 合格", key=f"pass-{cid}", disabled=not may("reviewer", "warehouse_lead")):
                 verdict(cid, True, note)
                 st.rerun()
-            if bad.form_submit_button("❌ 不合格", key=f"fail-{cid}"):
+            if bad.form_submit_button("❌ 不合格", key=f"fail-{cid}", disabled=not may("reviewer", "warehouse_lead")):
                 verdict(cid, False, note)
                 st.rerun()
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
+from console.auth import may
 from console.ui import CN_TZ, fmt_time, reconciliation_banner, yuan
 from domain.labels import DIFF_CLASSES as LABELS
 
@@ -32,7 +33,8 @@ if "recon_day" not in st.session_state:
     st.session_state.recon_day = default_day()
 c1, c2 = st.columns([2, 1])
 day = c1.date_input("对账日", key="recon_day", format="YYYY/MM/DD")
-if c2.button("运行对账 run", key="recon_run", type="primary"):
+if c2.button("运行对账", key="recon_run", type="primary", disabled=not may("finance"),
+             help=None if may("finance") else "对账由财务或管理员运行"):
     with st.spinner("对账中 …"):
         try:
             api.post("/v1/reconciliation/runs", {"day": day.isoformat(), "wait": True})

@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.api_client import ApiError, from_env, md_escape, show_error
-from console.auth import current_user
+from console.auth import current_user, may
 from console.ui import BadgeColour, fmt_age, fmt_money, fmt_time
 from domain import labels
 
@@ -142,7 +142,7 @@ def keyboard_bar(tasks: list[dict]) -> None:
     allowed = BUTTONS.get(task["kind"], [])
     for col, decision in ((cols[3], "approve"), (cols[4], "reject")):
         if col.button(labels.decision(decision, task["kind"]), key=f"kb_{decision}", shortcut=KEYS[decision],
-                      disabled=decision not in allowed):
+                      disabled=decision not in allowed or not CAN_DECIDE):
             decide([rid], decision, st.session_state.get("kb_note", ""))
             st.session_state.pop("kb_note", None)
             st.rerun()
@@ -194,7 +194,7 @@ def render(task: dict) -> None:
             note = st.text_input("备注", key=f"note-{rid}")
             cols = st.columns(len(BUTTONS.get(kind, [])) or 1)
             for col, decision in zip(cols, BUTTONS.get(kind, []), strict=False):
-                if col.form_submit_button(labels.decision(decision, kind), key=f"{decision}-{rid}"):
+                if col.form_submit_button(labels.decision(decision, kind), key=f"{decision}-{rid}", disabled=not CAN_DECIDE):
                     decide([rid], decision, note, warehouse, carrier, address)
                     st.rerun()
 
@@ -224,7 +224,7 @@ def bulk_bar(tasks: list[dict]) -> None:
                                     key="bulk_warehouse")
             note = c.text_input("统一备注", key="bulk_note")
             sure = st.checkbox(f"确认驳回所选 {len(picked)} 个订单 (驳回不可撤销)", key="bulk_confirm_reject")
-            if st.form_submit_button("提交批量决定", type="primary", disabled=not picked, shortcut="Mod+Enter"):
+            if st.form_submit_button("提交批量决定", type="primary", disabled=not picked or not CAN_DECIDE, shortcut="Mod+Enter"):
                 if decision is None:
                     st.session_state.review_flash = [("warning", "请先选择批量决定。")]
                 elif decision == "reject" and not (sure and note.strip()):
@@ -236,6 +236,9 @@ def bulk_bar(tasks: list[dict]) -> None:
 
 
 st.title("🧑‍⚖️ 审核队列")
+CAN_DECIDE = may("reviewer")  # the API lets reviewers (and admins) decide; others read the queue
+if not CAN_DECIDE:
+    st.info("你的角色只能查看审核任务; 放行、驳回、改派由审核员或管理员决定。")
 c1, c2, c3, c4, c5, c6 = st.columns([2, 1.5, 1.5, 1.5, 1.5, 1])
 _me = current_user() or {}
 c1.markdown(f"审核人  \n**{md_escape(_me.get('display_name') or _me.get('username') or '-')}**")
