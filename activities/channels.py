@@ -322,7 +322,7 @@ class ErpClient:
         try:
             return erp_mapper.bill_no_of(resp)
         except MappingError as exc:
-            raise ChannelError(f"erp save refused: {exc.reason}", retryable=False) from None
+            raise ChannelError(f"ERP 拒绝保存销售订单: {exc.reason} (erp save refused)", retryable=False) from None
 
     async def query(self, since: datetime, start_row: int, limit: int) -> list[dict[str, Any]]:
         resp = await self._call("/k3cloud/query", {
@@ -490,8 +490,9 @@ async def fetch_douyin_detail(api: DouyinClient | None, data: dict[str, Any]) ->
     or not (no account configured, a configuration error, ``DouyinOrderNotFound``)."""
     oid = douyin_mapper.pushed_order_id(data)
     if api is None:
-        raise ChannelError("an ids-only push and no Douyin open API account: set ZHONGSHU_DOUYIN_API_URL "
-                           "(or add a channel account 'douyin'), then replay", retryable=False)
+        raise ChannelError("这条推送只带订单号, 但没有配置抖店开放平台账号, 取不到订单详情: 请设置 ZHONGSHU_DOUYIN_API_URL "
+                           "(或添加渠道账号 douyin) 后重推 (an ids-only push and no Douyin open API account: "
+                           "set ZHONGSHU_DOUYIN_API_URL (or add a channel account 'douyin'), then replay)", retryable=False)
     return await api.order_detail(oid, douyin_mapper.pushed_shop_id(data))
 
 
@@ -519,8 +520,19 @@ async def accept_douyin_message(client: Client, engine: Engine, settings: Settin
         if exc.retryable:
             raise
         field = "p_id" if isinstance(exc, DouyinOrderNotFound) else "detail"
-        return await _reject_raw(engine, source, "douyin", data, field, str(exc))
+        return await _reject_raw(engine, source, "douyin", data, field, _detail_reason(exc))
     return await accept_channel_payload(client, engine, settings, "douyin", detail, source=source)
+
+
+def _detail_reason(exc: ChannelError) -> str:
+    """A rejection's reason for a Douyin order detail that cannot be fetched (and re-sending will not
+    fix): Chinese first, the open API's own answer after it."""
+    said = str(exc)
+    if isinstance(exc, DouyinOrderNotFound):
+        return f"抖店开放平台查不到这个订单号, 可能推送有误或是别的店铺的订单 ({said})"
+    if "\u4e00" <= said[:1] <= "\u9fff":  # already says it in Chinese (no open API account configured)
+        return said
+    return f"抖店订单详情取不到, 请检查抖店开放平台账号的配置后重推 ({said})"
 
 
 async def _reject_raw(engine: Engine, source: str, channel: str, raw: Any, field: str, reason: str) -> AcceptResult:

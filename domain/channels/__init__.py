@@ -39,13 +39,14 @@ def delivery_version(channel: str, raw: Any) -> DeliveryVersion | None:
 def map_payload(channel: str, raw: Any) -> dict[str, Any]:
     mapper = MAPPERS.get(channel)
     if mapper is None:
-        raise MappingError("channel", f"no mapper for channel {channel!r}")
+        raise MappingError("channel", f"没有这个渠道的报文映射, 收到 {channel!r} (no mapper for channel {channel!r})")
     try:
         return mapper(raw, channel=channel)
     except MappingError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # malformed shapes the mapper did not foresee
-        raise MappingError("payload", f"{type(exc).__name__}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+        # the last resort, for malformed shapes no mapper foresaw (each names its own fields where it can)
+        raise MappingError("payload", f"渠道报文结构无法解析 (unexpected shape: {type(exc).__name__}: {exc})") from None
 
 
 __all__ = ["MAPPERS", "MappingError", "delivery_version", "map_payload"]

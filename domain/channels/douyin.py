@@ -42,7 +42,12 @@ from domain.channels.common import (
     category,
     china_time,
     fen,
+    fen_int,
     fitment,
+    integer,
+    kind,
+    not_an_object,
+    objects,
     order_id_text,
     phone,
     require,
@@ -67,7 +72,7 @@ def needs_detail(data: Any) -> bool:
 def pushed_order_id(data: Any) -> str:
     """The (parent) order id of a push message: ``p_id`` in real pushes, ``shop_order_id`` in ours."""
     if not isinstance(data, dict):
-        raise MappingError("data", "not an object")
+        raise MappingError("data", not_an_object(data))
     return order_id_text(next((data[k] for k in ID_KEYS if data.get(k) not in (None, "")), None), "p_id")
 
 
@@ -123,13 +128,15 @@ def message_id(message: dict[str, Any]) -> str | None:
 def detail_from_response(body: Any, order_id: str) -> dict[str, Any]:
     """The order out of an ``order.orderDetail`` answer ``{"code": 10000, "data": {"shop_order_detail": …}}``."""
     if not isinstance(body, dict) or body.get("code") != OK_CODE:
-        raise MappingError("code", f"not a success answer: {str(body)[:200]}")
-    detail = (body.get("data") or {}).get("shop_order_detail")
+        raise MappingError("code", f"抖店开放平台没有答复成功 (not a success answer: {str(body)[:200]})")
+    data = body.get("data")
+    detail = data.get("shop_order_detail") if isinstance(data, dict) else None
     if not isinstance(detail, dict):
-        raise MappingError("data.shop_order_detail", "missing")
+        raise MappingError("data.shop_order_detail", "抖店开放平台的答复里没有订单详情 (missing)")
     got = text(detail.get("order_id") or detail.get("shop_order_id"))
     if got and got != order_id:
-        raise MappingError("data.shop_order_detail.order_id", f"asked for {order_id}, got {got}")
+        raise MappingError("data.shop_order_detail.order_id",
+                           f"抖店开放平台答复的是另一个订单: 请求 {order_id}, 收到 {got} (asked for {order_id}, got {got})")
     return detail
 
 
@@ -138,52 +145,55 @@ def messages(body: Any) -> list[dict[str, Any]]:
     if isinstance(body, dict):
         body = [body]
     if not isinstance(body, list):
-        raise MappingError("body", "a push is a JSON list of messages")
+        raise MappingError("body", f"推送报文应为消息的 JSON 数组, 收到的是{kind(body)} (a push is a JSON list of messages)")
     out = []
     for i, m in enumerate(body):
         if not isinstance(m, dict) or "tag" not in m:
-            raise MappingError(f"[{i}]", "message without tag")
+            raise MappingError(f"[{i}]", "消息应为带 tag 字段的 JSON 对象 (message without tag)")
         data = m.get("data")
         if isinstance(data, str):
             try:
                 data = json.loads(data)
             except json.JSONDecodeError:
-                raise MappingError(f"[{i}].data", "data is not JSON") from None
+                raise MappingError(f"[{i}].data", "不是有效的 JSON 文本 (data is not JSON)") from None
         out.append({**m, "tag": str(m["tag"]), "data": data})
     return out
 
 
 def to_submission(order: dict[str, Any], channel: str = "douyin") -> dict[str, Any]:
     if not isinstance(order, dict):
-        raise MappingError("data", "not an object")
+        raise MappingError("data", not_an_object(order))
     if needs_detail(order):
-        raise MappingError("data", "an ids-only push: the order detail has to be fetched (order.orderDetail) "
-                                   "before mapping; set up the Douyin open API account")
+        raise MappingError("data", "这条推送只带订单号, 要先从抖店开放平台取订单详情 (order.orderDetail) 才能映射; "
+                                   "请配置抖店开放平台账号后重推 (an ids-only push: the order detail has to be fetched "
+                                   "(order.orderDetail) before mapping; set up the Douyin open API account)")
     oid = order_id_text(order.get("shop_order_id") or order.get("order_id"), "shop_order_id")
     items = order.get("sku_order_list") or []
     if not items:
-        raise MappingError("sku_order_list", "an order without items")
+        raise MappingError("sku_order_list", "订单没有商品明细 (an order without items)")
     lines = []
-    for i, s in enumerate(items):
+    for i, s in enumerate(objects(items, "sku_order_list")):
+        at = f"sku_order_list[{i}]"
         name = text(s.get("product_name"))
         if not name:
-            raise MappingError(f"sku_order_list[{i}].product_name", "missing")
+            raise MappingError(f"{at}.product_name", "缺少商品名称 (missing)")
         sku = text(s.get("code")) or text(s.get("out_sku_id")) or text(s.get("sku_id"))
         if not sku:
-            raise MappingError(f"sku_order_list[{i}].code", "no merchant SKU code on the item")
-        qty = int(require(s, "item_num"))
+            raise MappingError(f"{at}.code", "商品没有商家编码, 请在抖店后台给该商品填写商家编码 "
+                                             "(no merchant SKU code on the item)")
+        qty = integer(require(s, "item_num", at=at), f"{at}.item_num")
         price = s.get("goods_price")
         if price is None:
-            price = int(require(s, "origin_amount")) // max(qty, 1)
+            price = fen_int(require(s, "origin_amount", at=at), f"{at}.origin_amount") // max(qty, 1)
         line = {"sku": sku, "name": name[:128], "category": category(s.get("category"), name), "quantity": qty,
-                "unit_price": fen(price, f"sku_order_list[{i}].goods_price")}
+                "unit_price": fen(price, f"{at}.goods_price")}
         vm = fitment(s.get("spec"))
         if vm:
             line["vehicle_model"] = vm
         lines.append(line)
     addr = order.get("post_addr") or {}
     if not isinstance(addr, dict):
-        raise MappingError("post_addr", "not an object")
+        raise MappingError("post_addr", not_an_object(addr))
 
     def name_of(part: Any) -> Any:
         return part.get("name") if isinstance(part, dict) else part
@@ -206,7 +216,7 @@ def to_submission(order: dict[str, Any], channel: str = "douyin") -> dict[str, A
         "paid_amount": fen(require(order, "order_amount"), "order_amount"),
         "note": (text(order.get("buyer_words")) or "")[:500],
     }
-    promo = int(order.get("promotion_amount") or 0)
+    promo = fen_int(order.get("promotion_amount") or 0, "promotion_amount")
     if promo:
         sub["coupon"] = {"code": f"DOUYIN-{oid}", "amount": fen(promo, "promotion_amount")}
     return sub

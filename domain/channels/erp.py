@@ -21,7 +21,7 @@ Two directions:
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.channels.common import (
@@ -29,8 +29,11 @@ from domain.channels.common import (
     category,
     china_time,
     dedupe_repeated_prefix,
+    not_an_object,
+    objects,
     order_id_text,
     phone,
+    received,
     require,
     text,
     yuan,
@@ -38,30 +41,39 @@ from domain.channels.common import (
 from domain.order import CleanOrder
 
 
+def _quantity(value: Any, field: str) -> int:
+    """FQty as the ERP sends it (1, 1.0, "2"; a fraction is cut, as ``int`` cuts it)."""
+    try:
+        return int(Decimal(str(value)))
+    except (InvalidOperation, ValueError, OverflowError):
+        raise MappingError(field, f"应为数量, {received(value)} (not a quantity)") from None
+
+
 def to_submission(bill: dict[str, Any], channel: str = "erp") -> dict[str, Any]:
     if not isinstance(bill, dict):
-        raise MappingError("bill", "not an object")
+        raise MappingError("bill", not_an_object(bill))
     no = order_id_text(bill.get("FBillNo"), "FBillNo")
     entries = bill.get("FSaleOrderEntry") or []
     if not entries:
-        raise MappingError("FSaleOrderEntry", "a sales order without entries")
+        raise MappingError("FSaleOrderEntry", "销售订单没有明细行 (a sales order without entries)")
     lines = []
-    for i, e in enumerate(entries):
+    for i, e in enumerate(objects(entries, "FSaleOrderEntry")):
+        at = f"FSaleOrderEntry[{i}]"
         mat = e.get("FMaterialId") or {}
         name = text(mat.get("FName")) if isinstance(mat, dict) else None
         sku = text(mat.get("FNumber")) if isinstance(mat, dict) else text(mat)
         if not sku or not name:
-            raise MappingError(f"FSaleOrderEntry[{i}].FMaterialId", "material number and name are required")
+            raise MappingError(f"{at}.FMaterialId", "物料编码和物料名称都要有 (material number and name are required)")
         line = {"sku": sku, "name": name[:128], "category": category(e.get("FMaterialGroup"), name),
-                "quantity": int(Decimal(str(require(e, "FQty")))),
-                "unit_price": yuan(require(e, "FTaxPrice"), f"FSaleOrderEntry[{i}].FTaxPrice")}
+                "quantity": _quantity(require(e, "FQty", at=at), f"{at}.FQty"),
+                "unit_price": yuan(require(e, "FTaxPrice", at=at), f"{at}.FTaxPrice")}
         if text(e.get("F_Fitment")):
             line["vehicle_model"] = text(e.get("F_Fitment"))
         lines.append(line)
     cust = bill.get("FCustId") or {}
     raw_addr = text(require(bill, "FReceiveAddress"))
     if not raw_addr:
-        raise MappingError("FReceiveAddress", "missing")
+        raise MappingError("FReceiveAddress", "缺少收货地址 (missing)")
     return {
         "channel": channel,
         "channel_order_id": no,
@@ -105,9 +117,12 @@ def to_erp_bill(order: CleanOrder) -> dict[str, Any]:
 
 def bill_no_of(resp: dict[str, Any]) -> str:
     """The bill number from a Save response; MappingError when the ERP said no."""
-    status = (resp.get("Result") or {}).get("ResponseStatus") or {}
-    if not status.get("IsSuccess"):
-        errs = status.get("Errors") or [{"Message": "unknown error"}]
-        raise MappingError("ResponseStatus", "; ".join(str(e.get("Message")) for e in errs))
-    ent = (status.get("SuccessEntitys") or [{}])[0]
+    result = resp.get("Result") if isinstance(resp, dict) else None
+    status = result.get("ResponseStatus") if isinstance(result, dict) else None
+    if not isinstance(status, dict) or not status.get("IsSuccess"):
+        errs = status.get("Errors") if isinstance(status, dict) else None
+        said = [str(e.get("Message") if isinstance(e, dict) else e) for e in errs] if isinstance(errs, list) else []
+        raise MappingError("ResponseStatus", "; ".join(said) or "未说明原因 (unknown error)")
+    ents = status.get("SuccessEntitys")
+    ent = ents[0] if isinstance(ents, list) and ents and isinstance(ents[0], dict) else {}
     return str(ent.get("Number") or require(resp, "Result", "Number"))

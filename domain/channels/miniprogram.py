@@ -19,26 +19,42 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from domain.channels.common import MappingError, address, category, china_time, fen, order_id_text, phone, require, text
+from domain.channels.common import (
+    MISSING,
+    MappingError,
+    address,
+    category,
+    china_time,
+    fen,
+    integer,
+    not_an_object,
+    objects,
+    order_id_text,
+    phone,
+    require,
+    text,
+)
 
 
 def to_submission(p: dict[str, Any], channel: str = "miniprogram") -> dict[str, Any]:
     if not isinstance(p, dict):
-        raise MappingError("body", "not an object")
+        raise MappingError("body", not_an_object(p))
     oid = order_id_text(p.get("out_trade_no"), "out_trade_no")
     a = p.get("address")
     if not isinstance(a, dict):
-        raise MappingError("address", "missing")
+        raise MappingError("address", MISSING if a in (None, "") else not_an_object(a))
     items = p.get("items") or []
     if not items:
-        raise MappingError("items", "an order without items")
+        raise MappingError("items", "订单没有商品明细 (an order without items)")
     lines = []
-    for i, it in enumerate(items):
-        name = text(require(it, "name"))
+    for i, it in enumerate(objects(items, "items")):
+        at = f"items[{i}]"
+        name = text(require(it, "name", at=at))
         if not name:
-            raise MappingError(f"items[{i}].name", "missing")
-        line = {"sku": text(require(it, "sku")), "name": name[:128], "category": category(it.get("category"), name),
-                "quantity": int(require(it, "qty")), "unit_price": fen(require(it, "price_fen"), f"items[{i}].price_fen")}
+            raise MappingError(f"{at}.name", "缺少商品名称 (missing)")
+        line = {"sku": text(require(it, "sku", at=at)), "name": name[:128], "category": category(it.get("category"), name),
+                "quantity": integer(require(it, "qty", at=at), f"{at}.qty"),
+                "unit_price": fen(require(it, "price_fen", at=at), f"{at}.price_fen")}
         if text(it.get("fitment")):
             line["vehicle_model"] = text(it.get("fitment"))
         lines.append(line)
@@ -52,7 +68,7 @@ def to_submission(p: dict[str, Any], channel: str = "miniprogram") -> dict[str, 
         "ordered_at": china_time(p.get("paid_at") or p.get("created_at"), "paid_at"),
         "customer": {
             "id": text(p.get("openid")) or text(p.get("unionid")) or "miniprogram-user",
-            "name": text(require(a, "userName")),
+            "name": text(require(a, "userName", at="address")),
             "phone": phone(*(mobiles or numbers), field="address.telNumber"),
         },
         "address": address(a.get("provinceName"), a.get("cityName"), a.get("countyName"), a.get("detailInfo"),

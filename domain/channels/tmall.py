@@ -26,6 +26,9 @@ from domain.channels.common import (
     category,
     china_time,
     fitment,
+    integer,
+    not_an_object,
+    objects,
     order_id_text,
     phone,
     require,
@@ -54,25 +57,29 @@ def is_fulfillable(trade: dict[str, Any]) -> bool:
 
 def to_submission(trade: dict[str, Any], channel: str = "tmall") -> dict[str, Any]:
     if not isinstance(trade, dict):
-        raise MappingError("trade", "not an object")
+        raise MappingError("trade", not_an_object(trade))
     tid = order_id_text(trade.get("tid"), "tid")
-    items = trade.get("orders", {}).get("order") if isinstance(trade.get("orders"), dict) else trade.get("orders")
+    nested = isinstance(trade.get("orders"), dict)  # TOP: {"orders": {"order": [...]}}; some feeds: {"orders": [...]}
+    items = trade["orders"].get("order") if nested else trade.get("orders")
     if not items:
-        raise MappingError("orders.order", "a trade without items")
+        raise MappingError("orders.order", "订单没有商品明细 (a trade without items)")
     lines = []
-    for i, o in enumerate(items):
+    base = "orders.order" if nested else "orders"
+    for i, o in enumerate(objects(items, base)):
+        at = f"{base}[{i}]"
         title = text(o.get("title"))
         if not title:
-            raise MappingError(f"orders.order[{i}].title", "missing")
+            raise MappingError(f"{at}.title", "缺少商品标题 (missing)")
         sku = text(o.get("outer_sku_id")) or text(o.get("outer_iid")) or text(o.get("sku_id")) or text(o.get("num_iid"))
         if not sku:
-            raise MappingError(f"orders.order[{i}].outer_sku_id", "no merchant SKU (outer_sku_id/outer_iid) on the item")
+            raise MappingError(f"{at}.outer_sku_id", "商品没有商家编码 (outer_sku_id/outer_iid), 请在店铺后台给该商品填写商家编码 "
+                                                     "(no merchant SKU (outer_sku_id/outer_iid) on the item)")
         line = {
             "sku": sku,
             "name": title[:128],
             "category": category(o.get("category"), title),
-            "quantity": int(require(o, "num")),
-            "unit_price": yuan(require(o, "price"), f"orders.order[{i}].price"),
+            "quantity": integer(require(o, "num", at=at), f"{at}.num"),
+            "unit_price": yuan(require(o, "price", at=at), f"{at}.price"),
         }
         vm = fitment(o.get("sku_properties_name"))
         if vm:
