@@ -23,13 +23,18 @@ def actor() -> str:
     return (st.session_state.get("reviewer") or st.session_state.get("operator") or "").strip()
 
 
+def _flash(*entry: Any) -> None:
+    """One line per action of the last save (a remark, a flag and 加急 saved together say all three)."""
+    st.session_state.setdefault("order_flash", []).append(entry)
+
+
 def _post(what: str, path: str, body: dict[str, Any]) -> None:
     try:
         answer = from_env().post(path, body)
         done = "未变 (本来就是这样)" if isinstance(answer, dict) and answer.get("unchanged") else "已提交"
-        st.session_state.order_flash = ("success", f"{what}{done}" + _expedited(answer))
+        _flash("success", f"{what}{done}" + _expedited(answer))
     except ApiError as exc:
-        st.session_state.order_flash = ("error", exc, what)
+        _flash("error", exc, what)
 
 
 def _expedited(answer: Any) -> str:
@@ -44,11 +49,11 @@ def _expedited(answer: Any) -> str:
 
 
 def show_flash() -> None:
-    flash = st.session_state.pop("order_flash", None)
-    if flash and flash[0] == "error":
-        show_error(flash[1], flash[2])
-    elif flash:
-        getattr(st, flash[0])(md_escape(flash[1]))
+    for flash in st.session_state.pop("order_flash", None) or []:
+        if flash[0] == "error":
+            show_error(flash[1], flash[2])
+        else:
+            getattr(st, flash[0])(md_escape(flash[1]))
 
 
 def marks_line(order_id: str) -> None:
@@ -85,13 +90,17 @@ def render(o: dict[str, Any]) -> None:
                               key="mark_urgent")
         if st.form_submit_button("保存"):
             if not who:
-                st.session_state.order_flash = ("warning", "请先填写操作人。")
+                _flash("warning", "请先登录。")
+            if not (text.strip() or flag or urgent):
+                _flash("warning", "没有要保存的内容: 请填写备注, 或选择旗帜/加急。")
             if who and text.strip():
                 _post("备注", f"/v1/orders/{oid}/marks", {"kind": "remark", "text": text})
             if who and flag:
                 _post("旗帜", f"/v1/orders/{oid}/marks", {"kind": "flag", "flag": flag})
             if who and urgent:
                 _post("加急", f"/v1/orders/{oid}/marks", {"kind": "urgent", "urgent": urgent == "yes"})
+            for key in ("mark_text", "mark_flag", "mark_urgent"):  # saved: the next save starts empty
+                st.session_state.pop(key, None)
             st.rerun()
     with tabs[1], st.form("order_cancel"):
         if status in DISPATCHED | CLOSED:
@@ -99,7 +108,7 @@ def render(o: dict[str, Any]) -> None:
         reason = st.text_input("取消原因", key="cancel_reason")
         if st.form_submit_button("取消订单", type="primary", disabled=status in DISPATCHED | CLOSED):
             if not (who and reason.strip()):
-                st.session_state.order_flash = ("warning", "请填写操作人和取消原因。")
+                _flash("warning", "请填写取消原因。")
             else:
                 _post("取消订单", f"/v1/orders/{oid}/cancel", {"reason": reason.strip()})
             st.rerun()
@@ -138,7 +147,7 @@ def unmerge_form(oid: str, anchor: str) -> None:
         if st.form_submit_button("拆分订单", type="primary"):
             try:
                 r = from_env().post(f"/v1/orders/{oid}/unmerge", {"note": note.strip()})
-                st.session_state.order_flash = ("success", r.get("message") or "拆分订单已提交")
+                _flash("success", r.get("message") or "拆分订单已提交")
             except ApiError as exc:
-                st.session_state.order_flash = ("error", exc, "拆分订单")
+                _flash("error", exc, "拆分订单")
             st.rerun()

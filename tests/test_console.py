@@ -345,6 +345,13 @@ def test_order_page_marks_and_cancels(api):
     assert marks == {"urgent": True, "flag": "red", "remarks": [marks["remarks"][0]]}
     assert marks["remarks"][0]["text"] == "客户要求周末送" and marks["remarks"][0]["actor"] == "小李"
     assert any("加急" in m.value and "红旗" in m.value for m in at.markdown)
+    said = [m.value for m in at.success]
+    assert any(v.startswith("备注已提交") for v in said) and any(v.startswith("旗帜已提交") for v in said), said  # each action says so
+    assert at.text_input(key="mark_text").value == ""  # the form cleared: the next save does not send the remark again
+    at.selectbox(key="mark_flag").set_value("blue")
+    next(b for b in at.button if b.label == "保存").click().run()
+    marks = api.get(f"/v1/orders/{oid}/marks").json()
+    assert marks["flag"] == "blue" and len(marks["remarks"]) == 1, marks
 
     at.text_input(key="cancel_reason").set_value("客户来电取消")
     next(b for b in at.button if b.label == "取消订单").click().run()
