@@ -4,6 +4,7 @@ masked phone), and the export itself (openpyxl)."""
 from __future__ import annotations
 
 import io
+from decimal import Decimal, InvalidOperation
 
 from openpyxl import Workbook
 
@@ -28,14 +29,29 @@ def row(o: dict) -> dict:
             "标记": "、".join(marks), "下单时间": fmt_time(o.get("ordered_at"))}
 
 
+def export_row(o: dict) -> dict:
+    """``row`` for the workbook: 实付 is a number (finance sums the column), shown as ¥ by its format."""
+    paid = o.get("paid_amount")
+    try:
+        amount = Decimal(str(paid)) if paid not in (None, "") else None
+    except InvalidOperation:
+        amount = None
+    return row(o) | {"实付": amount}
+
+
 def xlsx(rows: list[dict]) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None  # a new Workbook always has its one sheet
     ws.title = "订单"
     ws.append(COLUMNS)
+    money = COLUMNS.index("实付") + 1
     for r in rows:
         ws.append([r[c] for c in COLUMNS])
+        cell = ws.cell(row=ws.max_row, column=money)
+        if isinstance(cell.value, Decimal | int | float):
+            cell.number_format = '"¥"#,##0.00'
+
     for col, width in zip("ABCDEFGHIJKLM", (34, 10, 8, 22, 10, 14, 20, 12, 12, 10, 18, 14, 20), strict=False):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A2"

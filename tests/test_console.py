@@ -320,9 +320,16 @@ def test_search_page_finds_by_last_four_and_exports_excel(api):
 
     at.button(key="search_export").click().run()
     assert not at.exception
-    wb = load_workbook(io.BytesIO(at.session_state["search_xlsx"]))
-    sheet = wb["订单"]
+    _, book, name = at.session_state["search_xlsx"]
+    assert name.startswith("订单导出-") and name.endswith("-1条.xlsx")
+    sheet = load_workbook(io.BytesIO(book))["订单"]
     assert [c.value for c in sheet[1]] == COLUMNS and sheet["A2"].value == oid
+    paid = sheet.cell(row=2, column=COLUMNS.index("实付") + 1)
+    assert isinstance(paid.value, float | int) and paid.value == float(payload["paid_amount"]) and "¥" in paid.number_format
+    assert any(b.label == "下载 Excel" for b in at.get("download_button"))
+    at.text_input(key="s_phone").set_value("")  # another search: the export of the last one is not offered for it
+    at.button[0].click().run()
+    assert not any(b.label == "下载 Excel" for b in at.get("download_button"))
     assert xlsx([])  # an empty result still makes a workbook with its header
 
     bad = console("pages_/search.py")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from console.api_client import ApiError, from_env, show_error
-from console.order_export import EXPORT_MAX, row, xlsx
+from console.order_export import EXPORT_MAX, export_row, row, xlsx
 from console.ui import CN_TZ
 from domain import labels
 from domain.order import Channel
@@ -64,20 +64,23 @@ with c1:
     if st.button("打开", key="search_open"):
         st.switch_page(TIMELINE, query_params={"order_id": pick})
 with c2:
+    asked = repr(sorted(params.items()))  # the export belongs to this search: another search hides it
     if st.button("导出 Excel", icon="📤", key="search_export"):
         try:
             full = from_env().get("/v1/orders/search", limit=1000, **params)
-            allrows = [row(o) for o in full["items"]]
+            allrows = [export_row(o) for o in full["items"]]
             offset = len(allrows)
             while offset < min(full["total"], EXPORT_MAX):
                 more = from_env().get("/v1/orders/search", limit=1000, offset=offset, **params)["items"]
                 if not more:
                     break
-                allrows += [row(o) for o in more]
+                allrows += [export_row(o) for o in more]
                 offset += len(more)
-            st.session_state.search_xlsx = xlsx(allrows)
+            made = datetime.now(CN_TZ).strftime("%Y%m%d-%H%M")
+            st.session_state.search_xlsx = (asked, xlsx(allrows), f"订单导出-{made}-{len(allrows)}条.xlsx")
         except ApiError as exc:
             show_error(exc, "导出")
-    if "search_xlsx" in st.session_state:
-        st.download_button("下载 Excel", st.session_state.search_xlsx, file_name="orders.xlsx", key="search_dl",
+    export = st.session_state.get("search_xlsx")
+    if export and export[0] == asked:
+        st.download_button("下载 Excel", export[1], file_name=export[2], key="search_dl",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon="⬇️")
