@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from domain import labels
 from domain.labels import diff_class
 
 CN_TZ = timezone(timedelta(hours=8))  # China has no DST; no tz database needed
@@ -69,14 +70,21 @@ EVENTS = {
 }
 
 
+def _unknown(status: str | None) -> tuple[str, str, BadgeColour]:
+    """A status the order table has no icon for (a part's or parcel's, e.g. 运输中): its label still."""
+    raw = status or "-"
+    said = next((t for t in (labels.order_status(raw), labels.part_status(raw), labels.parcel_status(raw)) if t != raw), raw)
+    return ("❔", said, "gray")
+
+
 def status_text(status: str | None) -> str:
-    icon, label, _ = STATUS.get(status or "", ("❔", status or "-", "gray"))
+    icon, label, _ = STATUS.get(status or "", None) or _unknown(status)
     return f"{icon} {label}"
 
 
 def status_badge(status: str | None) -> tuple[str, BadgeColour]:
     """(label, colour) for st.badge."""
-    icon, label, colour = STATUS.get(status or "", ("❔", status or "-", "gray"))
+    icon, label, colour = STATUS.get(status or "", None) or _unknown(status)
     return f"{icon} {label}", colour
 
 

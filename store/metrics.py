@@ -304,7 +304,9 @@ def dashboard(
         events = conn.execute(
             select(timeline_events.c.order_id, timeline_events.c.at, timeline_events.c.status, timeline_events.c.event)
             .where(timeline_events.c.order_id.in_(cohort))
-            .order_by(timeline_events.c.order_id, timeline_events.c.seq)
+            # by time, then sequence: a part's or parcel's events carry their own sequences and a carrier's
+            # scan its own time, so sequence order alone can step back in time (a negative stay)
+            .order_by(timeline_events.c.order_id, timeline_events.c.at, timeline_events.c.seq)
         ).all()
         scans = conn.execute(
             select(timeline_events.c.order_id, timeline_events.c.data).where(

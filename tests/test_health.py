@@ -229,3 +229,33 @@ def test_parse_period(frm, to):
         assert start == datetime(2026, 11, 19, 16, 0, tzinfo=UTC)  # Beijing midnight
     with pytest.raises(ValueError):
         parse_period("2026-11-27", "2026-11-20")
+
+
+def test_stage_times_follow_the_clock_not_the_sequence(engine):
+    """A parcel's events carry their own sequence and a carrier's scan its own time: by sequence the
+    order can step back in time, and a stage would last a negative while (the dashboard showed -24 s)."""
+    from store import metrics
+    from store.schema import orders, timeline_events
+
+    now = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+    t = now - timedelta(hours=10)
+    row = dict(order_id="late-scan", channel="tmall", channel_order_id="late-scan", status="delivered", customer_id="C1",
+               customer_name="王", phone="+8613800000000", province="浙江省", city="杭州市", district="萧山区", adcode="330109",
+               address_text="x", goods_amount=Decimal("1"), freight=Decimal("0"), paid_amount=Decimal("1"), flags=[],
+               risk_level="none", warehouse="HZ-DIRECT", carrier="SF", ordered_at=t, created_at=t, updated_at=t, last_seq=3,
+               projected_at=t)
+
+    def ev(seq, at, event, status):
+        return dict(order_id="late-scan", seq=seq, at=at, event=event, status=status, actor="system", reason="", data={})
+
+    with engine.begin() as conn:
+        conn.execute(orders.insert(), [row])
+        conn.execute(timeline_events.insert(), [
+            ev(1, t, "order.received", "received"),
+            ev(2, t + timedelta(hours=2), "order.shipped", "shipped"),
+            ev(3, t + timedelta(hours=1, minutes=59), "tracking.event", "delivered"),  # the carrier's own (earlier) time
+            ev(4, t + timedelta(hours=3), "order.delivered", "delivered"),
+        ])
+    d = metrics.dashboard(engine, now - timedelta(days=1), now, as_of=now)
+    times = {r["stage"]: r for r in d["stage_times"]}
+    assert all(r["p50_seconds"] >= 0 and r["p90_seconds"] >= 0 for r in times.values()), times

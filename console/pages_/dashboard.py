@@ -17,7 +17,7 @@ from console.ui import CHANNELS, CN_TZ, STATUS, WAREHOUSES, status_text
 from domain.regions import REGION_NAMES
 
 ALL = ""
-NO_DATA = "无数据 no data"
+NO_DATA = "无数据"
 REGIONS = list(REGION_NAMES)  # one region table: domain/regions.py
 
 
@@ -53,12 +53,12 @@ except ApiError as exc:
     st.stop()
 
 h = d["health"]
-st.subheader("订单健康度 order health index")
+st.subheader("订单健康度")
 m1, m2, m3, m4 = st.columns(4)
 score = h["score"]
 m1.metric("健康度 (基线 80)", fmt_score(score), delta=None if score is None else f"{score - h['baseline']:+.1f} vs 80")
-m2.metric("时效 timeliness", fmt_score(h["timeliness"]["score"]))
-m3.metric("数据 data", fmt_score(h["data"]["score"]))
+m2.metric("时效", fmt_score(h["timeliness"]["score"]))
+m3.metric("数据", fmt_score(h["data"]["score"]))
 exp = h["experience"]["value"]
 m4.metric("体验: 每百单查询 (越低越好)", NO_DATA if exp is None else f"{exp:.2f}")
 if score is None:
@@ -66,7 +66,7 @@ if score is None:
     partial = h["partial_score"]
     st.caption(
         "部分指标无数据 (分母为 0), 不计算总分: " + ", ".join(missing)
-        + (f" — 仅按有数据的指标折算 partial: {partial:.1f}" if partial is not None else "")
+        + (f" — 仅按有数据的指标折算: {partial:.1f}" if partial is not None else "")
     )
 
 series = pd.DataFrame(h.get("series", []))
@@ -78,7 +78,7 @@ if not series.empty:
         y="baseline:Q"
     )
     if points.empty:
-        st.info("所选期间没有可计算健康度的数据 (no data)。")
+        st.info("所选期间没有可计算健康度的数据。")
     else:
         line = alt.Chart(points).mark_line(point=True).encode(
             x=alt.X("day:T", title="日期"),
@@ -106,6 +106,7 @@ if times.empty:
 else:
     long = times.melt(id_vars=["stage", "n"], value_vars=["p50_seconds", "p90_seconds"], var_name="分位", value_name="秒")
     long["分位"] = long["分位"].map({"p50_seconds": "p50", "p90_seconds": "p90"})
+    long["stage"] = [status_text(x) for x in long["stage"]]  # the axis in Chinese, as the table
     right.altair_chart(
         alt.Chart(long).mark_bar().encode(x=alt.X("stage:N", title="阶段"), xOffset="分位:N", y=alt.Y("秒:Q", title="停留秒数"),
                                           color="分位:N", tooltip=["stage", "分位", "秒", "n"]),
@@ -117,7 +118,7 @@ else:
         hide_index=True,
     )
 
-st.subheader("异常率 (按风险特征) exception rates by risk feature")
+st.subheader("异常率 (按风险特征)")
 rates = pd.DataFrame(d["exception_rates"])
 if rates.empty:
     st.info(f"扫描 {d['risk_scanned']} 单, 无风险特征命中。")
@@ -130,7 +131,7 @@ else:
     )
     st.caption(f"扫描 {d['risk_scanned']} 单")
 
-st.subheader("审核响应 reviews answered within 15 min")
+st.subheader("审核响应 (15 分钟内处理)")
 rv = d["reviews"]
 r1, r2 = st.columns([1, 3])
 r1.metric("15分钟内处理", NO_DATA if rv["rate"] is None else f"{rv['rate']:.0%}", help=f"{rv['answered_15m']}/{rv['total']}")
@@ -141,7 +142,7 @@ if rv["by_kind"]:
         hide_index=True,
     )
 
-st.subheader("售后原因 (按大区) aftersales reasons by region")
+st.subheader("售后原因 (按大区)")
 rows = d["aftersales_by_region"]
 region = st.selectbox("大区", REGIONS, key="dash_region")
 top = sorted((r for r in rows if r["region"] == region), key=lambda r: (-r["count"], r["reason"]))[:3]
@@ -153,7 +154,7 @@ else:
     st.markdown(f"**{region} 退换货原因 TOP 3**")
     st.dataframe([{"原因": r["reason"], "次数": r["count"]} for r in top], hide_index=True)
 
-st.caption("单均成本 cost per order: " + (NO_DATA if d["cost_per_order"] is None else f"¥{d['cost_per_order']}"))
+st.caption("单均成本: " + (NO_DATA if d["cost_per_order"] is None else f"¥{d['cost_per_order']}"))
 
 try:
     xlsx = api.request("GET", "/v1/metrics/dashboard.xlsx", params={k: v for k, v in params.items() if v}).content
