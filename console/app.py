@@ -45,8 +45,19 @@ if user is None:  # issue 13: nobody sees a page, or reaches the API, without si
 
 pages = [st.Page(script, title=title, icon=icon, **({"url_path": path} if path else {"default": True}))
          for script, title, icon, path in PAGES]
+
+
+def no_permission() -> None:
+    """An admin page's URL for everyone else: say so, instead of Streamlit's English 'Page not found'."""
+    st.title("🚫 无权限")
+    st.warning(f"此页面仅管理员可用; 你的角色是「{user.get('role_label') or user['role']}」。如需开通, 请联系管理员。")
+
+
 if user["role"] == "admin":  # account management and the audit log: admins only (the API checks too)
     pages += [st.Page(script, title=title, icon=icon, url_path=path) for script, title, icon, path in ADMIN_PAGES]
+else:
+    pages += [st.Page(no_permission, title=title, icon="🚫", url_path=path, visibility="hidden")
+              for _, title, _, path in ADMIN_PAGES]
 home, timeline = pages[0], pages[3]
 page = st.navigation(pages)
 

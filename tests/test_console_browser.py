@@ -240,6 +240,11 @@ def test_a_day_at_the_console(fstack, console_url, page):  # noqa: F811
     assert wave["wave_no"] in codes and "A-03-12" in codes, codes
     shot(page, "print-pick-list")
 
+    # 1c. an admin page's URL, for a reviewer: 无权限 in Chinese, not Streamlit's "Page not found"
+    goto(page, f"{console_url}/users")
+    page.get_by_role("heading", name="🚫 无权限").wait_for()
+    assert "Page not found" not in page.content() and "仅管理员可用" in page.content()
+
     # 2. two identical ¥12,800 holds, decided together with one note
     held = [held_for_risk(api), held_for_risk(api)]
     goto(page, f"{console_url}/reviews")
