@@ -49,8 +49,9 @@ pages = [st.Page(script, title=title, icon=icon, **({"url_path": path} if path e
 
 def no_permission() -> None:
     """An admin page's URL for everyone else: say so, instead of Streamlit's English 'Page not found'."""
+    me = current_user() or {}
     st.title("🚫 无权限")
-    st.warning(f"此页面仅管理员可用; 你的角色是「{user.get('role_label') or user['role']}」。如需开通, 请联系管理员。")
+    st.warning(f"此页面仅管理员可用; 你的角色是「{me.get('role_label') or me.get('role') or '-'}」。如需开通, 请联系管理员。")
 
 
 if user["role"] == "admin":  # account management and the audit log: admins only (the API checks too)
