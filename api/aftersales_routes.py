@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READERS, Caller, actor, require
 from api.intake import current_view
-from api.schemas import AUTH, MAX_OFFSET, Doc, errors
+from api.schemas import AUTH, MAX_OFFSET, AftersalesTypeFilter, CaseStatusFilter, Doc, errors
 from domain.aftersales import (
     AftersalesLine,
     AftersalesRequest,
@@ -141,14 +141,13 @@ async def request_aftersales(request: Request, order_id: OrderId, body: Aftersal
 
 @router.get("/v1/aftersales", response_model=Doc, responses=errors(*AUTH))
 def list_cases(
-    request: Request, status: str | None = Query(None, description="a CaseStatus, e.g. qc_pending"),
+    request: Request,
+    status: Annotated[CaseStatusFilter, Query(description="a case status, e.g. qc_pending (empty: any); else a 422")] = None,
     order_id: str | None = Query(None, max_length=200),
-    type: str | None = Query(None, description="exchange | return | refund_only | reissue", max_length=20),
+    type: Annotated[AftersalesTypeFilter, Query(description="an aftersales type (empty: any); another value is a 422")] = None,
     limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _r: str = Depends(require(*READERS, "device")),
 ):
-    if status is not None and status not in {s.value for s in CaseStatus}:
-        raise HTTPException(422, f"状态无效: status must be one of {', '.join(s.value for s in CaseStatus)}")
     total, items = store.list_cases(_engine(request), status=status, order_id=order_id, type=type, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": [_labelled(i) for i in items]}
 

@@ -43,7 +43,18 @@ from api.readiness import Readiness, readiness
 from api.retry_after import RetryAfterOn503
 from api.review_cards import router as review_cards_router
 from api.rules_routes import router as rules_router
-from api.schemas import AUTH, MAX_ID, MAX_OFFSET, ChannelFilter, Doc, FieldProblem, StatusFilter, errors
+from api.schemas import (
+    AUTH,
+    MAX_ID,
+    MAX_OFFSET,
+    ChannelFilter,
+    Doc,
+    FieldProblem,
+    ReviewKindFilter,
+    ReviewStateFilter,
+    StatusFilter,
+    errors,
+)
 from api.team_routes import router as team_router
 from api.unmerge_routes import router as unmerge_router
 from api.warehouse_routes import router as warehouse_router
@@ -304,8 +315,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None, *
     @app.get("/v1/reviews", tags=["reviews"], response_model=ReviewList, responses=errors(*AUTH))
     def list_reviews(
         request: Request,
-        state: str | None = Query(None, description="open | decided | cancelled", max_length=16),
-        kind: str | None = Query(None, description="address | routing | risk", max_length=16),
+        state: Annotated[ReviewStateFilter, Query(description="a review state (empty: any); another value is a 422")] = None,
+        kind: Annotated[ReviewKindFilter, Query(description="a review kind (empty: any); another value is a 422")] = None,
         order_id: str | None = Query(None, max_length=200),
         caller: Caller = Depends(require(*READERS)),
     ):

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from api.audit import client_ip
 from api.auth import PERSON_ROLES, Caller, authenticate, presented, require
+from api.errors import query_refusal
 from api.schemas import AUTH, MAX_OFFSET, Doc, errors
 from api.wecom_oauth import WeComError, wecom_provider
 from store import audit, users
@@ -61,6 +62,11 @@ class WeComCallbackIn(BaseModel):
 
 def _engine(request: Request):
     return request.app.state.engine
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time without a zone is UTC, as the audit log stores it."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _ip(request: Request) -> str | None:
@@ -202,7 +208,9 @@ async def audit_log(request: Request, actor: str | None = Query(None, max_length
                     since: datetime | None = None, until: datetime | None = None,
                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                     _c: Caller = Depends(require("admin"))):
-    """Every human and credentialed action, newest first."""
+    """Every human and credentialed action, newest first (``since`` ≤ at < ``until``)."""
+    if since and until and _aware(since) > _aware(until):
+        raise query_refusal("until", "不能早于开始时间 (until is before since)")
     total, items = await asyncio.to_thread(audit.query, _engine(request), actor=actor, action=action, since=since,
                                            until=until, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": items}

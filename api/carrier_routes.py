@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.logistics import record_tracking_event, set_tracking_result, tracking_for
 from api.auth import READERS, Caller, own_channel, require
-from api.channel_routes import record_attempt
+from api.channel_routes import WebhookOutcome, record_attempt
 from api.door import is_json_media
 from api.schemas import AUTH, Doc, errors
 from domain.logistics import (
@@ -62,7 +62,7 @@ async def carrier_webhook(request: Request, carrier: Annotated[str, Path(max_len
     remote = request.client.host if request.client else None
     channel = f"carrier:{carrier[:10]}"
 
-    async def attempt(outcome: str, code: int, reason: str = "", order_ids: list[str] | None = None) -> None:
+    async def attempt(outcome: WebhookOutcome, code: int, reason: str = "", order_ids: list[str] | None = None) -> None:
         await asyncio.to_thread(record_attempt, engine, channel=channel, outcome=outcome, http_status=code,
                                 reason=reason, body=body, order_ids=order_ids or [], remote=remote)
 

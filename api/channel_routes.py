@@ -34,11 +34,12 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 from sqlalchemy import Engine, select
 from temporalio.service import RPCError
 
@@ -55,7 +56,7 @@ from activities.channels import (
 from api.auth import READERS, Caller, own_channel, require
 from api.channel_health_routes import note_push
 from api.intake import submit
-from api.schemas import MAX_ID
+from api.schemas import MAX_ID, blank_is_none
 from domain.channels import MappingError, douyin, map_payload
 from domain.channels.signing import douyin_verify, push_age_problem
 from store import read_model
@@ -116,7 +117,14 @@ async def oauth_token(request: Request):
 # ------------------------------------------------------------------------------------------ webhook
 
 
-def record_attempt(engine: Engine, *, channel: str, outcome: str, http_status: int, reason: str, body: bytes,
+# what a push was answered, as recorded in webhook_attempts.outcome (the Douyin push here, the carriers'
+# tracking pushes in api/carrier_routes.py): every outcome the code records is one of these
+WebhookOutcome = Literal["accepted", "replayed", "ignored", "unmappable", "bad_signature", "stale", "error",
+                         "detail_unavailable"]
+WebhookOutcomeFilter = Annotated[WebhookOutcome | None, BeforeValidator(blank_is_none)]
+
+
+def record_attempt(engine: Engine, *, channel: str, outcome: WebhookOutcome, http_status: int, reason: str, body: bytes,
                    order_ids: list[str], remote: str | None) -> int:
     with engine.begin() as conn:
         r = conn.execute(webhook_attempts.insert().values(
@@ -166,7 +174,7 @@ async def douyin_webhook(request: Request):
     body = await request.body()
     remote = request.client.host if request.client else None
 
-    async def attempt(outcome: str, code: int, reason: str = "", order_ids: list[str] | None = None) -> None:
+    async def attempt(outcome: WebhookOutcome, code: int, reason: str = "", order_ids: list[str] | None = None) -> None:
         await asyncio.to_thread(record_attempt, engine, channel="douyin", outcome=outcome, http_status=code,
                                 reason=reason, body=body, order_ids=order_ids or [], remote=remote)
 
@@ -242,8 +250,8 @@ async def douyin_webhook(request: Request):
         pushed = douyin.pushed_order_id(m["data"])
         await attempt("detail_unavailable", 503, f"order detail of {pushed} unavailable: {exc}", order_ids)
         return JSONResponse({"code": 50001, "msg": f"order detail of {pushed} unavailable, retry"}, status_code=503)
-    outcome = ("replayed" if replay_ids and not fresh else "accepted" if order_ids
-               else "unmappable" if rejections else "ignored")
+    outcome: WebhookOutcome = ("replayed" if replay_ids and not fresh else "accepted" if order_ids
+                               else "unmappable" if rejections else "ignored")
     await attempt(outcome, 200, "; ".join(reasons), order_ids)
     answer = OK | {"order_ids": order_ids, "rejection_ids": rejections}
     if replay_ids:
@@ -277,7 +285,9 @@ def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[s
 
 
 @router.get("/v1/channels/webhook-attempts", tags=["channels"])
-async def list_webhook_attempts(request: Request, channel: str | None = None, outcome: str | None = None,
+async def list_webhook_attempts(request: Request, channel: str | None = None,
+                                outcome: Annotated[WebhookOutcomeFilter, Query(
+                                    description="what the push was answered (empty: any); another value is a 422")] = None,
                                 limit: int = Query(100, ge=1, le=1000),
                                 _role: str = Depends(channel_caller(*READERS))):
     def read() -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -24,6 +24,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.auth import READERS, require
+from api.errors import query_refusal
 from api.schemas import AUTH, Doc, Listing, errors
 from domain.health import NO_DATA
 from store import metrics, read_model
@@ -45,13 +46,36 @@ def _sla(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.settings.ship_sla_hours)
 
 
+MOMENT = "应为日期或时间, 例如 2026-11-27 或 2026-11-27T10:00:00+08:00"
+
+
+def _moment(value: str) -> None:
+    """ValueError unless ``value`` reads as ``store.metrics.parse_period`` reads one end of a period."""
+    if len(value) == 10:
+        date.fromisoformat(value)
+    else:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _period(frm: str | None, to: str | None):
+    """``from``/``to`` → the period; a bad one is a 422 naming the parameter, as FastAPI's own refusals
+    are (api/errors.py): 开始应为日期或时间, 例如 …, 结束应晚于开始."""
+    for field, value in (("from", frm), ("to", to)):
+        try:
+            if value:
+                _moment(value)
+        except ValueError:
+            raise query_refusal(field, f"{MOMENT} (not a date or ISO datetime)") from None
     try:
         start, end = metrics.parse_period(frm, to)
-    except (ValueError, OverflowError) as exc:
-        raise HTTPException(422, f"时间段无效 bad period: {exc}") from None
-    if start.year < EARLIEST_DAY.year or end.year > LATEST_DAY.year:
-        raise HTTPException(422, f"时间段须在 {EARLIEST_DAY} 与 {LATEST_DAY} 之间 (period out of range)")
+    except OverflowError:
+        raise query_refusal("from" if frm else "to", f"应在 {EARLIEST_DAY} 与 {LATEST_DAY} 之间 (period out of range)") from None
+    except ValueError:  # 'from' must be before 'to'
+        raise query_refusal("to", "应晚于开始 (to must be after from)") from None
+    if start.year < EARLIEST_DAY.year:
+        raise query_refusal("from", f"不能早于 {EARLIEST_DAY} (period out of range)")
+    if end.year > LATEST_DAY.year:
+        raise query_refusal("to", f"不能晚于 {LATEST_DAY} (period out of range)")
     return start, end
 
 

@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READERS, Caller, actor, require
+from api.errors import query_refusal
 from api.schemas import AUTH, MAX_OFFSET, ChannelFilter, DayFilter, StatusFilter, errors
 from domain import labels, team
 from domain.contracts import warehouse as W
@@ -53,14 +53,14 @@ def search(
 ):
     """Orders matching every given criterion, newest order first, each with its marks."""
     if date_from and date_to and date_from > date_to:
-        raise _query_refusal("date_to", "不能早于开始日期 (date_to is before date_from)")
+        raise query_refusal("date_to", "不能早于开始日期 (date_to is before date_from)")
     q = OrderQuery(phone=phone, waybill=waybill, channel_order_id=channel_order_id, name=name, order_id=order_id,
                    date_from=date_from, date_to=date_to, status=status, channel=channel, warehouse=warehouse,
                    carrier=carrier, customer_id=customer_id)
     try:
         total, items = search_orders(request.app.state.engine, q, limit=limit, offset=offset)
     except ValueError as exc:  # the phone's digits (store/order_search.py): the same 422 shape as every refusal
-        raise _query_refusal("phone", str(exc).removeprefix("电话 phone: ")) from None
+        raise query_refusal("phone", str(exc).removeprefix("电话 phone: ")) from None
     marks = order_marks.marks(request.app.state.engine, [o["order_id"] for o in items])
     for o in items:
         o["phone_masked"] = masked_phone(o.get("phone"))
@@ -72,11 +72,6 @@ def search(
         o["stale"] = team.STALE_FLAG in (o.get("flags") or [])  # a small team's order untouched for 24 h: red
         o["flags_label"] = labels.flags(o.get("flags"))
     return {"total": total, "limit": limit, "offset": offset, "items": items}
-
-
-def _query_refusal(field: str, why: str) -> RequestValidationError:
-    """A query parameter refused by the route itself, answered like FastAPI's own (api/errors.py)."""
-    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": why, "ctx": {"error": why}}])
 
 
 class MarkIn(BaseModel):

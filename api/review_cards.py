@@ -13,17 +13,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
 from api.auth import READERS, Caller, require
 from api.intake import current_view
-from api.schemas import AUTH, errors
+from api.schemas import AUTH, ReviewKindFilter, ReviewStateFilter, errors
 from domain import labels
 from domain.logistics import WAREHOUSE_SENDERS
 from domain.printouts import masked_phone
+from domain.review import ReviewState
 from domain.routing import RoutingInput, RoutingLine, carrier_options
 from store import read_model, rules, stock
 from store.schema import orders
@@ -116,8 +117,8 @@ def order_summary(view, history: dict[str, Any]) -> dict[str, Any] | None:
 @router.get("/v1/reviews/cards", responses=errors(*AUTH))
 async def review_cards(
     request: Request,
-    state: str | None = Query("open", description="open | decided | cancelled", max_length=16),
-    kind: str | None = Query(None, description="address | routing | risk | …", max_length=16),
+    state: Annotated[ReviewStateFilter, Query(description="default open; empty: any; another value is a 422")] = ReviewState.OPEN,
+    kind: Annotated[ReviewKindFilter, Query(description="a review kind (empty: any); another value is a 422")] = None,
     min_age_minutes: int | None = Query(None, ge=0, le=60 * 24 * 365, description="only tasks waiting at least this long"),
     escalation: str | None = Query(None, pattern="^(any|escalated|red|none)$",
                                    description="escalated (incl. red) | red | none (not escalated)"),

@@ -9,12 +9,15 @@ database cannot hold is a 422, never a 500.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from domain.aftersales import AftersalesType, CaseStatus
 from domain.order import Channel
+from domain.review import ReviewKind, ReviewState
 from domain.status import OrderStatus
+from domain.warehouse import ExceptionKind, TaskState
 
 MAX_ID = 2**31 - 1  # Integer primary keys
 MAX_OFFSET = 10_000_000
@@ -28,6 +31,18 @@ def blank_is_none(value: Any) -> Any:
 StatusFilter = Annotated[OrderStatus | None, BeforeValidator(blank_is_none)]
 ChannelFilter = Annotated[Channel | None, BeforeValidator(blank_is_none)]
 DayFilter = Annotated[date | None, BeforeValidator(blank_is_none)]
+# the list filters: one of the codes (empty: any); another value is a 422 listing the codes (api/errors.py)
+ReviewStateFilter = Annotated[ReviewState | None, BeforeValidator(blank_is_none)]
+ReviewKindFilter = Annotated[ReviewKind | None, BeforeValidator(blank_is_none)]
+CaseStatusFilter = Annotated[CaseStatus | None, BeforeValidator(blank_is_none)]
+AftersalesTypeFilter = Annotated[AftersalesType | None, BeforeValidator(blank_is_none)]
+TaskStateFilter = Annotated[TaskState | None, BeforeValidator(blank_is_none)]  # one of a repeated ?state=
+ExceptionKindFilter = Annotated[ExceptionKind | None, BeforeValidator(blank_is_none)]
+# a warehouse exception is recorded open (activities/warehouse.py) and resolved by a person
+ExceptionStateFilter = Annotated[Literal["open", "resolved"] | None, BeforeValidator(blank_is_none)]
+# a wave's read-model state (workflows/wave.py: picking → packing → done; open as the label table names it)
+WaveState = Literal["open", "picking", "packing", "done"]
+WaveStateFilter = Annotated[WaveState | None, BeforeValidator(blank_is_none)]
 
 
 class FieldProblem(BaseModel):

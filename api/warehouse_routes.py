@@ -19,7 +19,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import warehouse as wh
 from api.auth import READERS, require
-from api.schemas import AUTH, Doc, Listing, errors
+from api.schemas import (
+    AUTH,
+    Doc,
+    ExceptionKindFilter,
+    ExceptionStateFilter,
+    Listing,
+    TaskStateFilter,
+    WaveStateFilter,
+    errors,
+)
 from domain.warehouse import (
     TASK_LOOK,
     DeviceException,
@@ -166,7 +175,9 @@ async def raise_exception(request: Request, warehouse: WarehouseId, body: Except
 @router.get("/v1/warehouse/exceptions", response_model=Listing, responses=errors(*AUTH))
 def list_exceptions(
     request: Request, warehouse: str | None = Query(None, max_length=32),
-    state: str | None = Query(None, description="open | resolved", max_length=16), kind: str | None = Query(None, max_length=20), _r: str = Depends(require(*READERS, "device")),
+    state: Annotated[ExceptionStateFilter, Query(description="open | resolved (empty: any); another value is a 422")] = None,
+    kind: Annotated[ExceptionKindFilter, Query(description="an exception kind (empty: any); another value is a 422")] = None,
+    _r: str = Depends(require(*READERS, "device")),
 ):
     items = wh.list_exceptions(_engine(request), warehouse=warehouse, state=state, kind=kind)
     return {"total": len(items), "items": items}
@@ -186,18 +197,22 @@ def pickers(request: Request, warehouse: str | None = None, _r: str = Depends(re
 
 
 @router.get("/v1/warehouse/tasks", response_model=Listing, responses=errors(*AUTH))
-def tasks(request: Request, warehouse: str | None = None, state: list[str] = Query(default=[]),
-                _r: str = Depends(require(*READERS, "device"))):
-    return {"items": wh.list_tasks(_engine(request), warehouse=warehouse, states=state or None)}
+def tasks(request: Request, warehouse: str | None = None,
+          state: Annotated[list[TaskStateFilter], Query(
+              description="task states, repeat for several (empty: any); another value is a 422")] = [],  # noqa: B006
+          _r: str = Depends(require(*READERS, "device"))):
+    states = [s for s in state if s is not None]
+    return {"items": wh.list_tasks(_engine(request), warehouse=warehouse, states=states or None)}
 
 
 # ---------------------------------------------------------------- waves
 
 
 @router.get("/v1/waves", response_model=Listing, responses=errors(*AUTH))
-def list_waves(request: Request, warehouse: str | None = None, state: str | None = None,
-                     open_only: bool = False, limit: int = Query(100, ge=1, le=500),
-                     _r: str = Depends(require(*READERS, "device"))):
+def list_waves(request: Request, warehouse: str | None = None,
+               state: Annotated[WaveStateFilter, Query(description="a wave state (empty: any); another value is a 422")] = None,
+               open_only: bool = False, limit: int = Query(100, ge=1, le=500),
+               _r: str = Depends(require(*READERS, "device"))):
     items = wh.list_waves(_engine(request), warehouse=warehouse, state=state, open_only=open_only, limit=limit)
     return {"total": len(items), "items": items}
 

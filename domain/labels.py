@@ -71,6 +71,7 @@ _TRACKING_EVENT_NAMES = {  # return.<tracking code>: a return parcel's own steps
 EVENTS: dict[str, str] = {
     # the order
     "order.received": "订单接收",
+    "order.time_ahead": "下单时间超前",
     "order.validated": "校验通过",
     "order.held": "转人工审核",
     "order.routed": "已分单",
@@ -508,6 +509,17 @@ CHANNEL_HEALTH: dict[str, str] = {  # domain/channels/health.py HealthState
     "stopped": "已停止",
 }
 
+WEBHOOK_OUTCOMES: dict[str, str] = {  # api/channel_routes.py WebhookOutcome: what a partner's push was answered
+    "accepted": "已接收",
+    "replayed": "重复推送, 已处理过",
+    "ignored": "已忽略",
+    "unmappable": "无法解析, 已记为拒收",
+    "bad_signature": "签名错误",
+    "stale": "推送已过期",
+    "error": "服务暂不可用",
+    "detail_unavailable": "订单详情暂不可取",
+}
+
 # every group by name: the console and tests walk them; ``label(group, code)`` reads any of them
 STAGES: dict[str, str] = {  # domain/contracts/task_queues.py Stage: what a worker process serves
     "orders": "订单(接单·审核·放行·售后)", "warehouse": "仓储(波次·拣货·供应商)", "logistics": "物流(运单·轨迹·确认·安装)",
@@ -525,7 +537,7 @@ GROUPS: dict[str, dict[str, str]] = {
     "wave_state": WAVE_STATES, "close_reason": CLOSE_REASONS, "scan_step": SCAN_STEPS, "scan_result": SCAN_RESULTS,
     "mis_scan": MIS_SCANS, "exception_kind": EXCEPTION_KINDS, "exception_state": EXCEPTION_STATES,
     "wave_outcome": WAVE_OUTCOMES, "flag": FLAGS, "diff_class": DIFF_CLASSES, "channel_health": CHANNEL_HEALTH,
-    "stage": STAGES,
+    "stage": STAGES, "webhook_outcome": WEBHOOK_OUTCOMES,
 }
 
 # ---------------------------------------------------------------- lookups
@@ -775,8 +787,8 @@ FIELDS: dict[str, str] = {
     "waybill_no": "运单号",
     "order_id": "订单号",
     "code": "轨迹状态",
-    "query:code": "库位编码",
-    "text": "内容",  # a remark's text (备注), a notice's text  # the bin-label sheet's ?code=A-03-12 (a query parameter, not a tracking code)
+    "query:code": "库位编码",  # the bin-label sheet's ?code=A-03-12 (a query parameter, not a tracking code)
+    "text": "内容",  # a remark's text (备注), a notice's text
     "at": "时间",
     "location": "地点",
     "description": "描述",
@@ -824,6 +836,8 @@ FIELDS: dict[str, str] = {
     "to": "结束",
     "token": "链接凭证",
     "username": "用户名",
+    "password": "密码",
+    "file": "文件",  # an upload (POST /v1/rules: the rules workbook)
     "version": "版本",
     "wait": "等待处理结果",
     "waybill": "运单号",
@@ -846,8 +860,9 @@ def _tokens(path: Any) -> list[str | int]:
 
 
 def field_label(path: Any) -> str:
-    """customer.phone → 收货人电话, lines[0].unit_price → 第1行单价, ('body', 'lines', 1) → 第2行商品;
-    an unknown field is named by its last part's label, else as given."""
+    """customer.phone → 收货人电话, lines[0].unit_price → 第1行单价, ('body', 'lines', 1) → 第2行商品,
+    ('query', 'state', 0) (a repeated ?state=) → 状态(第1项); an unknown field is named by its last
+    part's label, else as given."""
     tokens = _tokens(path)
     if not tokens:
         return FIELDS["(body)"]
@@ -855,10 +870,14 @@ def field_label(path: Any) -> str:
     prefix = "".join(_LIST_ITEMS.get(str(tokens[i - 1]) if i else "", "第{n}项").format(n=t + 1)
                      for i, t in enumerate(tokens) if isinstance(t, int))
     key = ".".join(names)
-    if isinstance(tokens[-1], int):  # the list item itself
-        return prefix + ("商品" if names[-1:] == ["lines"] else "")
     where = path[0] if isinstance(path, (list, tuple)) and path and path[0] in ("query", "path") else None
-    leaf = (FIELDS.get(f"{where}:{key}") if where else None) or FIELDS.get(key) or FIELDS.get(names[-1])
+    leaf = (FIELDS.get(f"{where}:{key}") if where else None) or FIELDS.get(key) or (FIELDS.get(names[-1]) if names else None)
+    if isinstance(tokens[-1], int):  # the list item itself
+        if names[-1:] == ["lines"]:
+            return prefix + "商品"
+        if leaf is None or not isinstance(tokens[-2], str):  # an item of an item, or of a field with no label
+            return prefix
+        return f"{field_label([where, *tokens[:-1]] if where else tokens[:-1])}(第{tokens[-1] + 1}项)"
     if leaf is None:
         return _raw_path(tokens)
     return prefix + leaf
@@ -1008,6 +1027,16 @@ _ENUM_FIELDS: dict[str, str] = {"channel": "channel", "status": "order_status", 
                                 "carrier": "carrier", "code": "tracking", "kind": "exception_kind"}
 
 
+def _choice_group(name: str, codes: list[str]) -> str | None:
+    """The label group an enum error's choices come from: the field's own (``_ENUM_FIELDS``) when it
+    holds every code, else the group of exactly these codes (?state= of reviews, waves, tasks…)."""
+    wanted = set(codes)
+    hint = _ENUM_FIELDS.get(name)
+    if hint and wanted <= GROUPS[hint].keys():
+        return hint
+    return next((g for g, table in GROUPS.items() if wanted and table.keys() == wanted), None)
+
+
 def _value_error(text: str) -> str:
     text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ").strip()
     for english, chinese in VALUE_ERRORS.items():
@@ -1015,7 +1044,7 @@ def _value_error(text: str) -> str:
             return chinese
     if re.search(r"[\u4e00-\u9fff]", text):  # already Chinese (our newer validators): as it is, without the English
         text = re.sub(r"\s*\([A-Za-z][^()]*\)\s*$", "", text)
-        return text if text.startswith(("需要", "不能", "含有", "最多", "至少", "应为", "必须")) else f": {text}"
+        return text if text.startswith(("需要", "不能", "含有", "最多", "至少", "应", "必须")) else f": {text}"
     return f"不正确: {text}" if text else "不正确"
 
 
@@ -1037,8 +1066,8 @@ def validation_message(error: Mapping[str, Any]) -> str:
         return f"{name}不正确: {msg}"
     if "expected" in ctx:  # "'tmall', 'taobao' or 'manual'" → the codes with their labels where known
         codes = re.findall(r"'([^']*)'", str(ctx["expected"]))
-        last = _tokens(error.get("loc") or ())[-1:]
-        group = _ENUM_FIELDS.get(str(last[0])) if last else None
+        last = [t for t in _tokens(error.get("loc") or ()) if isinstance(t, str)][-1:]
+        group = _choice_group(str(last[0]) if last else "", codes)
         ctx["expected"] = "、".join(f"{c}({label(group, c)})" if group and label(group, c) != c else c
                                    for c in codes) or ctx["expected"]
     sentence = _fill(template, ctx)
@@ -1050,6 +1079,6 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str
     out = []
     for e in errors:
         tokens = _tokens(e.get("loc") or ())
-        out.append({"field": _raw_path(tokens) or "(body)", "label": field_label(tokens),
+        out.append({"field": _raw_path(tokens) or "(body)", "label": field_label(e.get("loc") or ()),
                     "message": validation_message(e)})
     return out
