@@ -124,3 +124,15 @@ async def test_a_redelivered_address_that_cannot_apply_is_a_task_and_the_order_g
     assert st.status == S.ROUTED and st.address_raw == before.address_raw  # not held, the old address kept
     await h.signal(OrderWorkflow.cancel, CancelRequest(reason="test over", actor="test"))  # the order still answers
     assert (await result_of(h)).status == S.CANCELLED
+
+
+async def test_an_order_time_ahead_of_arrival_waits_from_arrival_and_says_so(worker, task_queue):
+    """Beijing time sent as UTC is 8 h ahead: the release window runs from arrival, not for 8½ hours."""
+    payload = order_payload(ordered_at=(await worker.get_current_time() + timedelta(hours=8)).isoformat())
+    h = await start_order(worker.client, task_queue, payload, POLICY)
+    st = await until(h, lambda s: s.status == S.ROUTED)
+    ahead = [e for e in st.timeline if e.event == "order.time_ahead"]
+    assert len(ahead) == 1 and "8.0 小时" in ahead[0].reason, [e.event for e in st.timeline]
+    await worker.sleep(timedelta(minutes=31))
+    st = await until(h, lambda s: s.status in (S.PACKED, S.DELIVERED, S.COMPLETED))
+    assert sum(e.event == "order.time_ahead" for e in st.timeline) == 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -197,7 +196,7 @@ class OrderWorkflow:
 
     async def _release(self) -> None:
         """The release window: a late duplicate merges, a burst breaker holds, a cancel ends; then the money is recorded."""
-        deadline = self.rec.submission.ordered_at + timedelta(seconds=self.policy.release_delay_seconds)
+        deadline = guards.release_deadline(self.rec, self.policy.release_delay_seconds, self.ledger)
         while True:
             if not self.one_call or deadline > workflow.now():  # before a wait (else the release's call carries it)
                 await self.ledger.flush()

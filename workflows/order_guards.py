@@ -6,7 +6,7 @@ from ``OrderWorkflow`` so the order reads as its stages.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -32,6 +32,8 @@ from workflows.ledger import Ledger
 
 S = OrderStatus
 CLOSED_ANCHOR_FLAG = "closed-anchor-flag"  # workflow.patched id (2026-12): a closed anchor's row is marked
+RELEASE_FROM_ARRIVAL = "release-from-arrival"  # workflow.patched id (2026-12-06): a future order time waits from arrival
+AHEAD_TOLERANCE = timedelta(minutes=5)  # clocks differ a little; beyond this the order's time is off
 REFUSED_ADDRESS_TASK = "refused-redelivered-address-task"  # workflow.patched id (2026-12-06): a person is told
 ERP_PUSH = PARTNER | {"schedule_to_close_timeout": timedelta(days=2)}  # the ERP down for a day delays the push, never the order
 
@@ -149,6 +151,21 @@ async def check_reroute(io: Io, rec: C.OrderRecord, d: ReviewDecision) -> None:
     if not check.ok:
         raise ApplicationError("改派不可用 reroute refused: " + "; ".join(check.problems), type="InvalidDecision",
                                non_retryable=True)
+
+
+def release_deadline(rec: C.OrderRecord, delay_seconds: int, ledger: Ledger) -> datetime:
+    """The release window runs from the order's time, or from its arrival when it says it was placed
+    later than it reached us (a channel's clock or time zone is off: Beijing time sent as UTC is 8 h
+    ahead) — such an order would otherwise wait hours with nobody told. The timeline says so."""
+    placed, arrived = rec.submission.ordered_at, rec.created_at
+    if placed > arrived + AHEAD_TOLERANCE and workflow.patched(RELEASE_FROM_ARRIVAL):
+        if not ledger.has("order.time_ahead"):
+            hours = (placed - arrived).total_seconds() / 3600
+            ledger.event("order.time_ahead", reason=f"下单时间比到达时间晚 {hours:.1f} 小时, 请检查渠道的时钟或时区; 发货等待从到达时算起 "
+                                                    f"(ordered_at is {hours:.1f} h after arrival: the release window runs from arrival)",
+                         data={"ordered_at": placed.isoformat(), "arrived_at": arrived.isoformat()})
+        placed = arrived
+    return placed + timedelta(seconds=delay_seconds)
 
 
 async def apply_redelivered_address(change: Callable[[AddressChange], Awaitable[ConfirmationResult]], ledger: Ledger,
