@@ -192,7 +192,7 @@ async def douyin_webhook(request: Request):
     except (json.JSONDecodeError, UnicodeDecodeError, MappingError) as exc:
         raw = {"body": body.decode("utf-8", "replace")[:20000]}
         rid = await asyncio.to_thread(record_rejection_once, engine, source="webhook:douyin", payload=raw,
-                                      errors=[{"field": "douyin:body", "message": str(exc)}], channel="douyin",
+                                      errors=[{"field": "douyin:body", "message": _unmappable(exc)}], channel="douyin",
                                       channel_order_id=None)
         await attempt("unmappable", 200, f"rejection {rid}: {exc}")
         return JSONResponse(OK | {"rejection_id": rid})
@@ -205,7 +205,7 @@ async def douyin_webhook(request: Request):
             if m["tag"] in douyin.ORDER_TAGS and isinstance(m["data"], dict):
                 kept.append(await asyncio.to_thread(
                     record_rejection_once, engine, source="webhook:douyin", payload=m["data"],
-                    errors=[{"field": "douyin:timestamp", "message": f"推送已过期 stale push: {reason}"}],
+                    errors=[{"field": "douyin:timestamp", "message": f"推送时间不在接收窗口内 (stale push): {reason}"}],
                     channel="douyin", channel_order_id=raw_order_id("douyin", m["data"])))
         await attempt("stale", 401, why + (f"; kept as rejection {kept}" if kept else ""))
         return JSONResponse({"code": 40002, "msg": f"stale or future timestamp: {why}", "rejection_ids": kept},
@@ -272,6 +272,13 @@ async def _split_replays(engine: Engine, msgs: list[dict[str, Any]]) -> tuple[li
     return fresh, replayed
 
 
+def _unmappable(exc: Exception) -> str:
+    """A push body that is not a push, said in Chinese first (a mapping error already is)."""
+    if isinstance(exc, MappingError):
+        return str(exc)
+    return f"推送报文不是有效的 JSON (not JSON: {exc})"
+
+
 def _stale_messages(msgs: list[dict[str, Any]], watch: Any) -> list[tuple[dict[str, Any], str]]:
     """The messages outside the push window, with the reason (``domain.channels.signing.push_age_problem``)."""
     now = datetime.now(UTC)
@@ -319,7 +326,8 @@ async def miniprogram_order(request: Request, payload: Any = Body(...), caller: 
             record_rejection_once, app.state.engine, source="api:miniprogram", payload=payload,
             errors=[{"field": f"miniprogram:{exc.field}", "message": exc.reason}], channel="miniprogram",
             channel_order_id=str(payload.get("out_trade_no"))[:64] if isinstance(payload, dict) and payload.get("out_trade_no") else None)
-        return JSONResponse({"message": f"order rejected: {exc}; recorded as rejection {rid}", "rejection_id": rid,
+        return JSONResponse({"message": f"订单被拒收: {exc}; 已记录为拒收单 {rid} (order rejected; recorded as rejection {rid})",
+                             "rejection_id": rid,
                              "errors": [{"field": exc.field, "message": exc.reason}]}, status_code=422)
     result = await submit(app.state.client, app.state.engine, app.state.settings, mapped, source="api:miniprogram")
     return JSONResponse(result.body, status_code=result.http_status)
@@ -356,7 +364,7 @@ async def replay_channel_rejection(request: Request, rejection_id: int = Path(ge
         try:
             payload = map_payload(row["channel"], payload)
         except MappingError as exc:
-            return JSONResponse({"message": f"still cannot be mapped: {exc}", "rejection_id": rejection_id,
+            return JSONResponse({"message": f"渠道报文仍无法映射: {exc} (still cannot be mapped)", "rejection_id": rejection_id,
                                  "errors": [{"field": exc.field, "message": exc.reason}]}, status_code=422)
     result = await submit(app.state.client, app.state.engine, app.state.settings, payload, source=f"replay:{rejection_id}")
     if result.http_status < 300 and "order_id" in result.body:

@@ -77,7 +77,7 @@ async def test_a_push_outside_the_window_is_refused_recorded_and_kept(hub):
     assert rec["http_status"] == 401
     with hub.http() as http:
         rej = http.get(f"/v1/rejections/{rid}").json()
-        assert rej["errors"][0]["field"] == "douyin:timestamp" and "stale push" in rej["errors"][0]["message"]
+        assert rej["errors"][0]["field"] == "douyin:timestamp" and "stale push" in rej["errors"][0]["message"] and rej["errors"][0]["message"].startswith("推送时间不在接收窗口内")
 
     future = order(2, update_time=now + 900)
     r = await asyncio.to_thread(post, hub, fake_douyin.push_body([future]))
@@ -155,3 +155,18 @@ async def test_the_platforms_md5_signing_without_sign_method_is_accepted(hub):
 async def _state_if(handle, pred):
     st = await handle.query(C.STATE.name, result_type=C.OrderView)
     return st if pred(st) else None
+
+
+@pytest.mark.parametrize("data", [[1, 2], 42, "\"text\""])
+async def test_an_order_message_whose_data_is_not_an_object_is_a_recorded_rejection(hub, data):
+    """Signed and fresh, but its data cannot be an order: re-sending would never help, so it is not a
+    401 ("stale or future timestamp") but a recorded rejection, said in Chinese, with the push kept."""
+    body = json.dumps([{"tag": "101", "msg_id": f"bad-{uuid.uuid4().hex[:8]}",
+                        "data": data if isinstance(data, str) else json.dumps(data)}]).encode()
+    r = await asyncio.to_thread(post, hub, body)
+    assert r.status_code == 200, r.text
+    rid = r.json()["rejection_id"]
+    with hub.http() as http:
+        rej = http.get(f"/v1/rejections/{rid}").json()
+    [err] = rej["errors"]
+    assert err["field"] == "douyin:body" and err["message"].startswith("[0].data: 应为 JSON 对象"), err

@@ -156,6 +156,8 @@ def messages(body: Any) -> list[dict[str, Any]]:
                 data = json.loads(data)
             except json.JSONDecodeError:
                 raise MappingError(f"[{i}].data", "不是有效的 JSON 文本 (data is not JSON)") from None
+        if str(m["tag"]) in ORDER_TAGS and not isinstance(data, dict):  # an order message the platform cannot mean
+            raise MappingError(f"[{i}].data", not_an_object(data))
         out.append({**m, "tag": str(m["tag"]), "data": data})
     return out
 

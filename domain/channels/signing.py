@@ -82,13 +82,14 @@ def push_age_problem(sent_at: datetime | None, now: datetime, *, window_seconds:
     if window_seconds <= 0:
         return None  # the check is switched off
     if sent_at is None:
-        return "the push carries no timestamp (update_time / pay_time / create_time)"
+        return "推送不带时间, 无法判断新旧 (the push carries no timestamp (update_time / pay_time / create_time))"
     age = (now - sent_at).total_seconds()
     if age > window_seconds:
-        return (f"timestamp {sent_at.isoformat()} is {age:.0f} s old, outside the {window_seconds:.0f} s window "
-                "(a replayed or long-delayed push)")
+        return (f"推送时间已过去 {age:.0f} 秒, 超出 {window_seconds:.0f} 秒的接收窗口, 可能是重放或长时间延迟 (timestamp "
+                f"{sent_at.isoformat()} is {age:.0f} s old, outside the {window_seconds:.0f} s window: a replayed or long-delayed push)")
     if -age > future_seconds:
-        return f"timestamp {sent_at.isoformat()} is {-age:.0f} s in the future (clock skew over {future_seconds:.0f} s)"
+        return (f"推送时间比现在晚 {-age:.0f} 秒, 请检查抖店与本系统的时钟 (timestamp {sent_at.isoformat()} is {-age:.0f} s in "
+                f"the future: clock skew over {future_seconds:.0f} s)")
     return None
 
 
