@@ -344,6 +344,12 @@ def list_exceptions(engine: Engine, *, warehouse: str | None = None, state: str 
         return [_row(r) for r in conn.execute(q.order_by(warehouse_exceptions.c.created_at.desc()).limit(limit))]
 
 
+def exception_exists(engine: Engine, exception_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(warehouse_exceptions.c.exception_id).where(
+            warehouse_exceptions.c.exception_id == exception_id)).first() is not None
+
+
 def resolve_exception(engine: Engine, exception_id: str) -> bool:
     with engine.begin() as conn:
         n = conn.execute(update(warehouse_exceptions).where(

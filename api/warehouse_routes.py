@@ -183,9 +183,11 @@ def list_exceptions(
     return {"total": len(items), "items": items}
 
 
-@router.post("/v1/warehouse/exceptions/{exception_id}/resolve", response_model=Doc, responses=errors(*AUTH, 409))
+@router.post("/v1/warehouse/exceptions/{exception_id}/resolve", response_model=Doc, responses=errors(*AUTH, 404, 409))
 def resolve(request: Request, exception_id: ExceptionId, _r: str = Depends(require("reviewer", "warehouse_lead"))):
     if not wh.resolve_exception(_engine(request), exception_id):
+        if not wh.exception_exists(_engine(request), exception_id):
+            raise HTTPException(404, f"仓库异常不存在: exception {exception_id!r} not found")
         raise HTTPException(409, f"该异常已处理: exception {exception_id!r} is not open")
     return {"exception_id": exception_id, "state": "resolved"}
 

@@ -206,3 +206,7 @@ async def test_console_warehouse_page_shows_waves_states_and_exceptions(floor, e
     left = httpx.get(f"{url}/v1/warehouse/exceptions", params={"warehouse": warehouse, "state": "open"},
                      headers={"X-API-Key": SERVICE_KEY}).json()["items"]
     assert left == []
+    again = httpx.post(f"{url}/v1/warehouse/exceptions/WX-{warehouse}/resolve", headers={"X-API-Key": SERVICE_KEY})
+    nobody = httpx.post(f"{url}/v1/warehouse/exceptions/WX-NO-SUCH/resolve", headers={"X-API-Key": SERVICE_KEY})
+    assert again.status_code == 409 and "该异常已处理" in again.json()["detail"]
+    assert nobody.status_code == 404 and "仓库异常不存在" in nobody.json()["detail"]  # not "already resolved"
