@@ -125,7 +125,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("channel", "path", "value", "field", "says"), CASES,
-                         ids=[f"{c[0]}:{c[1]}={c[2]!r}"[:60] for c in CASES])
+                         ids=[f"{c[0]}:{c[1]}=" + ("<deleted>" if c[2] is DELETE else repr(c[2]))[:40] for c in CASES])
 def test_a_broken_field_is_named_and_said_in_chinese(channel, path, value, field, says):
     exc = rejected(channel, broken(channel, path, value))
     assert exc.field == field
