@@ -51,7 +51,7 @@ EVENTS = {
     "order.delivered": "已签收",
     "address.confirmation_sent": "已发送地址确认",
     "address.confirmed": "客户已确认地址",
-    "address.changed": "客户修改地址",
+    "address.changed": "修改地址",
     "address.change_refused": "改址被拒(已发出)",
     "waybill.created": "电子面单已生成",
     "tracking.event": "物流轨迹",

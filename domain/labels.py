@@ -132,7 +132,7 @@ EVENTS: dict[str, str] = {
     "address.reminder_sent": "已提醒客户确认地址",
     "address.confirmed": "客户已确认地址",
     "address.point_rejected": "送货位置不符, 请重新确认",
-    "address.changed": "客户修改地址",
+    "address.changed": "修改地址",  # by the customer, customer service or the channel: the actor says who
     "address.change_refused": "改址被拒(已发出)",
     "address.change_invalid": "新地址无法解析",
     # channels, ERP
