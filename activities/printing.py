@@ -123,6 +123,14 @@ class _Page:
             s = s[:-1]
         return s + "…"
 
+    def fit_tail(self, s: str, size: float, width: float) -> str:
+        """``s`` with its start cut to … so it fits: an order id differs in its tail (its channel's number)."""
+        if self.text_width(s, size) <= width:
+            return s
+        while s and self.text_width("…" + s, size) > width:
+            s = s[1:]
+        return "…" + s
+
     def wrap(self, s: str, size: float, width: float, max_lines: int) -> list[str]:
         """Lines of ``s`` at most ``width`` wide (CJK breaks anywhere; ASCII words are kept whole
         where they fit); the last kept line ends in … when text is left over."""
@@ -287,7 +295,8 @@ def _pick_row(p: _Page, r, m: float, y: float) -> None:
     ow = xs[6] - xs[5] - 2 * pad
     shown = r.order_ids[:3] if len(r.order_ids) <= 3 else r.order_ids[:2]
     for i, oid in enumerate(shown):
-        p.text(xs[5] + pad, y - 5 * mm - i * 3.6 * mm, p.fit(oid, 6.5, ow), 6.5)
+        # without "order-": the channel and its order number, the end kept when it is long
+        p.text(xs[5] + pad, y - 5 * mm - i * 3.6 * mm, p.fit_tail(oid.removeprefix("order-"), 6.5, ow), 6.5)
     if len(r.order_ids) > 3:
         p.text(xs[5] + pad, y - 5 * mm - 2 * 3.6 * mm, f"等 {len(r.order_ids)} 单", 6.5, colour=GREY)
     # ✓ tick box

@@ -182,6 +182,17 @@ def test_bin_labels_are_normalised_once_each_in_shelf_order():
 # ---------------------------------------------------------------- 波次拣货单 PDF
 
 
+def test_a_long_order_id_on_the_pick_list_keeps_the_end_that_tells_orders_apart():
+    w = wave_dict(2)
+    long_ids = ["order-miniprogram-MP20261206029450235", "order-miniprogram-MP20261206029450236"]
+    for t in w["tasks"]:
+        t["allocations"] = [{"order_id": o, "quantity": 1} for o in long_ids]
+    w["order_ids"] = long_ids
+    text = text_of(pick_list_pdf(pick_list(w, printed_at=NOW)))[0]
+    assert "…0235" in text.replace("\n", "") or "029450235" in text, text
+    assert "0236" in text and "order-miniprogram…" not in text
+
+
 def test_pick_list_pdf_has_the_wave_in_chinese_with_page_numbers():
     pl = pick_list(wave_dict(12), printed_at=NOW)
     pdf = pick_list_pdf(pl)
@@ -191,8 +202,9 @@ def test_pick_list_pdf_has_the_wave_in_chinese_with_page_numbers():
     first = pages[0]
     for s in ("波次拣货单", "波次 B26-07", "仓库: 杭州自营仓 (HZ-DIRECT)", "承运商: 顺丰速运 (SF)", "截单: 2026-11-26 16:00",
               "打印: 2026-11-26 15:02", "第1页/共2页", "库位", "数量", "特殊说明", "易碎, 轻拿轻放", "曼牌机油滤清器",
-              "order-tmall-T1000", "订单 13 个"):
+              "tmall-T1000", "订单 13 个"):
         assert s in first, s
+    assert "miniprogram…" not in first  # a long id keeps its tail (the channel's number), not its start
     assert "第2页/共2页" in pages[1]
     for r in pl.rows:
         page = pages[0] if r.seq <= 10 else pages[1]
