@@ -198,6 +198,9 @@ def test_review_queue_decides_address_review(api, decision, address, event):
     task = review_of(api, oid)
     assert task["state"] == "decided" and task["decision"] == decision and task["reviewer"] == "小李"
     assert not any(c.value.endswith(rid.replace("~", "\\~")) for c in at.caption)  # refreshed: gone from the queue
+    at.selectbox(key="reviews_state").set_value("decided").run()  # under 已处理: who, when and the note, no running wait
+    said = " ".join(m.value for m in at.markdown)
+    assert "备注: 控制台测试" in said and "⏱️ 等待" not in said
     state = wait_for(lambda: (s := api.get(f"/v1/orders/{oid}").json()) and event in [e["event"] for e in s["timeline"]] and s)
     if decision == "correct_address":
         assert state["address"]["district"] == "西湖区"

@@ -164,15 +164,20 @@ def render(task: dict) -> None:
         with top[2]:
             st.page_link(TIMELINE, label=f"{task['order_id']} · {order.get('customer_name') or ''} · "
                          f"{fmt_money(order.get('paid_amount'))}", icon="🧭", query_params={"order_id": task["order_id"]})
-        top[3].markdown(f"⏱️ 等待 {fmt_age(task.get('age_seconds'))}")
-        top[4].markdown(escalation(task))
+        if task.get("state") == "open":
+            top[3].markdown(f"⏱️ 等待 {fmt_age(task.get('age_seconds'))}")
+            top[4].markdown(escalation(task))
+        else:  # decided or closed: when, not a wait that keeps counting
+            top[3].markdown(f"✅ {fmt_time(task.get('decided_at'))}" if task.get("decided_at") else "")
         st.markdown(f"**原因** {md_escape(task['reason'])}")
         if task.get("feature_labels") and not order.get("risk_hits"):
             st.markdown("**风险特征** " + "、".join(md_escape(f) for f in task["feature_labels"]))
         order_block(task.get("order"))
         st.caption(f"审核单 {md_escape(rid)} · 创建于 {fmt_time(task.get('created_at'))}")
         if task.get("state") != "open":
-            st.markdown(f"**决定** {labels.decision(task.get('decision') or '-', kind)} · {task.get('reviewer') or ''}")
+            note = f" · 备注: {md_escape(task['note'])}" if task.get("note") else ""
+            st.markdown(f"**决定** {labels.decision(task.get('decision') or '-', kind)} · {md_escape(task.get('reviewer') or '')}"
+                        f" · {fmt_time(task.get('decided_at'))}{note}")
             return
         with st.form(f"decide-{rid}"):
             address = st.text_input("更正后的地址", key=f"addr-{rid}") if kind == "address" else None
