@@ -33,7 +33,7 @@ from workflows.ledger import Ledger
 S = OrderStatus
 CLOSED_ANCHOR_FLAG = "closed-anchor-flag"  # workflow.patched id (2026-12): a closed anchor's row is marked
 RELEASE_FROM_ARRIVAL = "release-from-arrival"  # workflow.patched id (2026-12-06): a future order time waits from arrival
-AHEAD_TOLERANCE = timedelta(minutes=5)  # clocks differ a little; beyond this the order's time is off
+AHEAD_TOLERANCE = timedelta(hours=1)  # clocks differ by minutes; a time zone mistake is whole hours
 REFUSED_ADDRESS_TASK = "refused-redelivered-address-task"  # workflow.patched id (2026-12-06): a person is told
 ERP_PUSH = PARTNER | {"schedule_to_close_timeout": timedelta(days=2)}  # the ERP down for a day delays the push, never the order
 
