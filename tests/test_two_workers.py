@@ -32,6 +32,15 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _wait_polling(*logs: Path, timeout: float = 90) -> None:
+    """Both workers poll before the first batch goes out: on a loaded machine one could otherwise
+    finish all of it alone while the other is still starting (CI 2026-12-07)."""
+    deadline = time.monotonic() + timeout
+    while not all(log.exists() and "worker polling" in log.read_text(errors="replace") for log in logs):
+        assert time.monotonic() < deadline, "a worker never started polling"
+        time.sleep(0.2)
+
+
 def _submit(api: httpx.Client, n: int) -> list[str]:
     ids = []
     ordered_at = (datetime.now(UTC) - timedelta(minutes=40)).isoformat()  # past its release window
@@ -87,6 +96,7 @@ async def test_two_worker_processes_share_orders_and_survive_one_dying(dev_env, 
                             wecom_webhook_url=fake_wecom.webhook_url, fulfilment=False)
         a, b = _worker(env, tmp_path / "worker-a.log"), _worker(env, tmp_path / "worker-b.log")
         try:
+            _wait_polling(tmp_path / "worker-a.log", tmp_path / "worker-b.log")
             with ThreadedServer(create_app(settings)) as server, \
                     httpx.Client(base_url=server.url, headers={"X-API-Key": KEY}, timeout=30) as api:
                 first = _submit(api, 16)
